@@ -73,6 +73,26 @@ function add(acc: Fraction, n: bigint, d: bigint): void {
   }
 }
 
+/**
+ * Adds a span's cost under a `free` max cost: the running total (connect fee included) may reach
+ * the cap but not pass it; a total already above the cap (from spans of other bindings) stays as
+ * it is. Returns whether the cap held the total.
+ */
+function addCapped(total: Fraction, n: bigint, d: bigint, cap: { num: bigint; scale: number }): boolean {
+  const capDen = pow10(cap.scale);
+  const before = { n: total.n, d: total.d };
+  add(total, n, d);
+  if (total.n * capDen <= cap.num * total.d) return false;
+  if (before.n * capDen >= cap.num * before.d) {
+    total.n = before.n;
+    total.d = before.d;
+  } else {
+    total.n = cap.num;
+    total.d = capDen;
+  }
+  return true;
+}
+
 function slotAt(b: CompiledBinding, elapsed: number): CompiledSlot {
   const slots = b.rate.slots;
   let s = slots[0]!;
@@ -174,16 +194,10 @@ export function rateEvent(t: CompiledTariff, ev: RatingEvent): RatingResult | Ra
     const ratedUsage = increments * slot.rateIncrement;
     cursor = from + ratedUsage;
     const costNum = BigInt(ratedUsage) * slot.rateNum;
-    add(total, costNum, slot.rateDen);
     const b = span.binding;
     if (b.maxCost && b.maxCostStrategy === 'free') {
-      const capDen = pow10(b.maxCost.scale);
-      if (total.n * capDen > b.maxCost.num * total.d) {
-        total.n = b.maxCost.num;
-        total.d = capDen;
-        maxCostApplied = true;
-      }
-    }
+      maxCostApplied = addCapped(total, costNum, slot.rateDen, b.maxCost) || maxCostApplied;
+    } else add(total, costNum, slot.rateDen);
     if (b.roundingDecimals > rounding.roundingDecimals) rounding = b;
     rated.push({
       segment: span.segment,
