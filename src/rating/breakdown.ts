@@ -4,6 +4,7 @@
  */
 import type { RatingResult, RatedSpan } from './rate.js';
 import { formatScaled } from './money.js';
+import type { Resolution } from './resolve.js';
 import { roundRational } from './rounding.js';
 import { baseToUsage } from './units.js';
 
@@ -37,6 +38,16 @@ function describeSpan(r: RatingResult, s: RatedSpan, withSegment: boolean) {
   };
 }
 
+function describeSegment(s: Resolution) {
+  return {
+    subject: s.profile.subject,
+    ratingPlan: s.activation.plan.id,
+    activationTime: s.activation.activationTime,
+    destination: s.destination,
+    matchedPrefix: s.matchedPrefix,
+  };
+}
+
 export type Breakdown = ReturnType<typeof describeResult>;
 
 export function describeResult(r: RatingResult) {
@@ -48,12 +59,8 @@ export function describeResult(r: RatingResult) {
     tor: r.tor,
     usage: baseToUsage(r.tor, r.usage),
     ratedUsage: baseToUsage(r.tor, r.ratedUsage),
-    subject: first?.subject,
-    ratingPlan: first?.ratingPlan,
-    activationTime: first?.activationTime,
-    destination: first?.destination,
-    matchedPrefix: first?.matchedPrefix,
-    ...(multi ? { segments: r.segments } : {}),
+    ...(first ? describeSegment(first) : {}),
+    ...(multi ? { segments: r.segments.map(describeSegment) } : {}),
     connectFee: formatScaled(r.connectFee.num, r.connectFee.scale),
     spans: r.spans.map((s) => describeSpan(r, s, multi)),
     unroundedCost: fractionToString(r.exactNum, r.exactDen),

@@ -62,14 +62,25 @@ function makeDay(dayNumber: number, startMs: number, endMs: number): LocalDay {
   };
 }
 
-const UTC_CALENDAR: Calendar = {
-  timezone: 'UTC',
-  dayOf(ms) {
-    const n = Math.floor(ms / MS_PER_DAY);
-    return makeDay(n, n * MS_PER_DAY, (n + 1) * MS_PER_DAY);
-  },
-  wallToUtc: (wallMs) => wallMs,
-};
+function utcCalendar(): Calendar {
+  let last = makeDay(0, 0, MS_PER_DAY);
+  const days = new Map<number, LocalDay>();
+  return {
+    timezone: 'UTC',
+    dayOf(ms) {
+      if (ms >= last.startMs && ms < last.endMs) return last;
+      const n = Math.floor(ms / MS_PER_DAY);
+      let day = days.get(n);
+      if (day === undefined) {
+        day = makeDay(n, n * MS_PER_DAY, (n + 1) * MS_PER_DAY);
+        if (days.size > 100_000) days.clear();
+        days.set(n, day);
+      }
+      return (last = day);
+    },
+    wallToUtc: (wallMs) => wallMs,
+  };
+}
 
 export function isValidTimezone(tz: string): boolean {
   try {
@@ -82,7 +93,7 @@ export function isValidTimezone(tz: string): boolean {
 
 /** Builds a calendar for an IANA zone. Offsets are cached per quarter hour, days per day number. */
 export function makeCalendar(timezone: string): Calendar {
-  if (timezone === 'UTC' || timezone === 'Etc/UTC') return UTC_CALENDAR;
+  if (timezone === 'UTC' || timezone === 'Etc/UTC') return utcCalendar();
   const fmt = new Intl.DateTimeFormat('en-US', {
     timeZone: timezone,
     hourCycle: 'h23',
@@ -95,6 +106,7 @@ export function makeCalendar(timezone: string): Calendar {
   });
   const offsets = new Map<number, number>();
   const days = new Map<number, LocalDay>();
+  let last: LocalDay = { dayNumber: NaN, startMs: 0, endMs: 0, year: 0, month: 0, monthDay: 0, weekDay: 0 };
 
   function offsetAt(ms: number): number {
     const bucket = Math.floor(ms / 900_000);
@@ -121,6 +133,7 @@ export function makeCalendar(timezone: string): Calendar {
     timezone,
     wallToUtc,
     dayOf(ms) {
+      if (ms >= last.startMs && ms < last.endMs) return last;
       const n = Math.floor((ms + offsetAt(ms)) / MS_PER_DAY);
       let day = days.get(n);
       if (day === undefined) {
@@ -128,7 +141,7 @@ export function makeCalendar(timezone: string): Calendar {
         if (days.size > 100_000) days.clear();
         days.set(n, day);
       }
-      return day;
+      return (last = day);
     },
   };
 }

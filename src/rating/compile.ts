@@ -6,6 +6,7 @@
 import { makeCalendar, type Calendar } from './calendar.js';
 import { ANY, type RoundingMethod, type MaxCostStrategy, type TariffPlan, type Timing } from './model.js';
 import { parseDecimal, pow10, type Decimal } from './money.js';
+import { buildPrefixIndex, type PrefixIndex } from './prefix-index.js';
 
 export interface CompiledTiming {
   id: string;
@@ -53,12 +54,18 @@ export interface CompiledBinding {
 export interface BindingSet {
   bindings: CompiledBinding[];
   constant: CompiledBinding | null;
+  /** True when some binding is in force at every instant (so matching needs no timing check). */
+  alwaysCovered: boolean;
+  /** Memo of the binding changes per local day (timeline.ts), bounded; and the last day asked. */
+  days: Map<number, { startMs: number; binding: CompiledBinding }[]>;
+  lastDay: number;
+  lastChanges: { startMs: number; binding: CompiledBinding }[];
 }
 
 export interface CompiledPlan {
   id: string;
-  /** Destination index -> bindings. */
-  byDestination: Map<number, BindingSet>;
+  /** Destination index -> bindings (undefined: the plan does not price that destination). */
+  byDestination: (BindingSet | undefined)[];
   any: BindingSet | null;
 }
 
@@ -81,9 +88,9 @@ export interface CompiledTariff {
   calendar: Calendar;
   destinationIds: string[];
   /** Prefix -> indexes into destinationIds of every destination holding that prefix. */
-  prefixes: Map<string, number[]>;
-  maxPrefixLength: number;
-  profiles: Map<string, CompiledProfile>;
+  prefixes: PrefixIndex;
+  /** tenant -> category -> subject -> profile (nested: no key strings built per event). */
+  profiles: Map<string, Map<string, Map<string, CompiledProfile>>>;
   counts: {
     destinations: number;
     prefixes: number;
@@ -93,8 +100,13 @@ export interface CompiledTariff {
   };
 }
 
-export function profileKey(tenant: string, category: string, subject: string): string {
-  return `${tenant}\u0000${category}\u0000${subject}`;
+export function findProfile(
+  t: CompiledTariff,
+  tenant: string,
+  category: string,
+  subject: string,
+): CompiledProfile | undefined {
+  return t.profiles.get(tenant)?.get(category)?.get(subject);
 }
 
 const ALWAYS: CompiledTiming = {
@@ -158,6 +170,28 @@ function constantOf(bindings: CompiledBinding[]): CompiledBinding | null {
   return best;
 }
 
+function bindingSet(bindings: CompiledBinding[]): BindingSet {
+  return {
+    bindings,
+    constant: constantOf(bindings),
+    alwaysCovered: coversEveryDay(bindings),
+    days: new Map(),
+    lastDay: NaN,
+    lastChanges: [],
+  };
+}
+
+/** Whether bindings starting at midnight, restricted by week day at most, cover all seven days. */
+function coversEveryDay(bindings: CompiledBinding[]): boolean {
+  const days = new Set<number>();
+  for (const { timing: t } of bindings) {
+    if (t.startSecond !== 0 || t.years || t.months || t.monthDays) continue;
+    if (!t.weekDays) return true;
+    for (const d of t.weekDays) days.add(d);
+  }
+  return days.size === 7;
+}
+
 function need<T>(map: Map<string, T>, id: string, what: string, from: string): T {
   const v = map.get(id);
   if (v === undefined) throw new Error(`${from} refers to unknown ${what} "${id}"`);
@@ -167,19 +201,7 @@ function need<T>(map: Map<string, T>, id: string, what: string, from: string): T
 export function compileTariff(plan: TariffPlan): CompiledTariff {
   const destinationIds = plan.destinations.map((d) => d.id);
   const destIndex = new Map(destinationIds.map((id, i) => [id, i]));
-  const prefixes = new Map<string, number[]>();
-  let maxPrefixLength = 0;
-  let prefixCount = 0;
-  plan.destinations.forEach((d, i) => {
-    for (const p of d.prefixes) {
-      const list = prefixes.get(p);
-      if (list) {
-        if (!list.includes(i)) list.push(i);
-      } else prefixes.set(p, [i]);
-      if (p.length > maxPrefixLength) maxPrefixLength = p.length;
-      prefixCount++;
-    }
-  });
+  const prefixes = buildPrefixIndex(plan.destinations);
 
   const timings = new Map(plan.timings.map((t) => [t.id, compileTiming(t)]));
   timings.set(ANY, ALWAYS);
@@ -216,19 +238,21 @@ export function compileTariff(plan: TariffPlan): CompiledTariff {
         byDest.set(di, list);
       }
     }
-    const byDestination = new Map<number, BindingSet>();
-    for (const [di, list] of byDest) byDestination.set(di, { bindings: list, constant: constantOf(list) });
+    const byDestination: (BindingSet | undefined)[] = new Array(destinationIds.length).fill(undefined);
+    for (const [di, list] of byDest) byDestination[di] = bindingSet(list);
     plans.set(rp.id, {
       id: rp.id,
       byDestination,
-      any: any.length ? { bindings: any, constant: constantOf(any) } : null,
+      any: any.length ? bindingSet(any) : null,
     });
   }
 
-  const profiles = new Map<string, CompiledProfile>();
+  const profiles: CompiledTariff['profiles'] = new Map();
   for (const p of plan.ratingProfiles) {
-    const key = profileKey(p.tenant, p.category, p.subject);
-    const existing = profiles.get(key);
+    const byCategory = profiles.get(p.tenant) ?? new Map<string, Map<string, CompiledProfile>>();
+    profiles.set(p.tenant, byCategory);
+    const bySubject = byCategory.get(p.category) ?? new Map<string, CompiledProfile>();
+    byCategory.set(p.category, bySubject);
     const activations = p.activations.map((a) => {
       const atMs = Date.parse(a.activationTime);
       if (Number.isNaN(atMs)) throw new Error(`bad activation time "${a.activationTime}"`);
@@ -244,19 +268,25 @@ export function compileTariff(plan: TariffPlan): CompiledTariff {
         fallbackSubjects: a.fallbackSubjects,
       };
     });
-    const all = [...(existing?.activations ?? []), ...activations].sort((a, b) => a.atMs - b.atMs);
-    profiles.set(key, { tenant: p.tenant, category: p.category, subject: p.subject, activations: all });
+    const all = [...(bySubject.get(p.subject)?.activations ?? []), ...activations].sort(
+      (a, b) => a.atMs - b.atMs,
+    );
+    bySubject.set(p.subject, {
+      tenant: p.tenant,
+      category: p.category,
+      subject: p.subject,
+      activations: all,
+    });
   }
 
   return {
     calendar: makeCalendar(plan.timezone || 'UTC'),
     destinationIds,
     prefixes,
-    maxPrefixLength,
     profiles,
     counts: {
       destinations: plan.destinations.length,
-      prefixes: prefixCount,
+      prefixes: prefixes.size,
       rates: plan.rates.length,
       ratingPlans: plan.ratingPlans.length,
       ratingProfiles: plan.ratingProfiles.length,

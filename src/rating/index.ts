@@ -3,7 +3,8 @@
  * No I/O, no clock, no environment: CDR workers, the charging API and the CLI all import this.
  */
 export { compileTariff, type CompiledTariff } from './compile.js';
-export { rateEvent, type RatingResult, type RatedSpan, type Segment } from './rate.js';
+export { rateEvent, type RatingResult, type RatedSpan } from './rate.js';
+export type { Resolution } from './resolve.js';
 export { parseEvent, parseIsoTime, type RatingEvent } from './event.js';
 export { describeResult, type Breakdown } from './breakdown.js';
 export { RatingErrorCode, type RatingError } from './errors.js';

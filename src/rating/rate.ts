@@ -8,20 +8,19 @@ import { ratingError, RatingErrorCode, type RatingError } from './errors.js';
 import type { RatingEvent } from './event.js';
 import type { RoundingMethod, Tor } from './model.js';
 import { NANO_DECIMALS, pow10 } from './money.js';
-import { activationCuts, resolve, type Resolution } from './resolve.js';
+import {
+  activationCuts,
+  profilesOf,
+  resolve,
+  type Resolution,
+  type Unresolved,
+  type Who,
+} from './resolve.js';
 import { roundRational } from './rounding.js';
 import { activeAt, voiceSpans, type TimeSpan } from './timeline.js';
 
-/** What priced one part of the event (more than one only when a voice call crosses an activation). */
-export interface Segment {
-  subject: string;
-  activationTime: string;
-  ratingPlan: string;
-  destination: string;
-  matchedPrefix: string;
-}
-
 export interface RatedSpan {
+  /** Index into `segments` (more than one only when a voice call crosses a profile activation). */
   segment: number;
   /** Offset of the span from the event start and the usage it covers, base units. */
   from: number;
@@ -41,7 +40,7 @@ export interface RatingResult {
   tor: Tor;
   usage: number;
   ratedUsage: number;
-  segments: Segment[];
+  segments: Resolution[];
   spans: RatedSpan[];
   /** Charged connect fee as num / 10^scale (0 when none). */
   connectFee: { num: bigint; scale: number };
@@ -93,42 +92,7 @@ function addCapped(total: Fraction, n: bigint, d: bigint, cap: { num: bigint; sc
   return true;
 }
 
-function slotAt(b: CompiledBinding, elapsed: number): CompiledSlot {
-  const slots = b.rate.slots;
-  let s = slots[0]!;
-  for (let i = 1; i < slots.length && slots[i]!.groupIntervalStart <= elapsed; i++) s = slots[i]!;
-  return s;
-}
-
-/** Cuts spans again wherever a slot's group interval start (elapsed usage) falls inside them. */
-function splitBySlots(spans: TimeSpan[], elapsedBefore: number): { span: TimeSpan; slot: CompiledSlot }[] {
-  const out: { span: TimeSpan; slot: CompiledSlot }[] = [];
-  for (const span of spans) {
-    const slots = span.binding.rate.slots;
-    let from = span.from;
-    for (const s of slots) {
-      const at = s.groupIntervalStart - elapsedBefore;
-      if (at > from && at < span.to) {
-        out.push({ span: { ...span, from, to: at }, slot: slotAt(span.binding, from + elapsedBefore) });
-        from = at;
-      }
-    }
-    out.push({ span: { ...span, from }, slot: slotAt(span.binding, from + elapsedBefore) });
-  }
-  return out;
-}
-
-function segmentOf(r: Resolution): Segment {
-  return {
-    subject: r.profile.subject,
-    activationTime: r.activation.activationTime,
-    ratingPlan: r.activation.plan.id,
-    destination: r.match.destination,
-    matchedPrefix: r.match.matchedPrefix,
-  };
-}
-
-function unresolved(code: string, ev: RatingEvent): RatingError {
+function unresolved(code: Unresolved, ev: RatingEvent): RatingError {
   return code === RatingErrorCode.RATING_PLAN_NOT_FOUND
     ? ratingError(
         RatingErrorCode.RATING_PLAN_NOT_FOUND,
@@ -140,25 +104,28 @@ function unresolved(code: string, ev: RatingEvent): RatingError {
       );
 }
 
-/** Time spans of the whole event, per activation segment. */
-function timeSpans(t: CompiledTariff, ev: RatingEvent, segments: Segment[]): TimeSpan[] | RatingError {
-  const who = { tenant: ev.tenant, category: ev.category, destination: ev.destination };
-  const endMs = ev.answerTimeMs + ev.usage / 1e6;
-  const cuts = ev.tor === 'voice' ? activationCuts(t, who, ev.subject, ev.answerTimeMs, endMs) : [];
+/** Time spans of the whole event, per activation segment (voice calls are cut at activations). */
+function timeSpans(t: CompiledTariff, ev: RatingEvent, segments: Resolution[]): TimeSpan[] | RatingError {
+  const who: Who = ev;
+  const profiles = profilesOf(t, who);
+  const cuts =
+    ev.tor === 'voice'
+      ? activationCuts(profiles, ev.subject, ev.answerTimeMs, ev.answerTimeMs + ev.usage / 1e6)
+      : null;
   const spans: TimeSpan[] = [];
+  const n = cuts ? cuts.length : 0;
   let from = 0;
-  for (let i = 0; i <= cuts.length; i++) {
-    const atMs = i === 0 ? ev.answerTimeMs : cuts[i - 1]!;
-    const to = i < cuts.length ? (cuts[i]! - ev.answerTimeMs) * 1e6 : ev.usage;
-    const r = resolve(t, who, ev.subject, atMs);
+  for (let i = 0; i <= n; i++) {
+    const atMs = i === 0 ? ev.answerTimeMs : cuts![i - 1]!;
+    const to = i < n ? (cuts![i]! - ev.answerTimeMs) * 1e6 : ev.usage;
+    const r = resolve(t, profiles, who, ev.subject, atMs);
     if (typeof r === 'string') return unresolved(r, ev);
-    segments.push(segmentOf(r));
+    segments.push(r);
     const before = spans.length;
-    const set = r.match.bindings;
     if (ev.tor !== 'voice') {
-      const b = activeAt(set, t.calendar, atMs);
+      const b = activeAt(r.bindings, t.calendar, atMs);
       if (b) spans.push({ from, to, binding: b, segment: i });
-    } else if (!voiceSpans(set, t.calendar, ev.answerTimeMs, from, to, spans)) {
+    } else if (!voiceSpans(r.bindings, t.calendar, ev.answerTimeMs, from, to, spans)) {
       return ratingError(
         RatingErrorCode.UNAUTHORIZED_DESTINATION,
         `no rate is in force for part of the call`,
@@ -170,36 +137,34 @@ function timeSpans(t: CompiledTariff, ev: RatingEvent, segments: Segment[]): Tim
   return spans;
 }
 
-export function rateEvent(t: CompiledTariff, ev: RatingEvent): RatingResult | RatingError {
-  const segments: Segment[] = [];
-  const spans = timeSpans(t, ev, segments);
-  if (!Array.isArray(spans)) return spans;
-  if (ev.usage === 0 || spans.length === 0) return zeroResult(ev, segments);
+/** Accumulates the cost of the rated spans, with the increment overrun rule and max cost. */
+class Pricer {
+  readonly total: Fraction = { n: 0n, d: 1n };
+  readonly rated: RatedSpan[] = [];
+  maxCostApplied = false;
+  rounding: CompiledBinding;
+  /** Increments may overrun a span: the next span starts where the last charge ended. */
+  private cursor = 0;
 
-  const elapsedBefore = ev.elapsedBefore ?? 0;
-  const rated: RatedSpan[] = [];
-  const total: Fraction = { n: 0n, d: 1n };
-  const first = spans[0]!.binding;
-  const fee = ev.firstSegment === false ? { num: 0n, scale: 0 } : first.rate.connectFee;
-  if (fee.num !== 0n) add(total, fee.num, pow10(fee.scale));
-  let maxCostApplied = false;
-  let rounding = first;
-  let cursor = 0; // increments may overrun a span: the next one starts where the last charge ended
+  constructor(first: CompiledBinding) {
+    this.rounding = first;
+  }
 
-  for (const { span, slot } of splitBySlots(spans, elapsedBefore)) {
-    if (span.to <= cursor) continue;
-    const from = Math.max(span.from, cursor);
-    const usage = span.to - from;
+  /** Prices [from, to) of one time span under one slot. */
+  price(span: TimeSpan, slot: CompiledSlot, spanFrom: number, to: number): void {
+    if (to <= this.cursor) return;
+    const from = spanFrom > this.cursor ? spanFrom : this.cursor;
+    const usage = to - from;
     const increments = Math.ceil(usage / slot.rateIncrement);
     const ratedUsage = increments * slot.rateIncrement;
-    cursor = from + ratedUsage;
+    this.cursor = from + ratedUsage;
     const costNum = BigInt(ratedUsage) * slot.rateNum;
     const b = span.binding;
-    if (b.maxCost && b.maxCostStrategy === 'free') {
-      maxCostApplied = addCapped(total, costNum, slot.rateDen, b.maxCost) || maxCostApplied;
-    } else add(total, costNum, slot.rateDen);
-    if (b.roundingDecimals > rounding.roundingDecimals) rounding = b;
-    rated.push({
+    if (b.maxCost !== null && b.maxCostStrategy === 'free') {
+      if (addCapped(this.total, costNum, slot.rateDen, b.maxCost)) this.maxCostApplied = true;
+    } else add(this.total, costNum, slot.rateDen);
+    if (b.roundingDecimals > this.rounding.roundingDecimals) this.rounding = b;
+    this.rated.push({
       segment: span.segment,
       from,
       usage,
@@ -211,25 +176,61 @@ export function rateEvent(t: CompiledTariff, ev: RatingEvent): RatingResult | Ra
       costDen: slot.rateDen,
     });
   }
-  const cost = roundRational(total.n, total.d, rounding.roundingDecimals, rounding.roundingMethod);
+}
+
+/** Cuts a span wherever a slot's group interval start (elapsed usage) falls inside it, and prices the parts. */
+function priceSpan(p: Pricer, span: TimeSpan, elapsedBefore: number): void {
+  const slots = span.binding.rate.slots;
+  let from = span.from;
+  let slot = slots[0]!;
+  for (let k = 1; k < slots.length; k++) {
+    const at = slots[k]!.groupIntervalStart - elapsedBefore;
+    if (at <= from) slot = slots[k]!;
+    else if (at < span.to) {
+      p.price(span, slot, from, at);
+      from = at;
+      slot = slots[k]!;
+    } else break;
+  }
+  p.price(span, slot, from, span.to);
+}
+
+export function rateEvent(t: CompiledTariff, ev: RatingEvent): RatingResult | RatingError {
+  const segments: Resolution[] = [];
+  const spans = timeSpans(t, ev, segments);
+  if (!Array.isArray(spans)) return spans;
+  if (ev.usage === 0 || spans.length === 0) return zeroResult(ev, segments);
+
+  const first = spans[0]!.binding;
+  const p = new Pricer(first);
+  const fee = ev.firstSegment === false ? ZERO_FEE : first.rate.connectFee;
+  if (fee.num !== 0n) add(p.total, fee.num, pow10(fee.scale));
+  const elapsedBefore = ev.elapsedBefore ?? 0;
+  for (const span of spans) priceSpan(p, span, elapsedBefore);
+
+  let ratedUsage = 0;
+  for (const r of p.rated) ratedUsage += r.ratedUsage;
+  const cost = roundRational(p.total.n, p.total.d, p.rounding.roundingDecimals, p.rounding.roundingMethod);
   return {
     ok: true,
     tor: ev.tor,
     usage: ev.usage,
-    ratedUsage: rated.reduce((s, r) => s + r.ratedUsage, 0),
+    ratedUsage,
     segments,
-    spans: rated,
+    spans: p.rated,
     connectFee: fee,
-    exactNum: total.n,
-    exactDen: total.d,
-    maxCostApplied,
-    rounding: { method: rounding.roundingMethod, decimals: rounding.roundingDecimals },
+    exactNum: p.total.n,
+    exactDen: p.total.d,
+    maxCostApplied: p.maxCostApplied,
+    rounding: { method: p.rounding.roundingMethod, decimals: p.rounding.roundingDecimals },
     cost,
     costNano: toNano(cost),
   };
 }
 
-function zeroResult(ev: RatingEvent, segments: Segment[]): RatingResult {
+const ZERO_FEE = { num: 0n, scale: 0 };
+
+function zeroResult(ev: RatingEvent, segments: Resolution[]): RatingResult {
   return {
     ok: true,
     tor: ev.tor,
@@ -237,7 +238,7 @@ function zeroResult(ev: RatingEvent, segments: Segment[]): RatingResult {
     ratedUsage: 0,
     segments,
     spans: [],
-    connectFee: { num: 0n, scale: 0 },
+    connectFee: ZERO_FEE,
     exactNum: 0n,
     exactDen: 1n,
     maxCostApplied: false,

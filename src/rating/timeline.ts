@@ -29,13 +29,14 @@ export interface Change {
 }
 
 /** The points of a day at which the binding in force changes, in order. Memoised per set and day. */
-const dayCaches = new WeakMap<BindingSet, Map<number, Change[]>>();
-
 export function dayChanges(set: BindingSet, cal: Calendar, day: LocalDay): Change[] {
-  let cache = dayCaches.get(set);
-  if (!cache) dayCaches.set(set, (cache = new Map()));
+  if (set.lastDay === day.dayNumber) return set.lastChanges;
+  const cache = set.days;
   let changes = cache.get(day.dayNumber);
-  if (changes) return changes;
+  if (changes) {
+    set.lastDay = day.dayNumber;
+    return (set.lastChanges = changes);
+  }
   const candidates: Change[] = [];
   for (const b of set.bindings) {
     if (timingMatches(b.timing, day)) candidates.push({ startMs: startMsOf(cal, day, b.timing), binding: b });
@@ -52,7 +53,8 @@ export function dayChanges(set: BindingSet, cal: Calendar, day: LocalDay): Chang
   }
   if (cache.size > 4096) cache.clear();
   cache.set(day.dayNumber, changes);
-  return changes;
+  set.lastDay = day.dayNumber;
+  return (set.lastChanges = changes);
 }
 
 /** The binding in force at an instant, or null when none of the set's timings covers it. */
