@@ -46,7 +46,8 @@ function str(o: Record<string, unknown>, field: string, required: boolean): stri
 
 /**
  * Checks an external event: `tenant`, `category`, `subject`, `destination`, `answerTime`
- * (ISO-8601 with offset), `usage` (seconds for voice, bytes, messages, units) and `tor`.
+ * (ISO-8601 with offset), `usage` (seconds for voice, bytes, messages, units) and `tor`; optional
+ * `firstSegment: false` for a later chunk of a session (no connect fee).
  */
 export function parseEvent(input: unknown): RatingEvent | RatingError {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
@@ -78,5 +79,11 @@ export function parseEvent(input: unknown): RatingEvent | RatingError {
   if (tor !== 'voice' && !Number.isInteger(usage))
     return invalid('usage', `usage of ${tor} must be a whole number`);
   if (usage > MAX_USAGE[tor]) return invalid('usage', `usage of ${tor} may not exceed ${MAX_USAGE[tor]}`);
-  return { tenant, category, subject, destination, answerTimeMs, usage: usageToBase(tor, usage), tor };
+  const firstSegment = o.firstSegment;
+  if (firstSegment !== undefined && typeof firstSegment !== 'boolean') {
+    return invalid('firstSegment', 'firstSegment must be true or false');
+  }
+  const ev: RatingEvent = { tenant, category, subject, destination, answerTimeMs, usage: usageToBase(tor, usage), tor };
+  if (firstSegment === false) ev.firstSegment = false;
+  return ev;
 }
