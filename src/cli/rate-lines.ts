@@ -49,7 +49,6 @@ export function rateLine(tariff: CompiledTariff, line: string): RateOutput {
       ok: false,
       code: RatingErrorCode.INVALID_EVENT,
       message: 'the line is not valid JSON',
-      field: '',
     });
   }
   return rateObject(tariff, input);

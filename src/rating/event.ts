@@ -83,7 +83,15 @@ export function parseEvent(input: unknown): RatingEvent | RatingError {
   if (firstSegment !== undefined && typeof firstSegment !== 'boolean') {
     return invalid('firstSegment', 'firstSegment must be true or false');
   }
-  const ev: RatingEvent = { tenant, category, subject, destination, answerTimeMs, usage: usageToBase(tor, usage), tor };
+  const ev: RatingEvent = {
+    tenant,
+    category,
+    subject,
+    destination,
+    answerTimeMs,
+    usage: usageToBase(tor, usage),
+    tor,
+  };
   if (firstSegment === false) ev.firstSegment = false;
   return ev;
 }
