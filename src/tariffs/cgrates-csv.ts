@@ -89,9 +89,14 @@ class Row {
     return Number(v);
   }
 
-  list(i: number): string[] {
+  /** A `;` list; with `anyIsAll`, `*any` means "no restriction" (an empty list). */
+  list(i: number, anyIsAll = true): string[] {
     const v = this.row.fields[i] ?? '';
-    return v === '' || v === ANY ? [] : v.split(';').map((x) => x.trim());
+    if (v === '' || (anyIsAll && v === ANY)) return [];
+    return v
+      .split(';')
+      .map((x) => x.trim())
+      .filter((x) => x !== '');
   }
 
   /** A `;` list of integers within [min, max] (`*any` or empty: any). */
@@ -310,7 +315,7 @@ function ratingProfiles(rows: Row[]): Built<TariffPlan['ratingProfiles'][number]
           activation: {
             activationTime,
             ratingPlan: r.text(4),
-            fallbackSubjects: r.list(5).filter((s) => s !== ''),
+            fallbackSubjects: r.list(5, false),
           },
         };
       },

@@ -45,7 +45,7 @@ export async function loadTariffFolder(dir: string, opts: { timezone?: string } 
   const format = await detectFormat(dir);
   if (format === 'native') {
     const { plan, problems } = await readNativeFolder(dir);
-    const all = problems.length ? problems : validateTariff(plan, jsonPaths(NATIVE_FILE));
+    const all = [...problems, ...validateTariff(plan, jsonPaths(NATIVE_FILE))];
     if (all.length) throw new TariffError(all);
     return { plan, format, warnings: [] };
   }

@@ -71,10 +71,10 @@ export function parseQuantity(s: string): number | undefined {
   return d !== undefined && Number.isFinite(d) ? d : undefined;
 }
 
-/** Writes a quantity for humans: whole seconds as "60s" when it is time, else the bare integer. */
+/**
+ * Writes a quantity: with `second`, whole seconds as "60s" and anything else as bare base units
+ * (which CGRateS reads as nanoseconds, bytes or messages: the same quantity); with `unit`, always bare.
+ */
 export function formatQuantity(base: number, unit: 'second' | 'unit'): string {
-  if (unit === 'unit') return String(base);
-  if (base % 1e9 === 0) return `${base / 1e9}s`;
-  if (base % 1e6 === 0) return `${base / 1e6}ms`;
-  return `${base}ns`;
+  return unit === 'second' && base % 1e9 === 0 ? `${base / 1e9}s` : String(base);
 }
