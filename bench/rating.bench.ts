@@ -68,10 +68,14 @@ await bench.run();
 const [, compile400Ms] = time(() => compileTariff(syntheticPlan(400_000, 2).plan));
 
 console.log(`machine: ${process.arch}, node ${process.version}, calibration ${calib.toFixed(0)} Miter/s`);
-console.log(`compile 50k prefixes: ${compileMs.toFixed(0)} ms; compile 400k prefixes: ${compile400Ms.toFixed(0)} ms`);
+console.log(
+  `compile 50k prefixes: ${compileMs.toFixed(0)} ms; compile 400k prefixes: ${compile400Ms.toFixed(0)} ms`,
+);
 for (const task of bench.tasks) {
   const r = task.result;
   if (!r || r.state !== 'completed') continue;
-  console.log(`${task.name}: ${Math.round(r.throughput.mean).toLocaleString('en')} events/s (p99 ${(r.latency.p99 * 1000).toFixed(2)} µs)`);
+  console.log(
+    `${task.name}: ${Math.round(r.throughput.mean).toLocaleString('en')} events/s (p99 ${(r.latency.p99 * 1000).toFixed(2)} µs)`,
+  );
 }
 if (sink < 0n) console.log(sink);

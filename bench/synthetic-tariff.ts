@@ -29,7 +29,8 @@ export function syntheticPlan(prefixCount: number, seed = 1): { plan: TariffPlan
   }
   const prefixes = [...seen];
   const destinations = [];
-  for (let i = 0; i < prefixes.length; i += 100) destinations.push({ id: `D${i / 100}`, prefixes: prefixes.slice(i, i + 100) });
+  for (let i = 0; i < prefixes.length; i += 100)
+    destinations.push({ id: `D${i / 100}`, prefixes: prefixes.slice(i, i + 100) });
   const binding = (destination: string, rate: string) => ({
     destination,
     rate,
@@ -44,14 +45,50 @@ export function syntheticPlan(prefixCount: number, seed = 1): { plan: TariffPlan
       timezone: 'UTC',
       destinations,
       timings: [
-        { id: 'PEAK', years: [], months: [], monthDays: [], weekDays: [1, 2, 3, 4, 5], startTime: '08:00:00' },
-        { id: 'OFFPEAK', years: [], months: [], monthDays: [], weekDays: [1, 2, 3, 4, 5], startTime: '19:00:00' },
+        {
+          id: 'PEAK',
+          years: [],
+          months: [],
+          monthDays: [],
+          weekDays: [1, 2, 3, 4, 5],
+          startTime: '08:00:00',
+        },
+        {
+          id: 'OFFPEAK',
+          years: [],
+          months: [],
+          monthDays: [],
+          weekDays: [1, 2, 3, 4, 5],
+          startTime: '19:00:00',
+        },
         { id: 'NIGHT', years: [], months: [], monthDays: [], weekDays: [], startTime: '00:00:00' },
       ],
       rates: [
-        { id: 'PEAK', slots: [{ connectFee: '0.05', rate: '0.12', rateUnit: 60 * S, rateIncrement: 60 * S, groupIntervalStart: 0 }, { connectFee: '0', rate: '0.06', rateUnit: 60 * S, rateIncrement: S, groupIntervalStart: 60 * S }] },
-        { id: 'OFF', slots: [{ connectFee: '0.05', rate: '0.03', rateUnit: 60 * S, rateIncrement: S, groupIntervalStart: 0 }] },
-        { id: 'DATA', slots: [{ connectFee: '0', rate: '0.01', rateUnit: 1048576, rateIncrement: 1024, groupIntervalStart: 0 }] },
+        {
+          id: 'PEAK',
+          slots: [
+            {
+              connectFee: '0.05',
+              rate: '0.12',
+              rateUnit: 60 * S,
+              rateIncrement: 60 * S,
+              groupIntervalStart: 0,
+            },
+            { connectFee: '0', rate: '0.06', rateUnit: 60 * S, rateIncrement: S, groupIntervalStart: 60 * S },
+          ],
+        },
+        {
+          id: 'OFF',
+          slots: [
+            { connectFee: '0.05', rate: '0.03', rateUnit: 60 * S, rateIncrement: S, groupIntervalStart: 0 },
+          ],
+        },
+        {
+          id: 'DATA',
+          slots: [
+            { connectFee: '0', rate: '0.01', rateUnit: 1048576, rateIncrement: 1024, groupIntervalStart: 0 },
+          ],
+        },
       ],
       destinationRates: [
         { id: 'DR_PEAK', bindings: destinations.map((d) => binding(d.id, 'PEAK')) },
@@ -70,8 +107,20 @@ export function syntheticPlan(prefixCount: number, seed = 1): { plan: TariffPlan
         { id: 'RP_DATA', bindings: [{ destinationRate: 'DR_DATA', timing: '*any', weight: 10 }] },
       ],
       ratingProfiles: [
-        { tenant: 'acme', category: 'call', subject: '*any', activations: [{ activationTime: '2020-01-01T00:00:00Z', ratingPlan: 'RP', fallbackSubjects: [] }] },
-        { tenant: 'acme', category: 'data', subject: '*any', activations: [{ activationTime: '2020-01-01T00:00:00Z', ratingPlan: 'RP_DATA', fallbackSubjects: [] }] },
+        {
+          tenant: 'acme',
+          category: 'call',
+          subject: '*any',
+          activations: [{ activationTime: '2020-01-01T00:00:00Z', ratingPlan: 'RP', fallbackSubjects: [] }],
+        },
+        {
+          tenant: 'acme',
+          category: 'data',
+          subject: '*any',
+          activations: [
+            { activationTime: '2020-01-01T00:00:00Z', ratingPlan: 'RP_DATA', fallbackSubjects: [] },
+          ],
+        },
       ],
     },
   };
