@@ -1,0 +1,36 @@
+/**
+ * Result codes the Lua scripts return, and the one place that names them. A replayed operation
+ * returns its first result, failures included.
+ */
+export const BalanceCode = {
+  OK: 'OK',
+  /** The operation id was used before with a different request. */
+  CONFLICT: 'CONFLICT',
+  ACCOUNT_NOT_FOUND: 'ACCOUNT_NOT_FOUND',
+  ACCOUNT_EXISTS: 'ACCOUNT_EXISTS',
+  /** Suspended or closed: no debit or reservation (credits and releases still work). */
+  ACCOUNT_INACTIVE: 'ACCOUNT_INACTIVE',
+  BALANCE_NOT_FOUND: 'BALANCE_NOT_FOUND',
+  BALANCE_EXISTS: 'BALANCE_EXISTS',
+  /** The balance is expired or not yet active at the operation time. */
+  BALANCE_INACTIVE: 'BALANCE_INACTIVE',
+  /** Not enough available (value - held), or postpaid below minus its credit limit. */
+  INSUFFICIENT: 'INSUFFICIENT',
+  RESERVATION_NOT_FOUND: 'RESERVATION_NOT_FOUND',
+  RESERVATION_EXISTS: 'RESERVATION_EXISTS',
+  /** A commit asked for more than the reservation holds on a balance. */
+  RESERVATION_EXCEEDED: 'RESERVATION_EXCEEDED',
+  SUBSCRIPTION_TAKEN: 'SUBSCRIPTION_TAKEN',
+} as const;
+
+export type BalanceCode = (typeof BalanceCode)[keyof typeof BalanceCode];
+
+export class BalanceStoreError extends Error {
+  constructor(
+    readonly code: BalanceCode | 'INVALID_AMOUNT' | 'INVALID_REQUEST',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'BalanceStoreError';
+  }
+}

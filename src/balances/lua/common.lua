@@ -1,0 +1,100 @@
+-- common.lua: prepended to every balance script (see ../scripts.ts).
+-- Conventions for all scripts:
+--   KEYS[1] acct hash   KEYS[2] account balances hash   KEYS[3] shared-group balances hash
+--   KEYS[4] reservations hash   KEYS[5] reservation expiries zset   KEYS[6] ledger stream
+--   KEYS[7] idempotency record of this operation
+--   ARGV[1] operation id   ARGV[2] request fingerprint   ARGV[3] now (epoch ms)
+--   ARGV[4] idempotency retention (s)   ARGV[5] account id   ARGV[6..] the verb's own
+-- Balance hash fields: m:<id> meta JSON, v:<id> value, h:<id> held by reservations.
+-- Every script checks everything first and writes only after its point of no return.
+-- Numbers cross as decimal strings; %d keeps integers up to 2^53 exact (tostring would not).
+-- Returns {replayed (0|1), result JSON}.
+
+local function fmt(n) return string.format('%d', n) end
+local NOW = tonumber(ARGV[3])
+local ACCOUNT = ARGV[5]
+
+local function replay()
+  local seen = redis.call('GET', KEYS[7])
+  if not seen then return nil end
+  local sep = string.find(seen, '|', 1, true)
+  if string.sub(seen, 1, sep - 1) ~= ARGV[2] then return { 0, cjson.encode({ code = 'CONFLICT' }) } end
+  return { 1, string.sub(seen, sep + 1) }
+end
+
+-- Records the result under the operation id (also a failure) and returns it.
+local function finish(result)
+  local encoded = cjson.encode(result)
+  redis.call('SET', KEYS[7], ARGV[2] .. '|' .. encoded, 'EX', tonumber(ARGV[4]))
+  return { 0, encoded }
+end
+
+local function fail(code, detail)
+  return finish({ code = code, detail = detail })
+end
+
+local function hashOf(scope) if scope == 'g' then return KEYS[3] else return KEYS[2] end end
+
+-- The balance's meta (decoded) or nil, with its value and held amount.
+local function balance(scope, id)
+  local h = hashOf(scope)
+  local m = redis.call('HGET', h, 'm:' .. id)
+  if not m then return nil end
+  local meta = cjson.decode(m)
+  meta.value = tonumber(redis.call('HGET', h, 'v:' .. id) or '0')
+  meta.held = tonumber(redis.call('HGET', h, 'h:' .. id) or '0')
+  return meta
+end
+
+local function isActive(meta)
+  local from = tonumber(meta.activationMs or 0)
+  local to = meta.expiryMs
+  return from <= NOW and (to == nil or to == cjson.null or tonumber(to) > NOW)
+end
+
+-- How far below zero this balance may go: the credit limit for money of a postpaid account.
+local function floorOf(meta, acct)
+  if meta.unit == 'money' and acct.type == 'postpaid' then return -tonumber(acct.creditLimitNano or '0') end
+  return 0
+end
+
+local function loadAccount()
+  local f = redis.call('HGETALL', KEYS[1])
+  if #f == 0 then return nil end
+  local a = {}
+  for i = 1, #f, 2 do a[f[i]] = f[i + 1] end
+  return a
+end
+
+-- Applies a change to one balance and appends it to the ledger; returns the movement.
+local function apply(kind, scope, id, unit, delta, heldDelta)
+  local h = hashOf(scope)
+  local after
+  if delta ~= 0 then after = redis.call('HINCRBY', h, 'v:' .. id, delta)
+  else after = tonumber(redis.call('HGET', h, 'v:' .. id) or '0') end
+  if heldDelta ~= 0 then redis.call('HINCRBY', h, 'h:' .. id, heldDelta) end
+  redis.call('XADD', KEYS[6], '*', 'op', ARGV[1], 'account', ACCOUNT, 'scope', scope, 'balance', id,
+    'unit', unit, 'kind', kind, 'delta', fmt(delta), 'heldDelta', fmt(heldDelta), 'valueAfter', fmt(after),
+    'at', ARGV[3])
+  return { id, unit, fmt(delta), fmt(heldDelta), fmt(after), scope }
+end
+
+-- Reads n movements (scope, balance id, amount) from ARGV starting at index i.
+local function readMoves(i)
+  local n = tonumber(ARGV[i])
+  local moves = {}
+  for k = 0, n - 1 do
+    moves[#moves + 1] = { scope = ARGV[i + 1 + 3 * k], id = ARGV[i + 2 + 3 * k], amount = tonumber(ARGV[i + 3 + 3 * k]) }
+  end
+  return moves
+end
+
+-- Releases a reservation's holds (commit, release, expiry). Returns the movements.
+local function releaseHolds(kind, resId, reservation, out)
+  for _, r in ipairs(reservation.moves) do
+    local meta = balance(r[1], r[2])
+    if meta then out[#out + 1] = apply(kind, r[1], r[2], meta.unit, 0, -tonumber(r[3])) end
+  end
+  redis.call('HDEL', KEYS[4], resId)
+  redis.call('ZREM', KEYS[5], resId)
+end

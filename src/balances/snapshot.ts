@@ -1,0 +1,111 @@
+/** Decoding what the scripts return: results, movements and account snapshots. */
+import { BalanceCode } from './codes.js';
+import type { Account, Balance, BalanceMeta, Movement } from './model.js';
+import type { SnapshotBalance } from './planner.js';
+
+export interface OpResult {
+  code: BalanceCode;
+  /** True when this is the stored answer of an earlier call with the same operation id. */
+  replayed: boolean;
+  movements: Movement[];
+  detail?: string;
+  reservationId?: string;
+  expiresMs?: number;
+  /** Only for a stale plan (INSUFFICIENT not recorded): the store re-plans. */
+  retry?: boolean;
+}
+
+type RawMove = [string, Movement['unit'], string, string, string, string];
+
+export function decodeResult(raw: unknown): OpResult {
+  const [replayed, json] = raw as [number, string];
+  const r = JSON.parse(json) as {
+    code: BalanceCode;
+    movements?: RawMove[] | object;
+    detail?: string;
+    reservationId?: string;
+    expiresMs?: string;
+    retry?: boolean;
+  };
+  const moves = Array.isArray(r.movements) ? (r.movements as RawMove[]) : [];
+  return {
+    code: r.code,
+    replayed: replayed === 1,
+    movements: moves.map(([balanceId, unit, delta, heldDelta, valueAfter]) => ({
+      balanceId,
+      unit,
+      delta: Number(delta),
+      heldDelta: Number(heldDelta),
+      valueAfter: Number(valueAfter),
+    })),
+    ...(r.detail !== undefined ? { detail: r.detail } : {}),
+    ...(r.reservationId !== undefined ? { reservationId: r.reservationId } : {}),
+    ...(r.expiresMs !== undefined ? { expiresMs: Number(r.expiresMs) } : {}),
+    ...(r.retry ? { retry: true } : {}),
+  };
+}
+
+function pairs(flat: string[]): Map<string, string> {
+  const m = new Map<string, string>();
+  for (let i = 0; i < flat.length; i += 2) m.set(flat[i]!, flat[i + 1]!);
+  return m;
+}
+
+export function decodeAccount(flat: string[]): Account | null {
+  if (flat.length === 0) return null;
+  const a = pairs(flat);
+  return {
+    tenant: a.get('tenant')!,
+    id: a.get('id')!,
+    type: a.get('type') as Account['type'],
+    currency: a.get('currency')!,
+    status: a.get('status') as Account['status'],
+    creditLimitNano: Number(a.get('creditLimitNano') ?? 0),
+    subject: a.get('subject') ?? '',
+    sharedGroup: a.get('sharedGroup') || null,
+    subscriptions: JSON.parse(a.get('subscriptions') ?? '[]') as Account['subscriptions'],
+  };
+}
+
+export function decodeBalances(flat: string[], scope: 'a' | 'g'): SnapshotBalance[] {
+  const f = pairs(flat);
+  const out: SnapshotBalance[] = [];
+  for (const [k, v] of f) {
+    if (!k.startsWith('m:')) continue;
+    const id = k.slice(2);
+    const meta = JSON.parse(v) as BalanceMeta;
+    out.push({
+      ...meta,
+      id,
+      scope,
+      shared: scope === 'g',
+      value: Number(f.get(`v:${id}`) ?? 0),
+      held: Number(f.get(`h:${id}`) ?? 0),
+    });
+  }
+  return out.sort((a, b) => a.id.localeCompare(b.id));
+}
+
+export interface Reservation {
+  id: string;
+  expiresMs: number;
+  holds: { scope: 'a' | 'g'; balanceId: string; amount: number }[];
+}
+
+export function decodeReservations(flat: string[]): Reservation[] {
+  return [...pairs(flat)].map(([id, json]) => {
+    const r = JSON.parse(json) as { expiresMs: string; moves: [string, string, string][] | object };
+    const moves = Array.isArray(r.moves) ? (r.moves as [string, string, string][]) : [];
+    return {
+      id,
+      expiresMs: Number(r.expiresMs),
+      holds: moves.map(([scope, balanceId, amount]) => ({
+        scope: scope as 'a' | 'g',
+        balanceId,
+        amount: Number(amount),
+      })),
+    };
+  });
+}
+
+export type { Balance };

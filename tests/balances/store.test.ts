@@ -1,0 +1,323 @@
+/** Table tests of every balance script and result code, on the real Redis. */
+import { beforeEach, describe, expect, it } from 'vitest';
+import { createBalanceStore, type BalanceStore } from '../../src/balances/store.js';
+import { testRedis } from '../support/redis.js';
+
+const { redis, prefix } = testRedis();
+let clock = Date.UTC(2026, 10, 20, 10, 0, 0);
+const NANO = 1_000_000_000;
+const S = 1e9; // voice balances hold nanoseconds
+let n = 0;
+const op = () => `op-${++n}`;
+
+async function account(
+  store: BalanceStore,
+  id: string,
+  over: Partial<Parameters<BalanceStore['createAccount']>[0]> = {},
+) {
+  const r = await store.createAccount(
+    { tenant: 't', id, type: 'prepaid', currency: 'EUR', subject: id, ...over },
+    op(),
+  );
+  expect(r.code).toBe('OK');
+}
+
+describe('balance store', () => {
+  let store: BalanceStore;
+  beforeEach(() => {
+    store = createBalanceStore({ redis, keyPrefix: `${prefix}${n}:`, now: () => clock });
+  });
+
+  it('creates an account with subscriptions it can be found by, once', async () => {
+    await account(store, 'a1', { subscriptions: [{ type: 'msisdn', value: '447700900001' }] });
+    expect(await store.findAccountBySubscription('t', 'msisdn', '447700900001')).toBe('a1');
+    expect(
+      (
+        await store.createAccount(
+          { tenant: 't', id: 'a1', type: 'prepaid', currency: 'EUR', subject: 'x' },
+          op(),
+        )
+      ).code,
+    ).toBe('ACCOUNT_EXISTS');
+    const taken = await store.createAccount(
+      {
+        tenant: 't',
+        id: 'a2',
+        type: 'prepaid',
+        currency: 'EUR',
+        subject: 'x',
+        subscriptions: [{ type: 'msisdn', value: '447700900001' }],
+      },
+      op(),
+    );
+    expect(taken.code).toBe('SUBSCRIPTION_TAKEN');
+    const v = await store.getAccount('t', 'a1');
+    expect(v?.account).toMatchObject({ id: 'a1', type: 'prepaid', status: 'active', currency: 'EUR' });
+  });
+
+  it('credits, debits money exactly, and never overdraws a prepaid account', async () => {
+    await account(store, 'p');
+    expect((await store.addBalance('t', 'p', { id: 'main', unit: 'money', value: 0 }, op())).code).toBe('OK');
+    const topup = await store.credit('t', 'p', { opId: op(), balanceId: 'main', amount: 1 * NANO });
+    expect(topup.movements).toEqual([
+      { balanceId: 'main', unit: 'money', delta: NANO, heldDelta: 0, valueAfter: NANO },
+    ]);
+    const d = await store.debit('t', 'p', {
+      opId: op(),
+      charge: { unit: 'voice', units: 60 * S, amountNano: 120_000_001 },
+    });
+    expect(d.code).toBe('OK');
+    expect(d.movements[0]!.valueAfter).toBe(879_999_999);
+    const tooMuch = await store.debit('t', 'p', {
+      opId: op(),
+      charge: { unit: 'voice', units: 60 * S, amountNano: NANO },
+    });
+    expect(tooMuch.code).toBe('INSUFFICIENT');
+    expect((await store.getAccount('t', 'p'))!.balances[0]!.value).toBe(879_999_999);
+  });
+
+  it('lets postpaid money go down to minus the credit limit, not further', async () => {
+    await account(store, 'pp', { type: 'postpaid', creditLimitNano: 5 * NANO });
+    await store.addBalance('t', 'pp', { id: 'main', unit: 'money', value: 1 * NANO }, op());
+    expect(
+      (await store.debit('t', 'pp', { opId: op(), charge: { unit: 'sms', units: 1, amountNano: 6 * NANO } }))
+        .code,
+    ).toBe('OK');
+    expect(
+      (await store.debit('t', 'pp', { opId: op(), charge: { unit: 'sms', units: 1, amountNano: 1 } })).code,
+    ).toBe('INSUFFICIENT');
+    expect((await store.getAccount('t', 'pp'))!.balances[0]!.value).toBe(-5 * NANO);
+  });
+
+  it('uses matching unit balances first, by weight, then money pro rata', async () => {
+    await account(store, 'b');
+    await store.addBalance('t', 'b', { id: 'money', unit: 'money', value: 10 * NANO }, op());
+    await store.addBalance(
+      't',
+      'b',
+      { id: 'uk-minutes', unit: 'voice', value: 60 * S, weight: 20, destinations: ['UK'] },
+      op(),
+    );
+    await store.addBalance('t', 'b', { id: 'any-minutes', unit: 'voice', value: 30 * S, weight: 10 }, op());
+    await store.addBalance(
+      't',
+      'b',
+      { id: 'expired', unit: 'voice', value: 999 * S, weight: 99, expiryMs: clock - 1 },
+      op(),
+    );
+    // 120 s to UK at 0.12 for all 120 s: 60 s from uk-minutes, 30 s from any-minutes, 30 s paid 0.03.
+    const uk = await store.debit('t', 'b', {
+      opId: op(),
+      charge: { unit: 'voice', units: 120 * S, amountNano: 120_000_000, destination: 'UK' },
+    });
+    expect(uk.movements.map((m) => [m.balanceId, m.delta])).toEqual([
+      ['uk-minutes', -60 * S],
+      ['any-minutes', -30 * S],
+      ['money', -30_000_000],
+    ]);
+    // To France the UK bundle does not apply; nothing else is left but money.
+    const fr = await store.debit('t', 'b', {
+      opId: op(),
+      charge: { unit: 'voice', units: 10 * S, amountNano: 7, destination: 'FR' },
+    });
+    expect(fr.movements.map((m) => [m.balanceId, m.delta])).toEqual([['money', -7]]);
+  });
+
+  it('replays return the first answer, failures too; another request under the same id is refused', async () => {
+    await account(store, 'r');
+    await store.addBalance('t', 'r', { id: 'main', unit: 'money', value: 100 }, op());
+    const first = await store.debit('t', 'r', {
+      opId: 'x1',
+      charge: { unit: 'sms', units: 1, amountNano: 60 },
+    });
+    const again = await store.debit('t', 'r', {
+      opId: 'x1',
+      charge: { unit: 'sms', units: 1, amountNano: 60 },
+    });
+    expect(again).toEqual({ ...first, replayed: true });
+    expect(
+      (await store.debit('t', 'r', { opId: 'x1', charge: { unit: 'sms', units: 1, amountNano: 61 } })).code,
+    ).toBe('CONFLICT');
+    const failed = await store.debit('t', 'r', {
+      opId: 'x2',
+      charge: { unit: 'sms', units: 1, amountNano: 60 },
+    });
+    expect(failed.code).toBe('INSUFFICIENT');
+    await store.credit('t', 'r', { opId: op(), balanceId: 'main', amount: 1000 });
+    expect(
+      await store.debit('t', 'r', { opId: 'x2', charge: { unit: 'sms', units: 1, amountNano: 60 } }),
+    ).toMatchObject({ code: 'INSUFFICIENT', replayed: true });
+    expect((await store.getAccount('t', 'r'))!.balances[0]!.value).toBe(1040);
+  });
+
+  it('reserves, commits part and releases the rest; available excludes holds', async () => {
+    await account(store, 's');
+    await store.addBalance('t', 's', { id: 'main', unit: 'money', value: 1000 }, op());
+    const r = await store.reserve('t', 's', {
+      opId: op(),
+      reservationId: 'sess1:rg10',
+      charge: { unit: 'data', units: 100, amountNano: 800 },
+      ttlSeconds: 60,
+    });
+    expect(r).toMatchObject({
+      code: 'OK',
+      reservationId: 'sess1:rg10',
+      movements: [{ balanceId: 'main', delta: 0, heldDelta: 800, valueAfter: 1000 }],
+    });
+    expect(
+      (
+        await store.reserve('t', 's', {
+          opId: op(),
+          reservationId: 'sess2',
+          charge: { unit: 'data', units: 100, amountNano: 300 },
+          ttlSeconds: 60,
+        })
+      ).code,
+    ).toBe('INSUFFICIENT');
+    const c = await store.commit('t', 's', {
+      opId: op(),
+      reservationId: 'sess1:rg10',
+      used: { unit: 'data', units: 25, amountNano: 200 },
+    });
+    expect(c.code).toBe('OK');
+    const main = (await store.getAccount('t', 's'))!.balances[0]!;
+    expect([main.value, main.held]).toEqual([800, 0]);
+    expect(
+      (
+        await store.commit('t', 's', {
+          opId: op(),
+          reservationId: 'sess1:rg10',
+          used: { unit: 'data', units: 1, amountNano: 1 },
+        })
+      ).code,
+    ).toBe('RESERVATION_NOT_FOUND');
+  });
+
+  it('refuses a commit larger than the reservation, and releases on request', async () => {
+    await account(store, 'e');
+    await store.addBalance('t', 'e', { id: 'main', unit: 'money', value: 1000 }, op());
+    await store.reserve('t', 'e', {
+      opId: op(),
+      reservationId: 'r1',
+      charge: { unit: 'sms', units: 1, amountNano: 100 },
+      ttlSeconds: 60,
+    });
+    expect(
+      (
+        await store.commit('t', 'e', {
+          opId: op(),
+          reservationId: 'r1',
+          used: { unit: 'sms', units: 2, amountNano: 200 },
+        })
+      ).code,
+    ).toBe('RESERVATION_EXCEEDED');
+    expect((await store.release('t', 'e', { opId: op(), reservationId: 'r1' })).movements).toEqual([
+      { balanceId: 'main', unit: 'money', delta: 0, heldDelta: -100, valueAfter: 1000 },
+    ]);
+    expect((await store.release('t', 'e', { opId: op(), reservationId: 'r1' })).code).toBe(
+      'RESERVATION_NOT_FOUND',
+    );
+    expect(
+      (
+        await store.reserve('t', 'e', {
+          opId: op(),
+          reservationId: 'r2',
+          charge: { unit: 'sms', units: 1, amountNano: 1000 },
+          ttlSeconds: 60,
+        })
+      ).code,
+    ).toBe('OK');
+    expect(
+      (
+        await store.reserve('t', 'e', {
+          opId: op(),
+          reservationId: 'r2',
+          charge: { unit: 'sms', units: 1, amountNano: 0 },
+          ttlSeconds: 60,
+        })
+      ).code,
+    ).toBe('RESERVATION_EXISTS');
+  });
+
+  it('expires stale reservations by sweep and on read', async () => {
+    await account(store, 'x');
+    await store.addBalance('t', 'x', { id: 'main', unit: 'money', value: 1000 }, op());
+    await store.reserve('t', 'x', {
+      opId: op(),
+      reservationId: 'old',
+      charge: { unit: 'sms', units: 1, amountNano: 600 },
+      ttlSeconds: 30,
+    });
+    clock += 31_000;
+    expect(await store.sweepExpired()).toBe(1);
+    expect((await store.getAccount('t', 'x'))!.balances[0]!.held).toBe(0);
+    await store.reserve('t', 'x', {
+      opId: op(),
+      reservationId: 'r2',
+      charge: { unit: 'sms', units: 1, amountNano: 600 },
+      ttlSeconds: 30,
+    });
+    clock += 31_000;
+    expect((await store.getAccount('t', 'x'))!.reservations).toEqual([]); // expired on read
+    expect(
+      (
+        await store.commit('t', 'x', {
+          opId: op(),
+          reservationId: 'r2',
+          used: { unit: 'sms', units: 1, amountNano: 600 },
+        })
+      ).code,
+    ).toBe('RESERVATION_NOT_FOUND');
+  });
+
+  it('refuses debits and reservations on a suspended account, but credits it', async () => {
+    await account(store, 'sus');
+    await store.addBalance('t', 'sus', { id: 'main', unit: 'money', value: 1000 }, op());
+    expect((await store.updateAccount('t', 'sus', { status: 'suspended' }, op())).code).toBe('OK');
+    expect(
+      (await store.debit('t', 'sus', { opId: op(), charge: { unit: 'sms', units: 1, amountNano: 1 } })).code,
+    ).toBe('ACCOUNT_INACTIVE');
+    expect(
+      (
+        await store.reserve('t', 'sus', {
+          opId: op(),
+          reservationId: 'q',
+          charge: { unit: 'sms', units: 1, amountNano: 1 },
+          ttlSeconds: 5,
+        })
+      ).code,
+    ).toBe('ACCOUNT_INACTIVE');
+    expect((await store.credit('t', 'sus', { opId: op(), balanceId: 'main', amount: 5 })).code).toBe('OK');
+    expect(
+      (await store.debit('t', 'nobody', { opId: op(), charge: { unit: 'sms', units: 1, amountNano: 1 } }))
+        .code,
+    ).toBe('ACCOUNT_NOT_FOUND');
+    expect((await store.credit('t', 'sus', { opId: op(), balanceId: 'nope', amount: 5 })).code).toBe(
+      'BALANCE_NOT_FOUND',
+    );
+  });
+
+  it('shares a group balance between its members', async () => {
+    await account(store, 'dad', { sharedGroup: 'family' });
+    await account(store, 'kid', { sharedGroup: 'family' });
+    await store.addBalance('t', 'dad', { id: 'family-data', unit: 'data', value: 1000, shared: true }, op());
+    await store.debit('t', 'kid', { opId: op(), charge: { unit: 'data', units: 400, amountNano: 0 } });
+    await store.debit('t', 'dad', { opId: op(), charge: { unit: 'data', units: 500, amountNano: 0 } });
+    const left = (await store.getAccount('t', 'kid'))!.balances.find((b) => b.id === 'family-data')!;
+    expect([left.value, left.shared]).toEqual([100, true]);
+    // The last byte is not covered and costs money the kid does not have.
+    expect(
+      (await store.debit('t', 'kid', { opId: op(), charge: { unit: 'data', units: 101, amountNano: 101 } }))
+        .code,
+    ).toBe('INSUFFICIENT');
+  });
+
+  it('refuses unsafe amounts before they reach Lua', async () => {
+    await expect(store.credit('t', 'p', { opId: op(), balanceId: 'main', amount: 2 ** 53 })).rejects.toThrow(
+      /safe integer/,
+    );
+    await expect(store.credit('t', 'p', { opId: op(), balanceId: 'main', amount: 0.5 })).rejects.toThrow(
+      /safe integer/,
+    );
+  });
+});
