@@ -31,10 +31,23 @@ export async function ensureLedgerSchema(pool: Pool, schema: string): Promise<vo
     at timestamptz NOT NULL,
     PRIMARY KEY (stream, entry_id)
   )`);
-  await pool.query(`CREATE INDEX IF NOT EXISTS balance_ledger_account ON ${ledgerTable(schema)} (tenant, account_id, at)`);
+  await pool.query(
+    `CREATE INDEX IF NOT EXISTS balance_ledger_account ON ${ledgerTable(schema)} (tenant, account_id, at)`,
+  );
 }
 
-const COLUMNS = ['op', 'account', 'scope', 'balance', 'unit', 'kind', 'delta', 'heldDelta', 'valueAfter', 'at'] as const;
+const COLUMNS = [
+  'op',
+  'account',
+  'scope',
+  'balance',
+  'unit',
+  'kind',
+  'delta',
+  'heldDelta',
+  'valueAfter',
+  'at',
+] as const;
 
 function tenantOf(stream: string): string {
   const m = /\{[ag]:([^:}]+):/.exec(stream);
@@ -42,7 +55,13 @@ function tenantOf(stream: string): string {
 }
 
 /** Drains every known ledger stream; returns how many entries were stored. */
-export async function drainLedgers(opts: { redis: Redis | Cluster; pool: Pool; schema: string; keyPrefix: string; batchSize?: number }): Promise<number> {
+export async function drainLedgers(opts: {
+  redis: Redis | Cluster;
+  pool: Pool;
+  schema: string;
+  keyPrefix: string;
+  batchSize?: number;
+}): Promise<number> {
   const batch = opts.batchSize ?? 1000;
   let total = 0;
   for (const stream of await opts.redis.smembers(ledgersKey({ prefix: opts.keyPrefix }))) {

@@ -27,8 +27,17 @@ describe('ledger drain', () => {
     await store.addBalance('t', 'a', { id: 'mins', unit: 'voice', value: 60 }, 'b2');
     await store.credit('t', 'a', { opId: 'k1', balanceId: 'main', amount: 250 });
     await store.debit('t', 'a', { opId: 'd1', charge: { unit: 'voice', units: 90, amountNano: 90 } });
-    await store.reserve('t', 'a', { opId: 'r1', reservationId: 'res', charge: { unit: 'sms', units: 1, amountNano: 100 }, ttlSeconds: 60 });
-    await store.commit('t', 'a', { opId: 'c2', reservationId: 'res', used: { unit: 'sms', units: 1, amountNano: 40 } });
+    await store.reserve('t', 'a', {
+      opId: 'r1',
+      reservationId: 'res',
+      charge: { unit: 'sms', units: 1, amountNano: 100 },
+      ttlSeconds: 60,
+    });
+    await store.commit('t', 'a', {
+      opId: 'c2',
+      reservationId: 'res',
+      used: { unit: 'sms', units: 1, amountNano: 40 },
+    });
 
     expect(await drainLedgers({ redis, pool, schema, keyPrefix: prefix, batchSize: 2 })).toBe(8);
     expect(await drainLedgers({ redis, pool, schema, keyPrefix: prefix })).toBe(0);
@@ -39,19 +48,35 @@ describe('ledger drain', () => {
       ['main', 500 + 250 - 30 - 40],
       ['mins', 0],
     ]);
-    const kinds = await pool.query<{ kind: string }>(`SELECT kind FROM ${ledgerTable(schema)} ORDER BY entry_id`);
-    expect(kinds.rows.map((r) => r.kind)).toEqual(['create', 'create', 'topup', 'debit', 'debit', 'reserve', 'release', 'commit']);
+    const kinds = await pool.query<{ kind: string }>(
+      `SELECT kind FROM ${ledgerTable(schema)} ORDER BY entry_id`,
+    );
+    expect(kinds.rows.map((r) => r.kind)).toEqual([
+      'create',
+      'create',
+      'topup',
+      'debit',
+      'debit',
+      'reserve',
+      'release',
+      'commit',
+    ]);
   });
 
   it('a drain interrupted after the insert re-inserts nothing', async () => {
     await store.credit('t', 'a', { opId: 'k2', balanceId: 'main', amount: 1 });
     // The drainer dies after storing the rows and before trimming the stream.
     const crashing = new Proxy(redis, {
-      get: (target, name) => (name === 'xdel' ? () => Promise.reject(new Error('killed')) : Reflect.get(target, name)),
+      get: (target, name) =>
+        name === 'xdel' ? () => Promise.reject(new Error('killed')) : Reflect.get(target, name),
     });
-    await expect(drainLedgers({ redis: crashing, pool, schema, keyPrefix: prefix })).rejects.toThrow('killed');
+    await expect(drainLedgers({ redis: crashing, pool, schema, keyPrefix: prefix })).rejects.toThrow(
+      'killed',
+    );
     expect(await drainLedgers({ redis, pool, schema, keyPrefix: prefix })).toBe(1);
-    const count = await pool.query(`SELECT count(*)::int AS n FROM ${ledgerTable(schema)} WHERE op_id = 'k2'`);
+    const count = await pool.query(
+      `SELECT count(*)::int AS n FROM ${ledgerTable(schema)} WHERE op_id = 'k2'`,
+    );
     expect(count.rows[0].n).toBe(1);
     expect((await sums()).get('a/main')).toBe((await store.getAccount('t', 'a'))!.balances[0]!.value);
   });

@@ -6,10 +6,10 @@
 -- n = 0 with ARGV[9] = a code records that failure (the planner found it) under the operation id.
 local r = replay(); if r then return r end
 local moves = readMoves(8)
-if #moves == 0 and ARGV[9] then return fail(ARGV[9], 'planned') end
 local acct = loadAccount()
 if not acct then return fail('ACCOUNT_NOT_FOUND') end
 if acct.status ~= 'active' then return fail('ACCOUNT_INACTIVE', acct.status) end
+if #moves == 0 and ARGV[9] then return fail(ARGV[9], 'planned') end
 local metas = {}
 for i, m in ipairs(moves) do
   local meta = balance(m.scope, m.id)

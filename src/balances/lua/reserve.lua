@@ -5,11 +5,11 @@
 -- BALANCE_INACTIVE; INSUFFICIENT (available = value - held). Then writes.
 local r = replay(); if r then return r end
 local moves = readMoves(9)
-if #moves == 0 and ARGV[10] then return fail(ARGV[10], 'planned') end
 if redis.call('HEXISTS', KEYS[4], ARGV[6]) == 1 then return fail('RESERVATION_EXISTS', ARGV[6]) end
 local acct = loadAccount()
 if not acct then return fail('ACCOUNT_NOT_FOUND') end
 if acct.status ~= 'active' then return fail('ACCOUNT_INACTIVE', acct.status) end
+if #moves == 0 and ARGV[10] then return fail(ARGV[10], 'planned') end
 local metas = {}
 for i, m in ipairs(moves) do
   local meta = balance(m.scope, m.id)
