@@ -21,6 +21,8 @@ export const BalanceCode = {
   /** A commit asked for more than the reservation holds on a balance. */
   RESERVATION_EXCEEDED: 'RESERVATION_EXCEEDED',
   SUBSCRIPTION_TAKEN: 'SUBSCRIPTION_TAKEN',
+  /** Internal, never recorded nor returned by the store: units are partly covered, price the rest. */
+  NEED_PRICE: 'NEED_PRICE',
 } as const;
 
 export type BalanceCode = (typeof BalanceCode)[keyof typeof BalanceCode];

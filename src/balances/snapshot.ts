@@ -1,7 +1,10 @@
 /** Decoding what the scripts return: results, movements and account snapshots. */
 import { BalanceCode } from './codes.js';
 import type { Account, Balance, BalanceMeta, Movement } from './model.js';
-import type { SnapshotBalance } from './planner.js';
+
+export interface SnapshotBalance extends Balance {
+  scope: 'a' | 'g';
+}
 
 export interface OpResult {
   code: BalanceCode;
@@ -11,8 +14,8 @@ export interface OpResult {
   detail?: string;
   reservationId?: string;
   expiresMs?: number;
-  /** Only for a stale plan (INSUFFICIENT not recorded): the store re-plans. */
-  retry?: boolean;
+  /** NEED_PRICE only (never recorded): units the bundles cover; the caller prices the rest. */
+  covered?: number;
 }
 
 type RawMove = [string, Movement['unit'], string, string, string, string];
@@ -25,7 +28,7 @@ export function decodeResult(raw: unknown): OpResult {
     detail?: string;
     reservationId?: string;
     expiresMs?: string;
-    retry?: boolean;
+    covered?: string;
   };
   const moves = Array.isArray(r.movements) ? (r.movements as RawMove[]) : [];
   return {
@@ -41,7 +44,7 @@ export function decodeResult(raw: unknown): OpResult {
     ...(r.detail !== undefined ? { detail: r.detail } : {}),
     ...(r.reservationId !== undefined ? { reservationId: r.reservationId } : {}),
     ...(r.expiresMs !== undefined ? { expiresMs: Number(r.expiresMs) } : {}),
-    ...(r.retry ? { retry: true } : {}),
+    ...(r.covered !== undefined ? { covered: Number(r.covered) } : {}),
   };
 }
 

@@ -9,7 +9,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { BalanceCode, BalanceStoreError } from './codes.js';
 import { accountKeys, ledgersKey, subscriptionKey, tagOf, type AccountKeys } from './keys.js';
 import type { Account, BalanceFilters, BalanceUnit, Charge, Subscription } from './model.js';
-import { planCharge, type PlannedMove, type SnapshotBalance } from './planner.js';
+import { proRata } from './pro-rata.js';
 import { registerScripts, runScript, type Verb } from './scripts.js';
 import {
   decodeAccount,
@@ -18,6 +18,7 @@ import {
   decodeResult,
   type OpResult,
   type Reservation,
+  type SnapshotBalance,
 } from './snapshot.js';
 
 export interface BalanceStoreOptions {
@@ -58,7 +59,8 @@ export interface AccountView {
   reservations: Reservation[];
 }
 
-const MAX_REPLANS = 5;
+/** A charge is priced again only when bundles changed between two calls: a few rounds at most. */
+const MAX_PRICINGS = 10;
 
 export function assertAmount(n: number, what: string, allowZero = false): void {
   if (!Number.isSafeInteger(n) || n < 0 || (!allowZero && n === 0)) {
@@ -75,13 +77,24 @@ function fingerprint(verb: string, body: unknown): string {
     .digest('hex');
 }
 
-function moveArgs(moves: PlannedMove[]): (string | number)[] {
-  const out: (string | number)[] = [moves.length];
-  for (const m of moves) {
-    assertAmount(m.amount, `amount for ${m.balanceId}`, true);
-    out.push(m.scope, m.balanceId, m.amount);
-  }
-  return out;
+function checkCharge(c: Charge): void {
+  assertAmount(c.units, 'units', true);
+  assertAmount(c.amountNano, 'amountNano', true);
+  if (c.ratingGroup !== undefined) assertAmount(c.ratingGroup, 'ratingGroup', true);
+}
+
+/** ARGV of a charge (readCharge in common.lua), with the price of the uncovered part once known. */
+function chargeArgs(c: Charge, priced?: { covered: number; moneyNano: number }): (string | number)[] {
+  return [
+    c.unit,
+    c.units,
+    c.amountNano,
+    c.destination ?? '',
+    c.category ?? '',
+    c.ratingGroup ?? '',
+    priced?.covered ?? '',
+    priced?.moneyNano ?? '',
+  ];
 }
 
 export function createBalanceStore(opts: BalanceStoreOptions) {
@@ -136,25 +149,28 @@ export function createBalanceStore(opts: BalanceStoreOptions) {
     return { account, balances, reservations: decodeReservations(r!) };
   }
 
-  /** Plans from a fresh snapshot and calls the script; re-plans while the snapshot was stale. */
-  async function planned(
-    verb: 'debit' | 'reserve',
+  /**
+   * Runs a charging script. The script plans who pays (in Lua, atomically); when bundles cover part
+   * of the usage it asks for the exact price of the rest, which is computed here and sent back.
+   */
+  async function charged(
+    verb: 'debit' | 'reserve' | 'commit',
     tenant: string,
     id: string,
     opId: string,
     fp: string,
-    plan: (v: AccountView) => ReturnType<typeof planCharge>,
-    args: (final: boolean) => (string | number)[],
+    head: (string | number)[],
+    c: Charge,
   ): Promise<OpResult> {
     const k = await keysOf(tenant, id);
-    for (let attempt = 1; ; attempt++) {
-      const v = await view(tenant, id);
-      const p = v ? plan(v) : null;
-      const final = attempt >= MAX_REPLANS;
-      const tail = !v ? [0] : p!.ok ? moveArgs(p!.moves) : [0, p!.code];
-      const r = await call(verb, k, opId, fp, id, [...args(final), ...tail]);
-      if (!r.retry) return r;
+    let priced: { covered: number; moneyNano: number } | undefined;
+    for (let round = 0; round < MAX_PRICINGS; round++) {
+      const r = await call(verb, k, opId, fp, id, [...head, ...chargeArgs(c, priced)]);
+      if (r.code !== BalanceCode.NEED_PRICE) return r;
+      const covered = r.covered!;
+      priced = { covered, moneyNano: proRata(c.amountNano, c.units - covered, c.units) };
     }
+    throw new BalanceStoreError('INVALID_REQUEST', `${verb} ${opId}: bundles kept changing while pricing`);
   }
 
   return {
@@ -281,18 +297,16 @@ export function createBalanceStore(opts: BalanceStoreOptions) {
       id: string,
       req: { opId: string; charge: Charge; kind?: 'debit' | 'adjust' },
     ): Promise<OpResult> {
-      assertAmount(req.charge.units, 'units', true);
-      assertAmount(req.charge.amountNano, 'amountNano', true);
-      const at = now();
-      const fp = fingerprint('debit', [req.charge, req.kind ?? 'debit']);
-      return planned(
+      checkCharge(req.charge);
+      const kind = req.kind ?? 'debit';
+      return charged(
         'debit',
         tenant,
         id,
         req.opId,
-        fp,
-        (v) => planCharge(v.account, v.balances, req.charge, at),
-        (final) => [req.kind ?? 'debit', final ? 1 : 0],
+        fingerprint('debit', [req.charge, kind]),
+        [kind],
+        req.charge,
       );
     },
 
@@ -302,21 +316,12 @@ export function createBalanceStore(opts: BalanceStoreOptions) {
       id: string,
       req: { opId: string; reservationId: string; charge: Charge; ttlSeconds: number },
     ): Promise<OpResult> {
-      assertAmount(req.charge.units, 'units', true);
-      assertAmount(req.charge.amountNano, 'amountNano', true);
+      checkCharge(req.charge);
       assertAmount(req.ttlSeconds, 'ttlSeconds');
-      const at = now();
       const fp = fingerprint('reserve', [req.reservationId, req.charge, req.ttlSeconds]);
       await redis.sadd(`${ks.prefix}reserving`, `${tenant}\u0000${id}`); // sweep hint, written first
-      return planned(
-        'reserve',
-        tenant,
-        id,
-        req.opId,
-        fp,
-        (v) => planCharge(v.account, v.balances, req.charge, at),
-        (final) => [req.reservationId, at + req.ttlSeconds * 1000, final ? 1 : 0],
-      );
+      const expiresMs = now() + req.ttlSeconds * 1000;
+      return charged('reserve', tenant, id, req.opId, fp, [req.reservationId, expiresMs], req.charge);
     },
 
     /** Takes the `used` part of a reservation (within what it holds) and releases the rest. */
@@ -325,35 +330,9 @@ export function createBalanceStore(opts: BalanceStoreOptions) {
       id: string,
       req: { opId: string; reservationId: string; used: Charge },
     ): Promise<OpResult> {
-      assertAmount(req.used.units, 'units', true);
-      assertAmount(req.used.amountNano, 'amountNano', true);
-      const k = await keysOf(tenant, id);
+      checkCharge(req.used);
       const fp = fingerprint('commit', [req.reservationId, req.used]);
-      const v = await view(tenant, id);
-      const r = v?.reservations.find((x) => x.id === req.reservationId);
-      let moves: PlannedMove[] = [];
-      if (v && r) {
-        // Plan within the holds: each held amount is a balance of that size.
-        const held = r.holds.map((h) => ({
-          ...v.balances.find((b) => b.id === h.balanceId && b.scope === h.scope)!,
-          value: h.amount,
-          held: 0,
-        }));
-        const p = planCharge(
-          { ...v.account, type: 'prepaid' },
-          held.filter((b) => b.id),
-          req.used,
-          now(),
-        );
-        if (!p.ok)
-          return call('commit', k, req.opId, fp, id, [
-            req.reservationId,
-            0,
-            BalanceCode.RESERVATION_EXCEEDED,
-          ]);
-        moves = p.moves;
-      }
-      return call('commit', k, req.opId, fp, id, [req.reservationId, ...moveArgs(moves)]);
+      return charged('commit', tenant, id, req.opId, fp, [req.reservationId], req.used);
     },
 
     async release(

@@ -31,22 +31,63 @@ describe('balance store on Redis Cluster', () => {
     const store = createBalanceStore({ redis: cluster, keyPrefix: 'ocs:' });
     const ids = Array.from({ length: 12 }, (_, i) => `acct${i}`);
     for (const id of ids) {
-      expect((await store.createAccount({ tenant: 't', id, type: 'prepaid', currency: 'EUR', subject: id }, `c-${id}`)).code).toBe('OK');
-      expect((await store.addBalance('t', id, { id: 'main', unit: 'money', value: 1000 }, `b-${id}`)).code).toBe('OK');
-      expect((await store.debit('t', id, { opId: `d-${id}`, charge: { unit: 'sms', units: 1, amountNano: 100 } })).code).toBe('OK');
-      expect((await store.reserve('t', id, { opId: `r-${id}`, reservationId: 'r', charge: { unit: 'sms', units: 1, amountNano: 100 }, ttlSeconds: 60 })).code).toBe('OK');
-      expect((await store.commit('t', id, { opId: `m-${id}`, reservationId: 'r', used: { unit: 'sms', units: 1, amountNano: 50 } })).code).toBe('OK');
+      expect(
+        (
+          await store.createAccount(
+            { tenant: 't', id, type: 'prepaid', currency: 'EUR', subject: id },
+            `c-${id}`,
+          )
+        ).code,
+      ).toBe('OK');
+      expect(
+        (await store.addBalance('t', id, { id: 'main', unit: 'money', value: 1000 }, `b-${id}`)).code,
+      ).toBe('OK');
+      expect(
+        (await store.debit('t', id, { opId: `d-${id}`, charge: { unit: 'sms', units: 1, amountNano: 100 } }))
+          .code,
+      ).toBe('OK');
+      expect(
+        (
+          await store.reserve('t', id, {
+            opId: `r-${id}`,
+            reservationId: 'r',
+            charge: { unit: 'sms', units: 1, amountNano: 100 },
+            ttlSeconds: 60,
+          })
+        ).code,
+      ).toBe('OK');
+      expect(
+        (
+          await store.commit('t', id, {
+            opId: `m-${id}`,
+            reservationId: 'r',
+            used: { unit: 'sms', units: 1, amountNano: 50 },
+          })
+        ).code,
+      ).toBe('OK');
     }
     const slots = new Set<number>();
-    for (const id of ids) slots.add(Number(await cluster.call('CLUSTER', 'KEYSLOT', `ocs:{a:t:${id}}:acct:${id}`)));
+    for (const id of ids)
+      slots.add(Number(await cluster.call('CLUSTER', 'KEYSLOT', `ocs:{a:t:${id}}:acct:${id}`)));
     expect(slots.size).toBeGreaterThan(1);
     const masters = cluster.nodes('master').length;
     expect(masters).toBe(3);
 
-    for (const id of ['mum', 'dad', 'kid']) await store.createAccount({ tenant: 't', id, type: 'prepaid', currency: 'EUR', subject: id, sharedGroup: 'family' }, `c-${id}`);
+    for (const id of ['mum', 'dad', 'kid'])
+      await store.createAccount(
+        { tenant: 't', id, type: 'prepaid', currency: 'EUR', subject: id, sharedGroup: 'family' },
+        `c-${id}`,
+      );
     await store.addBalance('t', 'mum', { id: 'family-data', unit: 'data', value: 300, shared: true }, 'fam');
     for (const id of ['mum', 'dad', 'kid']) {
-      expect((await store.debit('t', id, { opId: `fd-${id}`, charge: { unit: 'data', units: 100, amountNano: 0 } })).code).toBe('OK');
+      expect(
+        (
+          await store.debit('t', id, {
+            opId: `fd-${id}`,
+            charge: { unit: 'data', units: 100, amountNano: 0 },
+          })
+        ).code,
+      ).toBe('OK');
     }
     expect((await store.getAccount('t', 'kid'))!.balances.find((b) => b.id === 'family-data')!.value).toBe(0);
     expect((await store.getAccount('t', 'acct3'))!.balances[0]).toMatchObject({ value: 850, held: 0 });

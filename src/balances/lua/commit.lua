@@ -1,9 +1,9 @@
--- commit: take all or part of a reservation and release the rest.
--- ARGV[6] reservation id   ARGV[7] n, then n x (scope a|g, balance id, amount >= 0); n = 0 with
--- ARGV[8] = a code records that failure (the planner found the use larger than the holds).
+-- commit: take the used part of a reservation (planned as debit.lua plans, within what the
+-- reservation holds on each balance) and release the rest.
+-- ARGV[6] reservation id   ARGV[7..14] the charge actually used
 -- Checks, in order: replay; RESERVATION_NOT_FOUND (also when it expired: expiry releases it first);
--- RESERVATION_EXCEEDED (a balance not held, or more than held). Then writes. The account may be
--- suspended meanwhile: usage already consumed is still settled.
+-- NEED_PRICE; RESERVATION_EXCEEDED (the use costs more than is held). Then writes. The account may
+-- have been suspended meanwhile: usage already consumed is still settled.
 local r = replay(); if r then return r end
 local raw = redis.call('HGET', KEYS[4], ARGV[6])
 local out = {}
@@ -13,19 +13,18 @@ if raw and tonumber(cjson.decode(raw).expiresMs) <= NOW then
 end
 if not raw then return fail('RESERVATION_NOT_FOUND', ARGV[6]) end
 local reservation = cjson.decode(raw)
-local moves = readMoves(7)
-if #moves == 0 and ARGV[8] then return fail(ARGV[8], 'planned') end
-for _, m in ipairs(moves) do
-  local heldHere = -1
-  for _, h in ipairs(reservation.moves) do if h[1] == m.scope and h[2] == m.id then heldHere = tonumber(h[3]) end end
-  if m.amount > heldHere then return fail('RESERVATION_EXCEEDED', m.id) end
+local holds = {}
+for _, h in ipairs(reservation.moves) do holds[h[1] .. ':' .. h[2]] = tonumber(h[3]) end
+local list = {}
+for _, b in ipairs(accountBalances()) do
+  if holds[b.scope .. ':' .. b.id] then list[#list + 1] = b end
 end
+local moves, code, covered = plan(list, readCharge(7), function(b) return holds[b.scope .. ':' .. b.id] end, 0)
+if code == 'NEED_PRICE' then return needPrice(covered) end
+if not moves then return fail('RESERVATION_EXCEEDED') end
 -- point of no return
 releaseHolds('release', ARGV[6], reservation, out)
 for _, m in ipairs(moves) do
-  if m.amount > 0 then
-    local meta = balance(m.scope, m.id)
-    out[#out + 1] = apply('commit', m.scope, m.id, meta.unit, -m.amount, 0)
-  end
+  if m.amount > 0 then out[#out + 1] = apply('commit', m.b.scope, m.b.id, m.b.unit, -m.amount, 0) end
 end
 return finish({ code = 'OK', movements = out, reservationId = ARGV[6] })

@@ -98,3 +98,117 @@ local function releaseHolds(kind, resId, reservation, out)
   redis.call('HDEL', KEYS[4], resId)
   redis.call('ZREM', KEYS[5], resId)
 end
+
+-- Reads a charge from ARGV[i..i+7]: unit, units, amount (nano), destination, category, rating group,
+-- and, when the caller priced a partly covered charge, the covered units and the money for the rest.
+local function readCharge(i)
+  return { unit = ARGV[i], units = tonumber(ARGV[i + 1]), amount = tonumber(ARGV[i + 2]), destination = ARGV[i + 3],
+    category = ARGV[i + 4], ratingGroup = ARGV[i + 5], covered = ARGV[i + 6], money = ARGV[i + 7] }
+end
+
+local function contains(list, v)
+  if list == nil or list == cjson.null or #list == 0 then return true end
+  for _, x in ipairs(list) do if tostring(x) == v then return true end end
+  return false
+end
+
+-- Balances of one hash as a list {scope, id, unit, weight, expiryMs, value, held, meta...}.
+local function collect(scope, list)
+  local f = redis.call('HGETALL', hashOf(scope))
+  local fields = {}
+  for i = 1, #f, 2 do fields[f[i]] = f[i + 1] end
+  for k, v in pairs(fields) do
+    if string.sub(k, 1, 2) == 'm:' then
+      local b = cjson.decode(v)
+      b.id = string.sub(k, 3)
+      b.scope = scope
+      b.value = tonumber(fields['v:' .. b.id] or '0')
+      b.held = tonumber(fields['h:' .. b.id] or '0')
+      list[#list + 1] = b
+    end
+  end
+end
+
+local function expiryOf(b)
+  if b.expiryMs == nil or b.expiryMs == cjson.null then return math.huge end
+  return tonumber(b.expiryMs)
+end
+
+-- Heaviest first, then the soonest to expire, then by id (the documented consumption order).
+local function byPriority(a, b)
+  if a.weight ~= b.weight then return a.weight > b.weight end
+  if expiryOf(a) ~= expiryOf(b) then return expiryOf(a) < expiryOf(b) end
+  return a.id < b.id
+end
+
+local function usable(list, c, unit)
+  local out = {}
+  for _, b in ipairs(list) do
+    if b.unit == unit and isActive(b) and contains(b.destinations, c.destination)
+      and contains(b.categories, c.category) and contains(b.ratingGroups, c.ratingGroup) then
+      out[#out + 1] = b
+    end
+  end
+  table.sort(out, byPriority)
+  return out
+end
+
+-- Plans who pays a charge: matching unit balances first, then money for what they do not cover.
+-- `avail(b)` says how much of b may be taken; `floor` how far below zero the main wallet may go.
+-- Returns moves {b, amount}, or nil and a code: NEED_PRICE (with the covered units) when units are
+-- partly covered and the caller has not priced the rest (exact pro rata needs big integers), or
+-- INSUFFICIENT.
+local function plan(list, c, avail, floor)
+  local moves, remaining = {}, c.units
+  if c.units > 0 then
+    for _, b in ipairs(usable(list, c, c.unit)) do
+      if remaining == 0 then break end
+      local take = math.min(remaining, avail(b))
+      if take > 0 then moves[#moves + 1] = { b = b, amount = take }; remaining = remaining - take end
+    end
+  end
+  local covered = c.units - remaining
+  local money
+  if covered == 0 then money = c.amount
+  elseif remaining == 0 then money = 0
+  elseif c.covered == fmt(covered) then money = tonumber(c.money)
+  else return nil, 'NEED_PRICE', covered end
+  local wallets = usable(list, c, 'money')
+  for _, b in ipairs(wallets) do
+    if money == 0 then break end
+    local take = math.min(money, math.max(0, avail(b)))
+    if take > 0 then moves[#moves + 1] = { b = b, amount = take }; money = money - take end
+  end
+  if money > 0 then
+    local main = wallets[1]
+    if not main then return nil, 'INSUFFICIENT' end
+    local already = 0
+    for _, m in ipairs(moves) do if m.b == main then already = m.amount end end
+    if avail(main) - already - money < floor then return nil, 'INSUFFICIENT' end
+    local found = false
+    for _, m in ipairs(moves) do if m.b == main then m.amount = m.amount + money; found = true end end
+    if not found then moves[#moves + 1] = { b = main, amount = money } end
+  end
+  return moves
+end
+
+local function needPrice(covered)
+  return { 0, cjson.encode({ code = 'NEED_PRICE', covered = fmt(covered), retry = true }) }
+end
+
+local function accountBalances()
+  local list = {}
+  collect('a', list)
+  collect('g', list)
+  return list
+end
+
+-- Releases this account's reservations whose time has come (expiry on read). Returns their ids.
+local function expireDue(out)
+  local due = redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', ARGV[3])
+  for _, resId in ipairs(due) do
+    local raw = redis.call('HGET', KEYS[4], resId)
+    if raw then releaseHolds('expire', resId, cjson.decode(raw), out) else redis.call('ZREM', KEYS[5], resId) end
+  end
+  return due
+end

@@ -1,27 +1,23 @@
--- debit: take amounts from balances (a debit, or a negative adjustment).
--- ARGV[6] kind (debit | adjust)   ARGV[7] final (1: record INSUFFICIENT; 0: the caller will re-plan)
--- ARGV[8] n, then n x (scope a|g, balance id, amount > 0)
--- Checks, in order: replay; ACCOUNT_NOT_FOUND; ACCOUNT_INACTIVE; BALANCE_NOT_FOUND; BALANCE_INACTIVE;
--- INSUFFICIENT (value - held - amount below 0, or below -credit limit for postpaid money). Then writes.
--- n = 0 with ARGV[9] = a code records that failure (the planner found it) under the operation id.
+-- debit: take what a charge costs, all or nothing: matching unit balances first (heaviest, soonest
+-- to expire), then money at the rated price for what they do not cover.
+-- ARGV[6] kind (debit | adjust)   ARGV[7..14] the charge (see readCharge in common.lua)
+-- Due reservations of the account expire first. Checks, in order: replay; ACCOUNT_NOT_FOUND; ACCOUNT_INACTIVE; NEED_PRICE (not recorded: the
+-- caller prices the uncovered part exactly and calls again); INSUFFICIENT (nothing may go below
+-- zero, or for postpaid money below minus the credit limit). Then writes.
 local r = replay(); if r then return r end
-local moves = readMoves(8)
+expireDue({})
 local acct = loadAccount()
 if not acct then return fail('ACCOUNT_NOT_FOUND') end
 if acct.status ~= 'active' then return fail('ACCOUNT_INACTIVE', acct.status) end
-if #moves == 0 and ARGV[9] then return fail(ARGV[9], 'planned') end
-local metas = {}
-for i, m in ipairs(moves) do
-  local meta = balance(m.scope, m.id)
-  if not meta then return fail('BALANCE_NOT_FOUND', m.id) end
-  if not isActive(meta) then return fail('BALANCE_INACTIVE', m.id) end
-  if meta.value - meta.held - m.amount < floorOf(meta, acct) then
-    if ARGV[7] == '1' then return fail('INSUFFICIENT', m.id) end
-    return { 0, cjson.encode({ code = 'INSUFFICIENT', detail = m.id, retry = true }) }
-  end
-  metas[i] = meta
-end
+local c = readCharge(7)
+local floor = 0
+if acct.type == 'postpaid' then floor = -tonumber(acct.creditLimitNano or '0') end
+local moves, code, covered = plan(accountBalances(), c, function(b) return b.value - b.held end, floor)
+if code == 'NEED_PRICE' then return needPrice(covered) end
+if not moves then return fail(code) end
 -- point of no return
 local out = {}
-for i, m in ipairs(moves) do out[#out + 1] = apply(ARGV[6], m.scope, m.id, metas[i].unit, -m.amount, 0) end
+for _, m in ipairs(moves) do
+  if m.amount > 0 then out[#out + 1] = apply(ARGV[6], m.b.scope, m.b.id, m.b.unit, -m.amount, 0) end
+end
 return finish({ code = 'OK', movements = out })

@@ -1,10 +1,11 @@
 /**
- * Decides which balances pay a charge, in the documented order, from a consistent snapshot:
- * matching unit balances first (heaviest first, then the soonest to expire), then money at the
- * rated price for what they do not cover. Pure and exact (BigInt for the pro-rata money part).
- * The Lua scripts re-check every amount atomically; if the snapshot went stale the store re-plans.
+ * Reference model of the consumption order, for the model-based test: matching unit balances
+ * first (heaviest first, then the soonest to expire), then money at the rated price for what they
+ * do not cover; postpaid money may go down to minus the credit limit on the main wallet. The
+ * store does this in Lua (debit.lua); this is an independent TypeScript reading of the same rules.
  */
-import type { Account, Balance, Charge } from './model.js';
+import type { Account, Balance, Charge } from '../../src/balances/model.js';
+import { proRata } from '../../src/balances/pro-rata.js';
 
 export interface PlannedMove {
   scope: 'a' | 'g';
@@ -41,14 +42,6 @@ function byPriority(a: SnapshotBalance, b: SnapshotBalance): number {
 }
 
 const available = (b: Balance) => b.value - b.held;
-
-/** Money for `part` of `units` priced `amountNano` in all: rounded up to the nano, exactly. */
-export function proRata(amountNano: number, part: number, units: number): number {
-  if (part === units || units === 0) return amountNano;
-  const n = BigInt(amountNano) * BigInt(part);
-  const d = BigInt(units);
-  return Number((n + d - 1n) / d);
-}
 
 export function planCharge(
   account: Account,
@@ -95,14 +88,4 @@ export function planCharge(
     else moves.push({ scope: main.scope, balanceId: main.id, amount: money });
   }
   return { ok: true, moves, unitsFromBundles, moneyNano };
-}
-
-/** A pure money amount (a fee, a money debit): money balances only. */
-export function planMoney(
-  account: Account,
-  balances: SnapshotBalance[],
-  amountNano: number,
-  nowMs: number,
-): Plan {
-  return planCharge(account, balances, { unit: 'generic', units: 0, amountNano }, nowMs);
 }
