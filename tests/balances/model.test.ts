@@ -219,7 +219,7 @@ describe('balance store against a reference model', () => {
           for (const b of (await store.getAccount('t', 'x'))!.balances) expect(sums.get(b.id)).toBe(b.value);
         },
       ),
-      { numRuns: 100 },
+      { numRuns: 150 },
     );
   });
 });

@@ -3,8 +3,8 @@
 -- Due reservations of the account expire first. Checks, in order: replay; RESERVATION_EXISTS; ACCOUNT_NOT_FOUND; ACCOUNT_INACTIVE; NEED_PRICE;
 -- INSUFFICIENT (available = value - held). Then writes.
 local r = replay(); if r then return r end
-if redis.call('HEXISTS', KEYS[4], ARGV[6]) == 1 then return fail('RESERVATION_EXISTS', ARGV[6]) end
 expireDue({})
+if redis.call('HEXISTS', KEYS[4], ARGV[6]) == 1 then return fail('RESERVATION_EXISTS', ARGV[6]) end
 local acct = loadAccount()
 if not acct then return fail('ACCOUNT_NOT_FOUND') end
 if acct.status ~= 'active' then return fail('ACCOUNT_INACTIVE', acct.status) end
