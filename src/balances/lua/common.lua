@@ -196,10 +196,10 @@ local function needPrice(covered)
   return { 0, cjson.encode({ code = 'NEED_PRICE', covered = fmt(covered), retry = true }) }
 end
 
-local function accountBalances()
+local function accountBalances(acct)
   local list = {}
   collect('a', list)
-  collect('g', list)
+  if acct == nil or (acct.sharedGroup or '') ~= '' then collect('g', list) end
   return list
 end
 

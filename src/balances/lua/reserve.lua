@@ -11,7 +11,7 @@ if acct.status ~= 'active' then return fail('ACCOUNT_INACTIVE', acct.status) end
 local c = readCharge(8)
 local floor = 0
 if acct.type == 'postpaid' then floor = -tonumber(acct.creditLimitNano or '0') end
-local moves, code, covered = plan(accountBalances(), c, function(b) return b.value - b.held end, floor)
+local moves, code, covered = plan(accountBalances(acct), c, function(b) return b.value - b.held end, floor)
 if code == 'NEED_PRICE' then return needPrice(covered) end
 if not moves then return fail(code) end
 -- point of no return
