@@ -229,6 +229,31 @@ export function createBalanceStore(opts: BalanceStoreOptions) {
       return view(tenant, id);
     },
 
+    /** Gives the account one more subscription (msisdn, imsi ...), unless another account has it. */
+    async addSubscription(tenant: string, id: string, sub: Subscription, opId: string): Promise<OpResult> {
+      const v = await view(tenant, id);
+      if (!v) return { code: BalanceCode.ACCOUNT_NOT_FOUND, replayed: false, movements: [] };
+      const key = subscriptionKey(ks, tenant, sub.type, sub.value);
+      await redis.set(key, id, 'NX');
+      if ((await redis.get(key)) !== id)
+        return {
+          code: BalanceCode.SUBSCRIPTION_TAKEN,
+          replayed: false,
+          movements: [],
+          detail: `${sub.type}:${sub.value}`,
+        };
+      const subs = [
+        ...v.account.subscriptions.filter((s) => s.type !== sub.type || s.value !== sub.value),
+        sub,
+      ];
+      const k = await keysOf(tenant, id);
+      return call('account-admin', k, opId, fingerprint('subscribe', sub), id, [
+        'update',
+        'subscriptions',
+        JSON.stringify(subs),
+      ]);
+    },
+
     async findAccountBySubscription(tenant: string, type: string, value: string): Promise<string | null> {
       return redis.get(subscriptionKey(ks, tenant, type, value));
     },

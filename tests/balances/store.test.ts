@@ -321,3 +321,72 @@ describe('balance store', () => {
     );
   });
 });
+
+describe('provisioning codes', () => {
+  const store = createBalanceStore({ redis, keyPrefix: `${prefix}admin:`, now: () => clock });
+
+  it('adds subscriptions, refuses a taken one, and finds the account by each', async () => {
+    await store.createAccount(
+      { tenant: 't', id: 'sub1', type: 'prepaid', currency: 'EUR', subject: 's' },
+      'c-sub1',
+    );
+    await store.createAccount(
+      { tenant: 't', id: 'sub2', type: 'prepaid', currency: 'EUR', subject: 's' },
+      'c-sub2',
+    );
+    expect(
+      (await store.addSubscription('t', 'sub1', { type: 'imsi', value: '234150000000001' }, 's1')).code,
+    ).toBe('OK');
+    expect(
+      (await store.addSubscription('t', 'sub2', { type: 'imsi', value: '234150000000001' }, 's2')).code,
+    ).toBe('SUBSCRIPTION_TAKEN');
+    expect((await store.addSubscription('t', 'ghost', { type: 'imsi', value: '1' }, 's3')).code).toBe(
+      'ACCOUNT_NOT_FOUND',
+    );
+    expect(await store.findAccountBySubscription('t', 'imsi', '234150000000001')).toBe('sub1');
+    expect((await store.getAccount('t', 'sub1'))!.account.subscriptions).toEqual([
+      { type: 'imsi', value: '234150000000001' },
+    ]);
+  });
+
+  it('adds, refuses to duplicate, and removes balances; a held balance stays', async () => {
+    await store.createAccount(
+      { tenant: 't', id: 'adm', type: 'prepaid', currency: 'EUR', subject: 's' },
+      'c-adm',
+    );
+    expect((await store.addBalance('t', 'adm', { id: 'b', unit: 'money', value: 10 }, 'a1')).code).toBe('OK');
+    expect((await store.addBalance('t', 'adm', { id: 'b', unit: 'money', value: 10 }, 'a2')).code).toBe(
+      'BALANCE_EXISTS',
+    );
+    expect((await store.addBalance('t', 'nobody', { id: 'b', unit: 'money', value: 10 }, 'a3')).code).toBe(
+      'ACCOUNT_NOT_FOUND',
+    );
+    await store.reserve('t', 'adm', {
+      opId: 'h1',
+      reservationId: 'h',
+      charge: { unit: 'sms', units: 1, amountNano: 4 },
+      ttlSeconds: 60,
+    });
+    expect((await store.removeBalance('t', 'adm', 'b', 'rm1')).code).toBe('RESERVATION_EXISTS');
+    await store.release('t', 'adm', { opId: 'h2', reservationId: 'h' });
+    const removed = await store.removeBalance('t', 'adm', 'b', 'rm2');
+    expect(removed.movements).toEqual([
+      { balanceId: 'b', unit: 'money', delta: -10, heldDelta: 0, valueAfter: 0 },
+    ]);
+    expect((await store.removeBalance('t', 'adm', 'b', 'rm3')).code).toBe('BALANCE_NOT_FOUND');
+  });
+
+  it('keeps a closed account closed', async () => {
+    await store.createAccount(
+      { tenant: 't', id: 'gone', type: 'postpaid', currency: 'EUR', subject: 's', creditLimitNano: 5 },
+      'c-gone',
+    );
+    expect((await store.updateAccount('t', 'gone', { status: 'closed' }, 'close')).code).toBe('OK');
+    expect((await store.updateAccount('t', 'gone', { status: 'active' }, 'reopen')).code).toBe(
+      'ACCOUNT_INACTIVE',
+    );
+    expect((await store.updateAccount('t', 'ghost', { status: 'active' }, 'x')).code).toBe(
+      'ACCOUNT_NOT_FOUND',
+    );
+  });
+});
