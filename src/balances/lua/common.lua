@@ -212,3 +212,18 @@ local function expireDue(out)
   end
   return due
 end
+
+-- The common part of debit and reserve: the account must exist and be active; then the plan of the
+-- charge at ARGV[i..] against what is available (value - held), down to the account's floor.
+-- Returns moves, or nil and a reply to return.
+local function planAvailable(i)
+  local acct = loadAccount()
+  if not acct then return nil, fail('ACCOUNT_NOT_FOUND') end
+  if acct.status ~= 'active' then return nil, fail('ACCOUNT_INACTIVE', acct.status) end
+  local floor = 0
+  if acct.type == 'postpaid' then floor = -tonumber(acct.creditLimitNano or '0') end
+  local moves, code, covered = plan(accountBalances(acct), readCharge(i), function(b) return b.value - b.held end, floor)
+  if code == 'NEED_PRICE' then return nil, needPrice(covered) end
+  if not moves then return nil, fail(code) end
+  return moves
+end

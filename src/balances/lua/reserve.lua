@@ -1,19 +1,12 @@
 -- reserve: hold what a charge would cost (as debit.lua plans it) until commit, release or expiry.
 -- ARGV[6] reservation id   ARGV[7] expires at (epoch ms)   ARGV[8..15] the charge
--- Due reservations of the account expire first. Checks, in order: replay; RESERVATION_EXISTS; ACCOUNT_NOT_FOUND; ACCOUNT_INACTIVE; NEED_PRICE;
--- INSUFFICIENT (available = value - held). Then writes.
+-- Due reservations of the account expire first. Checks, in order: replay; RESERVATION_EXISTS;
+-- ACCOUNT_NOT_FOUND; ACCOUNT_INACTIVE; NEED_PRICE; INSUFFICIENT (available = value - held).
 local r = replay(); if r then return r end
 expireDue({})
 if redis.call('HEXISTS', KEYS[4], ARGV[6]) == 1 then return fail('RESERVATION_EXISTS', ARGV[6]) end
-local acct = loadAccount()
-if not acct then return fail('ACCOUNT_NOT_FOUND') end
-if acct.status ~= 'active' then return fail('ACCOUNT_INACTIVE', acct.status) end
-local c = readCharge(8)
-local floor = 0
-if acct.type == 'postpaid' then floor = -tonumber(acct.creditLimitNano or '0') end
-local moves, code, covered = plan(accountBalances(acct), c, function(b) return b.value - b.held end, floor)
-if code == 'NEED_PRICE' then return needPrice(covered) end
-if not moves then return fail(code) end
+local moves, reply = planAvailable(8)
+if not moves then return reply end
 -- point of no return
 local out, held = {}, {}
 for _, m in ipairs(moves) do
