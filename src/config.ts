@@ -1,0 +1,108 @@
+/**
+ * Configuration from the environment, checked eagerly: a wrong value stops the engine at start with
+ * a message that names the variable. Pure: takes the environment as an argument.
+ */
+export type Role = 'network' | 'billing' | 'selfcare';
+
+export interface ApiKey {
+  key: string;
+  role: Role;
+  tenant: string;
+  /** selfcare keys only: the one account the caller may read. */
+  accountId?: string;
+  name?: string;
+}
+
+export interface Config {
+  port: number;
+  host: string;
+  /** Unset: use 127.0.0.1:6379 if it answers, else start a private redis-server. */
+  redisUrl: string | undefined;
+  /** Unset: use 127.0.0.1:5432 if it answers, else start an embedded PostgreSQL. */
+  databaseUrl: string | undefined;
+  tariffDir: string;
+  /** The zone for CGRateS tariff folders (native tariffs name their own). */
+  tariffTimezone: string | undefined;
+  dataDir: string;
+  logLevel: string;
+  apiKeys: ApiKey[];
+  /** True when no keys were configured and the documented demo keys are in use. */
+  demoKeys: boolean;
+  keyPrefix: string;
+  maxInFlight: number;
+}
+
+export class ConfigError extends Error {}
+
+export const DEMO_KEYS: ApiKey[] = [
+  { key: 'demo-billing', role: 'billing', tenant: 'acme', name: 'demo billing staff' },
+  { key: 'demo-network', role: 'network', tenant: 'acme', name: 'demo network element' },
+  {
+    key: 'demo-selfcare-alice',
+    role: 'selfcare',
+    tenant: 'acme',
+    accountId: 'alice',
+    name: 'demo customer alice',
+  },
+];
+
+function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new ConfigError(`${name} must be a whole number in ${min}..${max}, got "${raw}"`);
+  return n;
+}
+
+function parseKeys(raw: string, source: string): ApiKey[] {
+  let list: unknown;
+  try {
+    list = JSON.parse(raw);
+  } catch {
+    throw new ConfigError(`${source} must be JSON: [{"key","role","tenant","accountId"?}]`);
+  }
+  if (!Array.isArray(list)) throw new ConfigError(`${source} must be a JSON list`);
+  return list.map((k: Record<string, unknown>, i) => {
+    const where = `${source}[${i}]`;
+    if (typeof k.key !== 'string' || k.key.length < 8)
+      throw new ConfigError(`${where}.key must be a string of 8+ characters`);
+    if (!['network', 'billing', 'selfcare'].includes(k.role as string))
+      throw new ConfigError(`${where}.role must be network, billing or selfcare`);
+    if (typeof k.tenant !== 'string' || !k.tenant) throw new ConfigError(`${where}.tenant is required`);
+    if (k.role === 'selfcare' && typeof k.accountId !== 'string')
+      throw new ConfigError(`${where}.accountId is required for selfcare keys`);
+    return {
+      key: k.key,
+      role: k.role as Role,
+      tenant: k.tenant,
+      ...(typeof k.accountId === 'string' ? { accountId: k.accountId } : {}),
+      ...(typeof k.name === 'string' ? { name: k.name } : {}),
+    };
+  });
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv, readFile: (path: string) => string = () => ''): Config {
+  const keysRaw = env.API_KEYS ?? (env.API_KEYS_FILE ? readFile(env.API_KEYS_FILE) : undefined);
+  const apiKeys = keysRaw ? parseKeys(keysRaw, env.API_KEYS ? 'API_KEYS' : 'API_KEYS_FILE') : DEMO_KEYS;
+  const host = env.HOST ?? '127.0.0.1';
+  if (!keysRaw && host !== '127.0.0.1' && host !== 'localhost') {
+    throw new ConfigError(
+      'API_KEYS (or API_KEYS_FILE) must be set when HOST is not 127.0.0.1: the demo keys are public',
+    );
+  }
+  return {
+    port: int(env, 'PORT', 3000, 0, 65535),
+    host,
+    redisUrl: env.REDIS_URL || undefined,
+    databaseUrl: env.DATABASE_URL || undefined,
+    tariffDir: env.TARIFF_DIR ?? 'tariffs/sample',
+    tariffTimezone: env.TARIFF_TIMEZONE || undefined,
+    dataDir: env.DATA_DIR ?? 'var',
+    logLevel: env.LOG_LEVEL ?? 'info',
+    apiKeys,
+    demoKeys: !keysRaw,
+    keyPrefix: env.KEY_PREFIX ?? 'ocs:',
+    maxInFlight: int(env, 'MAX_IN_FLIGHT', 2000, 1, 1_000_000),
+  };
+}

@@ -1,0 +1,71 @@
+/**
+ * Builds the HTTP app without listening (tests call `inject`); `src/main.ts` listens. Routes are
+ * thin: validate (schemas on every route), call one service, answer.
+ */
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { BalanceStore } from '../balances/store.js';
+import type { ApiKey } from '../config.js';
+import type { ActiveTariff } from '../tariffs/active.js';
+import { registerAuth } from './auth.js';
+import { AppError, errorHandler } from './errors.js';
+import { registerMetrics } from './metrics.js';
+import { accountRoutes } from './routes/accounts.js';
+import { healthRoutes, type Pingable } from './routes/health.js';
+import { ratingRoutes } from './routes/rating.js';
+import { tariffRoutes } from './routes/tariff.js';
+
+export interface AppDeps {
+  apiKeys: ApiKey[];
+  /** Requests in flight beyond this are answered 503 OVERLOADED at once. */
+  maxInFlight: number;
+  tariff: ActiveTariff;
+  balances: BalanceStore;
+  health: { redis: Pingable; postgres?: Pingable };
+  logger?: FastifyServerOptions['logger'];
+}
+
+function limitInFlight(app: FastifyInstance, max: number): void {
+  let inFlight = 0;
+  const counted = new WeakSet<object>();
+  app.addHook('onRequest', async (req) => {
+    if (inFlight >= max) throw new AppError('OVERLOADED');
+    inFlight++;
+    counted.add(req);
+  });
+  app.addHook('onResponse', async (req) => {
+    if (counted.delete(req)) inFlight--;
+  });
+}
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: deps.logger ?? false,
+    ajv: { customOptions: { removeAdditional: false, allErrors: true } },
+    requestIdHeader: 'x-request-id',
+  });
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((_req, reply) => errorHandler(new AppError('NOT_FOUND') as never, _req, reply));
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'OCS engine',
+        version: '0.1.0',
+        description:
+          'Rating, balances and provisioning. Authenticate with `Authorization: Bearer <API key>`.',
+      },
+      components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer' } } },
+      security: [{ apiKey: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  limitInFlight(app, deps.maxInFlight);
+  registerAuth(app, deps.apiKeys);
+  registerMetrics(app);
+  healthRoutes(app, deps.health);
+  ratingRoutes(app, deps.tariff);
+  tariffRoutes(app, deps.tariff);
+  accountRoutes(app, deps.balances);
+  return app;
+}

@@ -1,0 +1,67 @@
+/**
+ * The error catalog: stable string codes, each with its HTTP status, title and Diameter result
+ * code, and the one handler that turns errors into RFC 9457 problem+json. Unknown errors are a
+ * generic 500 (details only in the log).
+ */
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+
+export const ERRORS = {
+  INVALID_REQUEST: { status: 400, title: 'The request is not valid', diameter: 5004 },
+  UNAUTHENTICATED: { status: 401, title: 'An API key is required', diameter: 3010 },
+  FORBIDDEN: { status: 403, title: 'This key may not do that', diameter: 5003 },
+  NOT_FOUND: { status: 404, title: 'No such resource', diameter: 5002 },
+  ACCOUNT_NOT_FOUND: { status: 404, title: 'No such account', diameter: 5030 },
+  CONFLICT: { status: 409, title: 'This request id was used for a different request', diameter: 5012 },
+  INVALID_TARIFF: { status: 422, title: 'The tariff was refused', diameter: 5012 },
+  OVERLOADED: { status: 503, title: 'Too many requests in flight', diameter: 3004 },
+  NOT_READY: { status: 503, title: 'A dependency is not answering', diameter: 3002 },
+  INTERNAL: { status: 500, title: 'Internal error', diameter: 5012 },
+} as const;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export class AppError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    readonly detail?: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(detail ?? ERRORS[code].title);
+  }
+}
+
+export function problem(code: ErrorCode, detail?: string, extra: Record<string, unknown> = {}) {
+  const e = ERRORS[code];
+  return {
+    type: `https://ocs.dev/problems/${code.toLowerCase().replaceAll('_', '-')}`,
+    title: e.title,
+    status: e.status,
+    cause: code,
+    diameterResultCode: e.diameter,
+    ...(detail ? { detail } : {}),
+    ...extra,
+  };
+}
+
+function send(reply: FastifyReply, code: ErrorCode, detail?: string, extra?: Record<string, unknown>) {
+  const body = problem(code, detail, extra);
+  if (code === 'OVERLOADED') reply.header('Retry-After', '1');
+  return reply.status(body.status).type('application/problem+json').send(body);
+}
+
+export function errorHandler(err: FastifyError | AppError, req: FastifyRequest, reply: FastifyReply) {
+  if (err instanceof AppError) return send(reply, err.code, err.detail, err.extra);
+  if ('validation' in err && err.validation) {
+    const invalidParams = err.validation.map((v) => ({
+      param: v.instancePath || `/${String((v.params as { missingProperty?: string }).missingProperty ?? '')}`,
+      reason: v.message ?? 'invalid',
+    }));
+    return send(reply, 'INVALID_REQUEST', err.message, { invalidParams });
+  }
+  if (err.statusCode === 400 || err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || err.statusCode === 415) {
+    return send(reply, 'INVALID_REQUEST', err.message);
+  }
+  if (err.statusCode === 404) return send(reply, 'NOT_FOUND');
+  req.log.error({ err }, 'unhandled error');
+  return send(reply, 'INTERNAL');
+}

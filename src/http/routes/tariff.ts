@@ -1,0 +1,37 @@
+/** The active tariff: what is loaded, and a reload that keeps the last good tariff (billing). */
+import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { ActiveTariff } from '../../tariffs/active.js';
+import { AppError } from '../errors.js';
+
+export function tariffRoutes(app: FastifyInstance, tariff: ActiveTariff): void {
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  r.get(
+    '/v1/tariff',
+    { config: { roles: ['billing'] }, schema: { summary: 'The tariff in force', tags: ['tariff'] } },
+    async () => tariff.info(),
+  );
+  r.post(
+    '/v1/tariff/reload',
+    {
+      config: { roles: ['billing'] },
+      schema: {
+        summary:
+          'Reload the tariff folder (native or CGRateS CSV) without a restart; a bad one changes nothing',
+        description:
+          'Reads the configured TARIFF_DIR again. Requests in flight finish on the tariff they started with.',
+        tags: ['tariff'],
+      },
+    },
+    async () => {
+      const result = await tariff.reload();
+      if (!result.ok)
+        throw new AppError(
+          'INVALID_TARIFF',
+          `${result.problems.length} problem(s); the previous tariff stays in force`,
+          { problems: result.problems },
+        );
+      return result.info;
+    },
+  );
+}
