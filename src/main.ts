@@ -1,0 +1,114 @@
+/**
+ * The composition root (`npm start`): configuration, storage (configured, local, or started here),
+ * the tariff, the balance store, background jobs (ledger drain, reservation sweep) and the HTTP API.
+ */
+import { readFileSync } from 'node:fs';
+import closeWithGrace from 'close-with-grace';
+import { drainLedgers, ensureLedgerSchema } from './balances/ledger-drain.js';
+import { createBalanceStore } from './balances/store.js';
+import { ConfigError, loadConfig } from './config.js';
+import { buildApp } from './http/app.js';
+import { connectPostgres } from './infra/postgres.js';
+import { connectRedis } from './infra/redis.js';
+import { describeTariffError } from './cli/tariff-errors.js';
+import { seedDemoAccounts } from './seed.js';
+import { openActiveTariff } from './tariffs/active.js';
+
+/** Runs `job` every `ms`, never two at once; logs failures and goes on. */
+function every(
+  ms: number,
+  job: () => Promise<unknown>,
+  onError: (err: unknown) => void,
+): () => Promise<void> {
+  let running: Promise<unknown> | null = null;
+  const timer = setInterval(() => {
+    if (!running)
+      running = job()
+        .catch(onError)
+        .finally(() => (running = null));
+  }, ms);
+  return async () => {
+    clearInterval(timer);
+    await running;
+  };
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig(process.env, (p) => readFileSync(p, 'utf8'));
+  const say = (line: string) => process.stderr.write(`${line}\n`);
+  const redisHandle = await connectRedis({ url: config.redisUrl, dataDir: config.dataDir });
+  say(`balances: ${redisHandle.description}`);
+  const pgHandle = await connectPostgres({ url: config.databaseUrl, dataDir: config.dataDir });
+  say(`history:  ${pgHandle.description}`);
+  const tariff = await openActiveTariff(
+    config.tariffDir,
+    config.tariffTimezone ? { timezone: config.tariffTimezone } : {},
+  );
+  const t = tariff.info();
+  say(
+    `tariff:   ${t.dir} (${t.format}): ${t.counts.prefixes} prefixes, ${t.counts.ratingPlans} rating plans`,
+  );
+
+  const schema = 'ocs';
+  await ensureLedgerSchema(pgHandle.pool, schema);
+  const balances = createBalanceStore({ redis: redisHandle.redis, keyPrefix: config.keyPrefix });
+  if (config.demoKeys) {
+    await seedDemoAccounts(balances);
+    say('demo:     accounts alice (prepaid, msisdn 447700900001) and bob (postpaid) in tenant acme');
+    say('demo:     API keys demo-billing, demo-network, demo-selfcare-alice (set API_KEYS to replace them)');
+  }
+  const app = await buildApp({
+    apiKeys: config.apiKeys,
+    maxInFlight: config.maxInFlight,
+    tariff,
+    balances,
+    health: { redis: redisHandle.redis, postgres: { ping: () => pgHandle.pool.query('select 1') } },
+    logger: { level: config.logLevel },
+  });
+  const stopDrain = every(
+    1000,
+    () =>
+      drainLedgers({ redis: redisHandle.redis, pool: pgHandle.pool, schema, keyPrefix: config.keyPrefix }),
+    (err) => app.log.error({ err }, 'ledger drain failed'),
+  );
+  const stopSweep = every(
+    1000,
+    () => balances.sweepExpired(),
+    (err) => app.log.error({ err }, 'reservation sweep failed'),
+  );
+
+  closeWithGrace({ delay: 10_000 }, async ({ err }) => {
+    if (err) app.log.error({ err }, 'shutting down after an error');
+    await app.close(); // finishes requests in flight
+    await stopSweep();
+    await stopDrain();
+    await drainLedgers({
+      redis: redisHandle.redis,
+      pool: pgHandle.pool,
+      schema,
+      keyPrefix: config.keyPrefix,
+    });
+    await redisHandle.stop();
+    await pgHandle.stop();
+  });
+  await app.listen({ port: config.port, host: config.host });
+  const base = `http://${config.host}:${config.port}`;
+  say(`\nOCS engine listening on ${base}  (API docs: ${base}/docs, metrics: ${base}/metrics)`);
+  if (config.demoKeys) {
+    say(`try:  curl -s -H 'Authorization: Bearer demo-selfcare-alice' ${base}/v1/me`);
+    say(
+      `      curl -s -H 'Authorization: Bearer demo-network' -H 'content-type: application/json' ${base}/v1/rating/price \\`,
+    );
+    say(
+      `        -d '{"category":"call","subject":"alice","destination":"+442071234567","answerTime":"2026-11-20T10:15:00Z","usage":95,"tor":"voice"}'`,
+    );
+  }
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof ConfigError) process.stderr.write(`configuration error: ${err.message}\n`);
+  else if (err instanceof Error && err.name === 'TariffError')
+    process.stderr.write(describeTariffError(err, process.env.TARIFF_DIR ?? 'tariffs/sample'));
+  else process.stderr.write(`cannot start: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});
