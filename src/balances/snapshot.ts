@@ -16,6 +16,8 @@ export interface OpResult {
   expiresMs?: number;
   /** NEED_PRICE only (never recorded): units the bundles cover; the caller prices the rest. */
   covered?: number;
+  /** The caller's note stored with the result. */
+  note?: string;
 }
 
 type RawMove = [string, Movement['unit'], string, string, string, string];
@@ -29,6 +31,7 @@ export function decodeResult(raw: unknown): OpResult {
     reservationId?: string;
     expiresMs?: string;
     covered?: string;
+    note?: string;
   };
   const moves = Array.isArray(r.movements) ? (r.movements as RawMove[]) : [];
   return {
@@ -45,6 +48,7 @@ export function decodeResult(raw: unknown): OpResult {
     ...(r.reservationId !== undefined ? { reservationId: r.reservationId } : {}),
     ...(r.expiresMs !== undefined ? { expiresMs: Number(r.expiresMs) } : {}),
     ...(r.covered !== undefined ? { covered: Number(r.covered) } : {}),
+    ...(r.note !== undefined ? { note: r.note } : {}),
   };
 }
 

@@ -84,7 +84,12 @@ function checkCharge(c: Charge): void {
 }
 
 /** ARGV of a charge (readCharge in common.lua), with the price of the uncovered part once known. */
-function chargeArgs(c: Charge, priced?: { covered: number; moneyNano: number }): (string | number)[] {
+function chargeArgs(
+  c: Charge,
+  priced: { covered: number; moneyNano: number } | undefined,
+  note: string,
+): (string | number)[] {
+  const p = priced ?? { covered: '', moneyNano: '' };
   return [
     c.unit,
     c.units,
@@ -92,9 +97,21 @@ function chargeArgs(c: Charge, priced?: { covered: number; moneyNano: number }):
     c.destination ?? '',
     c.category ?? '',
     c.ratingGroup ?? '',
-    priced?.covered ?? '',
-    priced?.moneyNano ?? '',
+    p.covered,
+    p.moneyNano,
+    note,
   ];
+}
+
+/** Options every charging operation accepts. */
+export interface ChargeOptions {
+  /**
+   * What identifies the request under its operation id, when the caller knows better than the
+   * charge (an API request whose price may differ on a retry after a tariff reload).
+   */
+  fingerprint?: string;
+  /** Stored with the result and returned on every replay (what the caller's answer needs). */
+  note?: string;
 }
 
 export function createBalanceStore(opts: BalanceStoreOptions) {
@@ -161,11 +178,15 @@ export function createBalanceStore(opts: BalanceStoreOptions) {
     fp: string,
     head: (string | number)[],
     c: Charge,
+    opts: ChargeOptions,
   ): Promise<OpResult> {
     const k = await keysOf(tenant, id);
     let priced: { covered: number; moneyNano: number } | undefined;
     for (let round = 0; round < MAX_PRICINGS; round++) {
-      const r = await call(verb, k, opId, fp, id, [...head, ...chargeArgs(c, priced)]);
+      const r = await call(verb, k, opId, opts.fingerprint ?? fp, id, [
+        ...head,
+        ...chargeArgs(c, priced, opts.note ?? ''),
+      ]);
       if (r.code !== BalanceCode.NEED_PRICE) return r;
       const covered = r.covered!;
       priced = { covered, moneyNano: proRata(c.amountNano, c.units - covered, c.units) };
@@ -320,7 +341,7 @@ export function createBalanceStore(opts: BalanceStoreOptions) {
     async debit(
       tenant: string,
       id: string,
-      req: { opId: string; charge: Charge; kind?: 'debit' | 'adjust' },
+      req: { opId: string; charge: Charge; kind?: 'debit' | 'adjust' } & ChargeOptions,
     ): Promise<OpResult> {
       checkCharge(req.charge);
       const kind = req.kind ?? 'debit';
@@ -332,6 +353,7 @@ export function createBalanceStore(opts: BalanceStoreOptions) {
         fingerprint('debit', [req.charge, kind]),
         [kind],
         req.charge,
+        req,
       );
     },
 
@@ -339,25 +361,25 @@ export function createBalanceStore(opts: BalanceStoreOptions) {
     async reserve(
       tenant: string,
       id: string,
-      req: { opId: string; reservationId: string; charge: Charge; ttlSeconds: number },
+      req: { opId: string; reservationId: string; charge: Charge; ttlSeconds: number } & ChargeOptions,
     ): Promise<OpResult> {
       checkCharge(req.charge);
       assertAmount(req.ttlSeconds, 'ttlSeconds');
       const fp = fingerprint('reserve', [req.reservationId, req.charge, req.ttlSeconds]);
       await redis.sadd(`${ks.prefix}reserving`, `${tenant}\u0000${id}`); // sweep hint, written first
       const expiresMs = now() + req.ttlSeconds * 1000;
-      return charged('reserve', tenant, id, req.opId, fp, [req.reservationId, expiresMs], req.charge);
+      return charged('reserve', tenant, id, req.opId, fp, [req.reservationId, expiresMs], req.charge, req);
     },
 
     /** Takes the `used` part of a reservation (within what it holds) and releases the rest. */
     async commit(
       tenant: string,
       id: string,
-      req: { opId: string; reservationId: string; used: Charge },
+      req: { opId: string; reservationId: string; used: Charge } & ChargeOptions,
     ): Promise<OpResult> {
       checkCharge(req.used);
       const fp = fingerprint('commit', [req.reservationId, req.used]);
-      return charged('commit', tenant, id, req.opId, fp, [req.reservationId], req.used);
+      return charged('commit', tenant, id, req.opId, fp, [req.reservationId], req.used, req);
     },
 
     async release(

@@ -1,9 +1,10 @@
 -- commit: take the used part of a reservation (planned as debit.lua plans, within what the
 -- reservation holds on each balance) and release the rest.
--- ARGV[6] reservation id   ARGV[7..14] the charge actually used
+-- ARGV[6] reservation id   ARGV[7..14] the charge actually used   ARGV[15] note
 -- Checks, in order: replay; RESERVATION_NOT_FOUND (also when it expired: expiry releases it first);
 -- NEED_PRICE; RESERVATION_EXCEEDED (the use costs more than is held). Then writes. The account may
 -- have been suspended meanwhile: usage already consumed is still settled.
+NOTE = ARGV[15] or ''
 local r = replay(); if r then return r end
 local raw = redis.call('HGET', KEYS[4], ARGV[6])
 local out = {}

@@ -23,7 +23,11 @@ local function replay()
 end
 
 -- Records the result under the operation id (also a failure) and returns it.
+-- An opaque note the caller stores with the result (e.g. what its answer needs), set by a script.
+local NOTE = ''
+
 local function finish(result)
+  if NOTE ~= '' then result.note = NOTE end
   local encoded = cjson.encode(result)
   redis.call('SET', KEYS[7], ARGV[2] .. '|' .. encoded, 'EX', tonumber(ARGV[4]))
   return { 0, encoded }
@@ -101,6 +105,7 @@ end
 
 -- Reads a charge from ARGV[i..i+7]: unit, units, amount (nano), destination, category, rating group,
 -- and, when the caller priced a partly covered charge, the covered units and the money for the rest.
+-- ARGV[i+8] is the caller's note (see NOTE).
 local function readCharge(i)
   return { unit = ARGV[i], units = tonumber(ARGV[i + 1]), amount = tonumber(ARGV[i + 2]), destination = ARGV[i + 3],
     category = ARGV[i + 4], ratingGroup = ARGV[i + 5], covered = ARGV[i + 6], money = ARGV[i + 7] }

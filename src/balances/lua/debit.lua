@@ -1,9 +1,10 @@
 -- debit: take what a charge costs, all or nothing: matching unit balances first (heaviest, soonest
 -- to expire), then money at the rated price for what they do not cover.
--- ARGV[6] kind (debit | adjust)   ARGV[7..14] the charge (see readCharge in common.lua)
+-- ARGV[6] kind (debit | adjust)   ARGV[7..14] the charge (see readCharge in common.lua)   ARGV[15] note
 -- Due reservations of the account expire first. Checks, in order: replay; ACCOUNT_NOT_FOUND;
 -- ACCOUNT_INACTIVE; NEED_PRICE (not recorded: the caller prices the uncovered part exactly and calls
 -- again); INSUFFICIENT (nothing below zero, or for postpaid money below minus the credit limit).
+NOTE = ARGV[15] or ''
 local r = replay(); if r then return r end
 expireDue({})
 local moves, reply = planAvailable(7)

@@ -1,7 +1,8 @@
 -- reserve: hold what a charge would cost (as debit.lua plans it) until commit, release or expiry.
--- ARGV[6] reservation id   ARGV[7] expires at (epoch ms)   ARGV[8..15] the charge
+-- ARGV[6] reservation id   ARGV[7] expires at (epoch ms)   ARGV[8..15] the charge   ARGV[16] note
 -- Due reservations of the account expire first. Checks, in order: replay; RESERVATION_EXISTS;
 -- ACCOUNT_NOT_FOUND; ACCOUNT_INACTIVE; NEED_PRICE; INSUFFICIENT (available = value - held).
+NOTE = ARGV[16] or ''
 local r = replay(); if r then return r end
 expireDue({})
 if redis.call('HEXISTS', KEYS[4], ARGV[6]) == 1 then return fail('RESERVATION_EXISTS', ARGV[6]) end
