@@ -327,14 +327,14 @@ export function createBalanceStore(opts: BalanceStoreOptions) {
         amount: number;
         kind?: 'topup' | 'refund' | 'adjust';
         shared?: boolean;
-      },
+      } & ChargeOptions,
     ): Promise<OpResult> {
       assertAmount(req.amount, 'amount');
       const k = await keysOf(tenant, id);
       const kind = req.kind ?? 'topup';
       const scope = req.shared ? 'g' : 'a';
-      const fp = fingerprint('credit', [req.balanceId, req.amount, kind, scope]);
-      return call('credit', k, req.opId, fp, id, [kind, 1, scope, req.balanceId, req.amount]);
+      const fp = req.fingerprint ?? fingerprint('credit', [req.balanceId, req.amount, kind, scope]);
+      return call('credit', k, req.opId, fp, id, [kind, 1, scope, req.balanceId, req.amount, req.note ?? '']);
     },
 
     /** Takes what a charge costs: matching unit balances first, then money. All or nothing. */

@@ -12,6 +12,7 @@ import { registerAuth } from './auth.js';
 import { AppError, errorHandler } from './errors.js';
 import { registerMetrics } from './metrics.js';
 import { accountRoutes } from './routes/accounts.js';
+import { eventRoutes } from './routes/events.js';
 import { healthRoutes, type Pingable } from './routes/health.js';
 import { ratingRoutes } from './routes/rating.js';
 import { tariffRoutes } from './routes/tariff.js';
@@ -67,5 +68,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   ratingRoutes(app, deps.tariff);
   tariffRoutes(app, deps.tariff);
   accountRoutes(app, deps.balances);
+  eventRoutes(app, deps);
   return app;
 }

@@ -1,6 +1,8 @@
 -- credit: add amounts to balances (top-up, refund, positive adjustment).
--- ARGV[6] kind (topup | refund | adjust)   ARGV[7] n, then n x (scope a|g, balance id, amount > 0)
+-- ARGV[6] kind (topup | refund | adjust)   ARGV[7] n, then n x (scope a|g, balance id, amount > 0),
+-- then the caller's note
 -- Checks, in order: replay; ACCOUNT_NOT_FOUND; ACCOUNT_INACTIVE (closed only); BALANCE_NOT_FOUND. Then writes.
+NOTE = ARGV[8 + 3 * tonumber(ARGV[7])] or ''
 local r = replay(); if r then return r end
 local acct = loadAccount()
 if not acct then return fail('ACCOUNT_NOT_FOUND') end

@@ -1,0 +1,127 @@
+/**
+ * `POST /v1/events/{eventId}` (network role): one-shot charging — direct debit, refund, balance
+ * check, price enquiry — answered with Diameter result codes in a 200 body. A retry returns the
+ * first answer with `Idempotent-Replayed: true`; the same id with a different body is a 409.
+ */
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { BalanceStore } from '../../balances/store.js';
+import { chargeEvent, EventConflict } from '../../charging/events.js';
+import type { ActiveTariff } from '../../tariffs/active.js';
+import { AppError } from '../errors.js';
+
+const Count = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
+const Units = Type.Object(
+  {
+    time: Type.Optional(Count),
+    totalOctets: Type.Optional(Count),
+    inputOctets: Type.Optional(Count),
+    outputOctets: Type.Optional(Count),
+    serviceSpecificUnits: Type.Optional(Count),
+  },
+  { additionalProperties: false },
+);
+
+const EventBody = Type.Object(
+  {
+    requestedAction: Type.Union([
+      Type.Literal('DIRECT_DEBITING'),
+      Type.Literal('REFUND_ACCOUNT'),
+      Type.Literal('CHECK_BALANCE'),
+      Type.Literal('PRICE_ENQUIRY'),
+    ]),
+    eventTime: Type.String({ minLength: 1, description: 'RFC 3339, the network element clock' }),
+    serviceContextId: Type.String({ minLength: 1, examples: ['32274@3gpp.org'] }),
+    subscriptionIds: Type.Array(
+      Type.Object(
+        {
+          type: Type.Union([
+            Type.Literal('E164'),
+            Type.Literal('IMSI'),
+            Type.Literal('SIP_URI'),
+            Type.Literal('NAI'),
+            Type.Literal('PRIVATE'),
+          ]),
+          data: Type.String({ minLength: 1, maxLength: 128 }),
+        },
+        { additionalProperties: false },
+      ),
+      { minItems: 1, maxItems: 8 },
+    ),
+    serviceInformation: Type.Optional(
+      Type.Object({
+        sms: Type.Optional(
+          Type.Object({
+            recipients: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { maxItems: 100 })),
+          }),
+        ),
+        ims: Type.Optional(Type.Object({ calledParty: Type.Optional(Type.String({ minLength: 1 })) })),
+      }),
+    ),
+    mscc: Type.Array(
+      Type.Object(
+        {
+          ratingGroup: Type.Integer({ minimum: 0, maximum: 4294967295 }),
+          serviceIdentifier: Type.Optional(Type.Integer({ minimum: 0 })),
+          requested: Type.Optional(Units),
+        },
+        { additionalProperties: false },
+      ),
+      { minItems: 1, maxItems: 1 },
+    ),
+    retransmission: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+
+const EventAnswer = Type.Object({
+  eventId: Type.String(),
+  requestedAction: Type.String(),
+  resultCode: Type.Integer(),
+  resultName: Type.String(),
+  mscc: Type.Array(
+    Type.Object({ ratingGroup: Type.Integer(), resultCode: Type.Integer(), granted: Type.Optional(Units) }),
+  ),
+  costInformation: Type.Optional(Type.Object({ amount: Type.String(), currency: Type.String() })),
+  checkBalanceResult: Type.Optional(Type.String()),
+  failedParams: Type.Optional(Type.Array(Type.String())),
+});
+
+export function eventRoutes(
+  app: FastifyInstance,
+  deps: { tariff: ActiveTariff; balances: BalanceStore; now?: () => number },
+): void {
+  app.withTypeProvider<TypeBoxTypeProvider>().post(
+    '/v1/events/:eventId',
+    {
+      config: { roles: ['network'] },
+      schema: {
+        summary: 'Charge one event (IEC): direct debit, refund, balance check or price enquiry',
+        tags: ['charging'],
+        params: Type.Object({
+          eventId: Type.String({ minLength: 1, maxLength: 256, pattern: '^[\\x21-\\x7e]+$' }),
+        }),
+        body: EventBody,
+        response: { 200: EventAnswer },
+      },
+    },
+    async (req, reply) => {
+      try {
+        const { answer, replayed } = await chargeEvent(
+          { tariff: () => deps.tariff.current(), balances: deps.balances },
+          req.principal.tenant,
+          req.params.eventId,
+          req.body,
+          (deps.now ?? Date.now)(),
+        );
+        if (replayed) reply.header('Idempotent-Replayed', 'true');
+        return answer;
+      } catch (err) {
+        if (err instanceof EventConflict)
+          throw new AppError('CONFLICT', err.message, { eventId: err.eventId });
+        throw err;
+      }
+    },
+  );
+}
