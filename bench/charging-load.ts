@@ -1,0 +1,221 @@
+/**
+ * Load harness for the charging API: starts the engine as its own process, funds accounts, then a
+ * separate load process drives a mix of charging events (SMS direct debits, voice and data price
+ * enquiries, balance checks) over keep-alive HTTP and reports requests/s and p50/p99/p999.
+ *
+ *   npm run bench:charging [-- --seconds 10 --connections 64 --accounts 2000]
+ *
+ * Sessions (initiate/update/terminate) are not in the mix yet: the API does not have them.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
+import { createBalanceStore } from '../src/balances/store.js';
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '10' },
+    connections: { type: 'string', default: '64' },
+    accounts: { type: 'string', default: '2000' },
+    load: { type: 'boolean', default: false },
+    port: { type: 'string', default: '3399' },
+  },
+});
+const PORT = Number(values.port);
+const ACCOUNTS = Number(values.accounts);
+const msisdn = (i: number) => `4477${String(i).padStart(8, '0')}`;
+
+function body(i: number, n: number): { path: string; json: string } {
+  const sub = [{ type: 'E164', data: msisdn(i % ACCOUNTS) }];
+  const kind = n % 10;
+  const base = { eventTime: '2026-11-20T10:15:00Z', subscriptionIds: sub };
+  let req: object;
+  if (kind < 6)
+    req = {
+      ...base,
+      requestedAction: 'DIRECT_DEBITING',
+      serviceContextId: '32274@3gpp.org',
+      serviceInformation: { sms: { recipients: ['447911123456'] } },
+      mscc: [{ ratingGroup: 300, requested: { serviceSpecificUnits: 1 } }],
+    };
+  else if (kind < 8)
+    req = {
+      ...base,
+      requestedAction: 'PRICE_ENQUIRY',
+      serviceContextId: '32260@3gpp.org',
+      serviceInformation: { ims: { calledParty: 'tel:+442071234567' } },
+      mscc: [{ ratingGroup: 100, requested: { time: 95 } }],
+    };
+  else if (kind < 9)
+    req = {
+      ...base,
+      requestedAction: 'CHECK_BALANCE',
+      serviceContextId: '32251@3gpp.org',
+      mscc: [{ ratingGroup: 10, requested: { totalOctets: 52428800 } }],
+    };
+  else
+    req = {
+      ...base,
+      requestedAction: 'DIRECT_DEBITING',
+      serviceContextId: '32274@3gpp.org',
+      serviceInformation: { sms: { recipients: ['33612345678'] } },
+      mscc: [{ ratingGroup: 300, requested: { serviceSpecificUnits: 1 } }],
+    };
+  return { path: `/v1/events/${encodeURIComponent(`bench;${process.pid};${n}`)}`, json: JSON.stringify(req) };
+}
+
+/** The load process: closed loop, CONNECTIONS requests in flight, for SECONDS. */
+async function load(): Promise<void> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: Number(values.connections) });
+  const lat: number[] = [];
+  let n = 0;
+  let failed = 0;
+  const until = performance.now() + Number(values.seconds) * 1000;
+  const one = (i: number) =>
+    new Promise<void>((resolve) => {
+      const { path, json } = body(i, i);
+      const t0 = performance.now();
+      const req = http.request(
+        {
+          host: '127.0.0.1',
+          port: PORT,
+          path,
+          method: 'POST',
+          agent,
+          headers: {
+            'content-type': 'application/json',
+            authorization: 'Bearer demo-network',
+            'content-length': Buffer.byteLength(json),
+          },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => {
+            if (res.statusCode !== 200) failed++;
+            lat.push(performance.now() - t0);
+            resolve();
+          });
+        },
+      );
+      req.on('error', () => (failed++, resolve()));
+      req.end(json);
+    });
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: Number(values.connections) }, async () => {
+      while (performance.now() < until) await one(n++);
+    }),
+  );
+  const seconds = (performance.now() - start) / 1000;
+  lat.sort((a, b) => a - b);
+  const q = (p: number) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))]!.toFixed(2);
+  console.log(
+    JSON.stringify({
+      requests: lat.length,
+      failed,
+      rps: Math.round(lat.length / seconds),
+      p50: q(0.5),
+      p99: q(0.99),
+      p999: q(0.999),
+    }),
+  );
+  agent.destroy();
+}
+
+async function waitFor(url: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      /* not yet */
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error('engine did not start');
+}
+
+async function main(): Promise<void> {
+  if (values.load) return load();
+  const prefix = `bench-${randomBytes(3).toString('hex')}:`;
+  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { enableAutoPipelining: true });
+  const store = createBalanceStore({ redis, keyPrefix: prefix });
+  process.stderr.write(`funding ${ACCOUNTS} accounts...\n`);
+  for (let i = 0; i < ACCOUNTS; i += 500) {
+    await Promise.all(
+      Array.from({ length: Math.min(500, ACCOUNTS - i) }, async (_, k) => {
+        const id = `b${i + k}`;
+        await store.createAccount(
+          {
+            tenant: 'acme',
+            id,
+            type: 'prepaid',
+            currency: 'GBP',
+            subject: id,
+            subscriptions: [{ type: 'msisdn', value: msisdn(i + k) }],
+          },
+          'c',
+        );
+        await store.addBalance('acme', id, { id: 'main', unit: 'money', value: 1e15 }, 'b');
+      }),
+    );
+  }
+  const engine: ChildProcess = spawn('node', ['--import', 'tsx', 'src/main.ts'], {
+    env: { ...process.env, PORT: String(PORT), KEY_PREFIX: prefix, LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  try {
+    await waitFor(`http://127.0.0.1:${PORT}/health/ready`);
+    process.stderr.write(`load: ${values.connections} connections for ${values.seconds} s...\n`);
+    const out = await new Promise<string>((resolve, reject) => {
+      const child = spawn(
+        'node',
+        [
+          '--import',
+          'tsx',
+          fileURLToPath(import.meta.url),
+          '--load',
+          '--port',
+          String(PORT),
+          '--seconds',
+          values.seconds!,
+          '--connections',
+          values.connections!,
+          '--accounts',
+          String(ACCOUNTS),
+        ],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      );
+      let s = '';
+      child.stdout.on('data', (c: Buffer) => (s += c.toString()));
+      child.on('exit', (code) => (code === 0 ? resolve(s) : reject(new Error(`load exited ${code}`))));
+    });
+    const r = JSON.parse(out) as {
+      requests: number;
+      failed: number;
+      rps: number;
+      p50: string;
+      p99: string;
+      p999: string;
+    };
+    console.log(
+      `mix: 70 % SMS direct debits, 20 % voice price enquiries, 10 % data balance checks; ${ACCOUNTS} accounts`,
+    );
+    console.log(
+      `| ${values.connections} connections | ${r.rps.toLocaleString('en')} req/s | p50 ${r.p50} ms | p99 ${r.p99} ms | p999 ${r.p999} ms | ${r.failed} failed of ${r.requests} |`,
+    );
+  } finally {
+    engine.kill('SIGTERM');
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 5000);
+      if (keys.length) await redis.unlink(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+    await redis.quit();
+  }
+}
+
+await main();
