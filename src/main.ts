@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import closeWithGrace from 'close-with-grace';
 import { drainLedgers, ensureLedgerSchema } from './balances/ledger-drain.js';
 import { createBalanceStore } from './balances/store.js';
+import { createSessions } from './charging/sessions.js';
 import { ConfigError, loadConfig } from './config.js';
 import { buildApp } from './http/app.js';
 import { connectPostgres } from './infra/postgres.js';
@@ -62,6 +63,13 @@ async function main(): Promise<void> {
     maxInFlight: config.maxInFlight,
     tariff,
     balances,
+    sessions: createSessions({
+      redis: redisHandle.redis,
+      keyPrefix: config.keyPrefix,
+      balances,
+      tariff: () => tariff.current(),
+      now: Date.now,
+    }),
     health: { redis: redisHandle.redis, postgres: { ping: () => pgHandle.pool.query('select 1') } },
     logger: { level: config.logLevel },
   });

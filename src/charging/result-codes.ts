@@ -4,6 +4,7 @@ export const ResultCode = {
   DIAMETER_END_USER_SERVICE_DENIED: 4010,
   DIAMETER_CREDIT_CONTROL_NOT_APPLICABLE: 4011,
   DIAMETER_CREDIT_LIMIT_REACHED: 4012,
+  DIAMETER_UNKNOWN_SESSION_ID: 5002,
   DIAMETER_USER_UNKNOWN: 5030,
   DIAMETER_RATING_FAILED: 5031,
   DIAMETER_UNABLE_TO_COMPLY: 5012,
@@ -13,4 +14,11 @@ export type ResultName = keyof typeof ResultCode;
 
 export function result(name: ResultName): { resultCode: number; resultName: ResultName } {
   return { resultCode: ResultCode[name], resultName: name };
+}
+
+export function nameOf(code: number): ResultName {
+  return (
+    (Object.keys(ResultCode) as ResultName[]).find((n) => ResultCode[n] === code) ??
+    'DIAMETER_UNABLE_TO_COMPLY'
+  );
 }

@@ -13,6 +13,8 @@ import { AppError, errorHandler } from './errors.js';
 import { registerMetrics } from './metrics.js';
 import { accountRoutes } from './routes/accounts.js';
 import { eventRoutes } from './routes/events.js';
+import { sessionRoutes } from './routes/sessions.js';
+import type { Sessions } from '../charging/sessions.js';
 import { healthRoutes, type Pingable } from './routes/health.js';
 import { ratingRoutes } from './routes/rating.js';
 import { tariffRoutes } from './routes/tariff.js';
@@ -23,6 +25,7 @@ export interface AppDeps {
   maxInFlight: number;
   tariff: ActiveTariff;
   balances: BalanceStore;
+  sessions: Sessions;
   health: { redis: Pingable; postgres?: Pingable };
   logger?: FastifyServerOptions['logger'];
 }
@@ -69,5 +72,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   tariffRoutes(app, deps.tariff);
   accountRoutes(app, deps.balances);
   eventRoutes(app, deps);
+  sessionRoutes(app, deps.sessions);
   return app;
 }

@@ -9,10 +9,8 @@ import { join } from 'node:path';
 import { writeFile, readFile } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBalanceStore } from '../../src/balances/store.js';
 import { DEMO_KEYS } from '../../src/config.js';
-import { buildApp } from '../../src/http/app.js';
-import { openActiveTariff } from '../../src/tariffs/active.js';
+import { testApp } from '../support/app.js';
 import { testRedis } from '../support/redis.js';
 
 const { redis, prefix } = testRedis();
@@ -29,13 +27,7 @@ const BILLING = as('demo-billing');
 beforeAll(async () => {
   tariffDir = await mkdtemp(join(tmpdir(), 'http-tariff-'));
   await cp('tariffs/sample', tariffDir, { recursive: true });
-  app = await buildApp({
-    apiKeys: keys,
-    maxInFlight: 100,
-    tariff: await openActiveTariff(tariffDir),
-    balances: createBalanceStore({ redis, keyPrefix: prefix }),
-    health: { redis },
-  });
+  ({ app } = await testApp({ redis, prefix, tariffDir, keys }));
 });
 afterAll(() => app.close());
 

@@ -4,10 +4,8 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBalanceStore, type BalanceStore } from '../../src/balances/store.js';
-import { DEMO_KEYS } from '../../src/config.js';
-import { buildApp } from '../../src/http/app.js';
-import { openActiveTariff } from '../../src/tariffs/active.js';
+import type { BalanceStore } from '../../src/balances/store.js';
+import { testApp } from '../support/app.js';
 import { testRedis } from '../support/redis.js';
 
 const { redis, prefix } = testRedis();
@@ -16,14 +14,7 @@ let store: BalanceStore;
 const NET = { authorization: 'Bearer demo-network' };
 
 beforeAll(async () => {
-  store = createBalanceStore({ redis, keyPrefix: prefix });
-  app = await buildApp({
-    apiKeys: DEMO_KEYS,
-    maxInFlight: 100,
-    tariff: await openActiveTariff('tariffs/sample'),
-    balances: store,
-    health: { redis },
-  });
+  ({ app, balances: store } = await testApp({ redis, prefix }));
   await store.createAccount(
     {
       tenant: 'acme',

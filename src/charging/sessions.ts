@@ -1,0 +1,544 @@
+/**
+ * Charging sessions (Diameter CCR-I/U/T, SCUR): per rating group, used units are settled (commit of
+ * the group's reservation, or a direct debit when there is none left) and new units are reserved
+ * for what the balances can afford, with a final-unit indication when they cannot afford all.
+ *
+ * Safety: every balance operation is idempotent by (session, request number, rating group, step),
+ * so a retry or a late original moves no money twice; the answer is kept per request number and a
+ * replay returns it as first given (a different body under the same number is a conflict).
+ * Reservations carry a TTL (twice the validity time): a silent session releases its money.
+ */
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { BalanceStore } from '../balances/store.js';
+import { affordableUsage, type BalanceSnapshot } from '../rating/affordable.js';
+import {
+  nanoToDecimal,
+  parseEvent,
+  rateEvent,
+  type CompiledTariff,
+  type RatingResult,
+} from '../rating/index.js';
+import { nameOf, result, type ResultName } from './result-codes.js';
+import {
+  destinationOf,
+  serviceKind,
+  unitsFor,
+  usageOf,
+  type ServiceInformation,
+  type ServiceKind,
+  type Units,
+} from './service-context.js';
+
+export interface SessionMscc {
+  ratingGroup: number;
+  requested?: Units;
+  used?: Units[];
+}
+
+export interface SessionRequest {
+  requestNumber: number;
+  eventTime: string;
+  serviceContextId?: string;
+  subscriptionIds?: { type: string; data: string }[];
+  serviceInformation?: ServiceInformation;
+  mscc?: SessionMscc[];
+  terminationCause?: string;
+  retransmission?: boolean;
+}
+
+export interface MsccAnswer {
+  ratingGroup: number;
+  resultCode: number;
+  granted?: Units;
+  validityTime?: number;
+  finalUnitIndication?: { finalUnitAction: 'TERMINATE' };
+}
+
+export interface SessionAnswer {
+  sessionId: string;
+  requestNumber: number;
+  resultCode: number;
+  resultName: ResultName;
+  sessionExpiresAt?: string;
+  mscc: MsccAnswer[];
+  costInformation?: { amount: string; currency: string };
+}
+
+export type Phase = 'initiate' | 'update' | 'terminate';
+
+export class SessionError extends Error {
+  constructor(
+    readonly code:
+      | 'SESSION_NOT_FOUND'
+      | 'REQUEST_CONFLICT'
+      | 'SESSION_EXISTS'
+      | 'INVALID_REQUEST_NUMBER'
+      | 'MANDATORY_IE_MISSING',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface SessionDeps {
+  redis: Redis;
+  keyPrefix: string;
+  balances: BalanceStore;
+  tariff: () => CompiledTariff;
+  now: () => number;
+}
+
+/** Default quota when a request asks the server to choose (`requested: {}`), per kind of service. */
+const DEFAULT_QUOTA: Record<string, number> = { voice: 300, data: 10 * 1024 * 1024, sms: 1, generic: 1 };
+const VALIDITY_SECONDS: Record<string, number> = { voice: 300, data: 3600, sms: 300, generic: 300 };
+const SUBSCRIPTION_TYPES: Readonly<Record<string, string>> = {
+  E164: 'msisdn',
+  IMSI: 'imsi',
+  SIP_URI: 'sip',
+  NAI: 'nai',
+  PRIVATE: 'private',
+};
+
+interface Group {
+  reservationId: string | null;
+  /** Usage settled so far (in the event's unit) and the money it cost, exact to the nano. */
+  used: number;
+  chargedNano: number;
+  quota: number;
+  /** Whether bundles paid part of it: then there is no money price to round at the end. */
+  bundles: boolean;
+}
+
+const newGroup = (): Group => ({ reservationId: null, used: 0, chargedNano: 0, quota: 0, bundles: false });
+
+interface SessionRecord {
+  tenant: string;
+  accountId: string;
+  subject: string;
+  currency: string;
+  category: string;
+  tor: ServiceKind['tor'];
+  destination: string;
+  state: 'open' | 'closed';
+  /** Tcc: when the session expires unless a request comes (its reservations expire with it). */
+  expiresAtMs: number;
+  /** The initiate's event time: the whole session is priced from there at terminate. */
+  startedAt: string;
+  /** Per rating group: the open reservation, usage settled so far (base units) and money charged (nano). */
+  groups: Record<string, Group>;
+}
+
+/**
+ * The command-level code: a barred account is 4010 (and closes the session); an initiate that
+ * granted nothing fails with its groups' common code and opens no session; otherwise 2001 with the
+ * per-group codes carrying the failures (RFC 4006: a failed update would close the session).
+ */
+function commandResult(phase: Phase, barred: boolean, answers: MsccAnswer[]): ResultName {
+  if (barred) return 'DIAMETER_END_USER_SERVICE_DENIED';
+  if (phase !== 'initiate' || answers.length === 0 || answers.some((a) => a.granted))
+    return 'DIAMETER_SUCCESS';
+  return nameOf(answers.find((a) => a.resultCode !== 2001)?.resultCode ?? 2001);
+}
+
+function fingerprintOf(phase: Phase, req: SessionRequest): string {
+  const { retransmission: _r, ...body } = req;
+  return createHash('sha1')
+    .update(JSON.stringify([phase, body]))
+    .digest('hex');
+}
+
+export function createSessions(deps: SessionDeps) {
+  const key = (tenant: string, sessionId: string) => `${deps.keyPrefix}{sess:${tenant}:${sessionId}}`;
+  /**
+   * Requests of one session run one at a time (parallel or out-of-order updates of the same
+   * session would otherwise read the same state). This serialises within one engine process;
+   * several engines behind a balancer must route a session to one engine (its Session-Id).
+   */
+  const queues = new Map<string, Promise<unknown>>();
+  function serialised<T>(k: string, work: () => Promise<T>): Promise<T> {
+    const previous = queues.get(k) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(work);
+    queues.set(k, next);
+    void next.catch(() => undefined).finally(() => queues.get(k) === next && queues.delete(k));
+    return next;
+  }
+
+  async function load(tenant: string, sessionId: string): Promise<SessionRecord | null> {
+    const raw = await deps.redis.get(`${key(tenant, sessionId)}:state`);
+    return raw ? (JSON.parse(raw) as SessionRecord) : null;
+  }
+
+  async function save(
+    tenant: string,
+    sessionId: string,
+    s: SessionRecord,
+    ttlSeconds: number,
+  ): Promise<void> {
+    await deps.redis.set(`${key(tenant, sessionId)}:state`, JSON.stringify(s), 'EX', ttlSeconds + 86_400);
+  }
+
+  /** The usage of a rating group's reports, in base units of the rating core. */
+  function rate(s: SessionRecord, usage: number, elapsedBefore: number, atIso: string): RatingResult | null {
+    const ev = parseEvent({
+      tenant: s.tenant,
+      category: s.category,
+      subject: s.subject,
+      destination: s.destination,
+      answerTime: atIso,
+      usage,
+      tor: s.tor,
+    });
+    if ('ok' in ev) return null;
+    const r = rateEvent(deps.tariff(), { ...ev, elapsedBefore, firstSegment: elapsedBefore === 0 });
+    return r.ok ? r : null;
+  }
+
+  /**
+   * A chunk's price, exact to the nano (rounded up only to the nano): the tariff's rounding applies
+   * once, to the whole session, when it terminates (see finalSettlement).
+   */
+  const exactNano = (r: RatingResult) => Number((r.exactNum * 1_000_000_000n + r.exactDen - 1n) / r.exactDen);
+  const base = (s: SessionRecord, usage: number) => (s.tor === 'voice' ? usage * 1e9 : usage);
+  const fromBase = (s: SessionRecord, b: number) => (s.tor === 'voice' ? Math.floor(b / 1e9) : b);
+
+  /** Settles used units of one group: commit its reservation, or debit directly if it is gone. */
+  async function settle(
+    s: SessionRecord,
+    sessionId: string,
+    n: number,
+    rg: number,
+    usage: number,
+    at: string,
+  ): Promise<ResultName> {
+    const g = s.groups[rg] ?? (s.groups[rg] = newGroup());
+    const rated = rate(s, usage, base(s, g.used), at);
+    if (!rated) return 'DIAMETER_RATING_FAILED';
+    const charge = {
+      unit: s.tor,
+      units: rated.usage,
+      amountNano: exactNano(rated),
+      destination: rated.segments[0]!.destination,
+      category: s.category,
+      ratingGroup: rg,
+    };
+    const opBase = `${sessionId}#${n}#${rg}`;
+    let r = g.reservationId
+      ? await deps.balances.commit(s.tenant, s.accountId, {
+          opId: `${opBase}#use`,
+          reservationId: g.reservationId,
+          used: charge,
+        })
+      : null;
+    if (!r || r.code === 'RESERVATION_NOT_FOUND' || r.code === 'RESERVATION_EXCEEDED') {
+      if (g.reservationId)
+        await deps.balances.release(s.tenant, s.accountId, {
+          opId: `${opBase}#free`,
+          reservationId: g.reservationId,
+        });
+      r = await deps.balances.debit(s.tenant, s.accountId, { opId: `${opBase}#debit`, charge });
+    }
+    g.reservationId = null;
+    if (r.code !== 'OK')
+      return r.code === 'ACCOUNT_INACTIVE'
+        ? 'DIAMETER_END_USER_SERVICE_DENIED'
+        : 'DIAMETER_CREDIT_LIMIT_REACHED';
+    g.used += usage;
+    for (const m of r.movements) {
+      if (m.unit === 'money') g.chargedNano -= m.delta;
+      else if (m.delta < 0) g.bundles = true;
+    }
+    return 'DIAMETER_SUCCESS';
+  }
+
+  /** Reserves what the balances afford of the quota; returns the group's answer. */
+  async function grant(
+    s: SessionRecord,
+    sessionId: string,
+    n: number,
+    rg: number,
+    quota: number,
+    at: string,
+  ): Promise<MsccAnswer> {
+    const g = s.groups[rg] ?? (s.groups[rg] = newGroup());
+    const rated = rate(s, quota, base(s, g.used), at);
+    if (!rated) return { ratingGroup: rg, resultCode: result('DIAMETER_RATING_FAILED').resultCode };
+    const view = await deps.balances.getAccount(s.tenant, s.accountId);
+    if (!view) return { ratingGroup: rg, resultCode: result('DIAMETER_USER_UNKNOWN').resultCode };
+    if (view.account.status !== 'active')
+      return { ratingGroup: rg, resultCode: result('DIAMETER_END_USER_SERVICE_DENIED').resultCode };
+    const snapshot: BalanceSnapshot[] = view.balances.map((b) => ({
+      id: `${b.scope}:${b.id}`,
+      unit: b.unit,
+      value: BigInt(Math.max(0, b.value - b.held)),
+      weight: b.weight,
+      destinations: b.destinations,
+      blocker: false,
+    }));
+    const allow = view.account.type === 'postpaid' && view.account.creditLimitNano > 0;
+    const affordable = allow ? rated.usage : affordableUsage(rated, snapshot).usage;
+    const grantedUnits = Math.min(quota, fromBase(s, affordable));
+    if (grantedUnits <= 0)
+      return { ratingGroup: rg, resultCode: result('DIAMETER_CREDIT_LIMIT_REACHED').resultCode };
+    const held = grantedUnits === quota ? rated : rate(s, grantedUnits, base(s, g.used), at)!;
+    const reservationId = `${sessionId}#${rg}#${n}`;
+    const validity = VALIDITY_SECONDS[s.tor]!;
+    const r = await deps.balances.reserve(s.tenant, s.accountId, {
+      opId: `${sessionId}#${n}#${rg}#reserve`,
+      reservationId,
+      ttlSeconds: 2 * validity,
+      charge: {
+        unit: s.tor,
+        units: held.usage,
+        amountNano: exactNano(held),
+        destination: held.segments[0]!.destination,
+        category: s.category,
+        ratingGroup: rg,
+      },
+    });
+    if (r.code !== 'OK') {
+      const name: ResultName =
+        r.code === 'ACCOUNT_INACTIVE' ? 'DIAMETER_END_USER_SERVICE_DENIED' : 'DIAMETER_CREDIT_LIMIT_REACHED';
+      return { ratingGroup: rg, resultCode: result(name).resultCode };
+    }
+    g.reservationId = reservationId;
+    g.quota = grantedUnits;
+    return {
+      ratingGroup: rg,
+      resultCode: result('DIAMETER_SUCCESS').resultCode,
+      granted: unitsFor({ category: s.category, tor: s.tor }, grantedUnits),
+      validityTime: validity,
+      ...(grantedUnits < quota ? { finalUnitIndication: { finalUnitAction: 'TERMINATE' as const } } : {}),
+    };
+  }
+
+  /**
+   * At terminate: the session's usage of each group is priced as one event and rounded once, as the
+   * tariff says; the difference to what the chunks charged (exact to the nano) is debited or refunded.
+   */
+  async function finalSettlement(
+    s: SessionRecord,
+    sessionId: string,
+    n: number,
+    firstAt: string,
+  ): Promise<void> {
+    for (const [rg, g] of Object.entries(s.groups)) {
+      if (g.used === 0 || g.bundles) continue;
+      const total = rate(s, g.used, 0, firstAt);
+      if (!total) continue;
+      const diff = Number(total.costNano) - g.chargedNano;
+      const opId = `${sessionId}#${n}#${rg}#settle`;
+      if (diff > 0) {
+        const r = await deps.balances.debit(s.tenant, s.accountId, {
+          opId,
+          charge: { unit: s.tor, units: 0, amountNano: diff, category: s.category },
+        });
+        if (r.code === 'OK') g.chargedNano += diff;
+      } else if (diff < 0) {
+        const wallet = (await deps.balances.getAccount(s.tenant, s.accountId))?.balances
+          .filter((b) => b.unit === 'money')
+          .sort((a, b) => b.weight - a.weight)[0];
+        if (!wallet) continue;
+        const r = await deps.balances.credit(s.tenant, s.accountId, {
+          opId,
+          balanceId: wallet.id,
+          shared: wallet.shared,
+          amount: -diff,
+          kind: 'refund',
+        });
+        if (r.code === 'OK') g.chargedNano += diff;
+      }
+    }
+  }
+
+  async function open(
+    tenant: string,
+    sessionId: string,
+    req: SessionRequest,
+  ): Promise<SessionRecord | SessionAnswer> {
+    if (!req.serviceContextId || !req.subscriptionIds?.length || !req.mscc?.length) {
+      throw new SessionError(
+        'MANDATORY_IE_MISSING',
+        'initiate needs serviceContextId, subscriptionIds and mscc',
+      );
+    }
+    const kind = serviceKind(req.serviceContextId);
+    const fail = (name: ResultName): SessionAnswer => ({
+      sessionId,
+      requestNumber: req.requestNumber,
+      ...result(name),
+      mscc: [],
+    });
+    if (!kind) return fail('DIAMETER_RATING_FAILED');
+    let accountId: string | null = null;
+    for (const sub of req.subscriptionIds) {
+      accountId ??= await deps.balances.findAccountBySubscription(
+        tenant,
+        SUBSCRIPTION_TYPES[sub.type] ?? sub.type.toLowerCase(),
+        sub.data,
+      );
+    }
+    const view = accountId ? await deps.balances.getAccount(tenant, accountId) : null;
+    if (!view) return fail('DIAMETER_USER_UNKNOWN');
+    if (view.account.status !== 'active') return fail('DIAMETER_END_USER_SERVICE_DENIED');
+    return {
+      tenant,
+      accountId: view.account.id,
+      subject: view.account.subject,
+      currency: view.account.currency,
+      category: kind.category,
+      tor: kind.tor,
+      destination: destinationOf(req.serviceInformation),
+      state: 'open',
+      expiresAtMs: deps.now(),
+      startedAt: req.eventTime,
+      groups: {},
+    };
+  }
+
+  async function process(
+    tenant: string,
+    sessionId: string,
+    phase: Phase,
+    req: SessionRequest,
+    s: SessionRecord,
+  ): Promise<SessionAnswer> {
+    const kind = { category: s.category, tor: s.tor };
+    const answers: MsccAnswer[] = [];
+    let barred = false;
+    for (const m of req.mscc ?? []) {
+      const usedUnits = (m.used ?? []).reduce((sum, u) => sum + (usageOf(kind, u) ?? 0), 0);
+      let settled: ResultName = 'DIAMETER_SUCCESS';
+      if (usedUnits > 0)
+        settled = await settle(s, sessionId, req.requestNumber, m.ratingGroup, usedUnits, req.eventTime);
+      if (settled === 'DIAMETER_END_USER_SERVICE_DENIED') barred = true;
+      const g = s.groups[m.ratingGroup];
+      if (g?.reservationId && (phase === 'terminate' || m.requested === undefined)) {
+        await deps.balances.release(s.tenant, s.accountId, {
+          opId: `${sessionId}#${req.requestNumber}#${m.ratingGroup}#release`,
+          reservationId: g.reservationId,
+        });
+        g.reservationId = null;
+      }
+      if (phase !== 'terminate' && m.requested !== undefined && !barred) {
+        if (g?.reservationId) {
+          await deps.balances.release(s.tenant, s.accountId, {
+            opId: `${sessionId}#${req.requestNumber}#${m.ratingGroup}#renew`,
+            reservationId: g.reservationId,
+          });
+          g.reservationId = null;
+        }
+        const quota = usageOf(kind, m.requested) ?? DEFAULT_QUOTA[s.tor]!;
+        const a = await grant(s, sessionId, req.requestNumber, m.ratingGroup, quota, req.eventTime);
+        if (a.resultCode === result('DIAMETER_END_USER_SERVICE_DENIED').resultCode) barred = true;
+        answers.push(a);
+      } else {
+        answers.push({ ratingGroup: m.ratingGroup, resultCode: result(settled).resultCode });
+      }
+    }
+    if (phase === 'terminate' || barred) {
+      for (const [rg, g] of Object.entries(s.groups)) {
+        if (g.reservationId)
+          await deps.balances.release(s.tenant, s.accountId, {
+            opId: `${sessionId}#${req.requestNumber}#${rg}#close`,
+            reservationId: g.reservationId,
+          });
+        g.reservationId = null;
+      }
+      if (phase === 'terminate') await finalSettlement(s, sessionId, req.requestNumber, s.startedAt);
+      s.state = 'closed';
+    }
+    const total = Object.values(s.groups).reduce((sum, g) => sum + g.chargedNano, 0);
+    const command = commandResult(phase, barred, answers);
+    const tccSeconds = 2 * VALIDITY_SECONDS[s.tor]!;
+    s.expiresAtMs = deps.now() + tccSeconds * 1000;
+    return {
+      sessionId,
+      requestNumber: req.requestNumber,
+      ...result(command),
+      ...(s.state === 'open'
+        ? { sessionExpiresAt: new Date(deps.now() + tccSeconds * 1000).toISOString() }
+        : {}),
+      mscc: answers,
+      ...(phase === 'terminate'
+        ? { costInformation: { amount: nanoToDecimal(total), currency: s.currency } }
+        : {}),
+    };
+  }
+
+  return {
+    /** Handles one request of a session; returns the answer and whether it is a replay. */
+    handle(
+      tenant: string,
+      sessionId: string,
+      phase: Phase,
+      req: SessionRequest,
+    ): Promise<{ answer: SessionAnswer; replayed: boolean }> {
+      return serialised(key(tenant, sessionId), () => handleOne(tenant, sessionId, phase, req));
+    },
+
+    async get(tenant: string, sessionId: string): Promise<SessionRecord | null> {
+      return load(tenant, sessionId);
+    },
+  };
+
+  async function handleOne(
+    tenant: string,
+    sessionId: string,
+    phase: Phase,
+    req: SessionRequest,
+  ): Promise<{ answer: SessionAnswer; replayed: boolean }> {
+    if ((phase === 'initiate') !== (req.requestNumber === 0)) {
+      throw new SessionError(
+        'INVALID_REQUEST_NUMBER',
+        phase === 'initiate'
+          ? 'initiate must have requestNumber 0'
+          : 'update and terminate need requestNumber >= 1',
+      );
+    }
+    const answerKey = `${key(tenant, sessionId)}:answer:${req.requestNumber}`;
+    const fp = fingerprintOf(phase, req);
+    const stored = await deps.redis.get(answerKey);
+    if (stored) {
+      const [storedFp, json] = [stored.slice(0, 40), stored.slice(41)];
+      if (storedFp !== fp && phase === 'initiate')
+        throw new SessionError('SESSION_EXISTS', `session ${sessionId} was opened with a different request`);
+      if (storedFp !== fp)
+        throw new SessionError(
+          'REQUEST_CONFLICT',
+          `requestNumber ${req.requestNumber} was already processed with a different body`,
+        );
+      return { answer: JSON.parse(json) as SessionAnswer, replayed: true };
+    }
+    let s = await load(tenant, sessionId);
+    if (phase === 'initiate') {
+      if (s) throw new SessionError('SESSION_EXISTS', `session ${sessionId} is already open`);
+      const opened = await open(tenant, sessionId, req);
+      if (!('groups' in opened)) return { answer: opened, replayed: false };
+      s = opened;
+    } else if (!s) {
+      throw new SessionError('SESSION_NOT_FOUND', `no charging session ${sessionId}`);
+    }
+    // A session past its Tcc deadline has expired: its reservations are released (by their TTL);
+    // a late report is still charged, then the session is closed (an update learns it with 5002).
+    if (s.state === 'open' && phase !== 'initiate' && s.expiresAtMs <= deps.now()) s.state = 'closed';
+    const late = s.state === 'closed';
+    const answer = await process(
+      tenant,
+      sessionId,
+      phase,
+      late ? { ...req, mscc: req.mscc?.map(({ requested: _q, ...m }) => m) } : req,
+      s,
+    );
+    if (late) s.state = 'closed';
+    if (late && phase === 'update') Object.assign(answer, result('DIAMETER_UNKNOWN_SESSION_ID'));
+    const ttl = 2 * VALIDITY_SECONDS[s.tor]!;
+    if (phase !== 'initiate' || answer.resultCode === 2001) await save(tenant, sessionId, s, ttl);
+    // SET NX: if a copy of this request raced us, its answer stands and ours is the replay.
+    const won = await deps.redis.set(answerKey, `${fp}|${JSON.stringify(answer)}`, 'EX', ttl + 86_400, 'NX');
+    if (!won) return handleOne(tenant, sessionId, phase, req);
+    return { answer, replayed: false };
+  }
+}
+
+export type Sessions = ReturnType<typeof createSessions>;

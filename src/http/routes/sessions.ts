@@ -1,0 +1,159 @@
+/**
+ * Charging sessions (network role): `POST /v1/sessions/{sessionId}/initiate|update|terminate` with
+ * Gy semantics in a 200 body, and `GET /v1/sessions/{sessionId}` for inspection. A replay of a
+ * processed request number returns the first answer with `Idempotent-Replayed: true`.
+ */
+import type { FastifyInstance } from 'fastify';
+import { Type, type Static } from 'typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { SessionError, type Phase, type Sessions } from '../../charging/sessions.js';
+import { AppError } from '../errors.js';
+
+const Count = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
+const UnitFields = {
+  time: Type.Optional(Count),
+  totalOctets: Type.Optional(Count),
+  inputOctets: Type.Optional(Count),
+  outputOctets: Type.Optional(Count),
+  serviceSpecificUnits: Type.Optional(Count),
+};
+const Units = Type.Object(UnitFields, { additionalProperties: false });
+const Used = Type.Object(
+  {
+    ...UnitFields,
+    reportingReason: Type.Optional(Type.String()),
+    tariffChangeUsage: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+);
+
+const SessionBody = Type.Object(
+  {
+    requestNumber: Type.Integer({ minimum: 0, maximum: 4294967295 }),
+    eventTime: Type.String({ minLength: 1 }),
+    serviceContextId: Type.Optional(Type.String({ minLength: 1 })),
+    subscriptionIds: Type.Optional(
+      Type.Array(
+        Type.Object(
+          { type: Type.String({ minLength: 1 }), data: Type.String({ minLength: 1, maxLength: 128 }) },
+          { additionalProperties: false },
+        ),
+        { minItems: 1, maxItems: 8 },
+      ),
+    ),
+    serviceInformation: Type.Optional(
+      Type.Object({
+        sms: Type.Optional(
+          Type.Object({
+            recipients: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { maxItems: 100 })),
+          }),
+        ),
+        ims: Type.Optional(Type.Object({ calledParty: Type.Optional(Type.String({ minLength: 1 })) })),
+        ps: Type.Optional(Type.Object({})),
+      }),
+    ),
+    mscc: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            ratingGroup: Type.Integer({ minimum: 0, maximum: 4294967295 }),
+            serviceIdentifier: Type.Optional(Type.Integer({ minimum: 0 })),
+            requested: Type.Optional(Units),
+            used: Type.Optional(Type.Array(Used, { maxItems: 16 })),
+          },
+          { additionalProperties: false },
+        ),
+        { maxItems: 32 },
+      ),
+    ),
+    terminationCause: Type.Optional(Type.String()),
+    retransmission: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+
+const Params = Type.Object({
+  sessionId: Type.String({ minLength: 1, maxLength: 256, pattern: '^[\\x21-\\x7e]+$' }),
+});
+
+/** Checks what a schema cannot say: one report per rating group, total = in + out when all are given. */
+function checkBody(body: Static<typeof SessionBody>): void {
+  const invalid: { param: string; reason: string }[] = [];
+  const seen = new Set<number>();
+  body.mscc?.forEach((m, i) => {
+    if (seen.has(m.ratingGroup))
+      invalid.push({ param: `/mscc/${i}/ratingGroup`, reason: 'duplicate rating group' });
+    seen.add(m.ratingGroup);
+    m.used?.forEach((u, k) => {
+      if (
+        u.totalOctets !== undefined &&
+        u.inputOctets !== undefined &&
+        u.outputOctets !== undefined &&
+        u.totalOctets !== u.inputOctets + u.outputOctets
+      ) {
+        invalid.push({
+          param: `/mscc/${i}/used/${k}/totalOctets`,
+          reason: 'must equal inputOctets + outputOctets',
+        });
+      }
+    });
+  });
+  if (Number.isNaN(Date.parse(body.eventTime)))
+    invalid.push({ param: '/eventTime', reason: 'must be an RFC 3339 time' });
+  if (invalid.length)
+    throw new AppError('INVALID_REQUEST', 'the request does not hold together', { invalidParams: invalid });
+}
+
+export function sessionRoutes(app: FastifyInstance, sessions: Sessions): void {
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  for (const phase of ['initiate', 'update', 'terminate'] as Phase[]) {
+    r.post(
+      `/v1/sessions/:sessionId/${phase}`,
+      {
+        config: { roles: ['network'] },
+        schema: {
+          summary: `Charging session: ${phase} (CCR-${phase[0]!.toUpperCase()})`,
+          tags: ['charging'],
+          params: Params,
+          body: SessionBody,
+        },
+      },
+      async (req, reply) => {
+        checkBody(req.body);
+        try {
+          const { answer, replayed } = await sessions.handle(
+            req.principal.tenant,
+            req.params.sessionId,
+            phase,
+            req.body,
+          );
+          if (replayed) reply.header('Idempotent-Replayed', 'true');
+          return answer;
+        } catch (err) {
+          if (err instanceof SessionError)
+            throw new AppError(err.code, err.message, {
+              sessionId: req.params.sessionId,
+              requestNumber: req.body.requestNumber,
+            });
+          throw err;
+        }
+      },
+    );
+  }
+  r.get(
+    '/v1/sessions/:sessionId',
+    {
+      config: { roles: ['network', 'billing'] },
+      schema: {
+        summary: 'A charging session: state, rating groups, reservations',
+        tags: ['charging'],
+        params: Params,
+      },
+    },
+    async (req) => {
+      const s = await sessions.get(req.principal.tenant, req.params.sessionId);
+      if (!s) throw new AppError('SESSION_NOT_FOUND');
+      return { sessionId: req.params.sessionId, ...s, expiresAt: new Date(s.expiresAtMs).toISOString() };
+    },
+  );
+}
