@@ -13,6 +13,7 @@ import { connectPostgres } from './infra/postgres.js';
 import { connectRedis } from './infra/redis.js';
 import { describeTariffError } from './cli/tariff-errors.js';
 import { seedDemoAccounts } from './seed.js';
+import { drainRecords, ensureRecordsSchema, streamSink } from './storage/records.js';
 import { openActiveTariff } from './tariffs/active.js';
 
 /** Runs `job` every `ms`, never two at once; logs failures and goes on. */
@@ -52,6 +53,8 @@ async function main(): Promise<void> {
 
   const schema = 'ocs';
   await ensureLedgerSchema(pgHandle.pool, schema);
+  await ensureRecordsSchema(pgHandle.pool, schema);
+  const record = streamSink(redisHandle.redis, config.keyPrefix);
   const balances = createBalanceStore({ redis: redisHandle.redis, keyPrefix: config.keyPrefix });
   if (config.demoKeys) {
     await seedDemoAccounts(balances);
@@ -69,7 +72,10 @@ async function main(): Promise<void> {
       balances,
       tariff: () => tariff.current(),
       now: Date.now,
+      record,
     }),
+    record,
+    history: { pool: pgHandle.pool, schema },
     health: { redis: redisHandle.redis, postgres: { ping: () => pgHandle.pool.query('select 1') } },
     logger: { level: config.logLevel },
   });

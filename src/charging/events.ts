@@ -15,6 +15,8 @@ import {
   type RatingResult,
 } from '../rating/index.js';
 import { proRata } from '../balances/pro-rata.js';
+import type { RecordSink } from '../storage/records.js';
+import { describeResult } from '../rating/index.js';
 import { result, type ResultName } from './result-codes.js';
 import {
   destinationOf,
@@ -51,6 +53,8 @@ export interface EventAnswer {
 export interface EventDeps {
   tariff: () => CompiledTariff;
   balances: BalanceStore;
+  /** Where the rated record and the request trail go (on their way to PostgreSQL). */
+  record: RecordSink;
 }
 
 /** The subscription id types of Diameter Subscription-Id, as the balance store names them. */
@@ -215,7 +219,17 @@ export async function chargeEvent(
         },
       });
       if (r.code === 'CONFLICT') throw new EventConflict(eventId);
-      return { answer: settledAnswer(eventId, req, r), replayed: r.replayed };
+      return keep(
+        deps,
+        tenant,
+        eventId,
+        req,
+        { answer: settledAnswer(eventId, req, r), replayed: r.replayed },
+        view.account.id,
+        rated,
+        kind.category,
+        matched,
+      );
     }
     case 'REFUND_ACCOUNT': {
       const wallet = view.balances.filter((b) => b.unit === 'money').sort((a, b) => b.weight - a.weight)[0];
@@ -231,9 +245,65 @@ export async function chargeEvent(
         kind: 'refund',
       });
       if (r.code === 'CONFLICT') throw new EventConflict(eventId);
-      return { answer: settledAnswer(eventId, req, r), replayed: r.replayed };
+      return keep(
+        deps,
+        tenant,
+        eventId,
+        req,
+        { answer: settledAnswer(eventId, req, r), replayed: r.replayed },
+        view.account.id,
+        rated,
+        kind.category,
+        matched,
+      );
     }
   }
+}
+
+/**
+ * Writes the event's rated record (when it was charged) and its trail entry. Replays write them
+ * again: they are stored once, by id, so a crash between the debit and this write loses nothing.
+ */
+async function keep(
+  deps: EventDeps,
+  tenant: string,
+  eventId: string,
+  req: EventRequest,
+  out: { answer: EventAnswer; replayed: boolean },
+  accountId: string,
+  rated: RatingResult,
+  category: string,
+  destination: string,
+): Promise<{ answer: EventAnswer; replayed: boolean }> {
+  const a = out.answer;
+  if (a.resultCode === 2001) {
+    await deps.record('rated_records', {
+      record_id: `event:${eventId}`,
+      tenant,
+      account_id: accountId,
+      kind: 'event',
+      category,
+      tor: rated.tor,
+      destination,
+      started_at: req.eventTime,
+      usage: rated.usage,
+      cost_nano: Number(rated.costNano) * (req.requestedAction === 'REFUND_ACCOUNT' ? -1 : 1),
+      currency: a.costInformation?.currency ?? '',
+      result_code: a.resultCode,
+      close_cause: req.requestedAction,
+      breakdown: describeResult(rated),
+    });
+  }
+  await deps.record('charging_requests', {
+    tenant,
+    session_id: eventId,
+    request_number: 0,
+    phase: 'event',
+    request: req,
+    answer: a,
+    at: req.eventTime,
+  });
+  return out;
 }
 
 export class EventConflict extends Error {

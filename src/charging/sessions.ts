@@ -11,6 +11,8 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { BalanceStore } from '../balances/store.js';
+import type { RecordSink } from '../storage/records.js';
+import { describeResult } from '../rating/index.js';
 import { affordableUsage, type BalanceSnapshot } from '../rating/affordable.js';
 import {
   nanoToDecimal,
@@ -82,6 +84,8 @@ export class SessionError extends Error {
 }
 
 export interface SessionDeps {
+  /** Where each group's rated record (at close) and each request's trail entry go. */
+  record: RecordSink;
   redis: Redis;
   keyPrefix: string;
   balances: BalanceStore;
@@ -351,6 +355,37 @@ export function createSessions(deps: SessionDeps) {
     }
   }
 
+  /** One rated record per rating group of a closed session, priced as one event. */
+  async function recordClose(
+    s: SessionRecord,
+    sessionId: string,
+    cause: string,
+    resultCode: number,
+  ): Promise<void> {
+    for (const [rg, g] of Object.entries(s.groups)) {
+      if (g.used === 0) continue;
+      const total = rate(s, g.used, 0, s.startedAt);
+      await deps.record('rated_records', {
+        record_id: `session:${sessionId}:${rg}`,
+        tenant: s.tenant,
+        account_id: s.accountId,
+        kind: 'session',
+        category: s.category,
+        tor: s.tor,
+        destination: total?.segments[0]?.destination ?? s.destination,
+        started_at: s.startedAt,
+        usage: g.used,
+        cost_nano: g.chargedNano,
+        currency: s.currency,
+        result_code: resultCode,
+        close_cause: cause,
+        breakdown: total
+          ? { ratingGroup: Number(rg), paidByBundles: g.bundles, ...describeResult(total) }
+          : null,
+      });
+    }
+  }
+
   async function open(
     tenant: string,
     sessionId: string,
@@ -534,6 +569,22 @@ export function createSessions(deps: SessionDeps) {
     if (late && phase === 'update') Object.assign(answer, result('DIAMETER_UNKNOWN_SESSION_ID'));
     const ttl = 2 * VALIDITY_SECONDS[s.tor]!;
     if (phase !== 'initiate' || answer.resultCode === 2001) await save(tenant, sessionId, s, ttl);
+    if (s.state === 'closed')
+      await recordClose(
+        s,
+        sessionId,
+        req.terminationCause ?? (late ? 'TCC_EXPIRED' : answer.resultName),
+        answer.resultCode,
+      );
+    await deps.record('charging_requests', {
+      tenant,
+      session_id: sessionId,
+      request_number: req.requestNumber,
+      phase,
+      request: req,
+      answer,
+      at: req.eventTime,
+    });
     // SET NX: if a copy of this request raced us, its answer stands and ours is the replay.
     const won = await deps.redis.set(answerKey, `${fp}|${JSON.stringify(answer)}`, 'EX', ttl + 86_400, 'NX');
     if (!won) return handleOne(tenant, sessionId, phase, req);

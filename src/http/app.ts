@@ -15,6 +15,9 @@ import { accountRoutes } from './routes/accounts.js';
 import { eventRoutes } from './routes/events.js';
 import { sessionRoutes } from './routes/sessions.js';
 import type { Sessions } from '../charging/sessions.js';
+import type { RecordSink } from '../storage/records.js';
+import type { History } from '../storage/history.js';
+import { historyRoutes } from './routes/history.js';
 import { healthRoutes, type Pingable } from './routes/health.js';
 import { ratingRoutes } from './routes/rating.js';
 import { tariffRoutes } from './routes/tariff.js';
@@ -26,6 +29,9 @@ export interface AppDeps {
   tariff: ActiveTariff;
   balances: BalanceStore;
   sessions: Sessions;
+  /** Where rated records and the charging trail go, and where they are read back (optional). */
+  record: RecordSink;
+  history?: History;
   health: { redis: Pingable; postgres?: Pingable };
   logger?: FastifyServerOptions['logger'];
 }
@@ -73,5 +79,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   accountRoutes(app, deps.balances);
   eventRoutes(app, deps);
   sessionRoutes(app, deps.sessions);
+  if (deps.history) historyRoutes(app, deps.history);
   return app;
 }

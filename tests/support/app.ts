@@ -5,8 +5,11 @@ import { createSessions } from '../../src/charging/sessions.js';
 import { DEMO_KEYS, type ApiKey } from '../../src/config.js';
 import { buildApp } from '../../src/http/app.js';
 import { openActiveTariff } from '../../src/tariffs/active.js';
+import { streamSink } from '../../src/storage/records.js';
+import type { History } from '../../src/storage/history.js';
 
 export async function testApp(opts: {
+  history?: History;
   redis: Redis;
   prefix: string;
   tariffDir?: string;
@@ -16,12 +19,14 @@ export async function testApp(opts: {
   const now = opts.now ?? Date.now;
   const balances = createBalanceStore({ redis: opts.redis, keyPrefix: opts.prefix, now });
   const tariff = await openActiveTariff(opts.tariffDir ?? 'tariffs/sample');
+  const record = streamSink(opts.redis, opts.prefix);
   const sessions = createSessions({
     redis: opts.redis,
     keyPrefix: opts.prefix,
     balances,
     tariff: () => tariff.current(),
     now,
+    record,
   });
   const app = await buildApp({
     apiKeys: opts.keys ?? DEMO_KEYS,
@@ -29,6 +34,8 @@ export async function testApp(opts: {
     tariff,
     balances,
     sessions,
+    record,
+    ...(opts.history ? { history: opts.history } : {}),
     health: { redis: opts.redis },
   });
   return { app, balances, tariff, sessions };

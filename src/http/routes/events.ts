@@ -9,6 +9,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { BalanceStore } from '../../balances/store.js';
 import { chargeEvent, EventConflict } from '../../charging/events.js';
 import type { ActiveTariff } from '../../tariffs/active.js';
+import type { RecordSink } from '../../storage/records.js';
 import { AppError } from '../errors.js';
 
 const Count = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
@@ -90,7 +91,7 @@ const EventAnswer = Type.Object({
 
 export function eventRoutes(
   app: FastifyInstance,
-  deps: { tariff: ActiveTariff; balances: BalanceStore; now?: () => number },
+  deps: { tariff: ActiveTariff; balances: BalanceStore; record: RecordSink; now?: () => number },
 ): void {
   app.withTypeProvider<TypeBoxTypeProvider>().post(
     '/v1/events/:eventId',
@@ -109,7 +110,7 @@ export function eventRoutes(
     async (req, reply) => {
       try {
         const { answer, replayed } = await chargeEvent(
-          { tariff: () => deps.tariff.current(), balances: deps.balances },
+          { tariff: () => deps.tariff.current(), balances: deps.balances, record: deps.record },
           req.principal.tenant,
           req.params.eventId,
           req.body,
