@@ -79,12 +79,17 @@ async function main(): Promise<void> {
     health: { redis: redisHandle.redis, postgres: { ping: () => pgHandle.pool.query('select 1') } },
     logger: { level: config.logLevel },
   });
-  const stopDrain = every(
-    1000,
-    () =>
-      drainLedgers({ redis: redisHandle.redis, pool: pgHandle.pool, schema, keyPrefix: config.keyPrefix }),
-    (err) => app.log.error({ err }, 'ledger drain failed'),
-  );
+  // The ledger and the rated records reach PostgreSQL every second, in order, idempotently.
+  const drain = async () => {
+    await drainLedgers({
+      redis: redisHandle.redis,
+      pool: pgHandle.pool,
+      schema,
+      keyPrefix: config.keyPrefix,
+    });
+    await drainRecords({ redis: redisHandle.redis, pool: pgHandle.pool, schema, prefix: config.keyPrefix });
+  };
+  const stopDrain = every(1000, drain, (err) => app.log.error({ err }, 'drain to PostgreSQL failed'));
   const stopSweep = every(
     1000,
     () => balances.sweepExpired(),
@@ -96,12 +101,7 @@ async function main(): Promise<void> {
     await app.close(); // finishes requests in flight
     await stopSweep();
     await stopDrain();
-    await drainLedgers({
-      redis: redisHandle.redis,
-      pool: pgHandle.pool,
-      schema,
-      keyPrefix: config.keyPrefix,
-    });
+    await drain();
     await redisHandle.stop();
     await pgHandle.stop();
   });
