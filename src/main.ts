@@ -92,7 +92,7 @@ async function main(): Promise<void> {
   const stopDrain = every(1000, drain, (err) => app.log.error({ err }, 'drain to PostgreSQL failed'));
   const stopSweep = every(
     1000,
-    () => balances.sweepExpired(),
+    async () => app.chargingMetrics.reservationExpiries.inc(await balances.sweepExpired()),
     (err) => app.log.error({ err }, 'reservation sweep failed'),
   );
 

@@ -11,6 +11,7 @@ import type { ActiveTariff } from '../tariffs/active.js';
 import { registerAuth } from './auth.js';
 import { AppError, errorHandler } from './errors.js';
 import { registerMetrics } from './metrics.js';
+import { chargingMetrics, type ChargingMetrics } from './charging-metrics.js';
 import { accountRoutes } from './routes/accounts.js';
 import { eventRoutes } from './routes/events.js';
 import { sessionRoutes } from './routes/sessions.js';
@@ -21,6 +22,12 @@ import { historyRoutes } from './routes/history.js';
 import { healthRoutes, type Pingable } from './routes/health.js';
 import { ratingRoutes } from './routes/rating.js';
 import { tariffRoutes } from './routes/tariff.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    chargingMetrics: ChargingMetrics;
+  }
+}
 
 export interface AppDeps {
   apiKeys: ApiKey[];
@@ -72,13 +79,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(swaggerUi, { routePrefix: '/docs' });
   limitInFlight(app, deps.maxInFlight);
   registerAuth(app, deps.apiKeys);
-  registerMetrics(app);
+  const metrics = chargingMetrics(registerMetrics(app));
+  app.decorate('chargingMetrics', metrics);
   healthRoutes(app, deps.health);
   ratingRoutes(app, deps.tariff);
   tariffRoutes(app, deps.tariff);
   accountRoutes(app, deps.balances);
-  eventRoutes(app, deps);
-  sessionRoutes(app, deps.sessions);
+  eventRoutes(app, { ...deps, metrics });
+  sessionRoutes(app, deps.sessions, metrics);
   if (deps.history) historyRoutes(app, deps.history);
   return app;
 }

@@ -303,3 +303,13 @@ describe('malformed and unknown', () => {
     expect([r.statusCode, r.json().resultCode]).toEqual([200, 5030]);
   });
 });
+
+describe('metrics', () => {
+  it('counts answers by kind and result code, and replays', async () => {
+    const text = (await app.inject({ url: '/metrics' })).body;
+    expect(text).toMatch(/ocs_charging_answers_total\{kind="initiate",result_code="2001"\} [1-9]/);
+    expect(text).toMatch(/ocs_charging_answers_total\{kind="update",result_code="4010"\} 1/);
+    expect(text).toMatch(/ocs_charging_replays_total\{kind="update"\} [1-9]/);
+    expect(text).toMatch(/ocs_sessions_open \d+/);
+  });
+});

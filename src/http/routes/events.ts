@@ -10,6 +10,7 @@ import type { BalanceStore } from '../../balances/store.js';
 import { chargeEvent, EventConflict } from '../../charging/events.js';
 import type { ActiveTariff } from '../../tariffs/active.js';
 import type { RecordSink } from '../../storage/records.js';
+import type { ChargingMetrics } from '../charging-metrics.js';
 import { AppError } from '../errors.js';
 
 const Count = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
@@ -91,7 +92,13 @@ const EventAnswer = Type.Object({
 
 export function eventRoutes(
   app: FastifyInstance,
-  deps: { tariff: ActiveTariff; balances: BalanceStore; record: RecordSink; now?: () => number },
+  deps: {
+    tariff: ActiveTariff;
+    balances: BalanceStore;
+    record: RecordSink;
+    metrics: ChargingMetrics;
+    now?: () => number;
+  },
 ): void {
   app.withTypeProvider<TypeBoxTypeProvider>().post(
     '/v1/events/:eventId',
@@ -116,7 +123,11 @@ export function eventRoutes(
           req.body,
           (deps.now ?? Date.now)(),
         );
-        if (replayed) reply.header('Idempotent-Replayed', 'true');
+        deps.metrics.answers.inc({ kind: 'event', result_code: String(answer.resultCode) });
+        if (replayed) {
+          deps.metrics.replays.inc({ kind: 'event' });
+          reply.header('Idempotent-Replayed', 'true');
+        }
         return answer;
       } catch (err) {
         if (err instanceof EventConflict)

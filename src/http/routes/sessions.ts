@@ -8,6 +8,7 @@ import { Type, type Static } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { SessionError, type Phase, type Sessions } from '../../charging/sessions.js';
 import { AppError } from '../errors.js';
+import type { ChargingMetrics } from '../charging-metrics.js';
 
 const Count = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
 const UnitFields = {
@@ -104,7 +105,7 @@ function checkBody(body: Static<typeof SessionBody>): void {
     throw new AppError('INVALID_REQUEST', 'the request does not hold together', { invalidParams: invalid });
 }
 
-export function sessionRoutes(app: FastifyInstance, sessions: Sessions): void {
+export function sessionRoutes(app: FastifyInstance, sessions: Sessions, metrics: ChargingMetrics): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   for (const phase of ['initiate', 'update', 'terminate'] as Phase[]) {
     r.post(
@@ -127,7 +128,12 @@ export function sessionRoutes(app: FastifyInstance, sessions: Sessions): void {
             phase,
             req.body,
           );
-          if (replayed) reply.header('Idempotent-Replayed', 'true');
+          metrics.answers.inc({ kind: phase, result_code: String(answer.resultCode) });
+          if (replayed) {
+            metrics.replays.inc({ kind: phase });
+            reply.header('Idempotent-Replayed', 'true');
+          } else if (phase === 'initiate' && answer.resultCode === 2001) metrics.openSessions.inc();
+          else if (phase !== 'initiate' && answer.sessionExpiresAt === undefined) metrics.openSessions.dec();
           return answer;
         } catch (err) {
           if (err instanceof SessionError)

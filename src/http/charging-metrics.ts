@@ -1,0 +1,31 @@
+/** Charging metrics: answers by kind and Diameter result code, replays, sessions, expiries. */
+import { Counter, Gauge, type Registry } from 'prom-client';
+
+export function chargingMetrics(registry: Registry) {
+  return {
+    answers: new Counter({
+      name: 'ocs_charging_answers_total',
+      help: 'Charging answers by request kind and Diameter result code',
+      labelNames: ['kind', 'result_code'],
+      registers: [registry],
+    }),
+    replays: new Counter({
+      name: 'ocs_charging_replays_total',
+      help: 'Charging requests answered from a stored answer (retries, late originals)',
+      labelNames: ['kind'],
+      registers: [registry],
+    }),
+    openSessions: new Gauge({
+      name: 'ocs_sessions_open',
+      help: 'Charging sessions opened and not yet closed by this engine process',
+      registers: [registry],
+    }),
+    reservationExpiries: new Counter({
+      name: 'ocs_reservation_expiries_total',
+      help: 'Reservations released because their session went silent',
+      registers: [registry],
+    }),
+  };
+}
+
+export type ChargingMetrics = ReturnType<typeof chargingMetrics>;
