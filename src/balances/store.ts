@@ -301,6 +301,45 @@ export function createBalanceStore(opts: BalanceStoreOptions) {
       ]);
     },
 
+    /** Changes a balance's weight, validity or filters (not its value: that moves through credit/debit). */
+    async updateBalance(
+      tenant: string,
+      id: string,
+      balanceId: string,
+      patch: Partial<
+        Pick<
+          NewBalance,
+          'weight' | 'activationMs' | 'expiryMs' | 'destinations' | 'ratingGroups' | 'categories'
+        >
+      >,
+      opId: string,
+    ): Promise<OpResult> {
+      const v = await view(tenant, id);
+      const b = v?.balances.find((x) => x.id === balanceId);
+      if (!v || !b)
+        return {
+          code: v ? BalanceCode.BALANCE_NOT_FOUND : BalanceCode.ACCOUNT_NOT_FOUND,
+          replayed: false,
+          movements: [],
+        };
+      const meta = {
+        unit: b.unit,
+        weight: patch.weight ?? b.weight,
+        activationMs: patch.activationMs ?? b.activationMs,
+        expiryMs: patch.expiryMs === undefined ? b.expiryMs : patch.expiryMs,
+        destinations: patch.destinations ?? b.destinations,
+        ratingGroups: patch.ratingGroups ?? b.ratingGroups,
+        categories: patch.categories ?? b.categories,
+      };
+      const k = await keysOf(tenant, id);
+      return call('balance-admin', k, opId, fingerprint('update', [balanceId, patch]), id, [
+        'update',
+        b.scope,
+        balanceId,
+        JSON.stringify(meta),
+      ]);
+    },
+
     async removeBalance(
       tenant: string,
       id: string,

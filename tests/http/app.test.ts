@@ -279,3 +279,62 @@ describe('observability', () => {
     });
   });
 });
+
+describe('changing balances', () => {
+  it('changes a bundle, and takes money off once per reference', async () => {
+    await app.inject({
+      method: 'PATCH',
+      url: '/v1/accounts/alice',
+      headers: BILLING,
+      payload: { status: 'active', reference: 'ticket-11' },
+    });
+    const changed = await app.inject({
+      method: 'PATCH',
+      url: '/v1/accounts/alice/balances/uk-minutes',
+      headers: BILLING,
+      payload: { weight: 50, expiry: null, reference: 'promo-1' },
+    });
+    expect(changed.statusCode).toBe(200);
+    const view = (await app.inject({ url: '/v1/accounts/alice', headers: BILLING })).json();
+    expect(view.balances.find((b: { id: string }) => b.id === 'uk-minutes')).toMatchObject({
+      weight: 50,
+      expiry: null,
+      value: 6000,
+    });
+    const fee = { amount: '1.25', reference: 'late-fee-7' };
+    const first = await app.inject({
+      method: 'POST',
+      url: '/v1/accounts/alice/debits',
+      headers: BILLING,
+      payload: fee,
+    });
+    const again = await app.inject({
+      method: 'POST',
+      url: '/v1/accounts/alice/debits',
+      headers: BILLING,
+      payload: fee,
+    });
+    expect(first.json()).toMatchObject({
+      result: 'OK',
+      movements: [{ balanceId: 'main', delta: '-1.25', valueAfter: '14' }],
+    });
+    expect(again.json()).toMatchObject({ replayed: true });
+    const tooMuch = await app.inject({
+      method: 'POST',
+      url: '/v1/accounts/alice/debits',
+      headers: BILLING,
+      payload: { amount: '1000', reference: 'x' },
+    });
+    expect(tooMuch.json()).toMatchObject({ status: 400, result: 'INSUFFICIENT' });
+    expect(
+      (
+        await app.inject({
+          method: 'PATCH',
+          url: '/v1/accounts/alice/balances/nope',
+          headers: BILLING,
+          payload: { weight: 1, reference: 'r' },
+        })
+      ).statusCode,
+    ).toBe(404);
+  });
+});

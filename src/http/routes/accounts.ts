@@ -273,6 +273,72 @@ export function accountRoutes(app: FastifyInstance, store: BalanceStore): void {
       ),
   );
 
+  r.patch(
+    '/v1/accounts/:accountId/balances/:balanceId',
+    {
+      config: billing,
+      schema: {
+        summary: 'Change a balance: weight, validity, filters',
+        tags: ['balances'],
+        params: Type.Object({ accountId: Id, balanceId: Id }),
+        body: Type.Object(
+          {
+            weight: Type.Optional(Type.Integer()),
+            activation: Type.Optional(Type.String({ format: 'date-time' })),
+            expiry: Type.Optional(Type.Union([Type.String({ format: 'date-time' }), Type.Null()])),
+            destinations: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+            ratingGroups: Type.Optional(Type.Array(Type.Integer({ minimum: 0 }))),
+            categories: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+            reference: Id,
+          },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    async (req) => {
+      const { reference, activation, expiry, ...rest } = req.body;
+      const patch = {
+        ...rest,
+        ...(activation ? { activationMs: Date.parse(activation) } : {}),
+        ...(expiry !== undefined ? { expiryMs: expiry === null ? null : Date.parse(expiry) } : {}),
+      };
+      const res = await store.updateBalance(
+        tenant(req),
+        req.params.accountId,
+        req.params.balanceId,
+        patch,
+        `update-balance:${reference}`,
+      );
+      if (res.code === 'BALANCE_NOT_FOUND')
+        throw new AppError('NOT_FOUND', `no balance ${req.params.balanceId}`);
+      return answer(res);
+    },
+  );
+
+  r.post(
+    '/v1/accounts/:accountId/debits',
+    {
+      config: billing,
+      schema: {
+        summary: 'Take money off an account (a negative adjustment, a fee), once per reference',
+        tags: ['balances'],
+        params: AccountParams,
+        body: Type.Object({ amount: Decimal, reference: Id }, { additionalProperties: false }),
+      },
+    },
+    async (req) => {
+      const amountNano = decimalToNano(req.body.amount);
+      if (amountNano === 0) throw new AppError('INVALID_REQUEST', 'amount must be more than 0');
+      return answer(
+        await store.debit(tenant(req), req.params.accountId, {
+          opId: `debit:${req.body.reference}`,
+          kind: 'adjust',
+          charge: { unit: 'generic', units: 0, amountNano },
+        }),
+      );
+    },
+  );
+
   r.post(
     '/v1/accounts/:accountId/credits',
     {
