@@ -1,11 +1,9 @@
 /**
  * Load harness for the charging API: starts the engine as its own process, funds accounts, then a
- * separate load process drives a mix of charging events (SMS direct debits, voice and data price
- * enquiries, balance checks) over keep-alive HTTP and reports requests/s and p50/p99/p999.
+ * separate load process drives a mix of SMS events and voice and data sessions over keep-alive
+ * HTTP and reports requests/s and p50/p99/p999.
  *
  *   npm run bench:charging [-- --seconds 10 --connections 64 --accounts 2000]
- *
- * Sessions (initiate/update/terminate) are not in the mix yet: the API does not have them.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -28,43 +26,61 @@ const PORT = Number(values.port);
 const ACCOUNTS = Number(values.accounts);
 const msisdn = (i: number) => `4477${String(i).padStart(8, '0')}`;
 
-function body(i: number, n: number): { path: string; json: string } {
-  const sub = [{ type: 'E164', data: msisdn(i % ACCOUNTS) }];
+/** One scenario: the requests a network element sends, in order (a session is 2 or 3 requests). */
+function scenario(n: number): { path: string; json: string }[] {
+  const sub = [{ type: 'E164', data: msisdn(n % ACCOUNTS) }];
+  const id = encodeURIComponent(`bench;${process.pid};${n}`);
+  const t = '2026-11-20T10:15:00Z';
   const kind = n % 10;
-  const base = { eventTime: '2026-11-20T10:15:00Z', subscriptionIds: sub };
-  let req: object;
-  if (kind < 6)
-    req = {
-      ...base,
-      requestedAction: 'DIRECT_DEBITING',
-      serviceContextId: '32274@3gpp.org',
-      serviceInformation: { sms: { recipients: ['447911123456'] } },
-      mscc: [{ ratingGroup: 300, requested: { serviceSpecificUnits: 1 } }],
-    };
-  else if (kind < 8)
-    req = {
-      ...base,
-      requestedAction: 'PRICE_ENQUIRY',
-      serviceContextId: '32260@3gpp.org',
-      serviceInformation: { ims: { calledParty: 'tel:+442071234567' } },
-      mscc: [{ ratingGroup: 100, requested: { time: 95 } }],
-    };
-  else if (kind < 9)
-    req = {
-      ...base,
-      requestedAction: 'CHECK_BALANCE',
+  const req = (path: string, body: object) => ({ path, json: JSON.stringify(body) });
+  if (kind < 4) {
+    return [
+      req(`/v1/events/${id}`, {
+        requestedAction: 'DIRECT_DEBITING',
+        eventTime: t,
+        serviceContextId: '32274@3gpp.org',
+        subscriptionIds: sub,
+        serviceInformation: { sms: { recipients: ['447911123456'] } },
+        mscc: [{ ratingGroup: 300, requested: { serviceSpecificUnits: 1 } }],
+      }),
+    ];
+  }
+  if (kind < 7) {
+    return [
+      req(`/v1/sessions/${id}/initiate`, {
+        requestNumber: 0,
+        eventTime: t,
+        serviceContextId: '32260@3gpp.org',
+        subscriptionIds: sub,
+        serviceInformation: { ims: { calledParty: 'tel:+442071234567' } },
+        mscc: [{ ratingGroup: 100, requested: { time: 120 } }],
+      }),
+      req(`/v1/sessions/${id}/terminate`, {
+        requestNumber: 1,
+        eventTime: t,
+        mscc: [{ ratingGroup: 100, used: [{ time: 95 }] }],
+      }),
+    ];
+  }
+  return [
+    req(`/v1/sessions/${id}/initiate`, {
+      requestNumber: 0,
+      eventTime: t,
       serviceContextId: '32251@3gpp.org',
-      mscc: [{ ratingGroup: 10, requested: { totalOctets: 52428800 } }],
-    };
-  else
-    req = {
-      ...base,
-      requestedAction: 'DIRECT_DEBITING',
-      serviceContextId: '32274@3gpp.org',
-      serviceInformation: { sms: { recipients: ['33612345678'] } },
-      mscc: [{ ratingGroup: 300, requested: { serviceSpecificUnits: 1 } }],
-    };
-  return { path: `/v1/events/${encodeURIComponent(`bench;${process.pid};${n}`)}`, json: JSON.stringify(req) };
+      subscriptionIds: sub,
+      mscc: [{ ratingGroup: 10, requested: { totalOctets: 10485760 } }],
+    }),
+    req(`/v1/sessions/${id}/update`, {
+      requestNumber: 1,
+      eventTime: t,
+      mscc: [{ ratingGroup: 10, requested: { totalOctets: 10485760 }, used: [{ totalOctets: 8388608 }] }],
+    }),
+    req(`/v1/sessions/${id}/terminate`, {
+      requestNumber: 2,
+      eventTime: t,
+      mscc: [{ ratingGroup: 10, used: [{ totalOctets: 1048576 }] }],
+    }),
+  ];
 }
 
 /** The load process: closed loop, CONNECTIONS requests in flight, for SECONDS. */
@@ -74,9 +90,8 @@ async function load(): Promise<void> {
   let n = 0;
   let failed = 0;
   const until = performance.now() + Number(values.seconds) * 1000;
-  const one = (i: number) =>
+  const one = (path: string, json: string) =>
     new Promise<void>((resolve) => {
-      const { path, json } = body(i, i);
       const t0 = performance.now();
       const req = http.request(
         {
@@ -106,7 +121,7 @@ async function load(): Promise<void> {
   const start = performance.now();
   await Promise.all(
     Array.from({ length: Number(values.connections) }, async () => {
-      while (performance.now() < until) await one(n++);
+      while (performance.now() < until) for (const r of scenario(n++)) await one(r.path, r.json);
     }),
   );
   const seconds = (performance.now() - start) / 1000;
@@ -201,7 +216,7 @@ async function main(): Promise<void> {
       p999: string;
     };
     console.log(
-      `mix: 70 % SMS direct debits, 20 % voice price enquiries, 10 % data balance checks; ${ACCOUNTS} accounts`,
+      `mix per scenario: 40 % SMS events (1 request), 30 % voice sessions (initiate, terminate), 30 % data sessions (initiate, update, terminate); ${ACCOUNTS} accounts`,
     );
     console.log(
       `| ${values.connections} connections | ${r.rps.toLocaleString('en')} req/s | p50 ${r.p50} ms | p99 ${r.p99} ms | p999 ${r.p999} ms | ${r.failed} failed of ${r.requests} |`,

@@ -30,6 +30,8 @@ export interface Config {
   demoKeys: boolean;
   keyPrefix: string;
   maxInFlight: number;
+  /** Where data sessions are redirected on their final units, e.g. https://topup.example/?msisdn={msisdn}. */
+  topUpUrl: string | undefined;
 }
 
 export class ConfigError extends Error {}
@@ -104,5 +106,6 @@ export function loadConfig(env: NodeJS.ProcessEnv, readFile: (path: string) => s
     demoKeys: !keysRaw,
     keyPrefix: env.KEY_PREFIX ?? 'ocs:',
     maxInFlight: int(env, 'MAX_IN_FLIGHT', 2000, 1, 1_000_000),
+    topUpUrl: env.TOPUP_URL || undefined,
   };
 }

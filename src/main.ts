@@ -73,6 +73,7 @@ async function main(): Promise<void> {
       tariff: () => tariff.current(),
       now: Date.now,
       record,
+      ...(config.topUpUrl ? { topUpUrl: config.topUpUrl } : {}),
     }),
     record,
     history: { pool: pgHandle.pool, schema },

@@ -54,7 +54,40 @@ export interface MsccAnswer {
   resultCode: number;
   granted?: Units;
   validityTime?: number;
-  finalUnitIndication?: { finalUnitAction: 'TERMINATE' };
+  timeQuotaThreshold?: number;
+  volumeQuotaThreshold?: number;
+  unitQuotaThreshold?: number;
+  finalUnitIndication?: FinalUnitIndication;
+}
+
+export interface FinalUnitIndication {
+  finalUnitAction: 'TERMINATE' | 'REDIRECT' | 'RESTRICT_ACCESS';
+  redirectServer?: { addressType: 'URL'; address: string };
+}
+
+/**
+ * What the network does when the last units are used: voice and SMS end (TERMINATE); data is
+ * redirected to the top-up portal when one is configured (the customer can pay and go on), else
+ * ended. The portal URL may carry `{msisdn}`.
+ */
+function finalUnitFor(tor: string, topUpUrl: string | undefined, subscriber: string): FinalUnitIndication {
+  if (tor !== 'data' || !topUpUrl) return { finalUnitAction: 'TERMINATE' };
+  return {
+    finalUnitAction: 'REDIRECT',
+    redirectServer: {
+      addressType: 'URL',
+      address: topUpUrl.replace('{msisdn}', encodeURIComponent(subscriber)),
+    },
+  };
+}
+
+/** The client asks again when this much of a grant is left: 20 % of it (thresholds avoid gaps). */
+function thresholdFor(tor: string, granted: number): Partial<MsccAnswer> {
+  const t = Math.floor(granted * 0.2);
+  if (t === 0) return {};
+  if (tor === 'voice') return { timeQuotaThreshold: t };
+  if (tor === 'data') return { volumeQuotaThreshold: t };
+  return { unitQuotaThreshold: t };
 }
 
 export interface SessionAnswer {
@@ -84,6 +117,8 @@ export class SessionError extends Error {
 }
 
 export interface SessionDeps {
+  /** The top-up portal data sessions are redirected to on their final units (may hold `{msisdn}`). */
+  topUpUrl?: string;
   /** Where each group's rated record (at close) and each request's trail entry go. */
   record: RecordSink;
   redis: Redis;
@@ -129,6 +164,8 @@ interface SessionRecord {
   expiresAtMs: number;
   /** The initiate's event time: the whole session is priced from there at terminate. */
   startedAt: string;
+  /** The subscription id the session was opened with (for the top-up redirect). */
+  subscriber: string;
   /** Per rating group: the open reservation, usage settled so far (base units) and money charged (nano). */
   groups: Record<string, Group>;
 }
@@ -312,7 +349,9 @@ export function createSessions(deps: SessionDeps) {
       resultCode: result('DIAMETER_SUCCESS').resultCode,
       granted: unitsFor({ category: s.category, tor: s.tor }, grantedUnits),
       validityTime: validity,
-      ...(grantedUnits < quota ? { finalUnitIndication: { finalUnitAction: 'TERMINATE' as const } } : {}),
+      ...(grantedUnits < quota
+        ? { finalUnitIndication: finalUnitFor(s.tor, deps.topUpUrl, s.subscriber) }
+        : thresholdFor(s.tor, grantedUnits)),
     };
   }
 
@@ -427,6 +466,7 @@ export function createSessions(deps: SessionDeps) {
       state: 'open',
       expiresAtMs: deps.now(),
       startedAt: req.eventTime,
+      subscriber: req.subscriptionIds[0]!.data,
       groups: {},
     };
   }

@@ -220,8 +220,36 @@ describe('data session with two rating groups', () => {
       resultCode: 2001,
       mscc: [
         { ratingGroup: 10, resultCode: 4012 },
-        { ratingGroup: 20, resultCode: 2001, granted: { totalOctets: 52428800 } },
+        {
+          ratingGroup: 20,
+          resultCode: 2001,
+          granted: { totalOctets: 52428800 },
+          validityTime: 3600,
+          volumeQuotaThreshold: 10485760,
+        },
       ],
+    });
+  });
+
+  it('redirects a data session to the top-up portal on its final units', async () => {
+    // 0.001 affords 102 KiB at 0.01 per MiB counted per KiB (102 x 1024 x 0.01 / 1 MiB = 0.000996...)
+    const c = await customer(1_000_000);
+    const r = await call('pgw1;1;3', 'initiate', {
+      requestNumber: 0,
+      eventTime: at(0),
+      serviceContextId: '32251@3gpp.org',
+      subscriptionIds: [{ type: 'E164', data: c.msisdn }],
+      mscc: [{ ratingGroup: 10, requested: { totalOctets: 1048576 } }],
+    });
+    expect(r.json().mscc[0]).toEqual({
+      ratingGroup: 10,
+      resultCode: 2001,
+      granted: { totalOctets: 102 * 1024 },
+      validityTime: 3600,
+      finalUnitIndication: {
+        finalUnitAction: 'REDIRECT',
+        redirectServer: { addressType: 'URL', address: `https://topup.example/?msisdn=${c.msisdn}` },
+      },
     });
   });
 

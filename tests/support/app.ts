@@ -27,6 +27,7 @@ export async function testApp(opts: {
     tariff: () => tariff.current(),
     now,
     record,
+    topUpUrl: 'https://topup.example/?msisdn={msisdn}',
   });
   const app = await buildApp({
     apiKeys: opts.keys ?? DEMO_KEYS,
