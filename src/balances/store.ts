@@ -246,6 +246,13 @@ export function createBalanceStore(opts: BalanceStoreOptions) {
       return call('account-admin', k, opId, fingerprint('update', patch), id, ['update', ...fields.flat()]);
     },
 
+    /** The account alone (no balances): one plain read, for callers that only need who it is. */
+    async accountInfo(tenant: string, id: string): Promise<Account | null> {
+      const k = await keysOf(tenant, id);
+      const flat = await redis.hgetall(k.acct);
+      return decodeAccount(Object.entries(flat).flat());
+    },
+
     async getAccount(tenant: string, id: string): Promise<AccountView | null> {
       return view(tenant, id);
     },

@@ -119,6 +119,7 @@ function settledAnswer(eventId: string, req: EventRequest, r: OpResult): EventAn
   return answer(eventId, req, name);
 }
 
+/** The account of the first known subscription id; with its balances only when the action needs them. */
 async function findAccount(deps: EventDeps, tenant: string, req: EventRequest) {
   for (const s of req.subscriptionIds) {
     const id = await deps.balances.findAccountBySubscription(
@@ -126,7 +127,12 @@ async function findAccount(deps: EventDeps, tenant: string, req: EventRequest) {
       SUBSCRIPTION_TYPES[s.type] ?? s.type.toLowerCase(),
       s.data,
     );
-    if (id) return deps.balances.getAccount(tenant, id);
+    if (!id) continue;
+    if (req.requestedAction === 'CHECK_BALANCE' || req.requestedAction === 'REFUND_ACCOUNT') {
+      return deps.balances.getAccount(tenant, id);
+    }
+    const account = await deps.balances.accountInfo(tenant, id);
+    return account && { account, balances: [], reservations: [] };
   }
   return null;
 }

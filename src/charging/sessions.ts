@@ -293,6 +293,42 @@ export function createSessions(deps: SessionDeps) {
   }
 
   /** Reserves what the balances afford of the quota; returns the group's answer. */
+  /** Reserves the charge of `units` of a group under a reservation id; the store's result. */
+  function hold(s: SessionRecord, rg: number, reservationId: string, opId: string, held: RatingResult) {
+    return deps.balances.reserve(s.tenant, s.accountId, {
+      opId,
+      reservationId,
+      ttlSeconds: 2 * VALIDITY_SECONDS[s.tor]!,
+      charge: {
+        unit: s.tor,
+        units: held.usage,
+        amountNano: exactNano(held),
+        destination: held.segments[0]!.destination,
+        category: s.category,
+        ratingGroup: rg,
+      },
+    });
+  }
+
+  /** How much of `quota` the balances can pay now (a snapshot; the reservation re-checks it). */
+  async function affordable(s: SessionRecord, rated: RatingResult, quota: number): Promise<number> {
+    const view = await deps.balances.getAccount(s.tenant, s.accountId);
+    if (!view) return 0;
+    const snapshot: BalanceSnapshot[] = view.balances.map((b) => ({
+      id: `${b.scope}:${b.id}`,
+      unit: b.unit,
+      value: BigInt(Math.max(0, b.value - b.held)),
+      weight: b.weight,
+      destinations: b.destinations,
+      blocker: false,
+    }));
+    return Math.min(quota, fromBase(s, affordableUsage(rated, snapshot).usage));
+  }
+
+  /**
+   * Reserves the quota; when the balances cannot pay all of it, reserves what they can and marks it
+   * the final units. The common case costs one script call; the snapshot only the short case.
+   */
   async function grant(
     s: SessionRecord,
     sessionId: string,
@@ -304,44 +340,32 @@ export function createSessions(deps: SessionDeps) {
     const g = s.groups[rg] ?? (s.groups[rg] = newGroup());
     const rated = rate(s, quota, base(s, g.used), at);
     if (!rated) return { ratingGroup: rg, resultCode: result('DIAMETER_RATING_FAILED').resultCode };
-    const view = await deps.balances.getAccount(s.tenant, s.accountId);
-    if (!view) return { ratingGroup: rg, resultCode: result('DIAMETER_USER_UNKNOWN').resultCode };
-    if (view.account.status !== 'active')
-      return { ratingGroup: rg, resultCode: result('DIAMETER_END_USER_SERVICE_DENIED').resultCode };
-    const snapshot: BalanceSnapshot[] = view.balances.map((b) => ({
-      id: `${b.scope}:${b.id}`,
-      unit: b.unit,
-      value: BigInt(Math.max(0, b.value - b.held)),
-      weight: b.weight,
-      destinations: b.destinations,
-      blocker: false,
-    }));
-    const allow = view.account.type === 'postpaid' && view.account.creditLimitNano > 0;
-    const affordable = allow ? rated.usage : affordableUsage(rated, snapshot).usage;
-    const grantedUnits = Math.min(quota, fromBase(s, affordable));
-    if (grantedUnits <= 0)
-      return { ratingGroup: rg, resultCode: result('DIAMETER_CREDIT_LIMIT_REACHED').resultCode };
-    const held = grantedUnits === quota ? rated : rate(s, grantedUnits, base(s, g.used), at)!;
-    const reservationId = `${sessionId}#${rg}#${n}`;
-    const validity = VALIDITY_SECONDS[s.tor]!;
-    const r = await deps.balances.reserve(s.tenant, s.accountId, {
-      opId: `${sessionId}#${n}#${rg}#reserve`,
-      reservationId,
-      ttlSeconds: 2 * validity,
-      charge: {
-        unit: s.tor,
-        units: held.usage,
-        amountNano: exactNano(held),
-        destination: held.segments[0]!.destination,
-        category: s.category,
-        ratingGroup: rg,
-      },
-    });
+    let reservationId = `${sessionId}#${rg}#${n}`;
+    let grantedUnits = quota;
+    let r = await hold(s, rg, reservationId, `${sessionId}#${n}#${rg}#reserve`, rated);
+    if (r.code === 'INSUFFICIENT') {
+      grantedUnits = await affordable(s, rated, quota);
+      if (grantedUnits <= 0)
+        return { ratingGroup: rg, resultCode: result('DIAMETER_CREDIT_LIMIT_REACHED').resultCode };
+      reservationId = `${reservationId}p`;
+      r = await hold(
+        s,
+        rg,
+        reservationId,
+        `${sessionId}#${n}#${rg}#reserve-part`,
+        rate(s, grantedUnits, base(s, g.used), at)!,
+      );
+    }
     if (r.code !== 'OK') {
       const name: ResultName =
-        r.code === 'ACCOUNT_INACTIVE' ? 'DIAMETER_END_USER_SERVICE_DENIED' : 'DIAMETER_CREDIT_LIMIT_REACHED';
+        r.code === 'ACCOUNT_INACTIVE'
+          ? 'DIAMETER_END_USER_SERVICE_DENIED'
+          : r.code === 'ACCOUNT_NOT_FOUND'
+            ? 'DIAMETER_USER_UNKNOWN'
+            : 'DIAMETER_CREDIT_LIMIT_REACHED';
       return { ratingGroup: rg, resultCode: result(name).resultCode };
     }
+    const validity = VALIDITY_SECONDS[s.tor]!;
     g.reservationId = reservationId;
     g.quota = grantedUnits;
     return {
@@ -452,14 +476,14 @@ export function createSessions(deps: SessionDeps) {
         sub.data,
       );
     }
-    const view = accountId ? await deps.balances.getAccount(tenant, accountId) : null;
-    if (!view) return fail('DIAMETER_USER_UNKNOWN');
-    if (view.account.status !== 'active') return fail('DIAMETER_END_USER_SERVICE_DENIED');
+    const account = accountId ? await deps.balances.accountInfo(tenant, accountId) : null;
+    if (!account) return fail('DIAMETER_USER_UNKNOWN');
+    if (account.status !== 'active') return fail('DIAMETER_END_USER_SERVICE_DENIED');
     return {
       tenant,
-      accountId: view.account.id,
-      subject: view.account.subject,
-      currency: view.account.currency,
+      accountId: account.id,
+      subject: account.subject,
+      currency: account.currency,
       category: kind.category,
       tor: kind.tor,
       destination: destinationOf(req.serviceInformation),
@@ -573,7 +597,7 @@ export function createSessions(deps: SessionDeps) {
     }
     const answerKey = `${key(tenant, sessionId)}:answer:${req.requestNumber}`;
     const fp = fingerprintOf(phase, req);
-    const stored = await deps.redis.get(answerKey);
+    const [stored, current] = await Promise.all([deps.redis.get(answerKey), load(tenant, sessionId)]);
     if (stored) {
       const [storedFp, json] = [stored.slice(0, 40), stored.slice(41)];
       if (storedFp !== fp && phase === 'initiate')
@@ -585,7 +609,7 @@ export function createSessions(deps: SessionDeps) {
         );
       return { answer: JSON.parse(json) as SessionAnswer, replayed: true };
     }
-    let s = await load(tenant, sessionId);
+    let s = current;
     if (phase === 'initiate') {
       if (s) throw new SessionError('SESSION_EXISTS', `session ${sessionId} is already open`);
       const opened = await open(tenant, sessionId, req);
@@ -608,15 +632,8 @@ export function createSessions(deps: SessionDeps) {
     if (late) s.state = 'closed';
     if (late && phase === 'update') Object.assign(answer, result('DIAMETER_UNKNOWN_SESSION_ID'));
     const ttl = 2 * VALIDITY_SECONDS[s.tor]!;
-    if (phase !== 'initiate' || answer.resultCode === 2001) await save(tenant, sessionId, s, ttl);
-    if (s.state === 'closed')
-      await recordClose(
-        s,
-        sessionId,
-        req.terminationCause ?? (late ? 'TCC_EXPIRED' : answer.resultName),
-        answer.resultCode,
-      );
-    await deps.record('charging_requests', {
+    const cause = req.terminationCause ?? (late ? 'TCC_EXPIRED' : answer.resultName);
+    const trail = {
       tenant,
       session_id: sessionId,
       request_number: req.requestNumber,
@@ -624,7 +641,12 @@ export function createSessions(deps: SessionDeps) {
       request: req,
       answer,
       at: req.eventTime,
-    });
+    };
+    await Promise.all([
+      phase !== 'initiate' || answer.resultCode === 2001 ? save(tenant, sessionId, s, ttl) : null,
+      s.state === 'closed' ? recordClose(s, sessionId, cause, answer.resultCode) : null,
+      deps.record('charging_requests', trail),
+    ]);
     // SET NX: if a copy of this request raced us, its answer stands and ours is the replay.
     const won = await deps.redis.set(answerKey, `${fp}|${JSON.stringify(answer)}`, 'EX', ttl + 86_400, 'NX');
     if (!won) return handleOne(tenant, sessionId, phase, req);

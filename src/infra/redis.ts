@@ -84,7 +84,7 @@ export async function connectRedis(opts: {
 }): Promise<RedisHandle> {
   const quit = (r: Redis) => async () => void (await r.quit().catch(() => undefined));
   if (opts.url) {
-    const redis = new Redis(opts.url, { maxRetriesPerRequest: 3 });
+    const redis = new Redis(opts.url, { maxRetriesPerRequest: 3, enableAutoPipelining: true });
     await redis.ping();
     return {
       redis,
@@ -104,12 +104,12 @@ export async function connectRedis(opts: {
   local.on('error', () => {}); // "nothing listens there" is an answer, not an error
   if (await answers(local)) {
     await local.quit();
-    const redis = new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 3 });
+    const redis = new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 3, enableAutoPipelining: true });
     return { redis, description: `Redis already running at 127.0.0.1:${port}`, stop: quit(redis) };
   }
   local.disconnect();
   const { socket, child } = await startPrivateRedis(resolve(opts.dataDir, 'redis'));
-  const redis = new Redis({ path: socket, maxRetriesPerRequest: 3 });
+  const redis = new Redis({ path: socket, maxRetriesPerRequest: 3, enableAutoPipelining: true });
   return {
     redis,
     description: `a private redis-server this engine started (unix socket ${socket}, AOF on)`,
