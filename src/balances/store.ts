@@ -282,6 +282,22 @@ export function createBalanceStore(opts: BalanceStoreOptions) {
       ]);
     },
 
+    /** Takes a subscription id off an account (and frees it for another). */
+    async removeSubscription(tenant: string, id: string, sub: Subscription, opId: string): Promise<OpResult> {
+      const v = await view(tenant, id);
+      if (!v) return { code: BalanceCode.ACCOUNT_NOT_FOUND, replayed: false, movements: [] };
+      const subs = v.account.subscriptions.filter((s) => s.type !== sub.type || s.value !== sub.value);
+      const k = await keysOf(tenant, id);
+      const r = await call('account-admin', k, opId, fingerprint('unsubscribe', sub), id, [
+        'update',
+        'subscriptions',
+        JSON.stringify(subs),
+      ]);
+      const key = subscriptionKey(ks, tenant, sub.type, sub.value);
+      if (r.code === 'OK' && (await redis.get(key)) === id) await redis.del(key);
+      return r;
+    },
+
     async findAccountBySubscription(tenant: string, type: string, value: string): Promise<string | null> {
       return redis.get(subscriptionKey(ks, tenant, type, value));
     },

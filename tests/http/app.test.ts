@@ -338,3 +338,38 @@ describe('changing balances', () => {
     ).toBe(404);
   });
 });
+
+describe('subscriptions', () => {
+  it('adds and removes an id; a removed id finds no account and can be given to another', async () => {
+    const add = await app.inject({
+      method: 'POST',
+      url: '/v1/accounts/alice/subscriptions',
+      headers: BILLING,
+      payload: { type: 'imsi', value: '234150000000009' },
+    });
+    expect(add.json()).toMatchObject({ result: 'OK' });
+    const removed = await app.inject({
+      method: 'DELETE',
+      url: '/v1/accounts/alice/subscriptions/imsi/234150000000009',
+      headers: BILLING,
+    });
+    expect(removed.json()).toMatchObject({ result: 'OK' });
+    const view = (await app.inject({ url: '/v1/accounts/alice', headers: BILLING })).json();
+    expect(view.subscriptions).toEqual([{ type: 'msisdn', value: '447700900001' }]);
+    await app.inject({
+      method: 'POST',
+      url: '/v1/accounts',
+      headers: BILLING,
+      payload: {
+        id: 'carol',
+        type: 'prepaid',
+        currency: 'GBP',
+        subject: 'carol',
+        subscriptions: [{ type: 'imsi', value: '234150000000009' }],
+      },
+    });
+    expect((await app.inject({ url: '/v1/accounts/carol', headers: BILLING })).json().subscriptions).toEqual([
+      { type: 'imsi', value: '234150000000009' },
+    ]);
+  });
+});

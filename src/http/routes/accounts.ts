@@ -95,6 +95,29 @@ export function accountRoutes(app: FastifyInstance, store: BalanceStore): void {
   const tenant = (req: FastifyRequest) => req.principal.tenant;
   const billing = { roles: ['billing' as const] };
 
+  r.delete(
+    '/v1/accounts/:accountId/subscriptions/:type/:value',
+    {
+      config: billing,
+      schema: {
+        summary: 'Take an msisdn, imsi or other id off an account',
+        tags: ['accounts'],
+        params: Type.Object({ accountId: Id, type: Subscription.properties.type, value: Id }),
+      },
+    },
+    async (req) => {
+      const sub = { type: req.params.type, value: req.params.value };
+      return answer(
+        await store.removeSubscription(
+          tenant(req),
+          req.params.accountId,
+          sub,
+          `unsubscribe:${sub.type}:${sub.value}`,
+        ),
+      );
+    },
+  );
+
   r.post(
     '/v1/accounts',
     { config: billing, schema: { summary: 'Create an account', tags: ['accounts'], body: NewAccount } },
