@@ -26,6 +26,7 @@ import {
   type ServiceInformation,
   type Units,
 } from './service-context.js';
+import { findSubscriber } from './service-context.js';
 
 export type RequestedAction = 'DIRECT_DEBITING' | 'REFUND_ACCOUNT' | 'CHECK_BALANCE' | 'PRICE_ENQUIRY';
 
@@ -56,15 +57,6 @@ export interface EventDeps {
   /** Where the rated record and the request trail go (on their way to PostgreSQL). */
   record: RecordSink;
 }
-
-/** The subscription id types of Diameter Subscription-Id, as the balance store names them. */
-const SUBSCRIPTION_TYPES: Readonly<Record<string, string>> = {
-  E164: 'msisdn',
-  IMSI: 'imsi',
-  SIP_URI: 'sip',
-  NAI: 'nai',
-  PRIVATE: 'private',
-};
 
 export function fingerprintOf(req: EventRequest): string {
   const { retransmission: _r, ...body } = req;
@@ -121,20 +113,17 @@ function settledAnswer(eventId: string, req: EventRequest, r: OpResult): EventAn
 
 /** The account of the first known subscription id; with its balances only when the action needs them. */
 async function findAccount(deps: EventDeps, tenant: string, req: EventRequest) {
-  for (const s of req.subscriptionIds) {
-    const id = await deps.balances.findAccountBySubscription(
-      tenant,
-      SUBSCRIPTION_TYPES[s.type] ?? s.type.toLowerCase(),
-      s.data,
-    );
-    if (!id) continue;
-    if (req.requestedAction === 'CHECK_BALANCE' || req.requestedAction === 'REFUND_ACCOUNT') {
-      return deps.balances.getAccount(tenant, id);
-    }
-    const account = await deps.balances.accountInfo(tenant, id);
-    return account && { account, balances: [], reservations: [] };
+  const id = await findSubscriber(
+    (t, type, v) => deps.balances.findAccountBySubscription(t, type, v),
+    tenant,
+    req.subscriptionIds,
+  );
+  if (!id) return null;
+  if (req.requestedAction === 'CHECK_BALANCE' || req.requestedAction === 'REFUND_ACCOUNT') {
+    return deps.balances.getAccount(tenant, id);
   }
-  return null;
+  const account = await deps.balances.accountInfo(tenant, id);
+  return account && { account, balances: [], reservations: [] };
 }
 
 /** Whether the balances would cover the rated event now (no reservation, no guarantee: RFC 4006 6.4). */

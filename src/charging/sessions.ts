@@ -31,6 +31,7 @@ import {
   type ServiceKind,
   type Units,
 } from './service-context.js';
+import { findSubscriber } from './service-context.js';
 
 export interface SessionMscc {
   ratingGroup: number;
@@ -131,13 +132,6 @@ export interface SessionDeps {
 /** Default quota when a request asks the server to choose (`requested: {}`), per kind of service. */
 const DEFAULT_QUOTA: Record<string, number> = { voice: 300, data: 10 * 1024 * 1024, sms: 1, generic: 1 };
 const VALIDITY_SECONDS: Record<string, number> = { voice: 300, data: 3600, sms: 300, generic: 300 };
-const SUBSCRIPTION_TYPES: Readonly<Record<string, string>> = {
-  E164: 'msisdn',
-  IMSI: 'imsi',
-  SIP_URI: 'sip',
-  NAI: 'nai',
-  PRIVATE: 'private',
-};
 
 interface Group {
   reservationId: string | null;
@@ -468,14 +462,11 @@ export function createSessions(deps: SessionDeps) {
       mscc: [],
     });
     if (!kind) return fail('DIAMETER_RATING_FAILED');
-    let accountId: string | null = null;
-    for (const sub of req.subscriptionIds) {
-      accountId ??= await deps.balances.findAccountBySubscription(
-        tenant,
-        SUBSCRIPTION_TYPES[sub.type] ?? sub.type.toLowerCase(),
-        sub.data,
-      );
-    }
+    const accountId = await findSubscriber(
+      (t, type, v) => deps.balances.findAccountBySubscription(t, type, v),
+      tenant,
+      req.subscriptionIds,
+    );
     const account = accountId ? await deps.balances.accountInfo(tenant, accountId) : null;
     if (!account) return fail('DIAMETER_USER_UNKNOWN');
     if (account.status !== 'active') return fail('DIAMETER_END_USER_SERVICE_DENIED');

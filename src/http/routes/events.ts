@@ -12,18 +12,7 @@ import type { ActiveTariff } from '../../tariffs/active.js';
 import type { RecordSink } from '../../storage/records.js';
 import type { ChargingMetrics } from '../charging-metrics.js';
 import { AppError } from '../errors.js';
-
-const Count = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
-const Units = Type.Object(
-  {
-    time: Type.Optional(Count),
-    totalOctets: Type.Optional(Count),
-    inputOctets: Type.Optional(Count),
-    outputOctets: Type.Optional(Count),
-    serviceSpecificUnits: Type.Optional(Count),
-  },
-  { additionalProperties: false },
-);
+import { DiameterId, RatingGroup, ServiceInformation, SubscriptionIds, Units } from './charging-schemas.js';
 
 const EventBody = Type.Object(
   {
@@ -35,36 +24,12 @@ const EventBody = Type.Object(
     ]),
     eventTime: Type.String({ minLength: 1, description: 'RFC 3339, the network element clock' }),
     serviceContextId: Type.String({ minLength: 1, examples: ['32274@3gpp.org'] }),
-    subscriptionIds: Type.Array(
-      Type.Object(
-        {
-          type: Type.Union([
-            Type.Literal('E164'),
-            Type.Literal('IMSI'),
-            Type.Literal('SIP_URI'),
-            Type.Literal('NAI'),
-            Type.Literal('PRIVATE'),
-          ]),
-          data: Type.String({ minLength: 1, maxLength: 128 }),
-        },
-        { additionalProperties: false },
-      ),
-      { minItems: 1, maxItems: 8 },
-    ),
-    serviceInformation: Type.Optional(
-      Type.Object({
-        sms: Type.Optional(
-          Type.Object({
-            recipients: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { maxItems: 100 })),
-          }),
-        ),
-        ims: Type.Optional(Type.Object({ calledParty: Type.Optional(Type.String({ minLength: 1 })) })),
-      }),
-    ),
+    subscriptionIds: SubscriptionIds,
+    serviceInformation: Type.Optional(ServiceInformation),
     mscc: Type.Array(
       Type.Object(
         {
-          ratingGroup: Type.Integer({ minimum: 0, maximum: 4294967295 }),
+          ratingGroup: RatingGroup,
           serviceIdentifier: Type.Optional(Type.Integer({ minimum: 0 })),
           requested: Type.Optional(Units),
         },
@@ -108,7 +73,7 @@ export function eventRoutes(
         summary: 'Charge one event (IEC): direct debit, refund, balance check or price enquiry',
         tags: ['charging'],
         params: Type.Object({
-          eventId: Type.String({ minLength: 1, maxLength: 256, pattern: '^[\\x21-\\x7e]+$' }),
+          eventId: DiameterId,
         }),
         body: EventBody,
         response: { 200: EventAnswer },

@@ -8,17 +8,16 @@ import { Type, type Static } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { SessionError, type Phase, type Sessions } from '../../charging/sessions.js';
 import { AppError } from '../errors.js';
+import {
+  DiameterId,
+  RatingGroup,
+  ServiceInformation,
+  SubscriptionIds,
+  UnitFields,
+  Units,
+} from './charging-schemas.js';
 import type { ChargingMetrics } from '../charging-metrics.js';
 
-const Count = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
-const UnitFields = {
-  time: Type.Optional(Count),
-  totalOctets: Type.Optional(Count),
-  inputOctets: Type.Optional(Count),
-  outputOctets: Type.Optional(Count),
-  serviceSpecificUnits: Type.Optional(Count),
-};
-const Units = Type.Object(UnitFields, { additionalProperties: false });
 const Used = Type.Object(
   {
     ...UnitFields,
@@ -33,31 +32,13 @@ const SessionBody = Type.Object(
     requestNumber: Type.Integer({ minimum: 0, maximum: 4294967295 }),
     eventTime: Type.String({ minLength: 1 }),
     serviceContextId: Type.Optional(Type.String({ minLength: 1 })),
-    subscriptionIds: Type.Optional(
-      Type.Array(
-        Type.Object(
-          { type: Type.String({ minLength: 1 }), data: Type.String({ minLength: 1, maxLength: 128 }) },
-          { additionalProperties: false },
-        ),
-        { minItems: 1, maxItems: 8 },
-      ),
-    ),
-    serviceInformation: Type.Optional(
-      Type.Object({
-        sms: Type.Optional(
-          Type.Object({
-            recipients: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { maxItems: 100 })),
-          }),
-        ),
-        ims: Type.Optional(Type.Object({ calledParty: Type.Optional(Type.String({ minLength: 1 })) })),
-        ps: Type.Optional(Type.Object({})),
-      }),
-    ),
+    subscriptionIds: Type.Optional(SubscriptionIds),
+    serviceInformation: Type.Optional(ServiceInformation),
     mscc: Type.Optional(
       Type.Array(
         Type.Object(
           {
-            ratingGroup: Type.Integer({ minimum: 0, maximum: 4294967295 }),
+            ratingGroup: RatingGroup,
             serviceIdentifier: Type.Optional(Type.Integer({ minimum: 0 })),
             requested: Type.Optional(Units),
             used: Type.Optional(Type.Array(Used, { maxItems: 16 })),
@@ -73,9 +54,7 @@ const SessionBody = Type.Object(
   { additionalProperties: false },
 );
 
-const Params = Type.Object({
-  sessionId: Type.String({ minLength: 1, maxLength: 256, pattern: '^[\\x21-\\x7e]+$' }),
-});
+const Params = Type.Object({ sessionId: DiameterId });
 
 /** Checks what a schema cannot say: one report per rating group, total = in + out when all are given. */
 function checkBody(body: Static<typeof SessionBody>): void {
