@@ -19,6 +19,7 @@ import type { RecordSink } from '../storage/records.js';
 import { describeResult } from '../rating/index.js';
 import { result, type ResultName } from './result-codes.js';
 import {
+  findSubscriber,
   destinationOf,
   serviceKind,
   unitsFor,
@@ -26,7 +27,6 @@ import {
   type ServiceInformation,
   type Units,
 } from './service-context.js';
-import { findSubscriber } from './service-context.js';
 
 export type RequestedAction = 'DIRECT_DEBITING' | 'REFUND_ACCOUNT' | 'CHECK_BALANCE' | 'PRICE_ENQUIRY';
 

@@ -1,0 +1,160 @@
+/**
+ * The shapes of charging sessions: requests, answers, the per-session record kept in Redis, and the
+ * small rules that need no I/O (final units, quota thresholds, the command-level result code).
+ */
+import { createHash } from 'node:crypto';
+import { nameOf, type ResultName } from './result-codes.js';
+import type { ServiceInformation, ServiceKind, Units } from './service-context.js';
+
+export interface SessionMscc {
+  ratingGroup: number;
+  requested?: Units;
+  used?: Units[];
+}
+
+export interface SessionRequest {
+  requestNumber: number;
+  eventTime: string;
+  serviceContextId?: string;
+  subscriptionIds?: { type: string; data: string }[];
+  serviceInformation?: ServiceInformation;
+  mscc?: SessionMscc[];
+  terminationCause?: string;
+  retransmission?: boolean;
+}
+
+export interface MsccAnswer {
+  ratingGroup: number;
+  resultCode: number;
+  granted?: Units;
+  validityTime?: number;
+  timeQuotaThreshold?: number;
+  volumeQuotaThreshold?: number;
+  unitQuotaThreshold?: number;
+  finalUnitIndication?: FinalUnitIndication;
+}
+
+export interface FinalUnitIndication {
+  finalUnitAction: 'TERMINATE' | 'REDIRECT' | 'RESTRICT_ACCESS';
+  redirectServer?: { addressType: 'URL'; address: string };
+}
+
+/**
+ * What the network does when the last units are used: voice and SMS end (TERMINATE); data is
+ * redirected to the top-up portal when one is configured (the customer can pay and go on), else
+ * ended. The portal URL may carry `{msisdn}`.
+ */
+export function finalUnitFor(
+  tor: string,
+  topUpUrl: string | undefined,
+  subscriber: string,
+): FinalUnitIndication {
+  if (tor !== 'data' || !topUpUrl) return { finalUnitAction: 'TERMINATE' };
+  return {
+    finalUnitAction: 'REDIRECT',
+    redirectServer: {
+      addressType: 'URL',
+      address: topUpUrl.replace('{msisdn}', encodeURIComponent(subscriber)),
+    },
+  };
+}
+
+/** The client asks again when this much of a grant is left: 20 % of it (thresholds avoid gaps). */
+export function thresholdFor(tor: string, granted: number): Partial<MsccAnswer> {
+  const t = Math.floor(granted * 0.2);
+  if (t === 0) return {};
+  if (tor === 'voice') return { timeQuotaThreshold: t };
+  if (tor === 'data') return { volumeQuotaThreshold: t };
+  return { unitQuotaThreshold: t };
+}
+
+export interface SessionAnswer {
+  sessionId: string;
+  requestNumber: number;
+  resultCode: number;
+  resultName: ResultName;
+  sessionExpiresAt?: string;
+  mscc: MsccAnswer[];
+  costInformation?: { amount: string; currency: string };
+}
+
+export type Phase = 'initiate' | 'update' | 'terminate';
+
+export class SessionError extends Error {
+  constructor(
+    readonly code:
+      | 'SESSION_NOT_FOUND'
+      | 'REQUEST_CONFLICT'
+      | 'SESSION_EXISTS'
+      | 'INVALID_REQUEST_NUMBER'
+      | 'MANDATORY_IE_MISSING',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Default quota when a request asks the server to choose (`requested: {}`), per kind of service. */
+export const DEFAULT_QUOTA: Record<string, number> = {
+  voice: 300,
+  data: 10 * 1024 * 1024,
+  sms: 1,
+  generic: 1,
+};
+export const VALIDITY_SECONDS: Record<string, number> = { voice: 300, data: 3600, sms: 300, generic: 300 };
+
+export interface Group {
+  reservationId: string | null;
+  /** Usage settled so far (in the event's unit) and the money it cost, exact to the nano. */
+  used: number;
+  chargedNano: number;
+  quota: number;
+  /** Whether bundles paid part of it: then there is no money price to round at the end. */
+  bundles: boolean;
+}
+
+export const newGroup = (): Group => ({
+  reservationId: null,
+  used: 0,
+  chargedNano: 0,
+  quota: 0,
+  bundles: false,
+});
+
+export interface SessionRecord {
+  tenant: string;
+  accountId: string;
+  subject: string;
+  currency: string;
+  category: string;
+  tor: ServiceKind['tor'];
+  destination: string;
+  state: 'open' | 'closed';
+  /** Tcc: when the session expires unless a request comes (its reservations expire with it). */
+  expiresAtMs: number;
+  /** The initiate's event time: the whole session is priced from there at terminate. */
+  startedAt: string;
+  /** The subscription id the session was opened with (for the top-up redirect). */
+  subscriber: string;
+  /** Per rating group: the open reservation, usage settled so far (base units) and money charged (nano). */
+  groups: Record<string, Group>;
+}
+
+/**
+ * The command-level code: a barred account is 4010 (and closes the session); an initiate that
+ * granted nothing fails with its groups' common code and opens no session; otherwise 2001 with the
+ * per-group codes carrying the failures (RFC 4006: a failed update would close the session).
+ */
+export function commandResult(phase: Phase, barred: boolean, answers: MsccAnswer[]): ResultName {
+  if (barred) return 'DIAMETER_END_USER_SERVICE_DENIED';
+  if (phase !== 'initiate' || answers.length === 0 || answers.some((a) => a.granted))
+    return 'DIAMETER_SUCCESS';
+  return nameOf(answers.find((a) => a.resultCode !== 2001)?.resultCode ?? 2001);
+}
+
+export function fingerprintOf(phase: Phase, req: SessionRequest): string {
+  const { retransmission: _r, ...body } = req;
+  return createHash('sha1')
+    .update(JSON.stringify([phase, body]))
+    .digest('hex');
+}
