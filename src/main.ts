@@ -61,6 +61,8 @@ async function main(): Promise<void> {
     say('demo:     accounts alice (prepaid, msisdn 447700900001) and bob (postpaid) in tenant acme');
     say('demo:     API keys demo-billing, demo-network, demo-selfcare-alice (set API_KEYS to replace them)');
   }
+  // Sessions report the money their reservations hold to a metric that exists once the app does.
+  const held = { report: (_deltaNano: number): void => {} };
   const app = await buildApp({
     apiKeys: config.apiKeys,
     maxInFlight: config.maxInFlight,
@@ -73,6 +75,7 @@ async function main(): Promise<void> {
       tariff: () => tariff.current(),
       now: Date.now,
       record,
+      onHeld: (delta) => held.report(delta),
       ...(config.topUpUrl ? { topUpUrl: config.topUpUrl } : {}),
     }),
     record,
@@ -80,6 +83,7 @@ async function main(): Promise<void> {
     health: { redis: redisHandle.redis, postgres: { ping: () => pgHandle.pool.query('select 1') } },
     logger: { level: config.logLevel },
   });
+  held.report = (delta) => app.chargingMetrics.reservedMoney.inc(delta);
   // The ledger and the rated records reach PostgreSQL every second, in order, idempotently.
   const drain = async () => {
     await drainLedgers({
@@ -93,7 +97,11 @@ async function main(): Promise<void> {
   const stopDrain = every(1000, drain, (err) => app.log.error({ err }, 'drain to PostgreSQL failed'));
   const stopSweep = every(
     1000,
-    async () => app.chargingMetrics.reservationExpiries.inc(await balances.sweepExpired()),
+    async () => {
+      const swept = await balances.sweepExpired();
+      app.chargingMetrics.reservationExpiries.inc(swept.expired);
+      app.chargingMetrics.reservedMoney.dec(swept.moneyReleasedNano);
+    },
     (err) => app.log.error({ err }, 'reservation sweep failed'),
   );
 

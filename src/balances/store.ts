@@ -470,16 +470,19 @@ export function createBalanceStore(opts: BalanceStoreOptions) {
     },
 
     /** The sweep: expires due reservations of every account that reserved; returns how many. */
-    async sweepExpired(): Promise<number> {
+    async sweepExpired(): Promise<{ expired: number; moneyReleasedNano: number }> {
       const setKey = `${ks.prefix}reserving`;
-      let count = 0;
+      let expired = 0;
+      let moneyReleasedNano = 0;
       for (const member of await redis.smembers(setKey)) {
         const [tenant, id] = member.split('\u0000') as [string, string];
-        count += (await this.expireReservations(tenant, id)).expired.length;
+        const r = await this.expireReservations(tenant, id);
+        expired += r.expired.length;
+        for (const m of r.movements) if (m.unit === 'money') moneyReleasedNano -= m.heldDelta;
         const k = await keysOf(tenant, id);
         if ((await redis.zcard(k.resx)) === 0) await redis.srem(setKey, member);
       }
-      return count;
+      return { expired, moneyReleasedNano };
     },
   };
 }

@@ -9,6 +9,7 @@
  * Reservations carry a TTL (twice the validity time): a silent session releases its money.
  */
 import type { Redis } from 'ioredis';
+import type { OpResult } from '../balances/snapshot.js';
 import type { BalanceStore } from '../balances/store.js';
 import type { RecordSink } from '../storage/records.js';
 import { describeResult } from '../rating/index.js';
@@ -41,6 +42,8 @@ import {
 export { SessionError, type Phase, type SessionAnswer, type SessionRequest } from './session-model.js';
 
 export interface SessionDeps {
+  /** Told of every change of the money held by this engine's reservations (nano; a metric). */
+  onHeld?: (deltaNano: number) => void;
   /** The top-up portal data sessions are redirected to on their final units (may hold `{msisdn}`). */
   topUpUrl?: string;
   /** Where each group's rated record (at close) and each request's trail entry go. */
@@ -52,7 +55,26 @@ export interface SessionDeps {
   now: () => number;
 }
 
-export function createSessions(deps: SessionDeps) {
+/** The store, with the money its reservations hold reported as it changes (for a metric). */
+function watchHolds(store: BalanceStore, onHeld: ((deltaNano: number) => void) | undefined): BalanceStore {
+  if (!onHeld) return store;
+  const track = (r: OpResult) => {
+    if (r.code === 'OK' && !r.replayed) {
+      const delta = r.movements.reduce((sum, m) => sum + (m.unit === 'money' ? m.heldDelta : 0), 0);
+      if (delta !== 0) onHeld(delta);
+    }
+    return r;
+  };
+  return {
+    ...store,
+    reserve: async (...a) => track(await store.reserve(...a)),
+    commit: async (...a) => track(await store.commit(...a)),
+    release: async (...a) => track(await store.release(...a)),
+  };
+}
+
+export function createSessions(sessionDeps: SessionDeps) {
+  const deps = { ...sessionDeps, balances: watchHolds(sessionDeps.balances, sessionDeps.onHeld) };
   const key = (tenant: string, sessionId: string) => `${deps.keyPrefix}{sess:${tenant}:${sessionId}}`;
   /**
    * Requests of one session run one at a time (parallel or out-of-order updates of the same

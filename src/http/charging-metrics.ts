@@ -20,6 +20,11 @@ export function chargingMetrics(registry: Registry) {
       help: 'Charging sessions opened and not yet closed by this engine process',
       registers: [registry],
     }),
+    reservedMoney: new Gauge({
+      name: 'ocs_reserved_money_nano',
+      help: 'Money held by open reservations of this engine process, nano units (released by expiry included)',
+      registers: [registry],
+    }),
     reservationExpiries: new Counter({
       name: 'ocs_reservation_expiries_total',
       help: 'Reservations released because their session went silent',

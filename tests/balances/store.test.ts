@@ -249,7 +249,7 @@ describe('balance store', () => {
       ttlSeconds: 30,
     });
     clock += 31_000;
-    expect(await store.sweepExpired()).toBe(1);
+    expect(await store.sweepExpired()).toEqual({ expired: 1, moneyReleasedNano: 600 });
     expect((await store.getAccount('t', 'x'))!.balances[0]!.held).toBe(0);
     await store.reserve('t', 'x', {
       opId: op(),

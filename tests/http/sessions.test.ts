@@ -339,5 +339,8 @@ describe('metrics', () => {
     expect(text).toMatch(/ocs_charging_answers_total\{kind="update",result_code="4010"\} 1/);
     expect(text).toMatch(/ocs_charging_replays_total\{kind="update"\} [1-9]/);
     expect(text).toMatch(/ocs_sessions_open \d+/);
+    // Sessions left open by these tests still hold money.
+    const held = Number(/ocs_reserved_money_nano (\d+)/.exec(text)?.[1]);
+    expect(held).toBeGreaterThan(0);
   });
 });

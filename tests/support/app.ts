@@ -20,6 +20,7 @@ export async function testApp(opts: {
   const balances = createBalanceStore({ redis: opts.redis, keyPrefix: opts.prefix, now });
   const tariff = await openActiveTariff(opts.tariffDir ?? 'tariffs/sample');
   const record = streamSink(opts.redis, opts.prefix);
+  const held = { report: (_deltaNano: number): void => {} };
   const sessions = createSessions({
     redis: opts.redis,
     keyPrefix: opts.prefix,
@@ -28,6 +29,7 @@ export async function testApp(opts: {
     now,
     record,
     topUpUrl: 'https://topup.example/?msisdn={msisdn}',
+    onHeld: (delta) => held.report(delta),
   });
   const app = await buildApp({
     apiKeys: opts.keys ?? DEMO_KEYS,
@@ -39,5 +41,6 @@ export async function testApp(opts: {
     ...(opts.history ? { history: opts.history } : {}),
     health: { redis: opts.redis },
   });
+  held.report = (delta) => app.chargingMetrics.reservedMoney.inc(delta);
   return { app, balances, tariff, sessions };
 }
