@@ -3,12 +3,15 @@
  * Commands write results to stdout and everything else (progress, warnings, errors) to stderr.
  */
 import { parseArgs } from 'node:util';
+import { generateCdrFile } from '../cdr/generate.js';
 import { rateCommand } from './rate-command.js';
 
 const USAGE = `usage: cli <command> [options]
 
 commands:
   rate --tariff DIR [--timezone ZONE]   rate JSON-line events from stdin, one JSON line per event on stdout
+  cdr generate --out FILE --lines N [--seed S] [--gzip]
+                                        write a synthetic CDR file (cdr-samples/README.md)
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -25,6 +28,38 @@ async function main(argv: string[]): Promise<number> {
         return 2;
       }
       return rateCommand({ tariff: values.tariff, timezone: values.timezone }, process.stdin, process.stdout);
+    }
+    case 'cdr': {
+      const [sub, ...args] = rest;
+      if (sub !== 'generate') {
+        process.stderr.write(`error: unknown cdr command "${sub ?? ''}"\n${USAGE}`);
+        return 2;
+      }
+      const { values } = parseArgs({
+        args,
+        options: {
+          out: { type: 'string' },
+          lines: { type: 'string' },
+          seed: { type: 'string' },
+          gzip: { type: 'boolean' },
+        },
+        strict: true,
+      });
+      const lines = Number(values.lines);
+      if (!values.out || !Number.isInteger(lines) || lines < 0) {
+        process.stderr.write('error: cdr generate needs --out FILE and --lines N\n');
+        return 2;
+      }
+      const started = Date.now();
+      await generateCdrFile(values.out, {
+        lines,
+        seed: Number(values.seed ?? 1),
+        gzip: values.gzip ?? false,
+      });
+      process.stderr.write(
+        `wrote ${lines.toLocaleString('en')} CDRs to ${values.out} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
+      );
+      return 0;
     }
     case undefined:
     case 'help':
