@@ -57,8 +57,9 @@ export interface CdrRecord {
   usage: number;
   subject?: string;
   ratingGroup?: number;
-  /** Where the record came from: 1-based line number in the file. */
+  /** Where the record came from: 1-based line number in the file, and the line as written. */
   line: number;
+  raw: string;
 }
 
 export type RejectReason =
@@ -71,7 +72,8 @@ export type RejectReason =
 
 export interface CdrReject {
   line: number;
-  reason: RejectReason;
+  /** A RejectReason, or later in the pipeline: UNKNOWN_SUBSCRIBER, a rating error code, INSUFFICIENT_CREDIT, ACCOUNT_INACTIVE. */
+  reason: RejectReason | string;
   detail: string;
   raw: string;
 }

@@ -126,5 +126,6 @@ export function parseCdrLine(
     ...(subject ? { subject } : {}),
     ...(rg ? { ratingGroup: Number(rg) } : {}),
     line,
+    raw,
   };
 }
