@@ -29,6 +29,8 @@ export interface Config {
   /** True when no keys were configured and the documented demo keys are in use. */
   demoKeys: boolean;
   keyPrefix: string;
+  /** The PostgreSQL schema of the engine's tables. */
+  dbSchema: string;
   maxInFlight: number;
   /** Where data sessions are redirected on their final units, e.g. https://topup.example/?msisdn={msisdn}. */
   topUpUrl: string | undefined;
@@ -84,6 +86,12 @@ function parseKeys(raw: string, source: string): ApiKey[] {
   });
 }
 
+function schemaName(s: string): string {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(s))
+    throw new ConfigError(`DB_SCHEMA must be a lower-case SQL name, got "${s}"`);
+  return s;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv, readFile: (path: string) => string = () => ''): Config {
   const keysRaw = env.API_KEYS ?? (env.API_KEYS_FILE ? readFile(env.API_KEYS_FILE) : undefined);
   const apiKeys = keysRaw ? parseKeys(keysRaw, env.API_KEYS ? 'API_KEYS' : 'API_KEYS_FILE') : DEMO_KEYS;
@@ -105,6 +113,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, readFile: (path: string) => s
     apiKeys,
     demoKeys: !keysRaw,
     keyPrefix: env.KEY_PREFIX ?? 'ocs:',
+    dbSchema: schemaName(env.DB_SCHEMA ?? 'ocs'),
     maxInFlight: int(env, 'MAX_IN_FLIGHT', 2000, 1, 1_000_000),
     topUpUrl: env.TOPUP_URL || undefined,
   };

@@ -51,7 +51,7 @@ async function main(): Promise<void> {
     `tariff:   ${t.dir} (${t.format}): ${t.counts.prefixes} prefixes, ${t.counts.ratingPlans} rating plans`,
   );
 
-  const schema = 'ocs';
+  const schema = config.dbSchema;
   await ensureLedgerSchema(pgHandle.pool, schema);
   await ensureRecordsSchema(pgHandle.pool, schema);
   const record = streamSink(redisHandle.redis, config.keyPrefix);

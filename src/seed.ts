@@ -47,4 +47,20 @@ export async function seedDemoAccounts(store: BalanceStore): Promise<void> {
     'seed',
   );
   await store.addBalance('acme', 'bob', { id: 'main', unit: 'money', value: 0 }, 'seed-main');
+  // The other subscribers of the sample CDR day (cdr-samples/), prepaid with £20 each.
+  for (let i = 3; i <= 50; i++) {
+    const id = `sub${String(i).padStart(3, '0')}`;
+    await store.createAccount(
+      {
+        tenant: 'acme',
+        id,
+        type: 'prepaid',
+        currency: 'GBP',
+        subject: id,
+        subscriptions: [{ type: 'msisdn', value: `4477009${String(i).padStart(5, '0')}` }],
+      },
+      'seed',
+    );
+    await store.addBalance('acme', id, { id: 'main', unit: 'money', value: 20_000_000_000 }, 'seed-main');
+  }
 }

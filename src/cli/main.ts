@@ -4,12 +4,14 @@
  */
 import { parseArgs } from 'node:util';
 import { generateCdrFile } from '../cdr/generate.js';
+import { cdrImportCommand } from './cdr-import.js';
 import { rateCommand } from './rate-command.js';
 
 const USAGE = `usage: cli <command> [options]
 
 commands:
   rate --tariff DIR [--timezone ZONE]   rate JSON-line events from stdin, one JSON line per event on stdout
+  cdr import FILE... [--mapping FILE]   rate, charge and store CDR files (Redis and PostgreSQL as npm start finds them)
   cdr generate --out FILE --lines N [--seed S] [--gzip]
                                         write a synthetic CDR file (cdr-samples/README.md)
 `;
@@ -31,6 +33,19 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'cdr': {
       const [sub, ...args] = rest;
+      if (sub === 'import') {
+        const { values, positionals } = parseArgs({
+          args,
+          options: { mapping: { type: 'string' } },
+          allowPositionals: true,
+          strict: true,
+        });
+        if (positionals.length === 0) {
+          process.stderr.write('error: cdr import needs at least one FILE\n');
+          return 2;
+        }
+        return cdrImportCommand(positionals, values.mapping ? { mapping: values.mapping } : {});
+      }
       if (sub !== 'generate') {
         process.stderr.write(`error: unknown cdr command "${sub ?? ''}"\n${USAGE}`);
         return 2;
