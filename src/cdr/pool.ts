@@ -28,6 +28,7 @@ export function createRatingPool(opts: {
     // Workers run TypeScript through tsx like the main thread.
     execArgv: ['--import', 'tsx'],
   });
+  pool.setMaxListeners(0); // every caller waiting for room listens for 'drain'
   let version = 1;
   return {
     async rate(events) {
