@@ -90,6 +90,17 @@ class Row {
   }
 
   /** A `;` list; with `anyIsAll`, `*any` means "no restriction" (an empty list). */
+  /** A number (CGRateS weights are floats: "10", "10.5"). */
+  number(i: number, emptyAs: number): number {
+    const v = this.row.fields[i] ?? '';
+    if (v === '') return emptyAs;
+    if (!/^-?\d+(\.\d+)?$/.test(v)) {
+      this.problem(this.columns[i], `${this.columns[i]} must be a number, got "${v}"`);
+      return 0;
+    }
+    return Number(v);
+  }
+
   list(i: number, anyIsAll = true): string[] {
     const v = this.row.fields[i] ?? '';
     if (v === '' || (anyIsAll && v === ANY)) return [];
@@ -288,7 +299,7 @@ function ratingPlans(rows: Row[]): Built<TariffPlan['ratingPlans'][number]> {
     ...group(
       rows,
       (r) => r.text(0),
-      (r) => ({ destinationRate: r.text(1), timing: r.text(2, false) || ANY, weight: r.integer(3, 0) }),
+      (r) => ({ destinationRate: r.text(1), timing: r.text(2, false) || ANY, weight: r.number(3, 0) }),
     ),
   ];
   return {

@@ -133,3 +133,16 @@ describe('CGRateS CSV importer', () => {
     expect(problems[0]!.message).toContain('neither tariff.json nor a CGRateS tariff plan');
   });
 });
+
+describe('CGRateS weights', () => {
+  it('accept decimals, as CGRateS writes floats', async () => {
+    const { plan } = await loadTariffFolder(
+      await folder({
+        ...GOOD,
+        'RatingPlans.csv':
+          '#Id,DestinationRatesId,TimingTag,Weight\nRP_1001,DR_1002,PEAK,10.5\nRP_1001,DR_SMS,*any,5\n',
+      }),
+    );
+    expect(plan.ratingPlans[0]!.bindings.map((b) => b.weight)).toEqual([10.5, 5]);
+  });
+});
