@@ -96,7 +96,13 @@ export async function connectPostgres(opts: {
   localPort?: number;
   embeddedPort?: number;
 }): Promise<PostgresHandle> {
-  const pool = (url: string) => new pg.Pool({ connectionString: url, max: 8 });
+  const pool = (url: string) => {
+    const p = new pg.Pool({ connectionString: url, max: 8 });
+    // An idle connection the server drops (a restart, a shutdown) is replaced on the next query;
+    // without a listener, pg would make it an uncaught error and end the process.
+    p.on('error', (err) => process.stderr.write(`postgres: idle connection lost: ${err.message}\n`));
+    return p;
+  };
   if (opts.url) {
     const p = pool(opts.url);
     return {
