@@ -132,8 +132,9 @@ export async function connectPostgres(opts: {
     pool: p,
     description: `an embedded PostgreSQL this engine started (${dir}, port ${port})`,
     async stop() {
-      await p.end();
+      // The server first: its connections end with it (the pool's listener hears it), then the pool.
       await server.stop();
+      await p.end();
     },
   };
 }
