@@ -5,7 +5,8 @@
  */
 import { Bench } from 'tinybench';
 import { compileTariff, describeResult, rateEvent, type RatingEvent } from '../src/rating/index.js';
-import { rng, syntheticPlan } from './synthetic-tariff.js';
+import { rng } from '../src/random.js';
+import { syntheticPlan } from './synthetic-tariff.js';
 
 function calibrate(): number {
   let x = 0;

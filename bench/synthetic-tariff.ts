@@ -2,21 +2,11 @@
  * A synthetic tariff of any size for benchmarks: `prefixCount` E.164-style prefixes spread over
  * destinations of 100 prefixes each, every destination priced peak / off-peak, a data rate.
  */
+import { rng } from '../src/random.js';
+
 import type { TariffPlan } from '../src/rating/model.js';
 
 const S = 1e9;
-
-/** Deterministic pseudo-random numbers (mulberry32) so runs compare. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function syntheticPlan(prefixCount: number, seed = 1): { plan: TariffPlan; prefixes: string[] } {
   const rand = rng(seed);

@@ -3,21 +3,11 @@
  * roaming-like destinations), deterministic for a seed, written in large chunks (10 million lines
  * in seconds), optionally gzip-compressed.
  */
+import { rng } from '../random.js';
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { createGzip } from 'node:zlib';
 import { CDR_FIELDS } from './format.js';
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const DESTINATIONS = [
   '+442071234567',
