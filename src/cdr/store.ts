@@ -61,8 +61,10 @@ export async function ensureCdrSchema(pool: Pool, schema: string): Promise<void>
     category text NOT NULL, service text NOT NULL, destination text NOT NULL, answer_time timestamptz NOT NULL,
     usage numeric NOT NULL, rated_usage numeric NOT NULL, cost_nano bigint NOT NULL, currency text NOT NULL,
     charged_nano bigint NOT NULL, breakdown jsonb, file_id text NOT NULL, line bigint NOT NULL,
-    stored_at timestamptz NOT NULL DEFAULT now()
+    stored_at timestamptz NOT NULL DEFAULT now(), rerated int NOT NULL DEFAULT 0
   ) PARTITION BY RANGE (answer_time)`);
+  // Added after the first release of the table: how many times the row was rerated.
+  await pool.query(`ALTER TABLE ${s}.rated_cdrs ADD COLUMN IF NOT EXISTS rerated int NOT NULL DEFAULT 0`);
   await pool.query(
     `CREATE TABLE IF NOT EXISTS ${s}.cdr_ids (cdr_id text PRIMARY KEY, answer_time timestamptz NOT NULL, file_id text NOT NULL)`,
   );

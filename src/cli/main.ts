@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { generateCdrFile } from '../cdr/generate.js';
-import { cdrImportCommand } from './cdr-import.js';
+import { cdrImportCommand, cdrRerateCommand } from './cdr-commands.js';
 import { rateCommand } from './rate-command.js';
 
 const USAGE = `usage: cli <command> [options]
@@ -12,6 +12,8 @@ const USAGE = `usage: cli <command> [options]
 commands:
   rate --tariff DIR [--timezone ZONE]   rate JSON-line events from stdin, one JSON line per event on stdout
   cdr import FILE... [--mapping FILE]   rate, charge and store CDR files (Redis and PostgreSQL as npm start finds them)
+  cdr rerate --from T --to T [--account ID]
+                                        price stored CDRs again with the current tariff, move the differences
   cdr generate --out FILE --lines N [--seed S] [--gzip]
                                         write a synthetic CDR file (cdr-samples/README.md)
 `;
@@ -45,6 +47,27 @@ async function main(argv: string[]): Promise<number> {
           return 2;
         }
         return cdrImportCommand(positionals, values.mapping ? { mapping: values.mapping } : {});
+      }
+      if (sub === 'rerate') {
+        const { values } = parseArgs({
+          args,
+          options: { from: { type: 'string' }, to: { type: 'string' }, account: { type: 'string' } },
+          strict: true,
+        });
+        if (
+          !values.from ||
+          !values.to ||
+          Number.isNaN(Date.parse(values.from)) ||
+          Number.isNaN(Date.parse(values.to))
+        ) {
+          process.stderr.write('error: cdr rerate needs --from and --to (ISO-8601 times)\n');
+          return 2;
+        }
+        return cdrRerateCommand({
+          from: values.from,
+          to: values.to,
+          ...(values.account ? { account: values.account } : {}),
+        });
       }
       if (sub !== 'generate') {
         process.stderr.write(`error: unknown cdr command "${sub ?? ''}"\n${USAGE}`);

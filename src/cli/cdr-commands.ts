@@ -1,6 +1,7 @@
 /**
  * `cli cdr import FILE... [--mapping FILE]`: rate, charge and store CDR files against the engine's
  * Redis and PostgreSQL (configured like `npm start`), with a progress bar and a summary.
+ * `cli cdr rerate --from T --to T [--account ID]`: price stored CDRs again and move the differences.
  */
 import { readFileSync, statSync } from 'node:fs';
 import { SingleBar } from 'cli-progress';
@@ -8,6 +9,7 @@ import { createBalanceStore } from '../balances/store.js';
 import { importCdrFile, type ImportCounters } from '../cdr/pipeline.js';
 import { createRatingPool } from '../cdr/pool.js';
 import { ensureCdrSchema } from '../cdr/store.js';
+import { rerateCdrs } from '../cdr/rerate.js';
 import type { ColumnMapping } from '../cdr/format.js';
 import { loadConfig } from '../config.js';
 import { connectPostgres } from '../infra/postgres.js';
@@ -72,6 +74,41 @@ export async function cdrImportCommand(files: string[], opts: { mapping?: string
       bar?.stop();
       process.stdout.write(summary(file, c, (performance.now() - started) / 1000) + '\n');
     }
+    return 0;
+  } finally {
+    await rating.close();
+    await redis.stop();
+    await pg.stop();
+  }
+}
+
+export async function cdrRerateCommand(opts: {
+  from: string;
+  to: string;
+  account?: string;
+}): Promise<number> {
+  const config = loadConfig(process.env, (p) => readFileSync(p, 'utf8'));
+  const redis = await connectRedis({ url: config.redisUrl, dataDir: config.dataDir });
+  const pg = await connectPostgres({ url: config.databaseUrl, dataDir: config.dataDir });
+  const rating = createRatingPool({
+    tariffDir: config.tariffDir,
+    ...(config.tariffTimezone ? { timezone: config.tariffTimezone } : {}),
+  });
+  try {
+    await ensureCdrSchema(pg.pool, config.dbSchema);
+    const balances = createBalanceStore({ redis: redis.redis, keyPrefix: config.keyPrefix });
+    const c = await rerateCdrs(
+      { pool: pg.pool, schema: config.dbSchema, rating, balances },
+      { from: opts.from, to: opts.to, ...(opts.account ? { accountId: opts.account } : {}) },
+    );
+    const failed =
+      Object.entries(c.failed)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ') || 'none';
+    process.stdout.write(
+      `rerated ${opts.from} .. ${opts.to}${opts.account ? ` (account ${opts.account})` : ''}: examined ${c.examined}, changed ${c.changed}, unchanged ${c.unchanged}, ` +
+        `bundle-paid (re-priced, not re-charged) ${c.skippedBundles}, failed: ${failed}; money moved ${nanoToDecimal(c.deltaNano)}\n`,
+    );
     return 0;
   } finally {
     await rating.close();
