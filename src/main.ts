@@ -13,6 +13,9 @@ import { connectPostgres } from './infra/postgres.js';
 import { connectRedis } from './infra/redis.js';
 import { describeTariffError } from './cli/tariff-errors.js';
 import { seedDemoAccounts } from './seed.js';
+import { createCdrJobs, ensureJobsSchema } from './cdr/jobs.js';
+import { createRatingPool, type RatingPool } from './cdr/pool.js';
+import { ensureCdrSchema } from './cdr/store.js';
 import { drainRecords, ensureRecordsSchema, streamSink } from './storage/records.js';
 import { openActiveTariff } from './tariffs/active.js';
 
@@ -54,6 +57,8 @@ async function main(): Promise<void> {
   const schema = config.dbSchema;
   await ensureLedgerSchema(pgHandle.pool, schema);
   await ensureRecordsSchema(pgHandle.pool, schema);
+  await ensureCdrSchema(pgHandle.pool, schema);
+  await ensureJobsSchema(pgHandle.pool, schema);
   const record = streamSink(redisHandle.redis, config.keyPrefix);
   const balances = createBalanceStore({ redis: redisHandle.redis, keyPrefix: config.keyPrefix });
   if (config.demoKeys) {
@@ -61,8 +66,24 @@ async function main(): Promise<void> {
     say('demo:     accounts alice (prepaid, msisdn 447700900001) and bob (postpaid) in tenant acme');
     say('demo:     API keys demo-billing, demo-network, demo-selfcare-alice (set API_KEYS to replace them)');
   }
-  // Sessions report the money their reservations hold to a metric that exists once the app does.
+  // Sessions report the money their reservations hold, and CDR jobs their records, to metrics that
+  // exist once the app does.
   const held = { report: (_deltaNano: number): void => {} };
+  const cdrCounted = {
+    report: (_d: { read: number; stored: number; rejected: number; duplicates: number }): void => {},
+  };
+  let ratingPool: RatingPool | undefined;
+  const cdrJobs = createCdrJobs({
+    pool: pgHandle.pool,
+    schema,
+    balances,
+    rating: () =>
+      (ratingPool ??= createRatingPool({
+        tariffDir: config.tariffDir,
+        ...(config.tariffTimezone ? { timezone: config.tariffTimezone } : {}),
+      })),
+    onCounters: (d) => cdrCounted.report(d),
+  });
   const app = await buildApp({
     apiKeys: config.apiKeys,
     maxInFlight: config.maxInFlight,
@@ -80,10 +101,17 @@ async function main(): Promise<void> {
     }),
     record,
     history: { pool: pgHandle.pool, schema },
+    cdrJobs: { jobs: cdrJobs, uploadDir: `${config.dataDir}/cdr-uploads` },
     health: { redis: redisHandle.redis, postgres: { ping: () => pgHandle.pool.query('select 1') } },
     logger: { level: config.logLevel },
   });
   held.report = (delta) => app.chargingMetrics.reservedMoney.inc(delta);
+  cdrCounted.report = (d) => {
+    app.chargingMetrics.cdrRecords.inc({ outcome: 'read' }, d.read);
+    app.chargingMetrics.cdrRecords.inc({ outcome: 'stored' }, d.stored);
+    app.chargingMetrics.cdrRecords.inc({ outcome: 'rejected' }, d.rejected);
+    app.chargingMetrics.cdrRecords.inc({ outcome: 'duplicate' }, d.duplicates);
+  };
   // The ledger and the rated records reach PostgreSQL every second, in order, idempotently.
   const drain = async () => {
     await drainLedgers({
@@ -110,6 +138,8 @@ async function main(): Promise<void> {
     await app.close(); // finishes requests in flight
     await stopSweep();
     await stopDrain();
+    await cdrJobs.idle(); // a job cut short would only be resumed; let the ones in flight finish
+    await ratingPool?.close();
     await drain();
     await redisHandle.stop();
     await pgHandle.stop();

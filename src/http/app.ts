@@ -19,6 +19,8 @@ import type { Sessions } from '../charging/sessions.js';
 import type { RecordSink } from '../storage/records.js';
 import type { History } from '../storage/history.js';
 import { historyRoutes } from './routes/history.js';
+import { cdrJobRoutes } from './routes/cdr-jobs.js';
+import type { CdrJobs } from '../cdr/jobs.js';
 import { healthRoutes, type Pingable } from './routes/health.js';
 import { ratingRoutes } from './routes/rating.js';
 import { tariffRoutes } from './routes/tariff.js';
@@ -39,6 +41,8 @@ export interface AppDeps {
   /** Where rated records and the charging trail go, and where they are read back (optional). */
   record: RecordSink;
   history?: History;
+  /** CDR file jobs over HTTP (optional). */
+  cdrJobs?: { jobs: CdrJobs; uploadDir: string };
   health: { redis: Pingable; postgres?: Pingable };
   logger?: FastifyServerOptions['logger'];
 }
@@ -88,5 +92,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   eventRoutes(app, { ...deps, metrics });
   sessionRoutes(app, deps.sessions, metrics);
   if (deps.history) historyRoutes(app, deps.history);
+  if (deps.cdrJobs) cdrJobRoutes(app, deps.cdrJobs);
   return app;
 }

@@ -25,6 +25,12 @@ export function chargingMetrics(registry: Registry) {
       help: 'Money held by open reservations of this engine process, nano units (released by expiry included)',
       registers: [registry],
     }),
+    cdrRecords: new Counter({
+      name: 'ocs_cdr_records_total',
+      help: 'CDR records by outcome: read, stored, rejected, duplicate',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
     reservationExpiries: new Counter({
       name: 'ocs_reservation_expiries_total',
       help: 'Reservations released because their session went silent',

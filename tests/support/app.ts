@@ -7,9 +7,11 @@ import { buildApp } from '../../src/http/app.js';
 import { openActiveTariff } from '../../src/tariffs/active.js';
 import { streamSink } from '../../src/storage/records.js';
 import type { History } from '../../src/storage/history.js';
+import type { CdrJobs } from '../../src/cdr/jobs.js';
 
 export async function testApp(opts: {
   history?: History;
+  cdrJobs?: { jobs: CdrJobs; uploadDir: string };
   redis: Redis;
   prefix: string;
   tariffDir?: string;
@@ -39,6 +41,7 @@ export async function testApp(opts: {
     sessions,
     record,
     ...(opts.history ? { history: opts.history } : {}),
+    ...(opts.cdrJobs ? { cdrJobs: opts.cdrJobs } : {}),
     health: { redis: opts.redis },
   });
   held.report = (delta) => app.chargingMetrics.reservedMoney.inc(delta);
