@@ -7,11 +7,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { createBalanceStore } from '../src/balances/store.js';
+import { calibrate } from './lib/calibrate.js';
+import { quantile, runLoad } from './lib/http-load.js';
 
 const { values } = parseArgs({
   options: {
@@ -20,6 +21,8 @@ const { values } = parseArgs({
     accounts: { type: 'string', default: '2000' },
     load: { type: 'boolean', default: false },
     port: { type: 'string', default: '3399' },
+    /** Write a CPU profile of the engine into this folder. */
+    profile: { type: 'string' },
   },
 });
 const PORT = Number(values.port);
@@ -83,61 +86,27 @@ function scenario(n: number): { path: string; json: string }[] {
   ];
 }
 
-/** The load process: closed loop, CONNECTIONS requests in flight, for SECONDS. */
+/** The load process: closed loop, CONNECTIONS requests in flight, for SECONDS (bench/lib/http-load.ts). */
 async function load(): Promise<void> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: Number(values.connections) });
-  const lat: number[] = [];
-  let n = 0;
-  let failed = 0;
-  const until = performance.now() + Number(values.seconds) * 1000;
-  const one = (path: string, json: string) =>
-    new Promise<void>((resolve) => {
-      const t0 = performance.now();
-      const req = http.request(
-        {
-          host: '127.0.0.1',
-          port: PORT,
-          path,
-          method: 'POST',
-          agent,
-          headers: {
-            'content-type': 'application/json',
-            authorization: 'Bearer demo-network',
-            'content-length': Buffer.byteLength(json),
-          },
-        },
-        (res) => {
-          res.resume();
-          res.on('end', () => {
-            if (res.statusCode !== 200) failed++;
-            lat.push(performance.now() - t0);
-            resolve();
-          });
-        },
-      );
-      req.on('error', () => (failed++, resolve()));
-      req.end(json);
-    });
-  const start = performance.now();
-  await Promise.all(
-    Array.from({ length: Number(values.connections) }, async () => {
-      while (performance.now() < until) for (const r of scenario(n++)) await one(r.path, r.json);
-    }),
-  );
-  const seconds = (performance.now() - start) / 1000;
-  lat.sort((a, b) => a - b);
-  const q = (p: number) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))]!.toFixed(2);
+  const r = await runLoad({
+    port: PORT,
+    connections: Number(values.connections),
+    seconds: Number(values.seconds),
+    headers: { authorization: 'Bearer demo-network' },
+    scenario: (n) => scenario(n).map((x) => ({ method: 'POST' as const, path: x.path, body: x.json })),
+  });
+  const q = (p: number) => quantile(r.latencies, p).toFixed(2);
+  if (r.firstError) process.stderr.write(`first failure: ${r.firstError}\n`);
   console.log(
     JSON.stringify({
-      requests: lat.length,
-      failed,
-      rps: Math.round(lat.length / seconds),
+      requests: r.requests,
+      failed: r.failed,
+      rps: Math.round(r.requests / r.seconds),
       p50: q(0.5),
       p99: q(0.99),
       p999: q(0.999),
     }),
   );
-  agent.destroy();
 }
 
 async function waitFor(url: string): Promise<void> {
@@ -157,6 +126,7 @@ async function main(): Promise<void> {
   const prefix = `bench-${randomBytes(3).toString('hex')}:`;
   const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { enableAutoPipelining: true });
   const store = createBalanceStore({ redis, keyPrefix: prefix });
+  console.log(`calib ${calibrate()} Miter/s`);
   process.stderr.write(`funding ${ACCOUNTS} accounts...\n`);
   for (let i = 0; i < ACCOUNTS; i += 500) {
     await Promise.all(
@@ -177,10 +147,19 @@ async function main(): Promise<void> {
       }),
     );
   }
-  const engine: ChildProcess = spawn('node', ['--import', 'tsx', 'src/main.ts'], {
-    env: { ...process.env, PORT: String(PORT), KEY_PREFIX: prefix, LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  const engine: ChildProcess = spawn(
+    'node',
+    [
+      ...(values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : []),
+      '--import',
+      'tsx',
+      'src/main.ts',
+    ],
+    {
+      env: { ...process.env, PORT: String(PORT), KEY_PREFIX: prefix, LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
   try {
     await waitFor(`http://127.0.0.1:${PORT}/health/ready`);
     process.stderr.write(`load: ${values.connections} connections for ${values.seconds} s...\n`);

@@ -13,7 +13,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { createBalanceStore } from '../src/balances/store.js';
-import { scriptSources } from '../src/balances/scripts.js';
+import { functionName, loadLibrary } from '../src/balances/scripts.js';
+import { calibrate } from './lib/calibrate.js';
 
 const { values } = parseArgs({
   options: {
@@ -107,19 +108,9 @@ async function runProcesses(prefix: string, procs: number, accounts: number) {
   };
 }
 
-function ceiling(prefix: string): number {
+async function ceiling(prefix: string, client: Redis): Promise<number> {
   const redis = new URL(url);
-  const sha = execFileSync('redis-cli', [
-    '-h',
-    redis.hostname,
-    '-p',
-    redis.port || '6379',
-    'SCRIPT',
-    'LOAD',
-    scriptSources().get('debit')!,
-  ])
-    .toString()
-    .trim();
+  await loadLibrary(client);
   // redis-benchmark draws __rand_int__ anew at every occurrence, so the account keys cannot follow
   // one random account: the ceiling debits one funded account, each call under a fresh operation id
   // (two random numbers), which costs the script the same work as any account.
@@ -139,15 +130,15 @@ function ceiling(prefix: string): number {
     '-r',
     '1000000000',
     '-q',
-    'EVALSHA',
-    sha,
+    'FCALL',
+    functionName('debit'),
     '7',
     `${base}:acct:${a}`,
     `${base}:bal:${a}`,
     `${base}:gbal`,
     `${base}:res:${a}`,
     `${base}:resx:${a}`,
-    `${base}:ledger`,
+    `${base}:outbox`,
     `${base}:op:${a}:rb__rand_int____rand_int__`,
     'rb',
     'fp',
@@ -167,13 +158,6 @@ function ceiling(prefix: string): number {
   const out = execFileSync('redis-benchmark', args).toString();
   const m = /([\d.]+) requests per second/.exec(out);
   return m ? Number(m[1]) : NaN;
-}
-
-function calibrate(): number {
-  let x = 0;
-  const t = process.hrtime.bigint();
-  for (let i = 0; i < 2e8; i++) x = (x + i * 2654435761) % 1000003;
-  return x < 0 ? 0 : 200 / (Number(process.hrtime.bigint() - t) / 1e9);
 }
 
 async function main(): Promise<void> {
@@ -197,7 +181,7 @@ async function main(): Promise<void> {
     }
     const calib = calibrate();
     process.stderr.write('ceiling: redis-benchmark EVALSHA debit...\n');
-    const ceil = ceiling(prefix);
+    const ceil = await ceiling(prefix, redis);
     const f = (n: number) => Math.round(n).toLocaleString('en');
     console.log(
       `calibration ${calib.toFixed(0)} Miter/s; ${DEBITS} debits per run, ${INFLIGHT} in flight per process, AOF ${(await redis.config('GET', 'appendonly'))[1]}`,

@@ -7,14 +7,7 @@ import { Bench } from 'tinybench';
 import { compileTariff, describeResult, rateEvent, type RatingEvent } from '../src/rating/index.js';
 import { rng } from '../src/random.js';
 import { syntheticPlan } from './synthetic-tariff.js';
-
-function calibrate(): number {
-  let x = 0;
-  const t = process.hrtime.bigint();
-  for (let i = 0; i < 2e8; i++) x = (x + i * 2654435761) % 1000003;
-  if (x < 0) console.log(x);
-  return 200 / (Number(process.hrtime.bigint() - t) / 1e9);
-}
+import { calibrate } from './lib/calibrate.js';
 
 function time<T>(f: () => T): [T, number] {
   const t = process.hrtime.bigint();

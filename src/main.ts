@@ -4,8 +4,9 @@
  */
 import { readFileSync } from 'node:fs';
 import closeWithGrace from 'close-with-grace';
-import { drainLedgers, ensureLedgerSchema } from './balances/ledger-drain.js';
+import { ensureLedgerSchema } from './balances/ledger.js';
 import { createBalanceStore } from './balances/store.js';
+import { createDirectory } from './charging/directory.js';
 import { createSessions } from './charging/sessions.js';
 import { ConfigError, loadConfig } from './config.js';
 import { buildApp } from './http/app.js';
@@ -16,7 +17,8 @@ import { seedDemoAccounts } from './seed.js';
 import { createCdrJobs, ensureJobsSchema } from './cdr/jobs.js';
 import { createRatingPool, type RatingPool } from './cdr/pool.js';
 import { ensureCdrSchema } from './cdr/store.js';
-import { drainRecords, ensureRecordsSchema, streamSink } from './storage/records.js';
+import { drainOutboxes } from './storage/outbox.js';
+import { ensureRecordsSchema } from './storage/records.js';
 import { openActiveTariff } from './tariffs/active.js';
 
 /** Runs `job` every `ms`, never two at once; logs failures and goes on. */
@@ -59,8 +61,8 @@ async function main(): Promise<void> {
   await ensureRecordsSchema(pgHandle.pool, schema);
   await ensureCdrSchema(pgHandle.pool, schema);
   await ensureJobsSchema(pgHandle.pool, schema);
-  const record = streamSink(redisHandle.redis, config.keyPrefix);
   const balances = createBalanceStore({ redis: redisHandle.redis, keyPrefix: config.keyPrefix });
+  const directory = createDirectory(balances);
   if (config.demoKeys) {
     await seedDemoAccounts(balances);
     say('demo:     accounts alice (prepaid, msisdn 447700900001) and bob (postpaid) in tenant acme');
@@ -72,6 +74,14 @@ async function main(): Promise<void> {
   const cdrCounted = {
     report: (_d: { read: number; stored: number; rejected: number; duplicates: number }): void => {},
   };
+  const sessions = createSessions({
+    balances,
+    directory,
+    tariff: () => tariff.current(),
+    now: Date.now,
+    onHeld: (delta) => held.report(delta),
+    ...(config.topUpUrl ? { topUpUrl: config.topUpUrl } : {}),
+  });
   let ratingPool: RatingPool | undefined;
   const cdrJobs = createCdrJobs({
     pool: pgHandle.pool,
@@ -89,17 +99,8 @@ async function main(): Promise<void> {
     maxInFlight: config.maxInFlight,
     tariff,
     balances,
-    sessions: createSessions({
-      redis: redisHandle.redis,
-      keyPrefix: config.keyPrefix,
-      balances,
-      tariff: () => tariff.current(),
-      now: Date.now,
-      record,
-      onHeld: (delta) => held.report(delta),
-      ...(config.topUpUrl ? { topUpUrl: config.topUpUrl } : {}),
-    }),
-    record,
+    sessions,
+    directory,
     history: { pool: pgHandle.pool, schema },
     cdrJobs: { jobs: cdrJobs, uploadDir: `${config.dataDir}/cdr-uploads` },
     health: { redis: redisHandle.redis, postgres: { ping: () => pgHandle.pool.query('select 1') } },
@@ -112,25 +113,34 @@ async function main(): Promise<void> {
     app.chargingMetrics.cdrRecords.inc({ outcome: 'rejected' }, d.rejected);
     app.chargingMetrics.cdrRecords.inc({ outcome: 'duplicate' }, d.duplicates);
   };
-  // The ledger and the rated records reach PostgreSQL every second, in order, idempotently.
-  const drain = async () => {
-    await drainLedgers({
+  // The outboxes (ledger, rated records, trail) reach PostgreSQL every second, in order, idempotently;
+  // now and then every outbox is read, in case a dirty mark was lost to a race.
+  let drains = 0;
+  const drain = (full = false) =>
+    drainOutboxes({
       redis: redisHandle.redis,
       pool: pgHandle.pool,
       schema,
       keyPrefix: config.keyPrefix,
+      full,
     });
-    await drainRecords({ redis: redisHandle.redis, pool: pgHandle.pool, schema, prefix: config.keyPrefix });
-  };
-  const stopDrain = every(1000, drain, (err) => app.log.error({ err }, 'drain to PostgreSQL failed'));
+  const stopDrain = every(
+    1000,
+    () => drain(drains++ % 300 === 0),
+    (err) => app.log.error({ err }, 'drain to PostgreSQL failed'),
+  );
+  // Reservations and sessions whose time has come are released and closed by their sweep hints.
   const stopSweep = every(
     1000,
     async () => {
       const swept = await balances.sweepExpired();
       app.chargingMetrics.reservationExpiries.inc(swept.expired);
       app.chargingMetrics.reservedMoney.dec(swept.moneyReleasedNano);
+      const closed = await sessions.sweep();
+      app.chargingMetrics.openSessions.dec(closed);
+      app.chargingMetrics.sessionExpiries.inc(closed);
     },
-    (err) => app.log.error({ err }, 'reservation sweep failed'),
+    (err) => app.log.error({ err }, 'sweep failed'),
   );
 
   closeWithGrace({ delay: 10_000 }, async ({ err }) => {

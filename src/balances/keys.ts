@@ -5,10 +5,16 @@
  *
  *   P{a:T:ID}:acct:ID      account hash          P{a:T:ID}:bal:ID     balances of the account
  *   P{a:T:ID}:gbal         shared-group balances P{a:T:ID}:res:ID     reservations of the account
- *   P{a:T:ID}:resx:ID      reservation expiries  P{a:T:ID}:ledger     ledger stream of the tag
+ *   P{a:T:ID}:resx:ID      reservation expiries  P{a:T:ID}:outbox     stream of what PostgreSQL keeps
  *   P{a:T:ID}:op:ID:OPID   idempotency records   P{s:T:TYPE:VALUE}    subscription -> account
+ *   P{a:T:ID}:sess:SID     a charging session    P{si:T:SID}          session -> account
  *   P{g:T:GROUP}...        same layout for accounts of group GROUP
- *   Pledgers               set of ledger streams (for the drainer)
+ *   Poutboxes              set of every outbox   Poutbox:dirty        outboxes written since the last drain
+ *   P{o:T}:outbox          records of requests that reached no account (unknown subscribers)
+ *   Preservations:due      zset: reservation -> expiry; Psessions:due  zset: session -> Tcc deadline
+ *
+ * The outbox holds ledger entries (balance movements), rated records and the charging trail, written
+ * by the same script as the change they describe; the drain moves them to PostgreSQL.
  */
 
 export interface KeySpace {
@@ -18,6 +24,15 @@ export interface KeySpace {
 function clean(s: string, what: string): string {
   if (s.length === 0 || s.length > 128 || /[{}\s]/.test(s)) throw new Error(`bad ${what} "${s}"`);
   return s;
+}
+
+/**
+ * A caller's id (session, event, operation) as a key part: any printable id up to 300 characters,
+ * with braces and % escaped (a brace would move the hash tag).
+ */
+function idPart(id: string, what: string): string {
+  if (id.length === 0 || id.length > 300 || /\s/.test(id)) throw new Error(`bad ${what} "${id}"`);
+  return id.replace(/[%{}]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
 export function tagOf(tenant: string, accountId: string, sharedGroup: string | null): string {
@@ -33,8 +48,9 @@ export interface AccountKeys {
   gbal: string;
   res: string;
   resx: string;
-  ledger: string;
+  outbox: string;
   op: (opId: string) => string;
+  session: (sessionId: string) => string;
 }
 
 export function accountKeys(ks: KeySpace, tag: string, accountId: string): AccountKeys {
@@ -46,8 +62,9 @@ export function accountKeys(ks: KeySpace, tag: string, accountId: string): Accou
     gbal: `${base}:gbal`,
     res: `${base}:res:${accountId}`,
     resx: `${base}:resx:${accountId}`,
-    ledger: `${base}:ledger`,
-    op: (opId) => `${base}:op:${accountId}:${clean(opId, 'operation id')}`,
+    outbox: `${base}:outbox`,
+    op: (opId) => `${base}:op:${accountId}:${idPart(opId, 'operation id')}`,
+    session: (sessionId) => `${base}:sess:${idPart(sessionId, 'session id')}`,
   };
 }
 
@@ -55,6 +72,29 @@ export function subscriptionKey(ks: KeySpace, tenant: string, type: string, valu
   return `${ks.prefix}{s:${clean(tenant, 'tenant')}:${clean(type, 'subscription type')}:${clean(value, 'subscription')}}`;
 }
 
-export function ledgersKey(ks: KeySpace): string {
-  return `${ks.prefix}ledgers`;
+export function outboxesKey(ks: KeySpace): string {
+  return `${ks.prefix}outboxes`;
+}
+
+export function dirtyOutboxesKey(ks: KeySpace): string {
+  return `${ks.prefix}outbox:dirty`;
+}
+
+/** Records of requests that reached no account (an unknown subscriber's trail). */
+export function orphanOutboxKey(ks: KeySpace, tenant: string): string {
+  return `${ks.prefix}{o:${clean(tenant, 'tenant')}}:outbox`;
+}
+
+/** Where a session's account is found from its id alone (updates carry no subscriber). */
+export function sessionIndexKey(ks: KeySpace, tenant: string, sessionId: string): string {
+  return `${ks.prefix}{si:${clean(tenant, 'tenant')}:${idPart(sessionId, 'session id')}}`;
+}
+
+/** Sweep hints: members due at their score (epoch ms) are looked at by the sweeper. */
+export function dueReservationsKey(ks: KeySpace): string {
+  return `${ks.prefix}reservations:due`;
+}
+
+export function dueSessionsKey(ks: KeySpace): string {
+  return `${ks.prefix}sessions:due`;
 }

@@ -1,11 +1,17 @@
 /**
- * Loads the Lua scripts (each prefixed with common.lua) and registers them on an ioredis client
- * once, as versioned commands (`debit:v1`), so EVALSHA is used and a changed script gets a new name.
+ * The balance scripts as one Redis function library (Redis >= 7): common.lua and every verb's file,
+ * each verb a function named with the library's version (`debit_v2`), called with FCALL. A library
+ * is loaded once per server, so a call pays for its own work only (an EVAL script would define all
+ * of common.lua's functions again on every call: a fifth of a charging step here). The library is
+ * loaded on first use and again whenever a server answers that it does not know it (a restart
+ * without persistence, a new Cluster node); a changed library gets a new version, so engines of two
+ * versions can share a server.
  */
 import { readFileSync } from 'node:fs';
-import type { Redis, Cluster } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
-const VERSION = 'v1';
+const VERSION = 'v2';
+const LIBRARY = `ocs_${VERSION}`;
 const VERBS = [
   'debit',
   'credit',
@@ -16,49 +22,59 @@ const VERBS = [
   'snapshot',
   'balance-admin',
   'account-admin',
+  'step',
 ] as const;
 export type Verb = (typeof VERBS)[number];
-
-/** Every script takes the same seven keys (see common.lua). */
-export const KEY_COUNT = 7;
 
 function source(name: string): string {
   return readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
 }
 
-let cached: Map<Verb, string> | undefined;
+export function functionName(verb: Verb): string {
+  return `${verb.replace('-', '_')}_${VERSION}`;
+}
 
-export function scriptSources(): Map<Verb, string> {
-  if (!cached) {
-    const common = source('common');
-    cached = new Map(VERBS.map((v) => [v, `${common}\n${source(v)}`]));
-  }
+let cached: string | undefined;
+
+/** The library's source: common.lua, then each verb's file as the body of a registered function. */
+export function librarySource(): string {
+  cached ??= [
+    `#!lua name=${LIBRARY}`,
+    source('common'),
+    ...VERBS.map(
+      (v) =>
+        `redis.register_function('${functionName(v)}', function(keys, argv)\nbegin(keys, argv)\n${source(v)}\nend)`,
+    ),
+  ].join('\n');
   return cached;
 }
 
-export type ScriptClient = (Redis | Cluster) & { [name: string]: unknown };
-
-export function commandName(verb: Verb): string {
-  return `${verb}:${VERSION}`;
+/** Loads the library on a server (every master of a Cluster). */
+export async function loadLibrary(client: Redis | Cluster): Promise<void> {
+  const nodes =
+    'isCluster' in client && client.isCluster ? (client as Cluster).nodes('master') : [client as Redis];
+  await Promise.all(nodes.map((n) => n.call('FUNCTION', 'LOAD', 'REPLACE', librarySource())));
 }
 
-export function registerScripts(client: Redis | Cluster): void {
-  for (const [verb, lua] of scriptSources()) {
-    if (!(commandName(verb) in client))
-      client.defineCommand(commandName(verb), { numberOfKeys: KEY_COUNT, lua });
-  }
-}
+const loading = new WeakMap<object, Promise<void>>();
 
-/** Calls a registered script; args are the 7 keys then ARGV. */
-export function runScript(
+/** Calls a verb with its keys and ARGV; loads the library first if the server does not have it. */
+export async function runScript(
   client: Redis | Cluster,
   verb: Verb,
   keys: string[],
   args: (string | number)[],
 ): Promise<unknown> {
-  const fn = (client as unknown as Record<string, (...a: (string | number)[]) => Promise<unknown>>)[
-    commandName(verb)
-  ];
-  if (!fn) throw new Error(`script ${verb} is not registered`);
-  return fn.call(client, ...keys, ...args);
+  try {
+    return await client.fcall(functionName(verb), keys.length, ...keys, ...args);
+  } catch (err) {
+    if (!(err instanceof Error) || !/function not found/i.test(err.message)) throw err;
+    let p = loading.get(client);
+    if (!p) {
+      p = loadLibrary(client).finally(() => loading.delete(client));
+      loading.set(client, p);
+    }
+    await p;
+    return client.fcall(functionName(verb), keys.length, ...keys, ...args);
+  }
 }

@@ -99,10 +99,23 @@ export interface Reservation {
   holds: { scope: 'a' | 'g'; balanceId: string; amount: number }[];
 }
 
+/** A reservation as the scripts store it: 'expiresMs|scope,balance,amount|...' (or JSON, before v2). */
+function parseReservation(raw: string): { expiresMs: string; moves: [string, string, string][] } {
+  if (raw.startsWith('{')) {
+    const r = JSON.parse(raw) as { expiresMs: string; moves: [string, string, string][] | object };
+    return {
+      expiresMs: r.expiresMs,
+      moves: Array.isArray(r.moves) ? (r.moves as [string, string, string][]) : [],
+    };
+  }
+  const [expiresMs, ...holds] = raw.split('|');
+  return { expiresMs: expiresMs!, moves: holds.map((h) => h.split(',') as [string, string, string]) };
+}
+
 export function decodeReservations(flat: string[]): Reservation[] {
-  return [...pairs(flat)].map(([id, json]) => {
-    const r = JSON.parse(json) as { expiresMs: string; moves: [string, string, string][] | object };
-    const moves = Array.isArray(r.moves) ? (r.moves as [string, string, string][]) : [];
+  return [...pairs(flat)].map(([id, raw]) => {
+    const { expiresMs, moves } = parseReservation(raw);
+    const r = { expiresMs };
     return {
       id,
       expiresMs: Number(r.expiresMs),

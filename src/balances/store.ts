@@ -7,10 +7,22 @@
 import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { BalanceCode, BalanceStoreError } from './codes.js';
-import { accountKeys, ledgersKey, subscriptionKey, tagOf, type AccountKeys } from './keys.js';
+import {
+  accountKeys,
+  dirtyOutboxesKey,
+  dueReservationsKey,
+  dueSessionsKey,
+  orphanOutboxKey,
+  outboxesKey,
+  sessionIndexKey,
+  subscriptionKey,
+  tagOf,
+  type AccountKeys,
+} from './keys.js';
 import type { Account, BalanceFilters, BalanceUnit, Charge, Subscription } from './model.js';
 import { proRata } from './pro-rata.js';
-import { registerScripts, runScript, type Verb } from './scripts.js';
+import { runScript, type Verb } from './scripts.js';
+import { decodeStep, stepArgs, type StepOutcome, type StepRequest } from './step.js';
 import {
   decodeAccount,
   decodeBalances,
@@ -77,6 +89,16 @@ function fingerprint(verb: string, body: unknown): string {
     .digest('hex');
 }
 
+/** The account's subscriptions as stored: JSON, and `,type:value,...,` for the step's quick check. */
+function subscriptionFields(subs: Subscription[]): string[] {
+  return [
+    'subscriptions',
+    JSON.stringify(subs),
+    'subscriptionKeys',
+    `,${subs.map((s) => `${s.type}:${s.value}`).join(',')},`,
+  ];
+}
+
 function checkCharge(c: Charge): void {
   assertAmount(c.units, 'units', true);
   assertAmount(c.amountNano, 'amountNano', true);
@@ -116,11 +138,12 @@ export interface ChargeOptions {
 
 export function createBalanceStore(opts: BalanceStoreOptions) {
   const redis = opts.redis;
+  /** A Cluster keeps the service keys (hints, index, outbox marks) in other slots than an account. */
+  const cluster = 'isCluster' in redis && redis.isCluster;
   const ks = { prefix: opts.keyPrefix };
   const retention = opts.idempotencySeconds ?? 7 * 86400;
   const now = opts.now ?? Date.now;
   const tags = new Map<string, string>();
-  registerScripts(redis);
 
   const directoryKey = (tenant: string, id: string) => `${ks.prefix}{d:${tenant}:${id}}`;
 
@@ -135,7 +158,20 @@ export function createBalanceStore(opts: BalanceStoreOptions) {
   }
 
   function keyList(k: AccountKeys, opId: string): string[] {
-    return [k.acct, k.bal, k.gbal, k.res, k.resx, k.ledger, k.op(opId)];
+    return [k.acct, k.bal, k.gbal, k.res, k.resx, k.outbox, k.op(opId)];
+  }
+
+  /**
+   * Runs a script that may write to the account's outbox, and marks the outbox dirty right after it
+   * in the same pipeline, so the drain finds what it wrote (a mark lost to a crash in between is
+   * found by the drain's periodic full pass; a mark without a write costs one empty read).
+   */
+  async function run(verb: Verb, keys: string[], argv: (string | number)[]): Promise<unknown> {
+    const [out] = await Promise.all([
+      runScript(redis, verb, keys, argv),
+      redis.sadd(dirtyOutboxesKey(ks), keys[5]!),
+    ]);
+    return out;
   }
 
   async function call(
@@ -146,10 +182,11 @@ export function createBalanceStore(opts: BalanceStoreOptions) {
     accountId: string,
     args: (string | number)[],
   ) {
-    return decodeResult(
-      await runScript(redis, verb, keyList(k, opId), [opId, fp, now(), retention, accountId, ...args]),
-    );
+    return decodeResult(await run(verb, keyList(k, opId), [opId, fp, now(), retention, accountId, ...args]));
   }
+
+  const dueMember = (tenant: string, id: string, reservationId: string) =>
+    `${tenant}\u0000${id}\u0000${reservationId}`;
 
   async function view(tenant: string, id: string): Promise<AccountView | null> {
     const k = await keysOf(tenant, id);
@@ -218,7 +255,7 @@ export function createBalanceStore(opts: BalanceStoreOptions) {
             detail: `${s.type}:${s.value}`,
           };
       }
-      await redis.sadd(ledgersKey(ks), k.ledger);
+      await redis.sadd(outboxesKey(ks), k.outbox);
       const fields = {
         tenant: input.tenant,
         id: input.id,
@@ -228,10 +265,13 @@ export function createBalanceStore(opts: BalanceStoreOptions) {
         creditLimitNano: String(input.type === 'postpaid' ? (input.creditLimitNano ?? 0) : 0),
         subject: input.subject,
         sharedGroup: group ?? '',
-        subscriptions: JSON.stringify(subs),
       };
-      const fp = fingerprint('create', fields);
-      return call('account-admin', k, opId, fp, input.id, ['create', ...Object.entries(fields).flat()]);
+      const fp = fingerprint('create', { ...fields, subs });
+      return call('account-admin', k, opId, fp, input.id, [
+        'create',
+        ...Object.entries(fields).flat(),
+        ...subscriptionFields(subs),
+      ]);
     },
 
     async updateAccount(
@@ -277,8 +317,7 @@ export function createBalanceStore(opts: BalanceStoreOptions) {
       const k = await keysOf(tenant, id);
       return call('account-admin', k, opId, fingerprint('subscribe', sub), id, [
         'update',
-        'subscriptions',
-        JSON.stringify(subs),
+        ...subscriptionFields(subs),
       ]);
     },
 
@@ -290,8 +329,7 @@ export function createBalanceStore(opts: BalanceStoreOptions) {
       const k = await keysOf(tenant, id);
       const r = await call('account-admin', k, opId, fingerprint('unsubscribe', sub), id, [
         'update',
-        'subscriptions',
-        JSON.stringify(subs),
+        ...subscriptionFields(subs),
       ]);
       const key = subscriptionKey(ks, tenant, sub.type, sub.value);
       if (r.code === 'OK' && (await redis.get(key)) === id) await redis.del(key);
@@ -428,8 +466,9 @@ export function createBalanceStore(opts: BalanceStoreOptions) {
       checkCharge(req.charge);
       assertAmount(req.ttlSeconds, 'ttlSeconds');
       const fp = fingerprint('reserve', [req.reservationId, req.charge, req.ttlSeconds]);
-      await redis.sadd(`${ks.prefix}reserving`, `${tenant}\u0000${id}`); // sweep hint, written first
       const expiresMs = now() + req.ttlSeconds * 1000;
+      // The sweep hint goes first: a reservation is never without one (a hint without one is harmless).
+      await redis.zadd(dueReservationsKey(ks), expiresMs, dueMember(tenant, id, req.reservationId));
       return charged('reserve', tenant, id, req.opId, fp, [req.reservationId, expiresMs], req.charge, req);
     },
 
@@ -441,7 +480,10 @@ export function createBalanceStore(opts: BalanceStoreOptions) {
     ): Promise<OpResult> {
       checkCharge(req.used);
       const fp = fingerprint('commit', [req.reservationId, req.used]);
-      return charged('commit', tenant, id, req.opId, fp, [req.reservationId], req.used, req);
+      const r = await charged('commit', tenant, id, req.opId, fp, [req.reservationId], req.used, req);
+      if (r.code === BalanceCode.OK)
+        await redis.zrem(dueReservationsKey(ks), dueMember(tenant, id, req.reservationId));
+      return r;
     },
 
     async release(
@@ -450,39 +492,126 @@ export function createBalanceStore(opts: BalanceStoreOptions) {
       req: { opId: string; reservationId: string },
     ): Promise<OpResult> {
       const k = await keysOf(tenant, id);
-      return call('release', k, req.opId, fingerprint('release', [req.reservationId]), id, [
+      const r = await call('release', k, req.opId, fingerprint('release', [req.reservationId]), id, [
         req.reservationId,
       ]);
+      await redis.zrem(dueReservationsKey(ks), dueMember(tenant, id, req.reservationId));
+      return r;
     },
 
     /** Releases the account's reservations whose time has come. */
     async expireReservations(tenant: string, id: string): Promise<OpResult & { expired: string[] }> {
       const k = await keysOf(tenant, id);
-      const raw = (await runScript(redis, 'expire', keyList(k, 'expire'), [
-        'expire',
-        '',
-        now(),
-        retention,
-        id,
-      ])) as [number, string];
+      const raw = (await run('expire', keyList(k, 'expire'), ['expire', '', now(), retention, id])) as [
+        number,
+        string,
+      ];
       const expired = (JSON.parse(raw[1]) as { expired?: string[] | object }).expired;
       return { ...decodeResult(raw), expired: Array.isArray(expired) ? expired : [] };
     },
 
-    /** The sweep: expires due reservations of every account that reserved; returns how many. */
-    async sweepExpired(): Promise<{ expired: number; moneyReleasedNano: number }> {
-      const setKey = `${ks.prefix}reserving`;
+    /**
+     * The sweep: expires the reservations whose time has come, found by their hints (one per
+     * reservation, scored by its expiry), a bounded number of accounts per call; returns how many.
+     */
+    async sweepExpired(limit = 1000): Promise<{ expired: number; moneyReleasedNano: number }> {
+      const key = dueReservationsKey(ks);
+      const due = await redis.zrangebyscore(key, '-inf', now(), 'LIMIT', 0, limit);
+      const accounts = new Map<string, string[]>();
+      for (const member of due) {
+        const account = member.slice(0, member.lastIndexOf('\u0000'));
+        accounts.set(account, [...(accounts.get(account) ?? []), member]);
+      }
       let expired = 0;
       let moneyReleasedNano = 0;
-      for (const member of await redis.smembers(setKey)) {
-        const [tenant, id] = member.split('\u0000') as [string, string];
+      for (const [account, members] of accounts) {
+        const [tenant, id] = account.split('\u0000') as [string, string];
         const r = await this.expireReservations(tenant, id);
         expired += r.expired.length;
         for (const m of r.movements) if (m.unit === 'money') moneyReleasedNano -= m.heldDelta;
-        const k = await keysOf(tenant, id);
-        if ((await redis.zcard(k.resx)) === 0) await redis.srem(setKey, member);
+        // Expired, or settled before their time: either way they need no more looking at.
+        await redis.zrem(key, ...members);
       }
       return { expired, moneyReleasedNano };
+    },
+
+    /** The account a session was opened on (from its id alone), and the session's version and state. */
+    async findSession(
+      tenant: string,
+      sessionId: string,
+    ): Promise<{ accountId: string; version: number; info: string; state: string } | null> {
+      const accountId = await redis.get(sessionIndexKey(ks, tenant, sessionId));
+      if (!accountId) return null;
+      const k = await keysOf(tenant, accountId);
+      const [info, state, version] = await redis.hmget(k.session(sessionId), 'info', 'st', 'v');
+      return info && state ? { accountId, version: Number(version), info, state } : null;
+    },
+
+    /** Where a session's account is found by later requests (kept as long as the session). */
+    async indexSession(tenant: string, sessionId: string, accountId: string, ttlSeconds: number) {
+      await redis.set(sessionIndexKey(ks, tenant, sessionId), accountId, 'EX', ttlSeconds);
+    },
+
+    /** The Tcc sweep hint of a session: due at `dueMs`, or none (closed). */
+    async hintSession(tenant: string, sessionId: string, dueMs: number | null): Promise<void> {
+      const member = `${tenant}\u0000${sessionId}`;
+      if (dueMs === null) await redis.zrem(dueSessionsKey(ks), member);
+      else await redis.zadd(dueSessionsKey(ks), dueMs, member);
+    },
+
+    /** Sessions whose Tcc deadline has passed (by their hints), at most `limit`. */
+    async dueSessions(limit: number): Promise<{ tenant: string; sessionId: string }[]> {
+      const due = await redis.zrangebyscore(dueSessionsKey(ks), '-inf', now(), 'LIMIT', 0, limit);
+      return due.map((m) => {
+        const at = m.indexOf('\u0000');
+        return { tenant: m.slice(0, at), sessionId: m.slice(at + 1) };
+      });
+    },
+
+    /**
+     * The trail entry of a request that reached no account (an unknown subscriber): the tenant's
+     * own outbox, in the shape the step writes (the entry without its answer, and the answer).
+     */
+    async recordOrphan(tenant: string, trail: string, answer: string): Promise<void> {
+      const outbox = orphanOutboxKey(ks, tenant);
+      await Promise.all([
+        redis.sadd(outboxesKey(ks), outbox),
+        redis.xadd(outbox, '*', 'op', 'orphan', 'account', '', 'at', now(), 'trail', trail, 'answer', answer),
+        redis.sadd(dirtyOutboxesKey(ks), outbox),
+      ]);
+    },
+
+    /**
+     * Runs one charging step on the account (see step.ts) with its sweep hints, session index and
+     * outbox mark: inside the script on a standalone Redis (one command per request), around it on a
+     * Cluster (those keys live in other slots).
+     */
+    async step(tenant: string, id: string, req: StepRequest): Promise<StepOutcome> {
+      const k = await keysOf(tenant, id);
+      const sid = req.session?.id;
+      const keys = [k.acct, k.bal, k.gbal, k.res, k.resx, k.outbox, sid ? k.session(sid) : k.op(req.stepId)];
+      const argv = [req.stepId, req.fingerprint, now(), req.retentionSeconds, id, ...stepArgs(req)];
+      const due = req.session?.dueMs;
+      if (!cluster) {
+        keys.push(
+          dirtyOutboxesKey(ks),
+          dueSessionsKey(ks),
+          sid ? sessionIndexKey(ks, tenant, sid) : k.op(req.stepId),
+        );
+        argv.push(
+          due === undefined ? '' : `${tenant}\u0000${sid}`,
+          due ?? '',
+          req.session?.index ? req.retentionSeconds : '',
+        );
+        return decodeStep(await runScript(redis, 'step', keys, argv), req.ops);
+      }
+      const [, out] = await Promise.all([
+        req.session?.index ? this.indexSession(tenant, sid!, id, req.retentionSeconds) : null,
+        run('step', keys, argv),
+      ]);
+      const outcome = decodeStep(out, req.ops);
+      if (outcome.status === 'APPLIED' && due !== undefined) await this.hintSession(tenant, sid!, due);
+      return outcome;
     },
   };
 }

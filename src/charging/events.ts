@@ -6,7 +6,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { BalanceStore } from '../balances/store.js';
-import type { OpResult } from '../balances/snapshot.js';
+import type { StepOp } from '../balances/step.js';
+import { trailEntry } from './session-plan.js';
 import {
   nanoToDecimal,
   parseEvent,
@@ -15,11 +16,10 @@ import {
   type RatingResult,
 } from '../rating/index.js';
 import { proRata } from '../balances/pro-rata.js';
-import type { RecordSink } from '../storage/records.js';
+import type { Directory, Subscriber } from './directory.js';
 import { describeResult } from '../rating/index.js';
 import { result, type ResultName } from './result-codes.js';
 import {
-  findSubscriber,
   destinationOf,
   serviceKind,
   unitsFor,
@@ -54,20 +54,12 @@ export interface EventAnswer {
 export interface EventDeps {
   tariff: () => CompiledTariff;
   balances: BalanceStore;
-  /** Where the rated record and the request trail go (on their way to PostgreSQL). */
-  record: RecordSink;
+  directory: Directory;
 }
 
 export function fingerprintOf(req: EventRequest): string {
   const { retransmission: _r, ...body } = req;
   return createHash('sha1').update(JSON.stringify(body)).digest('hex');
-}
-
-/** What the answer needs beyond the script's result code, stored with that result. */
-interface Note {
-  cost: string;
-  currency: string;
-  granted: Units;
 }
 
 function answer(
@@ -89,41 +81,15 @@ function answer(
   };
 }
 
-/** The answer of a debit or refund, from the stored result: the same on every replay. */
-function settledAnswer(eventId: string, req: EventRequest, r: OpResult): EventAnswer {
-  const note = r.note ? (JSON.parse(r.note) as Note) : undefined;
-  if (r.code === 'OK' && note)
-    return answer(
-      eventId,
-      req,
-      'DIAMETER_SUCCESS',
-      { costInformation: { amount: note.cost, currency: note.currency } },
-      note.granted,
-    );
-  const name: ResultName =
-    r.code === 'INSUFFICIENT'
-      ? 'DIAMETER_CREDIT_LIMIT_REACHED'
-      : r.code === 'ACCOUNT_INACTIVE'
-        ? 'DIAMETER_END_USER_SERVICE_DENIED'
-        : r.code === 'ACCOUNT_NOT_FOUND'
-          ? 'DIAMETER_USER_UNKNOWN'
-          : 'DIAMETER_UNABLE_TO_COMPLY';
-  return answer(eventId, req, name);
-}
-
-/** The account of the first known subscription id; with its balances only when the action needs them. */
-async function findAccount(deps: EventDeps, tenant: string, req: EventRequest) {
-  const id = await findSubscriber(
-    (t, type, v) => deps.balances.findAccountBySubscription(t, type, v),
-    tenant,
-    req.subscriptionIds,
-  );
-  if (!id) return null;
-  if (req.requestedAction === 'CHECK_BALANCE' || req.requestedAction === 'REFUND_ACCOUNT') {
-    return deps.balances.getAccount(tenant, id);
-  }
-  const account = await deps.balances.accountInfo(tenant, id);
-  return account && { account, balances: [], reservations: [] };
+/** The answer of a debit or refund the balances refused. */
+function refusedName(code: string): ResultName {
+  return code === 'INSUFFICIENT'
+    ? 'DIAMETER_CREDIT_LIMIT_REACHED'
+    : code === 'ACCOUNT_INACTIVE'
+      ? 'DIAMETER_END_USER_SERVICE_DENIED'
+      : code === 'ACCOUNT_NOT_FOUND'
+        ? 'DIAMETER_USER_UNKNOWN'
+        : 'DIAMETER_UNABLE_TO_COMPLY';
 }
 
 /** Whether the balances would cover the rated event now (no reservation, no guarantee: RFC 4006 6.4). */
@@ -150,31 +116,62 @@ function enoughCredit(
   return usable.filter((b) => b.unit === 'money').reduce((s, b) => s + b.value - b.held, 0) + floor >= money;
 }
 
+export interface EventOutcome {
+  answer: EventAnswer;
+  /** The answer as stored (debits and refunds): what a replay returns, byte for byte. */
+  json: string;
+  replayed: boolean;
+}
+
+const RETENTION_SECONDS = 7 * 86_400;
+/** A debit is priced again when bundles cover part of it, or the subscriber changed under it. */
+const MAX_TRIES = 6;
+
 export async function chargeEvent(
   deps: EventDeps,
   tenant: string,
   eventId: string,
   req: EventRequest,
   nowMs: number,
-): Promise<{ answer: EventAnswer; replayed: boolean }> {
-  const fresh = (a: EventAnswer) => ({ answer: a, replayed: false });
+): Promise<EventOutcome> {
+  for (let attempt = 0; attempt < MAX_TRIES; attempt++) {
+    const out = await tryEvent(deps, tenant, eventId, req, nowMs);
+    if (out !== 'CHANGED') return out;
+    deps.directory.forget(tenant, req.subscriptionIds);
+  }
+  throw new Error(`event ${eventId}: the subscriber kept changing while charging`);
+}
+
+async function tryEvent(
+  deps: EventDeps,
+  tenant: string,
+  eventId: string,
+  req: EventRequest,
+  nowMs: number,
+): Promise<EventOutcome | 'CHANGED'> {
+  const fresh = (a: EventAnswer): EventOutcome => ({ answer: a, json: JSON.stringify(a), replayed: false });
   const kind = serviceKind(req.serviceContextId);
   if (!kind)
-    return fresh(answer(eventId, req, 'DIAMETER_RATING_FAILED', { failedParams: ['/serviceContextId'] }));
-  const view = await findAccount(deps, tenant, req);
-  if (!view) return fresh(answer(eventId, req, 'DIAMETER_USER_UNKNOWN'));
+    return orphan(
+      deps,
+      tenant,
+      req,
+      answer(eventId, req, 'DIAMETER_RATING_FAILED', { failedParams: ['/serviceContextId'] }),
+    );
+  const found = await deps.directory.find(tenant, req.subscriptionIds);
+  if (!found) return orphan(deps, tenant, req, answer(eventId, req, 'DIAMETER_USER_UNKNOWN'));
+  const account = found.account;
   const rg = req.mscc[0]!;
   const usage =
     usageOf(kind, rg.requested) ??
     (kind.tor === 'sms' ? Math.max(1, req.serviceInformation?.sms?.recipients?.length ?? 1) : undefined);
   if (usage === undefined)
     return fresh(answer(eventId, req, 'DIAMETER_RATING_FAILED', { failedParams: ['/mscc/0/requested'] }));
-  const destination = destinationOf(req.serviceInformation);
   const ev = parseEvent({
     tenant,
     category: kind.category,
-    subject: view.account.subject,
-    destination,
+    subject: account.subject,
+    destination: destinationOf(req.serviceInformation),
     answerTime: req.eventTime,
     usage,
     tor: kind.tor,
@@ -184,121 +181,154 @@ export async function chargeEvent(
   const rated = rateEvent(deps.tariff(), ev);
   if (!rated.ok)
     return fresh(answer(eventId, req, 'DIAMETER_RATING_FAILED', { failedParams: ['/serviceInformation'] }));
-  const cost = { amount: nanoToDecimal(rated.costNano), currency: view.account.currency };
+  const cost = { amount: nanoToDecimal(rated.costNano), currency: account.currency };
   const granted = unitsFor(kind, usage);
   const matched = rated.segments[0]!.destination;
 
   switch (req.requestedAction) {
     case 'PRICE_ENQUIRY':
       return fresh(answer(eventId, req, 'DIAMETER_SUCCESS', { costInformation: cost }));
-    case 'CHECK_BALANCE':
+    case 'CHECK_BALANCE': {
+      const view = await deps.balances.getAccount(tenant, account.id);
+      const enough = view ? enoughCredit(view, rated, kind.tor, matched, nowMs) : false;
       return fresh(
         answer(eventId, req, 'DIAMETER_SUCCESS', {
-          checkBalanceResult: enoughCredit(view, rated, kind.tor, matched, nowMs)
-            ? 'ENOUGH_CREDIT'
-            : 'NO_CREDIT',
+          checkBalanceResult: enough ? 'ENOUGH_CREDIT' : 'NO_CREDIT',
         }),
       );
-    case 'DIRECT_DEBITING': {
-      const r = await deps.balances.debit(tenant, view.account.id, {
-        opId: `event:${eventId}`,
-        fingerprint: fingerprintOf(req),
-        note: JSON.stringify({ cost: cost.amount, currency: cost.currency, granted } satisfies Note),
-        charge: {
-          unit: kind.tor,
-          units: rated.usage,
-          amountNano: Number(rated.costNano),
-          destination: matched,
-          category: kind.category,
-          ratingGroup: rg.ratingGroup,
-        },
-      });
-      if (r.code === 'CONFLICT') throw new EventConflict(eventId);
-      return keep(
-        deps,
-        tenant,
-        eventId,
-        req,
-        { answer: settledAnswer(eventId, req, r), replayed: r.replayed },
-        view.account.id,
-        rated,
-        kind.category,
-        matched,
-      );
     }
+    case 'DIRECT_DEBITING':
     case 'REFUND_ACCOUNT': {
-      const wallet = view.balances.filter((b) => b.unit === 'money').sort((a, b) => b.weight - a.weight)[0];
-      if (!wallet || rated.costNano === 0n)
-        return fresh(answer(eventId, req, 'DIAMETER_SUCCESS', { costInformation: cost }, granted));
-      const r = await deps.balances.credit(tenant, view.account.id, {
-        opId: `event:${eventId}`,
-        fingerprint: fingerprintOf(req),
-        note: JSON.stringify({ cost: cost.amount, currency: cost.currency, granted } satisfies Note),
-        balanceId: wallet.id,
-        shared: wallet.shared,
-        amount: Number(rated.costNano),
-        kind: 'refund',
-      });
-      if (r.code === 'CONFLICT') throw new EventConflict(eventId);
-      return keep(
-        deps,
+      const refund = req.requestedAction === 'REFUND_ACCOUNT';
+      const charge = {
+        unit: kind.tor,
+        units: refund ? 0 : rated.usage,
+        amountNano: Number(rated.costNano),
+        destination: matched,
+        category: kind.category,
+        ratingGroup: rg.ratingGroup,
+      };
+      const success = answer(eventId, req, 'DIAMETER_SUCCESS', { costInformation: cost }, granted);
+      const record = ratedRecord(
         tenant,
         eventId,
         req,
-        { answer: settledAnswer(eventId, req, r), replayed: r.replayed },
-        view.account.id,
+        account.id,
         rated,
         kind.category,
         matched,
+        cost.currency,
       );
+      const op: StepOp = { verb: refund ? 'refund' : 'debit', charge };
+      return settle(deps, tenant, eventId, req, found, op, success, record);
     }
   }
 }
 
-/**
- * Writes the event's rated record (when it was charged) and its trail entry. Replays write them
- * again: they are stored once, by id, so a crash between the debit and this write loses nothing.
- */
-async function keep(
+/** Debits (or refunds) the event in one step with its answer and records; a refusal is kept too. */
+async function settle(
   deps: EventDeps,
   tenant: string,
   eventId: string,
   req: EventRequest,
-  out: { answer: EventAnswer; replayed: boolean },
+  found: Subscriber,
+  op: StepOp,
+  success: EventAnswer,
+  rated: string,
+): Promise<EventOutcome | 'CHANGED'> {
+  const fp = fingerprintOf(req);
+  const trail = trailEntry(tenant, eventId, 0, 'event', req, req.eventTime);
+  let planned = {
+    ops: op.charge!.amountNano === 0 && op.verb === 'refund' ? [] : [op],
+    answer: success,
+    rated: [rated],
+  };
+  for (let attempt = 0; attempt < MAX_TRIES; attempt++) {
+    const json = JSON.stringify(planned.answer);
+    const outcome = await deps.balances.step(tenant, found.account.id, {
+      stepId: `event:${eventId}`,
+      fingerprint: fp,
+      answer: json,
+      retentionSeconds: RETENTION_SECONDS,
+      expectSubject: found.account.subject,
+      expectSubscription: found.subscription,
+      ops: planned.ops,
+      rated: planned.rated,
+      trail,
+    });
+    switch (outcome.status) {
+      case 'APPLIED':
+        return { answer: planned.answer, json, replayed: false };
+      case 'REPLAY':
+        return { answer: JSON.parse(outcome.answer) as EventAnswer, json: outcome.answer, replayed: true };
+      case 'CONFLICT':
+        throw new EventConflict(eventId);
+      case 'CHANGED':
+        return 'CHANGED';
+      case 'STALE':
+        throw new Error('an event step has no session');
+      case 'DEVIATED': {
+        const r = outcome.results[0]!;
+        const c = op.charge!;
+        if (r.code === 'NEED_PRICE') {
+          const priced = {
+            covered: r.covered!,
+            moneyNano: proRata(c.amountNano, c.units - r.covered!, c.units),
+          };
+          planned = { ...planned, ops: [{ ...op, priced }] };
+        } else if (r.code === 'BALANCE_NOT_FOUND') {
+          planned = { ...planned, ops: [] }; // a refund with no money balance to credit: nothing to move
+        } else {
+          planned = { ops: [], answer: answer(eventId, req, refusedName(r.code)), rated: [] };
+        }
+      }
+    }
+  }
+  throw new Error(`event ${eventId}: the balances kept changing while charging`);
+}
+
+function ratedRecord(
+  tenant: string,
+  eventId: string,
+  req: EventRequest,
   accountId: string,
   rated: RatingResult,
   category: string,
   destination: string,
-): Promise<{ answer: EventAnswer; replayed: boolean }> {
-  const a = out.answer;
-  if (a.resultCode === 2001) {
-    await deps.record('rated_records', {
-      record_id: `event:${eventId}`,
-      tenant,
-      account_id: accountId,
-      kind: 'event',
-      category,
-      tor: rated.tor,
-      destination,
-      started_at: req.eventTime,
-      usage: rated.usage,
-      cost_nano: Number(rated.costNano) * (req.requestedAction === 'REFUND_ACCOUNT' ? -1 : 1),
-      currency: a.costInformation?.currency ?? '',
-      result_code: a.resultCode,
-      close_cause: req.requestedAction,
-      breakdown: describeResult(rated),
-    });
-  }
-  await deps.record('charging_requests', {
+  currency: string,
+): string {
+  return JSON.stringify({
+    record_id: `event:${eventId}`,
     tenant,
-    session_id: eventId,
-    request_number: 0,
-    phase: 'event',
-    request: req,
-    answer: a,
-    at: req.eventTime,
+    account_id: accountId,
+    kind: 'event',
+    category,
+    tor: rated.tor,
+    destination,
+    started_at: req.eventTime,
+    usage: rated.usage,
+    cost_nano: Number(rated.costNano) * (req.requestedAction === 'REFUND_ACCOUNT' ? -1 : 1),
+    currency,
+    result_code: 2001,
+    close_cause: req.requestedAction,
+    breakdown: describeResult(rated),
   });
-  return out;
+}
+
+/** An answer no account can keep (unknown subscriber or service); its trail is kept all the same. */
+async function orphan(
+  deps: EventDeps,
+  tenant: string,
+  req: EventRequest,
+  a: EventAnswer,
+): Promise<EventOutcome> {
+  const json = JSON.stringify(a);
+  await deps.balances.recordOrphan(
+    tenant,
+    trailEntry(tenant, a.eventId, 0, 'event', req, req.eventTime),
+    json,
+  );
+  return { answer: a, json, replayed: false };
 }
 
 export class EventConflict extends Error {

@@ -62,25 +62,3 @@ export function unitsFor(kind: ServiceKind, usage: number): Units {
   if (kind.tor === 'data') return { totalOctets: usage };
   return { serviceSpecificUnits: usage };
 }
-
-/** Diameter Subscription-Id types, as the balance store names subscriptions. */
-const SUBSCRIPTION_TYPES: Readonly<Record<string, string>> = {
-  E164: 'msisdn',
-  IMSI: 'imsi',
-  SIP_URI: 'sip',
-  NAI: 'nai',
-  PRIVATE: 'private',
-};
-
-/** The account of the first subscription id the store knows, or null. */
-export async function findSubscriber(
-  find: (tenant: string, type: string, value: string) => Promise<string | null>,
-  tenant: string,
-  ids: { type: string; data: string }[],
-): Promise<string | null> {
-  for (const s of ids) {
-    const id = await find(tenant, SUBSCRIPTION_TYPES[s.type] ?? s.type.toLowerCase(), s.data);
-    if (id) return id;
-  }
-  return null;
-}

@@ -79,6 +79,8 @@ export interface SessionAnswer {
 }
 
 export type Phase = 'initiate' | 'update' | 'terminate';
+/** A step of a session: a request's phase, or the engine's own close of a silent session (Tcc). */
+export type StepPhase = Phase | 'expire';
 
 export class SessionError extends Error {
   constructor(
@@ -87,7 +89,8 @@ export class SessionError extends Error {
       | 'REQUEST_CONFLICT'
       | 'SESSION_EXISTS'
       | 'INVALID_REQUEST_NUMBER'
-      | 'MANDATORY_IE_MISSING',
+      | 'MANDATORY_IE_MISSING'
+      | 'BUSY',
     message: string,
   ) {
     super(message);
@@ -105,6 +108,9 @@ export const VALIDITY_SECONDS: Record<string, number> = { voice: 300, data: 3600
 
 export interface Group {
   reservationId: string | null;
+  /** What the open reservation holds, per unit, and when it expires (known once it was made). */
+  holds?: { unit: string; amount: number }[];
+  reservationExpiresMs?: number;
   /** Usage settled so far (in the event's unit) and the money it cost, exact to the nano. */
   used: number;
   chargedNano: number;
@@ -138,6 +144,8 @@ export interface SessionRecord {
   subscriber: string;
   /** Per rating group: the open reservation, usage settled so far (base units) and money charged (nano). */
   groups: Record<string, Group>;
+  /** The highest request number processed (the engine's own close by expiry follows it). */
+  lastRequest: number;
 }
 
 /**
@@ -157,4 +165,29 @@ export function fingerprintOf(phase: Phase, req: SessionRequest): string {
   return createHash('sha1')
     .update(JSON.stringify([phase, body]))
     .digest('hex');
+}
+
+/** What a session's record holds that never changes after the initiate (stored once). */
+export type SessionInfo = Omit<SessionRecord, 'state' | 'expiresAtMs' | 'groups' | 'lastRequest'>;
+
+/** The parts of a session that each request changes, as stored. */
+export function stateOf(s: SessionRecord): string {
+  return JSON.stringify({
+    state: s.state,
+    expiresAtMs: s.expiresAtMs,
+    groups: s.groups,
+    lastRequest: s.lastRequest,
+  });
+}
+
+export function infoOf(s: SessionRecord): string {
+  const { state: _s, expiresAtMs: _e, groups: _g, lastRequest: _l, ...info } = s;
+  return JSON.stringify(info satisfies SessionInfo);
+}
+
+export function sessionFrom(info: string, state: string): SessionRecord {
+  return {
+    ...(JSON.parse(info) as SessionInfo),
+    ...(JSON.parse(state) as Pick<SessionRecord, 'state' | 'expiresAtMs' | 'groups' | 'lastRequest'>),
+  };
 }

@@ -1,43 +1,39 @@
 /**
- * Charging sessions (Diameter CCR-I/U/T, SCUR): per rating group, used units are settled (commit of
- * the group's reservation, or a direct debit when there is none left) and new units are reserved
- * for what the balances can afford, with a final-unit indication when they cannot afford all.
+ * Charging sessions (Diameter CCR-I/U/T, SCUR). Each request is one charging step: planned here
+ * (session-plan.ts: what to settle, release and reserve, the session after it, the answer and the
+ * records) and applied by one atomic script, which also stores the answer — so a retry or a late
+ * original gets the first answer byte for byte and moves no money twice, and a crash leaves either
+ * all of a request or none of it. When the balances disagree with the plan (short of credit, barred,
+ * bundles covering part), the step is planned again with what they said.
  *
- * Safety: every balance operation is idempotent by (session, request number, rating group, step),
- * so a retry or a late original moves no money twice; the answer is kept per request number and a
- * replay returns it as first given (a different body under the same number is a conflict).
- * Reservations carry a TTL (twice the validity time): a silent session releases its money.
+ * Sessions are remembered per process (state and version): a request costs one round trip. The
+ * version makes this safe with several engines: a step planned on an old state is refused (STALE)
+ * and planned again on the current one. Requests of one session run one at a time per process.
+ * A session that goes silent past its Tcc deadline is closed by the sweep (its usage recorded); a
+ * late report is still charged.
  */
-import type { Redis } from 'ioredis';
-import type { OpResult } from '../balances/snapshot.js';
 import type { BalanceStore } from '../balances/store.js';
-import type { RecordSink } from '../storage/records.js';
-import { describeResult } from '../rating/index.js';
+import type { StepOpResult, StepOutcome } from '../balances/step.js';
+import { proRata } from '../balances/pro-rata.js';
 import { affordableUsage, type BalanceSnapshot } from '../rating/affordable.js';
-import {
-  nanoToDecimal,
-  parseEvent,
-  rateEvent,
-  type CompiledTariff,
-  type RatingResult,
-} from '../rating/index.js';
+import { parseEvent, rateEvent, type CompiledTariff, type RatingResult } from '../rating/index.js';
+import type { Directory } from './directory.js';
 import { result, type ResultName } from './result-codes.js';
-import { destinationOf, findSubscriber, serviceKind, unitsFor, usageOf } from './service-context.js';
+import { destinationOf, serviceKind } from './service-context.js';
 import {
-  commandResult,
-  DEFAULT_QUOTA,
-  finalUnitFor,
   fingerprintOf,
-  newGroup,
+  infoOf,
+  sessionFrom,
+  stateOf,
   SessionError,
-  thresholdFor,
   VALIDITY_SECONDS,
-  type MsccAnswer,
   type Phase,
   type SessionAnswer,
   type SessionRecord,
   type SessionRequest,
+  type StepPhase,
 } from './session-model.js';
+import { noDecisions, planStep, trailEntry, type Decisions, type PlannedStep } from './session-plan.js';
 
 export { SessionError, type Phase, type SessionAnswer, type SessionRequest } from './session-model.js';
 
@@ -46,41 +42,38 @@ export interface SessionDeps {
   onHeld?: (deltaNano: number) => void;
   /** The top-up portal data sessions are redirected to on their final units (may hold `{msisdn}`). */
   topUpUrl?: string;
-  /** Where each group's rated record (at close) and each request's trail entry go. */
-  record: RecordSink;
-  redis: Redis;
-  keyPrefix: string;
   balances: BalanceStore;
+  directory: Directory;
   tariff: () => CompiledTariff;
   now: () => number;
+  /** Sessions remembered by this process (least recently used go first). */
+  cacheSize?: number;
 }
 
-/** The store, with the money its reservations hold reported as it changes (for a metric). */
-function watchHolds(store: BalanceStore, onHeld: ((deltaNano: number) => void) | undefined): BalanceStore {
-  if (!onHeld) return store;
-  const track = (r: OpResult) => {
-    if (r.code === 'OK' && !r.replayed) {
-      const delta = r.movements.reduce((sum, m) => sum + (m.unit === 'money' ? m.heldDelta : 0), 0);
-      if (delta !== 0) onHeld(delta);
-    }
-    return r;
-  };
-  return {
-    ...store,
-    reserve: async (...a) => track(await store.reserve(...a)),
-    commit: async (...a) => track(await store.commit(...a)),
-    release: async (...a) => track(await store.release(...a)),
-  };
+interface Known {
+  accountId: string;
+  version: number;
+  state: SessionRecord;
 }
 
-export function createSessions(sessionDeps: SessionDeps) {
-  const deps = { ...sessionDeps, balances: watchHolds(sessionDeps.balances, sessionDeps.onHeld) };
-  const key = (tenant: string, sessionId: string) => `${deps.keyPrefix}{sess:${tenant}:${sessionId}}`;
-  /**
-   * Requests of one session run one at a time (parallel or out-of-order updates of the same
-   * session would otherwise read the same state). This serialises within one engine process;
-   * several engines behind a balancer must route a session to one engine (its Session-Id).
-   */
+export interface HandledAnswer {
+  answer: SessionAnswer;
+  /** The answer as stored: what a replay returns, byte for byte. */
+  json: string;
+  replayed: boolean;
+}
+
+/** A step is planned again when the balances disagree; a few rounds settle any request. */
+const MAX_TRIES = 8;
+
+export function createSessions(deps: SessionDeps) {
+  const known = new Map<string, Known>();
+  const cacheSize = deps.cacheSize ?? 100_000;
+  const remember = (k: string, v: Known) => {
+    known.delete(k);
+    if (known.size >= cacheSize) known.delete(known.keys().next().value!);
+    known.set(k, v);
+  };
   const queues = new Map<string, Promise<unknown>>();
   function serialised<T>(k: string, work: () => Promise<T>): Promise<T> {
     const previous = queues.get(k) ?? Promise.resolve();
@@ -90,21 +83,6 @@ export function createSessions(sessionDeps: SessionDeps) {
     return next;
   }
 
-  async function load(tenant: string, sessionId: string): Promise<SessionRecord | null> {
-    const raw = await deps.redis.get(`${key(tenant, sessionId)}:state`);
-    return raw ? (JSON.parse(raw) as SessionRecord) : null;
-  }
-
-  async function save(
-    tenant: string,
-    sessionId: string,
-    s: SessionRecord,
-    ttlSeconds: number,
-  ): Promise<void> {
-    await deps.redis.set(`${key(tenant, sessionId)}:state`, JSON.stringify(s), 'EX', ttlSeconds + 86_400);
-  }
-
-  /** The usage of a rating group's reports, in base units of the rating core. */
   function rate(s: SessionRecord, usage: number, elapsedBefore: number, atIso: string): RatingResult | null {
     const ev = parseEvent({
       tenant: s.tenant,
@@ -120,252 +98,49 @@ export function createSessions(sessionDeps: SessionDeps) {
     return r.ok ? r : null;
   }
 
-  /**
-   * A chunk's price, exact to the nano (rounded up only to the nano): the tariff's rounding applies
-   * once, to the whole session, when it terminates (see finalSettlement).
-   */
-  const exactNano = (r: RatingResult) => Number((r.exactNum * 1_000_000_000n + r.exactDen - 1n) / r.exactDen);
-  const base = (s: SessionRecord, usage: number) => (s.tor === 'voice' ? usage * 1e9 : usage);
-  const fromBase = (s: SessionRecord, b: number) => (s.tor === 'voice' ? Math.floor(b / 1e9) : b);
-
-  /** Settles used units of one group: commit its reservation, or debit directly if it is gone. */
-  async function settle(
-    s: SessionRecord,
-    sessionId: string,
-    n: number,
-    rg: number,
-    usage: number,
-    at: string,
-  ): Promise<ResultName> {
-    const g = s.groups[rg] ?? (s.groups[rg] = newGroup());
-    const rated = rate(s, usage, base(s, g.used), at);
-    if (!rated) return 'DIAMETER_RATING_FAILED';
-    const charge = {
-      unit: s.tor,
-      units: rated.usage,
-      amountNano: exactNano(rated),
-      destination: rated.segments[0]!.destination,
-      category: s.category,
-      ratingGroup: rg,
+  async function load(tenant: string, sessionId: string): Promise<Known | null> {
+    const k = `${tenant}\u0000${sessionId}`;
+    const hit = known.get(k);
+    if (hit) return hit;
+    const found = await deps.balances.findSession(tenant, sessionId);
+    if (!found) return null;
+    const v = {
+      accountId: found.accountId,
+      version: found.version,
+      state: sessionFrom(found.info, found.state),
     };
-    const opBase = `${sessionId}#${n}#${rg}`;
-    let r = g.reservationId
-      ? await deps.balances.commit(s.tenant, s.accountId, {
-          opId: `${opBase}#use`,
-          reservationId: g.reservationId,
-          used: charge,
-        })
-      : null;
-    if (!r || r.code === 'RESERVATION_NOT_FOUND' || r.code === 'RESERVATION_EXCEEDED') {
-      if (g.reservationId)
-        await deps.balances.release(s.tenant, s.accountId, {
-          opId: `${opBase}#free`,
-          reservationId: g.reservationId,
-        });
-      r = await deps.balances.debit(s.tenant, s.accountId, { opId: `${opBase}#debit`, charge });
-    }
-    g.reservationId = null;
-    if (r.code !== 'OK')
-      return r.code === 'ACCOUNT_INACTIVE'
-        ? 'DIAMETER_END_USER_SERVICE_DENIED'
-        : 'DIAMETER_CREDIT_LIMIT_REACHED';
-    g.used += usage;
-    for (const m of r.movements) {
-      if (m.unit === 'money') g.chargedNano -= m.delta;
-      else if (m.delta < 0) g.bundles = true;
-    }
-    return 'DIAMETER_SUCCESS';
+    remember(k, v);
+    return v;
   }
 
-  /** Reserves what the balances afford of the quota; returns the group's answer. */
-  /** Reserves the charge of `units` of a group under a reservation id; the store's result. */
-  function hold(s: SessionRecord, rg: number, reservationId: string, opId: string, held: RatingResult) {
-    return deps.balances.reserve(s.tenant, s.accountId, {
-      opId,
-      reservationId,
-      ttlSeconds: 2 * VALIDITY_SECONDS[s.tor]!,
-      charge: {
-        unit: s.tor,
-        units: held.usage,
-        amountNano: exactNano(held),
-        destination: held.segments[0]!.destination,
-        category: s.category,
-        ratingGroup: rg,
-      },
-    });
-  }
-
-  /** How much of `quota` the balances can pay now (a snapshot; the reservation re-checks it). */
-  async function affordable(s: SessionRecord, rated: RatingResult, quota: number): Promise<number> {
-    const view = await deps.balances.getAccount(s.tenant, s.accountId);
-    if (!view) return 0;
-    const snapshot: BalanceSnapshot[] = view.balances.map((b) => ({
-      id: `${b.scope}:${b.id}`,
-      unit: b.unit,
-      value: BigInt(Math.max(0, b.value - b.held)),
-      weight: b.weight,
-      destinations: b.destinations,
-      blocker: false,
-    }));
-    return Math.min(quota, fromBase(s, affordableUsage(rated, snapshot).usage));
-  }
-
-  /**
-   * Reserves the quota; when the balances cannot pay all of it, reserves what they can and marks it
-   * the final units. The common case costs one script call; the snapshot only the short case.
-   */
-  async function grant(
-    s: SessionRecord,
-    sessionId: string,
-    n: number,
-    rg: number,
-    quota: number,
-    at: string,
-  ): Promise<MsccAnswer> {
-    const g = s.groups[rg] ?? (s.groups[rg] = newGroup());
-    const rated = rate(s, quota, base(s, g.used), at);
-    if (!rated) return { ratingGroup: rg, resultCode: result('DIAMETER_RATING_FAILED').resultCode };
-    let reservationId = `${sessionId}#${rg}#${n}`;
-    let grantedUnits = quota;
-    let r = await hold(s, rg, reservationId, `${sessionId}#${n}#${rg}#reserve`, rated);
-    if (r.code === 'INSUFFICIENT') {
-      grantedUnits = await affordable(s, rated, quota);
-      if (grantedUnits <= 0)
-        return { ratingGroup: rg, resultCode: result('DIAMETER_CREDIT_LIMIT_REACHED').resultCode };
-      reservationId = `${reservationId}p`;
-      r = await hold(
-        s,
-        rg,
-        reservationId,
-        `${sessionId}#${n}#${rg}#reserve-part`,
-        rate(s, grantedUnits, base(s, g.used), at)!,
-      );
-    }
-    if (r.code !== 'OK') {
-      const name: ResultName =
-        r.code === 'ACCOUNT_INACTIVE'
-          ? 'DIAMETER_END_USER_SERVICE_DENIED'
-          : r.code === 'ACCOUNT_NOT_FOUND'
-            ? 'DIAMETER_USER_UNKNOWN'
-            : 'DIAMETER_CREDIT_LIMIT_REACHED';
-      return { ratingGroup: rg, resultCode: result(name).resultCode };
-    }
-    const validity = VALIDITY_SECONDS[s.tor]!;
-    g.reservationId = reservationId;
-    g.quota = grantedUnits;
-    return {
-      ratingGroup: rg,
-      resultCode: result('DIAMETER_SUCCESS').resultCode,
-      granted: unitsFor({ category: s.category, tor: s.tor }, grantedUnits),
-      validityTime: validity,
-      ...(grantedUnits < quota
-        ? { finalUnitIndication: finalUnitFor(s.tor, deps.topUpUrl, s.subscriber) }
-        : thresholdFor(s.tor, grantedUnits)),
-    };
-  }
-
-  /**
-   * At terminate: the session's usage of each group is priced as one event and rounded once, as the
-   * tariff says; the difference to what the chunks charged (exact to the nano) is debited or refunded.
-   */
-  async function finalSettlement(
-    s: SessionRecord,
-    sessionId: string,
-    n: number,
-    firstAt: string,
-  ): Promise<void> {
-    for (const [rg, g] of Object.entries(s.groups)) {
-      if (g.used === 0 || g.bundles) continue;
-      const total = rate(s, g.used, 0, firstAt);
-      if (!total) continue;
-      const diff = Number(total.costNano) - g.chargedNano;
-      const opId = `${sessionId}#${n}#${rg}#settle`;
-      if (diff > 0) {
-        const r = await deps.balances.debit(s.tenant, s.accountId, {
-          opId,
-          charge: { unit: s.tor, units: 0, amountNano: diff, category: s.category },
-        });
-        if (r.code === 'OK') g.chargedNano += diff;
-      } else if (diff < 0) {
-        const wallet = (await deps.balances.getAccount(s.tenant, s.accountId))?.balances
-          .filter((b) => b.unit === 'money')
-          .sort((a, b) => b.weight - a.weight)[0];
-        if (!wallet) continue;
-        const r = await deps.balances.credit(s.tenant, s.accountId, {
-          opId,
-          balanceId: wallet.id,
-          shared: wallet.shared,
-          amount: -diff,
-          kind: 'refund',
-        });
-        if (r.code === 'OK') g.chargedNano += diff;
-      }
-    }
-  }
-
-  /** One rated record per rating group of a closed session, priced as one event. */
-  async function recordClose(
-    s: SessionRecord,
-    sessionId: string,
-    cause: string,
-    resultCode: number,
-  ): Promise<void> {
-    for (const [rg, g] of Object.entries(s.groups)) {
-      if (g.used === 0) continue;
-      const total = rate(s, g.used, 0, s.startedAt);
-      await deps.record('rated_records', {
-        record_id: `session:${sessionId}:${rg}`,
-        tenant: s.tenant,
-        account_id: s.accountId,
-        kind: 'session',
-        category: s.category,
-        tor: s.tor,
-        destination: total?.segments[0]?.destination ?? s.destination,
-        started_at: s.startedAt,
-        usage: g.used,
-        cost_nano: g.chargedNano,
-        currency: s.currency,
-        result_code: resultCode,
-        close_cause: cause,
-        breakdown: total
-          ? { ratingGroup: Number(rg), paidByBundles: g.bundles, ...describeResult(total) }
-          : null,
-      });
-    }
-  }
-
+  /** A new session's record, or the answer of an initiate that opens none (nobody to charge). */
   async function open(
     tenant: string,
     sessionId: string,
     req: SessionRequest,
-  ): Promise<SessionRecord | SessionAnswer> {
+  ): Promise<{ known: Known; subscription: string } | SessionAnswer> {
     if (!req.serviceContextId || !req.subscriptionIds?.length || !req.mscc?.length) {
       throw new SessionError(
         'MANDATORY_IE_MISSING',
         'initiate needs serviceContextId, subscriptionIds and mscc',
       );
     }
-    const kind = serviceKind(req.serviceContextId);
     const fail = (name: ResultName): SessionAnswer => ({
       sessionId,
       requestNumber: req.requestNumber,
       ...result(name),
       mscc: [],
     });
+    const kind = serviceKind(req.serviceContextId);
     if (!kind) return fail('DIAMETER_RATING_FAILED');
-    const accountId = await findSubscriber(
-      (t, type, v) => deps.balances.findAccountBySubscription(t, type, v),
+    const found = await deps.directory.find(tenant, req.subscriptionIds);
+    if (!found) return fail('DIAMETER_USER_UNKNOWN');
+    const a = found.account;
+    const state: SessionRecord = {
       tenant,
-      req.subscriptionIds,
-    );
-    const account = accountId ? await deps.balances.accountInfo(tenant, accountId) : null;
-    if (!account) return fail('DIAMETER_USER_UNKNOWN');
-    if (account.status !== 'active') return fail('DIAMETER_END_USER_SERVICE_DENIED');
-    return {
-      tenant,
-      accountId: account.id,
-      subject: account.subject,
-      currency: account.currency,
+      accountId: a.id,
+      subject: a.subject,
+      currency: a.currency,
       category: kind.category,
       tor: kind.tor,
       destination: destinationOf(req.serviceInformation),
@@ -374,101 +149,223 @@ export function createSessions(sessionDeps: SessionDeps) {
       startedAt: req.eventTime,
       subscriber: req.subscriptionIds[0]!.data,
       groups: {},
+      lastRequest: 0,
     };
+    return { known: { accountId: a.id, version: 0, state }, subscription: found.subscription };
   }
 
-  async function process(
-    tenant: string,
-    sessionId: string,
-    phase: Phase,
-    req: SessionRequest,
+  /** What the balances can pay of the group's quota now (a snapshot: the step checks it again). */
+  async function affordable(s: SessionRecord, rg: number, plan: PlannedStep, quota: number, at: string) {
+    const view = await deps.balances.getAccount(s.tenant, s.accountId);
+    const rated = rate(s, quota, (s.tor === 'voice' ? 1e9 : 1) * (plan.state.groups[rg]?.used ?? 0), at);
+    if (!view || !rated) return 0;
+    const nowMs = deps.now();
+    const usable = view.balances.filter(
+      (b) =>
+        b.activationMs <= nowMs &&
+        (b.expiryMs === null || b.expiryMs > nowMs) &&
+        (b.ratingGroups.length === 0 || b.ratingGroups.includes(rg)) &&
+        (b.categories.length === 0 || b.categories.includes(s.category)),
+    );
+    const snapshot: BalanceSnapshot[] = usable.map((b) => ({
+      id: `${b.scope}:${b.id}`,
+      unit: b.unit,
+      value: BigInt(Math.max(0, b.value - b.held)),
+      weight: b.weight,
+      destinations: b.destinations,
+      blocker: false,
+    }));
+    const usage = affordableUsage(rated, snapshot).usage;
+    return Math.min(quota, s.tor === 'voice' ? Math.floor(usage / 1e9) : usage);
+  }
+
+  /** Turns what the balances said of a planned step into decisions for the next plan. */
+  async function learn(
     s: SessionRecord,
-  ): Promise<SessionAnswer> {
-    const kind = { category: s.category, tor: s.tor };
-    const answers: MsccAnswer[] = [];
-    let barred = false;
-    for (const m of req.mscc ?? []) {
-      const usedUnits = (m.used ?? []).reduce((sum, u) => sum + (usageOf(kind, u) ?? 0), 0);
-      let settled: ResultName = 'DIAMETER_SUCCESS';
-      if (usedUnits > 0)
-        settled = await settle(s, sessionId, req.requestNumber, m.ratingGroup, usedUnits, req.eventTime);
-      if (settled === 'DIAMETER_END_USER_SERVICE_DENIED') barred = true;
-      const g = s.groups[m.ratingGroup];
-      if (g?.reservationId && (phase === 'terminate' || m.requested === undefined)) {
-        await deps.balances.release(s.tenant, s.accountId, {
-          opId: `${sessionId}#${req.requestNumber}#${m.ratingGroup}#release`,
-          reservationId: g.reservationId,
-        });
-        g.reservationId = null;
-      }
-      if (phase !== 'terminate' && m.requested !== undefined && !barred) {
-        if (g?.reservationId) {
-          await deps.balances.release(s.tenant, s.accountId, {
-            opId: `${sessionId}#${req.requestNumber}#${m.ratingGroup}#renew`,
-            reservationId: g.reservationId,
-          });
-          g.reservationId = null;
-        }
-        const quota = usageOf(kind, m.requested) ?? DEFAULT_QUOTA[s.tor]!;
-        const a = await grant(s, sessionId, req.requestNumber, m.ratingGroup, quota, req.eventTime);
-        if (a.resultCode === result('DIAMETER_END_USER_SERVICE_DENIED').resultCode) barred = true;
-        answers.push(a);
-      } else {
-        answers.push({ ratingGroup: m.ratingGroup, resultCode: result(settled).resultCode });
+    plan: PlannedStep,
+    outcome: { results: StepOpResult[] },
+    d: Decisions,
+    req: SessionRequest,
+  ): Promise<void> {
+    for (const [i, r] of outcome.results.entries()) {
+      if (r.code === 'OK') continue;
+      const { rg, role } = plan.refs[i]!;
+      const c = plan.ops[i]!.charge!;
+      const priced = () => ({
+        covered: r.covered!,
+        moneyNano: proRata(c.amountNano, c.units - r.covered!, c.units),
+      });
+      const refusal: ResultName =
+        r.code === 'ACCOUNT_INACTIVE'
+          ? 'DIAMETER_END_USER_SERVICE_DENIED'
+          : r.code === 'ACCOUNT_NOT_FOUND'
+            ? 'DIAMETER_USER_UNKNOWN'
+            : 'DIAMETER_CREDIT_LIMIT_REACHED';
+      if (role === 'final') d.finalRefused.add(rg);
+      else if (role === 'settle') {
+        if (r.code === 'NEED_PRICE') {
+          d.settlePriced.set(rg, priced());
+          d.settleOutcome.delete(rg);
+        } else if (r.code === 'EXPECTATION')
+          d.settleOutcome.set(rg, { moneyNano: r.moneyNano, units: r.units });
+        else d.settleRefused.set(rg, refusal);
+      } else if (role === 'reserve') {
+        if (r.code === 'NEED_PRICE') d.reservePriced.set(rg, priced());
+        else if (r.code === 'INSUFFICIENT') {
+          // What the balances afford, once; refused again (they changed meanwhile): nothing.
+          const can = d.grant.has(rg)
+            ? 0
+            : await affordable(s, rg, plan, plan.state.groups[rg]!.quota, req.eventTime);
+          d.grant.set(rg, can);
+          d.reservePriced.delete(rg);
+        } else d.reserveRefused.set(rg, refusal);
       }
     }
-    if (phase === 'terminate' || barred) {
-      for (const [rg, g] of Object.entries(s.groups)) {
-        if (g.reservationId)
-          await deps.balances.release(s.tenant, s.accountId, {
-            opId: `${sessionId}#${req.requestNumber}#${rg}#close`,
-            reservationId: g.reservationId,
-          });
-        g.reservationId = null;
-      }
-      if (phase === 'terminate') await finalSettlement(s, sessionId, req.requestNumber, s.startedAt);
-      s.state = 'closed';
-    }
-    const total = Object.values(s.groups).reduce((sum, g) => sum + g.chargedNano, 0);
-    const command = commandResult(phase, barred, answers);
-    const tccSeconds = 2 * VALIDITY_SECONDS[s.tor]!;
-    s.expiresAtMs = deps.now() + tccSeconds * 1000;
-    return {
-      sessionId,
-      requestNumber: req.requestNumber,
-      ...result(command),
-      ...(s.state === 'open'
-        ? { sessionExpiresAt: new Date(deps.now() + tccSeconds * 1000).toISOString() }
-        : {}),
-      mscc: answers,
-      ...(phase === 'terminate'
-        ? { costInformation: { amount: nanoToDecimal(total), currency: s.currency } }
-        : {}),
-    };
   }
 
-  return {
-    /** Handles one request of a session; returns the answer and whether it is a replay. */
-    handle(
-      tenant: string,
-      sessionId: string,
-      phase: Phase,
-      req: SessionRequest,
-    ): Promise<{ answer: SessionAnswer; replayed: boolean }> {
-      return serialised(key(tenant, sessionId), () => handleOne(tenant, sessionId, phase, req));
-    },
+  /** The money held by reservations, before and after a step (for the metric). */
+  function heldChange(before: SessionRecord, plan: PlannedStep, outcome: StepOutcome): number {
+    if (outcome.status !== 'APPLIED') return 0;
+    let delta = 0;
+    plan.refs.forEach(({ rg, role }, i) => {
+      const money = (holds: { unit: string; amount: number }[] | undefined) =>
+        (holds ?? []).reduce((sum, h) => sum + (h.unit === 'money' ? h.amount : 0), 0);
+      if (role === 'reserve') delta += money(outcome.results[i]!.holds);
+      else if (role === 'settle' || role === 'release') delta -= money(before.groups[rg]?.holds);
+    });
+    return delta;
+  }
 
-    async get(tenant: string, sessionId: string): Promise<SessionRecord | null> {
-      return load(tenant, sessionId);
-    },
-  };
-
-  async function handleOne(
+  async function step(
     tenant: string,
     sessionId: string,
-    phase: Phase,
+    phase: StepPhase,
     req: SessionRequest,
-  ): Promise<{ answer: SessionAnswer; replayed: boolean }> {
+    fp: string,
+    requestKey: string,
+  ): Promise<HandledAnswer> {
+    const key = `${tenant}\u0000${sessionId}`;
+    let subscription: string | undefined;
+    const fresh = async (): Promise<Known | SessionAnswer | null> => {
+      if (phase !== 'initiate') return load(tenant, sessionId);
+      const opened = await open(tenant, sessionId, req);
+      if ('resultCode' in opened) return opened;
+      subscription = opened.subscription;
+      return opened.known;
+    };
+    const first = await fresh();
+    if (first === null) throw new SessionError('SESSION_NOT_FOUND', `no charging session ${sessionId}`);
+    if ('resultCode' in first) return noAccount(tenant, phase, req, first);
+    let k: Known = first;
+    let d = noDecisions();
+    for (let attempt = 0; attempt < MAX_TRIES; attempt++) {
+      const plan = planStep({
+        tenant,
+        sessionId,
+        phase,
+        req,
+        state: k.state,
+        nowMs: deps.now(),
+        rate,
+        decisions: d,
+        ...(deps.topUpUrl ? { topUpUrl: deps.topUpUrl } : {}),
+      });
+      const opened = phase !== 'initiate' || plan.answer.resultCode === 2001;
+      const json = JSON.stringify(plan.answer);
+      const retentionSeconds: number = 2 * VALIDITY_SECONDS[k.state.tor]! + 86_400;
+      const outcome: StepOutcome = await deps.balances.step(tenant, k.accountId, {
+        stepId: `sess:${sessionId}#${phase === 'expire' ? 'x' : req.requestNumber}`,
+        fingerprint: fp,
+        answer: json,
+        retentionSeconds,
+        session: {
+          id: sessionId,
+          expectedVersion: k.version,
+          requestKey,
+          ...(phase === 'initiate' && opened ? { info: infoOf(plan.state) } : {}),
+          state: opened ? stateOf(plan.state) : '',
+          // The sweep's hint follows the Tcc deadline; the next request finds the account by the index.
+          ...(opened ? { dueMs: plan.state.state === 'open' ? plan.state.expiresAtMs : null } : {}),
+          index: phase === 'initiate' && opened,
+        },
+        ...(phase === 'initiate' ? { expectSubject: k.state.subject, expectSubscription: subscription } : {}),
+        ops: plan.ops,
+        rated: plan.rated,
+        trail: plan.trail,
+      });
+      switch (outcome.status) {
+        case 'APPLIED': {
+          const delta = heldChange(k.state, plan, outcome);
+          if (delta !== 0) deps.onHeld?.(delta);
+          plan.refs.forEach(({ rg, role }, i) => {
+            if (role === 'reserve') plan.state.groups[rg]!.holds = outcome.results[i]!.holds!;
+          });
+          if (opened) remember(key, { accountId: k.accountId, version: outcome.version, state: plan.state });
+          return { answer: plan.answer, json, replayed: false };
+        }
+        case 'REPLAY':
+          return {
+            answer: JSON.parse(outcome.answer) as SessionAnswer,
+            json: outcome.answer,
+            replayed: true,
+          };
+        case 'CONFLICT':
+          if (phase === 'initiate')
+            throw new SessionError(
+              'SESSION_EXISTS',
+              `session ${sessionId} was opened with a different request`,
+            );
+          throw new SessionError(
+            'REQUEST_CONFLICT',
+            `requestNumber ${req.requestNumber} was already processed with a different body`,
+          );
+        case 'STALE':
+          if (phase === 'initiate')
+            throw new SessionError('SESSION_EXISTS', `session ${sessionId} is already open`);
+          k = {
+            accountId: k.accountId,
+            version: outcome.version,
+            state: sessionFrom(outcome.info, outcome.state),
+          };
+          remember(key, k);
+          d = noDecisions();
+          break;
+        case 'CHANGED': {
+          deps.directory.forget(tenant, req.subscriptionIds ?? []);
+          const again = await fresh();
+          if (again === null) throw new SessionError('SESSION_NOT_FOUND', `no charging session ${sessionId}`);
+          if ('resultCode' in again) return noAccount(tenant, phase, req, again);
+          k = again;
+          d = noDecisions();
+          break;
+        }
+        case 'DEVIATED':
+          if (process.env.DEBUG_STEP)
+            console.log(JSON.stringify({ ops: plan.ops, results: outcome.results }));
+          await learn(k.state, plan, outcome, d, req);
+          break;
+      }
+    }
+    throw new SessionError('BUSY', `session ${sessionId}: the balances kept changing while charging; retry`);
+  }
+
+  /** An answer no account can keep (unknown subscriber, unknown service): its trail still is kept. */
+  async function noAccount(
+    tenant: string,
+    phase: StepPhase,
+    req: SessionRequest,
+    answer: SessionAnswer,
+  ): Promise<HandledAnswer> {
+    const json = JSON.stringify(answer);
+    await deps.balances.recordOrphan(
+      tenant,
+      trailEntry(tenant, answer.sessionId, req.requestNumber, phase, req, req.eventTime),
+      json,
+    );
+    return { answer, json, replayed: false };
+  }
+
+  function checkRequestNumber(phase: Phase, req: SessionRequest): void {
     if ((phase === 'initiate') !== (req.requestNumber === 0)) {
       throw new SessionError(
         'INVALID_REQUEST_NUMBER',
@@ -477,63 +374,52 @@ export function createSessions(sessionDeps: SessionDeps) {
           : 'update and terminate need requestNumber >= 1',
       );
     }
-    const answerKey = `${key(tenant, sessionId)}:answer:${req.requestNumber}`;
-    const fp = fingerprintOf(phase, req);
-    const [stored, current] = await Promise.all([deps.redis.get(answerKey), load(tenant, sessionId)]);
-    if (stored) {
-      const [storedFp, json] = [stored.slice(0, 40), stored.slice(41)];
-      if (storedFp !== fp && phase === 'initiate')
-        throw new SessionError('SESSION_EXISTS', `session ${sessionId} was opened with a different request`);
-      if (storedFp !== fp)
-        throw new SessionError(
-          'REQUEST_CONFLICT',
-          `requestNumber ${req.requestNumber} was already processed with a different body`,
-        );
-      return { answer: JSON.parse(json) as SessionAnswer, replayed: true };
-    }
-    let s = current;
-    if (phase === 'initiate') {
-      if (s) throw new SessionError('SESSION_EXISTS', `session ${sessionId} is already open`);
-      const opened = await open(tenant, sessionId, req);
-      if (!('groups' in opened)) return { answer: opened, replayed: false };
-      s = opened;
-    } else if (!s) {
-      throw new SessionError('SESSION_NOT_FOUND', `no charging session ${sessionId}`);
-    }
-    // A session past its Tcc deadline has expired: its reservations are released (by their TTL);
-    // a late report is still charged, then the session is closed (an update learns it with 5002).
-    if (s.state === 'open' && phase !== 'initiate' && s.expiresAtMs <= deps.now()) s.state = 'closed';
-    const late = s.state === 'closed';
-    const answer = await process(
-      tenant,
-      sessionId,
-      phase,
-      late ? { ...req, mscc: req.mscc?.map(({ requested: _q, ...m }) => m) } : req,
-      s,
-    );
-    if (late) s.state = 'closed';
-    if (late && phase === 'update') Object.assign(answer, result('DIAMETER_UNKNOWN_SESSION_ID'));
-    const ttl = 2 * VALIDITY_SECONDS[s.tor]!;
-    const cause = req.terminationCause ?? (late ? 'TCC_EXPIRED' : answer.resultName);
-    const trail = {
-      tenant,
-      session_id: sessionId,
-      request_number: req.requestNumber,
-      phase,
-      request: req,
-      answer,
-      at: req.eventTime,
-    };
-    await Promise.all([
-      phase !== 'initiate' || answer.resultCode === 2001 ? save(tenant, sessionId, s, ttl) : null,
-      s.state === 'closed' ? recordClose(s, sessionId, cause, answer.resultCode) : null,
-      deps.record('charging_requests', trail),
-    ]);
-    // SET NX: if a copy of this request raced us, its answer stands and ours is the replay.
-    const won = await deps.redis.set(answerKey, `${fp}|${JSON.stringify(answer)}`, 'EX', ttl + 86_400, 'NX');
-    if (!won) return handleOne(tenant, sessionId, phase, req);
-    return { answer, replayed: false };
   }
+
+  /** Closes a silent session whose Tcc deadline passed (the sweep); false if it was not due. */
+  async function expire(tenant: string, sessionId: string): Promise<boolean> {
+    const k = await load(tenant, sessionId);
+    if (!k || k.state.state === 'closed') {
+      await deps.balances.hintSession(tenant, sessionId, null);
+      return false;
+    }
+    if (k.state.expiresAtMs > deps.now()) {
+      await deps.balances.hintSession(tenant, sessionId, k.state.expiresAtMs);
+      return false;
+    }
+    const req: SessionRequest = {
+      requestNumber: k.state.lastRequest,
+      eventTime: new Date(deps.now()).toISOString(),
+      mscc: [],
+    };
+    await step(tenant, sessionId, 'expire', req, 'expire', 'x');
+    return true;
+  }
+
+  return {
+    /** Handles one request of a session; returns the answer and whether it is a replay. */
+    handle(tenant: string, sessionId: string, phase: Phase, req: SessionRequest): Promise<HandledAnswer> {
+      checkRequestNumber(phase, req);
+      return serialised(`${tenant}\u0000${sessionId}`, () =>
+        step(tenant, sessionId, phase, req, fingerprintOf(phase, req), `a:${req.requestNumber}`),
+      );
+    },
+
+    async get(tenant: string, sessionId: string): Promise<SessionRecord | null> {
+      const found = await deps.balances.findSession(tenant, sessionId);
+      return found ? sessionFrom(found.info, found.state) : null;
+    },
+
+    /** Closes the sessions whose Tcc deadline passed, at most `limit`; returns how many. */
+    async sweep(limit = 500): Promise<number> {
+      let closed = 0;
+      for (const { tenant, sessionId } of await deps.balances.dueSessions(limit)) {
+        const done = await serialised(`${tenant}\u0000${sessionId}`, () => expire(tenant, sessionId));
+        if (done) closed++;
+      }
+      return closed;
+    },
+  };
 }
 
 export type Sessions = ReturnType<typeof createSessions>;

@@ -16,7 +16,7 @@ import { accountRoutes } from './routes/accounts.js';
 import { eventRoutes } from './routes/events.js';
 import { sessionRoutes } from './routes/sessions.js';
 import type { Sessions } from '../charging/sessions.js';
-import type { RecordSink } from '../storage/records.js';
+import type { Directory } from '../charging/directory.js';
 import type { History } from '../storage/history.js';
 import { historyRoutes } from './routes/history.js';
 import { cdrJobRoutes } from './routes/cdr-jobs.js';
@@ -38,8 +38,9 @@ export interface AppDeps {
   tariff: ActiveTariff;
   balances: BalanceStore;
   sessions: Sessions;
-  /** Where rated records and the charging trail go, and where they are read back (optional). */
-  record: RecordSink;
+  /** Who subscribers are (shared with the sessions). */
+  directory: Directory;
+  /** Where rated records and the charging trail are read back (optional). */
   history?: History;
   /** CDR file jobs over HTTP (optional). */
   cdrJobs?: { jobs: CdrJobs; uploadDir: string };

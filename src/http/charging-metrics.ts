@@ -31,6 +31,11 @@ export function chargingMetrics(registry: Registry) {
       labelNames: ['outcome'],
       registers: [registry],
     }),
+    sessionExpiries: new Counter({
+      name: 'ocs_session_expiries_total',
+      help: 'Sessions closed by the engine because they went silent past their Tcc deadline',
+      registers: [registry],
+    }),
     reservationExpiries: new Counter({
       name: 'ocs_reservation_expiries_total',
       help: 'Reservations released because their session went silent',

@@ -25,6 +25,7 @@ export const ERRORS = {
     diameter: 5012,
   },
   SESSION_EXISTS: { status: 409, title: 'The session is already open', diameter: 5012 },
+  BUSY: { status: 503, title: 'The account kept changing while charging: retry', diameter: 3004 },
   INVALID_TARIFF: { status: 422, title: 'The tariff was refused', diameter: 5012 },
   OVERLOADED: { status: 503, title: 'Too many requests in flight', diameter: 3004 },
   NOT_READY: { status: 503, title: 'A dependency is not answering', diameter: 3002 },
@@ -58,7 +59,7 @@ export function problem(code: ErrorCode, detail?: string, extra: Record<string, 
 
 function send(reply: FastifyReply, code: ErrorCode, detail?: string, extra?: Record<string, unknown>) {
   const body = problem(code, detail, extra);
-  if (code === 'OVERLOADED') reply.header('Retry-After', '1');
+  if (code === 'OVERLOADED' || code === 'BUSY') reply.header('Retry-After', '1');
   return reply.status(body.status).type('application/problem+json').send(body);
 }
 

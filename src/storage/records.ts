@@ -1,13 +1,12 @@
 /**
- * Rated records and the charging trail, on their way to PostgreSQL. The request path appends a
- * record to one Redis stream (fast, persisted with Redis's AOF) and a background drain inserts them
- * in order into PostgreSQL, idempotently by their ids: a record appended twice (a replay, a crash
- * between insert and trim) is stored once.
+ * Rated records and the charging trail in PostgreSQL. The charging step writes them to the account's
+ * outbox in Redis together with the balance change they describe (one atomic script), and the
+ * outbox drain (outbox.ts) stores them here, idempotently by their keys:
  *
- *   rated_records     one row per charged event and per closed session, with its price breakdown
+ *   rated_records     one row per charged event and per closed session (a late report after the close
+ *                     replaces it: the newest version of a record wins), with its price breakdown
  *   charging_requests one row per processed charging request: what was asked and what was answered
  */
-import type { Cluster, Redis } from 'ioredis';
 import type { Pool } from 'pg';
 
 export interface RatedRecord {
@@ -44,18 +43,6 @@ const COLUMNS = {
 } as const;
 export type Table = keyof typeof COLUMNS;
 
-/** Where the request path puts records (the store appends to the stream; tests may collect). */
-export type RecordSink = <T extends Table>(
-  table: T,
-  row: T extends 'rated_records' ? RatedRecord : ChargingRequestRow,
-) => Promise<void>;
-
-export function streamSink(redis: Redis | Cluster, prefix: string): RecordSink {
-  return (table, row) => appendRecord(redis, prefix, table, row);
-}
-
-export const recordsStream = (prefix: string) => `${prefix}records`;
-
 function qualified(schema: string, table: Table): string {
   if (!/^[a-z_][a-z0-9_]*$/.test(schema)) throw new Error(`bad schema name "${schema}"`);
   return `${schema}.${table}`;
@@ -91,48 +78,57 @@ export async function ensureRecordsSchema(pool: Pool, schema: string): Promise<v
     request jsonb NOT NULL,
     answer jsonb NOT NULL,
     at timestamptz NOT NULL,
-    PRIMARY KEY (tenant, session_id, request_number)
+    PRIMARY KEY (tenant, session_id, request_number, phase)
   )`);
 }
 
-export async function appendRecord(
-  redis: Redis | Cluster,
-  prefix: string,
-  table: Table,
-  row: RatedRecord | ChargingRequestRow,
-): Promise<void> {
-  await redis.xadd(recordsStream(prefix), '*', 'table', table, 'row', JSON.stringify(row));
-}
+/**
+ * Rows of both tables from outbox entries, stored in one statement per table. Within a batch the
+ * last version of a rated record wins (a session closed by expiry, then again by a late report).
+ */
+export class RecordRows {
+  private readonly rated = new Map<string, string>();
+  private readonly trail: string[] = [];
 
-/** Inserts the stream's records into PostgreSQL in order, then trims them; returns how many. */
-export async function drainRecords(opts: {
-  redis: Redis | Cluster;
-  pool: Pool;
-  schema: string;
-  prefix: string;
-  batchSize?: number;
-}): Promise<number> {
-  const stream = recordsStream(opts.prefix);
-  let total = 0;
-  for (;;) {
-    const entries = await opts.redis.xrange(stream, '-', '+', 'COUNT', opts.batchSize ?? 1000);
-    if (entries.length === 0) return total;
-    const byTable = new Map<Table, unknown[]>();
-    for (const [, f] of entries) {
-      const table = f[f.indexOf('table') + 1] as Table;
-      const list = byTable.get(table) ?? [];
-      list.push(JSON.parse(f[f.indexOf('row') + 1]!));
-      byTable.set(table, list);
+  get length(): number {
+    return this.rated.size + this.trail.length;
+  }
+
+  /** Rated records: a JSON array of rows. */
+  addRated(rows: string): void {
+    for (const row of JSON.parse(rows) as RatedRecord[]) {
+      this.rated.delete(row.record_id);
+      this.rated.set(row.record_id, JSON.stringify(row));
     }
-    for (const [table, rows] of byTable) {
-      const t = qualified(opts.schema, table);
-      const cols = COLUMNS[table];
-      await opts.pool.query(
-        `INSERT INTO ${t} (${cols}) SELECT ${cols} FROM jsonb_populate_recordset(null::${t}, $1::jsonb) ON CONFLICT DO NOTHING`,
-        [JSON.stringify(rows)],
+  }
+
+  /** A trail entry as the step writes it: the row without its answer, and the answer. */
+  addTrail(row: string, answer: string): void {
+    this.trail.push(`${row.slice(0, -1)},"answer":${answer}}`);
+  }
+
+  async insert(db: Pick<Pool, 'query'>, schema: string): Promise<void> {
+    if (this.rated.size) {
+      const t = qualified(schema, 'rated_records');
+      const cols = COLUMNS.rated_records;
+      const updates = cols
+        .split(', ')
+        .filter((c) => c !== 'record_id')
+        .map((c) => `${c} = EXCLUDED.${c}`)
+        .join(', ');
+      await db.query(
+        `INSERT INTO ${t} (${cols}) SELECT ${cols} FROM jsonb_populate_recordset(null::${t}, $1::jsonb)
+         ON CONFLICT (record_id) DO UPDATE SET ${updates}, stored_at = now()`,
+        [`[${[...this.rated.values()].join(',')}]`],
       );
     }
-    await opts.redis.xdel(stream, ...entries.map(([id]) => id));
-    total += entries.length;
+    if (this.trail.length) {
+      const t = qualified(schema, 'charging_requests');
+      const cols = COLUMNS.charging_requests;
+      await db.query(
+        `INSERT INTO ${t} (${cols}) SELECT ${cols} FROM jsonb_populate_recordset(null::${t}, $1::jsonb) ON CONFLICT DO NOTHING`,
+        [`[${this.trail.join(',')}]`],
+      );
+    }
   }
 }

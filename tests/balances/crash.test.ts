@@ -41,8 +41,8 @@ describe('crash and retry', () => {
     expect(results.every((r) => r.code === 'OK')).toBe(true);
     expect(results.filter((r) => r.replayed).length).toBe((1_000_000 - partial) / 7);
     expect((await store.getAccount('t', 'c'))!.balances[0]!.value).toBe(1_000_000 - 7 * 4 * ROUNDS);
-    const debits = (await redis.xrange(`${prefix}{a:t:c}:ledger`, '-', '+')).filter(([, f]) =>
-      f.includes('debit'),
+    const debits = (await redis.xrange(`${prefix}{a:t:c}:outbox`, '-', '+')).filter(([, f]) =>
+      f[f.indexOf('moves') + 1]!.includes(',debit,'),
     );
     expect(debits.length).toBe(4 * ROUNDS);
   });

@@ -209,12 +209,12 @@ describe('balance store against a reference model', () => {
             }
           }
           // The ledger (still in Redis) sums to every balance.
-          const stream = `${keyPrefix}{a:t:x}:ledger`;
+          const stream = `${keyPrefix}{a:t:x}:outbox`;
           const sums = new Map<string, number>();
           for (const [, f] of await redis.xrange(stream, '-', '+')) {
-            const g = new Map<string, string>();
-            for (let k = 0; k < f.length; k += 2) g.set(f[k]!, f[k + 1]!);
-            sums.set(g.get('balance')!, (sums.get(g.get('balance')!) ?? 0) + Number(g.get('delta')));
+            const moves = f[f.indexOf('moves') + 1]!.split(';').map((m) => m.split(','));
+            for (const [, balance, , , delta] of moves)
+              sums.set(balance!, (sums.get(balance!) ?? 0) + Number(delta));
           }
           for (const b of (await store.getAccount('t', 'x'))!.balances) expect(sums.get(b.id)).toBe(b.value);
         },

@@ -312,6 +312,15 @@ describe('balance store', () => {
     ).toBe('INSUFFICIENT');
   });
 
+  it('loads its Redis functions again when the server has forgotten them (a restart without persistence)', async () => {
+    await account(store, 'f');
+    await store.addBalance('t', 'f', { id: 'main', unit: 'money', value: 100 }, op());
+    await redis.call('FUNCTION', 'DELETE', 'ocs_v2');
+    const r = await store.debit('t', 'f', { opId: op(), charge: { unit: 'sms', units: 1, amountNano: 30 } });
+    expect(r.code).toBe('OK');
+    expect((await store.getAccount('t', 'f'))!.balances[0]!.value).toBe(70);
+  });
+
   it('refuses unsafe amounts before they reach Lua', async () => {
     await expect(store.credit('t', 'p', { opId: op(), balanceId: 'main', amount: 2 ** 53 })).rejects.toThrow(
       /safe integer/,

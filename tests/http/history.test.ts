@@ -5,7 +5,9 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BalanceStore } from '../../src/balances/store.js';
-import { drainRecords, ensureRecordsSchema } from '../../src/storage/records.js';
+import { ensureLedgerSchema } from '../../src/balances/ledger.js';
+import { drainOutboxes } from '../../src/storage/outbox.js';
+import { ensureRecordsSchema } from '../../src/storage/records.js';
 import { testApp } from '../support/app.js';
 import { testPostgres } from '../support/postgres.js';
 import { testRedis } from '../support/redis.js';
@@ -19,6 +21,7 @@ const BILLING = { authorization: 'Bearer demo-billing' };
 
 beforeAll(async () => {
   await ensureRecordsSchema(pool, schema);
+  await ensureLedgerSchema(pool, schema);
   ({ app, balances: store } = await testApp({ redis, prefix, history: { pool, schema } }));
   await store.createAccount(
     {
@@ -35,7 +38,7 @@ beforeAll(async () => {
 });
 afterAll(() => app.close());
 
-const drain = () => drainRecords({ redis, pool, schema, prefix });
+const drain = () => drainOutboxes({ redis, pool, schema, keyPrefix: prefix });
 
 describe('rated records and trails', () => {
   it('keeps a record and a trail of a session, and of an event, once each', async () => {

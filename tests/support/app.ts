@@ -5,7 +5,7 @@ import { createSessions } from '../../src/charging/sessions.js';
 import { DEMO_KEYS, type ApiKey } from '../../src/config.js';
 import { buildApp } from '../../src/http/app.js';
 import { openActiveTariff } from '../../src/tariffs/active.js';
-import { streamSink } from '../../src/storage/records.js';
+import { createDirectory } from '../../src/charging/directory.js';
 import type { History } from '../../src/storage/history.js';
 import type { CdrJobs } from '../../src/cdr/jobs.js';
 
@@ -21,15 +21,13 @@ export async function testApp(opts: {
   const now = opts.now ?? Date.now;
   const balances = createBalanceStore({ redis: opts.redis, keyPrefix: opts.prefix, now });
   const tariff = await openActiveTariff(opts.tariffDir ?? 'tariffs/sample');
-  const record = streamSink(opts.redis, opts.prefix);
+  const directory = createDirectory(balances);
   const held = { report: (_deltaNano: number): void => {} };
   const sessions = createSessions({
-    redis: opts.redis,
-    keyPrefix: opts.prefix,
     balances,
+    directory,
     tariff: () => tariff.current(),
     now,
-    record,
     topUpUrl: 'https://topup.example/?msisdn={msisdn}',
     onHeld: (delta) => held.report(delta),
   });
@@ -39,7 +37,7 @@ export async function testApp(opts: {
     tariff,
     balances,
     sessions,
-    record,
+    directory,
     ...(opts.history ? { history: opts.history } : {}),
     ...(opts.cdrJobs ? { cdrJobs: opts.cdrJobs } : {}),
     health: { redis: opts.redis },

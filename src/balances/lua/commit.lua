@@ -8,12 +8,12 @@ NOTE = ARGV[15] or ''
 local r = replay(); if r then return r end
 local raw = redis.call('HGET', KEYS[4], ARGV[6])
 local out = {}
-if raw and tonumber(cjson.decode(raw).expiresMs) <= NOW then
-  releaseHolds('expire', ARGV[6], cjson.decode(raw), out)
+if raw and tonumber(decodeReservation(raw).expiresMs) <= NOW then
+  releaseHolds('expire', ARGV[6], decodeReservation(raw), out)
   raw = nil
 end
 if not raw then return fail('RESERVATION_NOT_FOUND', ARGV[6]) end
-local reservation = cjson.decode(raw)
+local reservation = decodeReservation(raw)
 local holds = {}
 for _, h in ipairs(reservation.moves) do holds[h[1] .. ':' .. h[2]] = tonumber(h[3]) end
 local list = {}

@@ -1,5 +1,6 @@
--- common.lua: prepended to every balance script (see ../scripts.ts).
--- Conventions for all scripts:
+-- common.lua: the shared part of the balance library (see ../scripts.ts): every verb's file becomes
+-- a function of the library, called with FCALL; begin() gives it its keys and arguments.
+-- Conventions for all verbs:
 --   KEYS[1] acct hash   KEYS[2] account balances hash   KEYS[3] shared-group balances hash
 --   KEYS[4] reservations hash   KEYS[5] reservation expiries zset   KEYS[6] ledger stream
 --   KEYS[7] idempotency record of this operation
@@ -11,8 +12,8 @@
 -- Returns {replayed (0|1), result JSON}.
 
 local function fmt(n) return string.format('%d', n) end
-local NOW = tonumber(ARGV[3])
-local ACCOUNT = ARGV[5]
+-- Set by begin() at the start of every call (the library is loaded once; calls share nothing else).
+local KEYS, ARGV, NOW, ACCOUNT
 
 local function replay()
   local seen = redis.call('GET', KEYS[7])
@@ -24,9 +25,30 @@ end
 
 -- Records the result under the operation id (also a failure) and returns it.
 -- An opaque note the caller stores with the result (e.g. what its answer needs), set by a script.
-local NOTE = ''
+local NOTE
+
+-- Movements of this call, appended to the outbox (KEYS[6]) as one ledger entry by flushLedger: fields
+-- op, account, at and moves = 'scope,balance,unit,kind,delta,heldDelta,valueAfter' joined by ';'.
+local LEDGER
+
+-- Whether this call wrote to the outbox (the step script marks the outbox dirty for the drain).
+local OUTBOX_WRITTEN
+
+local function begin(keys, argv)
+  KEYS, ARGV = keys, argv
+  NOW, ACCOUNT = tonumber(argv[3]), argv[5]
+  NOTE, LEDGER, OUTBOX_WRITTEN = '', {}, false
+end
+
+local function flushLedger(op)
+  if #LEDGER == 0 then return end
+  OUTBOX_WRITTEN = true
+  redis.call('XADD', KEYS[6], '*', 'op', op, 'account', ACCOUNT, 'at', ARGV[3], 'moves', table.concat(LEDGER, ';'))
+  LEDGER = {}
+end
 
 local function finish(result)
+  flushLedger(ARGV[1])
   if NOTE ~= '' then result.note = NOTE end
   local encoded = cjson.encode(result)
   redis.call('SET', KEYS[7], ARGV[2] .. '|' .. encoded, 'EX', tonumber(ARGV[4]))
@@ -62,24 +84,26 @@ local function floorOf(meta, acct)
   return 0
 end
 
+-- The account's fields that scripts read (nil when there is no account).
+local ACCOUNT_FIELDS = { 'status', 'type', 'creditLimitNano', 'subject', 'sharedGroup', 'subscriptionKeys' }
+
 local function loadAccount()
-  local f = redis.call('HGETALL', KEYS[1])
-  if #f == 0 then return nil end
+  local f = redis.call('HMGET', KEYS[1], unpack(ACCOUNT_FIELDS))
+  if not f[1] then return nil end
   local a = {}
-  for i = 1, #f, 2 do a[f[i]] = f[i + 1] end
+  for i, name in ipairs(ACCOUNT_FIELDS) do if f[i] then a[name] = f[i] end end
   return a
 end
 
--- Applies a change to one balance and appends it to the ledger; returns the movement.
+-- Applies a change to one balance and records it for the ledger; returns the movement.
 local function apply(kind, scope, id, unit, delta, heldDelta)
   local h = hashOf(scope)
   local after
   if delta ~= 0 then after = redis.call('HINCRBY', h, 'v:' .. id, delta)
   else after = tonumber(redis.call('HGET', h, 'v:' .. id) or '0') end
   if heldDelta ~= 0 then redis.call('HINCRBY', h, 'h:' .. id, heldDelta) end
-  redis.call('XADD', KEYS[6], '*', 'op', ARGV[1], 'account', ACCOUNT, 'scope', scope, 'balance', id,
-    'unit', unit, 'kind', kind, 'delta', fmt(delta), 'heldDelta', fmt(heldDelta), 'valueAfter', fmt(after),
-    'at', ARGV[3])
+  LEDGER[#LEDGER + 1] = scope .. ',' .. id .. ',' .. unit .. ',' .. kind .. ',' .. fmt(delta) .. ',' .. fmt(heldDelta)
+    .. ',' .. fmt(after)
   return { id, unit, fmt(delta), fmt(heldDelta), fmt(after), scope }
 end
 
@@ -91,6 +115,30 @@ local function readMoves(i)
     moves[#moves + 1] = { scope = ARGV[i + 1 + 3 * k], id = ARGV[i + 2 + 3 * k], amount = tonumber(ARGV[i + 3 + 3 * k]) }
   end
   return moves
+end
+
+-- A reservation as stored in the reservations hash: 'expiresMs|scope,balance,amount|...' (a string
+-- is cheaper to write and read than JSON). Decoded: {expiresMs, moves = {{scope, balance, amount}}}.
+local function encodeReservation(expiresMs, holds)
+  local parts = { expiresMs }
+  for _, h in ipairs(holds) do parts[#parts + 1] = h[1] .. ',' .. h[2] .. ',' .. h[3] end
+  return table.concat(parts, '|')
+end
+
+local function decodeReservation(raw)
+  if string.sub(raw, 1, 1) == '{' then return cjson.decode(raw) end -- written by an older version
+  local moves = {}
+  local at = string.find(raw, '|', 1, true)
+  local expiresMs = at and string.sub(raw, 1, at - 1) or raw
+  while at do
+    local nxt = string.find(raw, '|', at + 1, true)
+    local c1 = string.find(raw, ',', at + 1, true)
+    local c2 = string.find(raw, ',', c1 + 1, true)
+    moves[#moves + 1] = { string.sub(raw, at + 1, c1 - 1), string.sub(raw, c1 + 1, c2 - 1),
+      string.sub(raw, c2 + 1, (nxt or 0) - 1) }
+    at = nxt
+  end
+  return { expiresMs = expiresMs, moves = moves }
 end
 
 -- Releases a reservation's holds (commit, release, expiry). Returns the movements.
@@ -117,6 +165,20 @@ local function contains(list, v)
   return false
 end
 
+-- Decoded balance metadata by its JSON. The library lives across calls and most accounts' metas
+-- are alike, so a decode (the dearest step of a charge) is mostly skipped. Read-only; bounded.
+local METAS, METAS_COUNT = {}, 0
+
+local function metaOf(json)
+  local m = METAS[json]
+  if not m then
+    m = cjson.decode(json)
+    if METAS_COUNT >= 10000 then METAS, METAS_COUNT = {}, 0 end
+    METAS[json], METAS_COUNT = m, METAS_COUNT + 1
+  end
+  return m
+end
+
 -- Balances of one hash as a list {scope, id, unit, weight, expiryMs, value, held, meta...}.
 local function collect(scope, list)
   local f = redis.call('HGETALL', hashOf(scope))
@@ -124,12 +186,11 @@ local function collect(scope, list)
   for i = 1, #f, 2 do fields[f[i]] = f[i + 1] end
   for k, v in pairs(fields) do
     if string.sub(k, 1, 2) == 'm:' then
-      local b = cjson.decode(v)
-      b.id = string.sub(k, 3)
-      b.scope = scope
-      b.value = tonumber(fields['v:' .. b.id] or '0')
-      b.held = tonumber(fields['h:' .. b.id] or '0')
-      list[#list + 1] = b
+      local m = metaOf(v)
+      local id = string.sub(k, 3)
+      list[#list + 1] = { id = id, scope = scope, unit = m.unit, weight = m.weight, activationMs = m.activationMs,
+        expiryMs = m.expiryMs, destinations = m.destinations, ratingGroups = m.ratingGroups, categories = m.categories,
+        value = tonumber(fields['v:' .. id] or '0'), held = tonumber(fields['h:' .. id] or '0') }
     end
   end
 end
@@ -208,13 +269,15 @@ local function accountBalances(acct)
   return list
 end
 
--- Releases this account's reservations whose time has come (expiry on read). Returns their ids.
+-- Releases this account's reservations whose time has come (expiry on read), as a ledger entry of
+-- its own (op "expire"). Returns their ids.
 local function expireDue(out)
   local due = redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', ARGV[3])
   for _, resId in ipairs(due) do
     local raw = redis.call('HGET', KEYS[4], resId)
-    if raw then releaseHolds('expire', resId, cjson.decode(raw), out) else redis.call('ZREM', KEYS[5], resId) end
+    if raw then releaseHolds('expire', resId, decodeReservation(raw), out) else redis.call('ZREM', KEYS[5], resId) end
   end
+  flushLedger('expire')
   return due
 end
 

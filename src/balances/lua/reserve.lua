@@ -16,6 +16,6 @@ for _, m in ipairs(moves) do
     held[#held + 1] = { m.b.scope, m.b.id, fmt(m.amount) }
   end
 end
-redis.call('HSET', KEYS[4], ARGV[6], cjson.encode({ expiresMs = ARGV[7], moves = held }))
+redis.call('HSET', KEYS[4], ARGV[6], encodeReservation(ARGV[7], held))
 redis.call('ZADD', KEYS[5], tonumber(ARGV[7]), ARGV[6])
 return finish({ code = 'OK', movements = out, reservationId = ARGV[6], expiresMs = ARGV[7] })

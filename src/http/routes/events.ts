@@ -9,7 +9,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { BalanceStore } from '../../balances/store.js';
 import { chargeEvent, EventConflict } from '../../charging/events.js';
 import type { ActiveTariff } from '../../tariffs/active.js';
-import type { RecordSink } from '../../storage/records.js';
+import type { Directory } from '../../charging/directory.js';
 import type { ChargingMetrics } from '../charging-metrics.js';
 import { AppError } from '../errors.js';
 import { DiameterId, RatingGroup, ServiceInformation, SubscriptionIds, Units } from './charging-schemas.js';
@@ -60,7 +60,7 @@ export function eventRoutes(
   deps: {
     tariff: ActiveTariff;
     balances: BalanceStore;
-    record: RecordSink;
+    directory: Directory;
     metrics: ChargingMetrics;
     now?: () => number;
   },
@@ -81,8 +81,8 @@ export function eventRoutes(
     },
     async (req, reply) => {
       try {
-        const { answer, replayed } = await chargeEvent(
-          { tariff: () => deps.tariff.current(), balances: deps.balances, record: deps.record },
+        const { answer, json, replayed } = await chargeEvent(
+          { tariff: () => deps.tariff.current(), balances: deps.balances, directory: deps.directory },
           req.principal.tenant,
           req.params.eventId,
           req.body,
@@ -93,7 +93,8 @@ export function eventRoutes(
           deps.metrics.replays.inc({ kind: 'event' });
           reply.header('Idempotent-Replayed', 'true');
         }
-        return answer;
+        // The answer as stored: a replay sends the same bytes.
+        return reply.type('application/json; charset=utf-8').send(json as never);
       } catch (err) {
         if (err instanceof EventConflict)
           throw new AppError('CONFLICT', err.message, { eventId: err.eventId });

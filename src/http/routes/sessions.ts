@@ -101,7 +101,7 @@ export function sessionRoutes(app: FastifyInstance, sessions: Sessions, metrics:
       async (req, reply) => {
         checkBody(req.body);
         try {
-          const { answer, replayed } = await sessions.handle(
+          const { answer, json, replayed } = await sessions.handle(
             req.principal.tenant,
             req.params.sessionId,
             phase,
@@ -113,7 +113,8 @@ export function sessionRoutes(app: FastifyInstance, sessions: Sessions, metrics:
             reply.header('Idempotent-Replayed', 'true');
           } else if (phase === 'initiate' && answer.resultCode === 2001) metrics.openSessions.inc();
           else if (phase !== 'initiate' && answer.sessionExpiresAt === undefined) metrics.openSessions.dec();
-          return answer;
+          // The answer as stored: a replay sends the same bytes.
+          return reply.type('application/json; charset=utf-8').send(json);
         } catch (err) {
           if (err instanceof SessionError)
             throw new AppError(err.code, err.message, {

@@ -1,0 +1,153 @@
+/**
+ * A charging step (lua/step.lua): the balance operations of one charging request, applied all or
+ * nothing together with the session state, the answer and the records bound for PostgreSQL. The
+ * caller plans and says what it expects each operation to move; when the balances disagree the step
+ * writes nothing and reports how each operation would go, and the caller plans again.
+ */
+import type { Charge } from './model.js';
+
+export type StepVerb = 'settle' | 'debit' | 'reserve' | 'release' | 'refund';
+
+export interface StepOp {
+  verb: StepVerb;
+  reservationId?: string;
+  /** reserve: when the reservation expires (epoch ms). */
+  expiresMs?: number;
+  /** What is charged (refund: `amountNano` is credited). */
+  charge?: Charge;
+  /** A partly covered charge: the units bundles cover and the exact money for the rest. */
+  priced?: { covered: number; moneyNano: number };
+  /**
+   * What the operation must take for the step to apply: money (nano; negative = credited) and units.
+   * Absent = any. `probe` = never apply, only report (the caller cannot predict the outcome).
+   */
+  expect?: { moneyNano: number; units: number } | 'probe';
+}
+
+export interface StepRequest {
+  /** Names the step in the ledger (op id) and keys the answer of a step without a session. */
+  stepId: string;
+  fingerprint: string;
+  /** The answer, stored with the step and returned on every replay. */
+  answer: string;
+  /** How long the answer (or the session) is kept. */
+  retentionSeconds: number;
+  session?: {
+    id: string;
+    expectedVersion: number;
+    /** The answer's field in the session hash (`a:<request number>`). */
+    requestKey: string;
+    /** What never changes (written when the session opens; absent = unchanged). */
+    info?: string;
+    /** The session after the step ('' = an initiate that opens none: only its answer is kept). */
+    state: string;
+    /** The Tcc sweep hint: the deadline, or null once the session is closed (the hint goes). */
+    dueMs?: number | null;
+    /** Write the session's index (sessionId -> account), as an initiate does. */
+    index?: boolean;
+  };
+  /** The caller's view of the account, checked by the step (a stale cache is refused, not used). */
+  expectSubject?: string;
+  expectSubscription?: string;
+  ops: StepOp[];
+  /** Rated records (rows as JSON, see storage/records.ts) and the trail entry, without its answer. */
+  rated?: string[];
+  trail?: string;
+}
+
+export interface StepOpResult {
+  code: string;
+  moneyNano: number;
+  units: number;
+  /** NEED_PRICE: the units bundles cover. */
+  covered?: number;
+  /** reserve: what the reservation holds, per unit. */
+  holds?: { unit: string; amount: number }[];
+}
+
+export type StepOutcome =
+  | { status: 'APPLIED' | 'DEVIATED'; version: number; results: StepOpResult[] }
+  | { status: 'REPLAY'; answer: string }
+  | { status: 'CONFLICT' }
+  | { status: 'STALE'; version: number; info: string; state: string }
+  | { status: 'CHANGED'; account: string[] };
+
+function checkAmount(n: number, what: string): number {
+  if (!Number.isSafeInteger(n)) throw new Error(`${what} must be a safe integer, got ${n}`);
+  return n;
+}
+
+function opArgs(op: StepOp): (string | number)[] {
+  const c = op.charge;
+  const expect =
+    op.expect === 'probe'
+      ? ['?', '?']
+      : op.expect
+        ? [checkAmount(op.expect.moneyNano, 'expected money'), checkAmount(op.expect.units, 'expected units')]
+        : ['', ''];
+  return [
+    op.verb,
+    op.reservationId ?? '',
+    op.expiresMs ?? '',
+    c?.unit ?? '',
+    c ? checkAmount(c.units, 'units') : '',
+    c ? checkAmount(c.amountNano, 'amountNano') : '',
+    c?.destination ?? '',
+    c?.category ?? '',
+    c?.ratingGroup ?? '',
+    op.priced?.covered ?? '',
+    op.priced?.moneyNano ?? '',
+    ...expect,
+  ];
+}
+
+/** ARGV of the step after the common five (see step.lua). */
+export function stepArgs(s: StepRequest): (string | number)[] {
+  return [
+    s.session ? s.session.expectedVersion : '',
+    s.session ? s.session.requestKey : '',
+    s.session?.info ?? '',
+    s.session?.state ?? '',
+    s.answer,
+    s.expectSubject ?? '',
+    s.expectSubscription ?? '',
+    s.rated?.length ? `[${s.rated.join(',')}]` : '',
+    s.trail ?? '',
+    s.ops.length,
+    ...s.ops.flatMap(opArgs),
+  ];
+}
+
+function decodeHolds(detail: string): { unit: string; amount: number }[] {
+  if (detail === '') return [];
+  return detail.split(',').map((h) => {
+    const at = h.indexOf(':');
+    return { unit: h.slice(0, at), amount: Number(h.slice(at + 1)) };
+  });
+}
+
+export function decodeStep(raw: unknown, ops: StepOp[]): StepOutcome {
+  const r = raw as [string, ...unknown[]];
+  switch (r[0]) {
+    case 'REPLAY':
+      return { status: 'REPLAY', answer: r[1] as string };
+    case 'CONFLICT':
+      return { status: 'CONFLICT' };
+    case 'STALE':
+      return { status: 'STALE', version: Number(r[1]), info: r[2] as string, state: r[3] as string };
+    case 'CHANGED':
+      return { status: 'CHANGED', account: r[1] as string[] };
+    default: {
+      const results = (r[2] as [string, string, string, string][]).map(
+        ([code, money, units, detail], i): StepOpResult => ({
+          code,
+          moneyNano: Number(money),
+          units: Number(units),
+          ...(code === 'NEED_PRICE' ? { covered: Number(detail) } : {}),
+          ...(ops[i]!.verb === 'reserve' && code !== 'NEED_PRICE' ? { holds: decodeHolds(detail) } : {}),
+        }),
+      );
+      return { status: r[0] as 'APPLIED' | 'DEVIATED', version: Number(r[1]), results };
+    }
+  }
+}

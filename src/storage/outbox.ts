@@ -1,0 +1,106 @@
+/**
+ * The outbox drain: what the balance scripts wrote to the accounts' outbox streams in Redis —
+ * ledger entries, rated records, the charging trail — is stored in PostgreSQL, in stream order,
+ * exactly once in effect. An entry is one operation or charging step: fields op, account, at, and
+ * as it has them: moves (the ledger, see balances/ledger.ts), rated (a JSON array of rated records),
+ * trail and answer (the request's trail entry without its answer, and the answer). Rows are keyed
+ * by their stream entry or their own id, so a drain that dies between storing and trimming stores
+ * nothing twice; entries leave Redis only once stored.
+ *
+ * Which outboxes to read: every script that writes an outbox marks it dirty (the step inside itself
+ * on a standalone Redis, other scripts right after them: balances/store.ts), and a drain takes the
+ * marks; an outbox still holding entries after its read is marked again. A full pass over every
+ * outbox (`full: true`, at start and now and then) catches a mark lost to a crash.
+ */
+import type { Cluster, Redis } from 'ioredis';
+import type { Pool } from 'pg';
+import { dirtyOutboxesKey, outboxesKey } from '../balances/keys.js';
+import { LedgerRows } from '../balances/ledger.js';
+import { RecordRows } from './records.js';
+
+export interface DrainOptions {
+  redis: Redis | Cluster;
+  pool: Pool;
+  schema: string;
+  keyPrefix: string;
+  /** Entries read per stream per round. */
+  batchSize?: number;
+  /** Read every outbox, not only the dirty ones. */
+  full?: boolean;
+}
+
+function tenantOf(stream: string): string {
+  const m = /\{[ag]:([^:}]+):/.exec(stream);
+  return m ? m[1]! : '';
+}
+
+/**
+ * Stores one batch of each of these streams in one transaction (the entries of many accounts per
+ * round trip), then removes them from Redis; returns how many entries were stored.
+ */
+async function drainStreams(o: DrainOptions, streams: string[], batch: number): Promise<number> {
+  const read = await Promise.all(streams.map((s) => o.redis.xrange(s, '-', '+', 'COUNT', batch)));
+  const ledger = new LedgerRows();
+  const records = new RecordRows();
+  let total = 0;
+  streams.forEach((stream, i) => {
+    const tenant = tenantOf(stream);
+    for (const [id, fields] of read[i]!) {
+      const f = new Map<string, string>();
+      for (let k = 0; k < fields.length; k += 2) f.set(fields[k]!, fields[k + 1]!);
+      if (f.has('moves')) ledger.add(stream, id, tenant, f);
+      if (f.has('rated')) records.addRated(f.get('rated')!);
+      if (f.has('trail')) records.addTrail(f.get('trail')!, f.get('answer')!);
+      total++;
+    }
+  });
+  if (total === 0) return 0;
+  const client = await o.pool.connect();
+  try {
+    await client.query('BEGIN');
+    await ledger.insert(client, o.schema);
+    await records.insert(client, o.schema);
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+  // Stored: now the entries may leave Redis (a crash before this only re-stores nothing).
+  await Promise.all(
+    streams.map((s, i) => (read[i]!.length ? o.redis.xdel(s, ...read[i]!.map(([id]) => id)) : null)),
+  );
+  return total;
+}
+
+/**
+ * Drains the dirty outboxes (or all of them); returns how many entries were stored. Bounded: at
+ * most `rounds` rounds of up to 500 outboxes, one batch each; what is left stays dirty.
+ */
+export async function drainOutboxes(o: DrainOptions, rounds = 10): Promise<number> {
+  const batch = o.batchSize ?? 1000;
+  const ks = { prefix: o.keyPrefix };
+  const dirty = dirtyOutboxesKey(ks);
+  if (o.full) {
+    // Everything is marked dirty, then drained as usual.
+    const all = await o.redis.smembers(outboxesKey(ks));
+    for (let i = 0; i < all.length; i += 1000) await o.redis.sadd(dirty, ...all.slice(i, i + 1000));
+  }
+  let total = 0;
+  for (let round = 0; round < rounds; round++) {
+    const streams = await o.redis.spop(dirty, 500);
+    if (streams.length === 0) break;
+    try {
+      total += await drainStreams(o, streams, batch);
+    } catch (err) {
+      await o.redis.sadd(dirty, ...streams); // not stored: they stay dirty for the next drain
+      throw err;
+    }
+    // Written meanwhile, or more than a batch: dirty again.
+    const left = await Promise.all(streams.map((s) => o.redis.xlen(s)));
+    const again = streams.filter((_, i) => left[i]! > 0);
+    if (again.length) await o.redis.sadd(dirty, ...again);
+  }
+  return total;
+}
