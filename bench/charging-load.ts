@@ -23,6 +23,8 @@ const { values } = parseArgs({
     port: { type: 'string', default: '3399' },
     /** Write a CPU profile of the engine into this folder. */
     profile: { type: 'string' },
+    /** Engine processes to start (each on its own port; the load spreads its connections). */
+    engines: { type: 'string', default: '1' },
   },
 });
 const PORT = Number(values.port);
@@ -89,7 +91,7 @@ function scenario(n: number): { path: string; json: string }[] {
 /** The load process: closed loop, CONNECTIONS requests in flight, for SECONDS (bench/lib/http-load.ts). */
 async function load(): Promise<void> {
   const r = await runLoad({
-    port: PORT,
+    port: Array.from({ length: Number(values.engines) }, (_, i) => PORT + i),
     connections: Number(values.connections),
     seconds: Number(values.seconds),
     headers: { authorization: 'Bearer demo-network' },
@@ -147,21 +149,23 @@ async function main(): Promise<void> {
       }),
     );
   }
-  const engine: ChildProcess = spawn(
-    'node',
-    [
-      ...(values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : []),
-      '--import',
-      'tsx',
-      'src/main.ts',
-    ],
-    {
-      env: { ...process.env, PORT: String(PORT), KEY_PREFIX: prefix, LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    },
+  const engines: ChildProcess[] = Array.from({ length: Number(values.engines) }, (_, i) =>
+    spawn(
+      'node',
+      [
+        ...(values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : []),
+        '--import',
+        'tsx',
+        'src/main.ts',
+      ],
+      {
+        env: { ...process.env, PORT: String(PORT + i), KEY_PREFIX: prefix, LOG_LEVEL: 'warn' },
+        stdio: ['ignore', 'ignore', 'inherit'],
+      },
+    ),
   );
   try {
-    await waitFor(`http://127.0.0.1:${PORT}/health/ready`);
+    for (let i = 0; i < engines.length; i++) await waitFor(`http://127.0.0.1:${PORT + i}/health/ready`);
     process.stderr.write(`load: ${values.connections} connections for ${values.seconds} s...\n`);
     const out = await new Promise<string>((resolve, reject) => {
       const child = spawn(
@@ -179,6 +183,8 @@ async function main(): Promise<void> {
           values.connections!,
           '--accounts',
           String(ACCOUNTS),
+          '--engines',
+          values.engines!,
         ],
         { stdio: ['ignore', 'pipe', 'inherit'] },
       );
@@ -201,7 +207,7 @@ async function main(): Promise<void> {
       `| ${values.connections} connections | ${r.rps.toLocaleString('en')} req/s | p50 ${r.p50} ms | p99 ${r.p99} ms | p999 ${r.p999} ms | ${r.failed} failed of ${r.requests} |`,
     );
   } finally {
-    engine.kill('SIGTERM');
+    for (const e of engines) e.kill('SIGTERM');
     let cursor = '0';
     do {
       const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 5000);

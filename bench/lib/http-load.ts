@@ -25,7 +25,8 @@ export interface LoadResult {
 }
 
 export interface LoadOptions {
-  port: number;
+  /** The server's port, or several (connections are spread over them). */
+  port: number | number[];
   host?: string;
   connections: number;
   seconds: number;
@@ -90,9 +91,10 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   const start = performance.now();
   const until = start + o.seconds * 1000;
 
-  const connection = () =>
+  const ports = Array.isArray(o.port) ? o.port : [o.port];
+  const connection = (_: unknown, k: number) =>
     new Promise<void>((resolve, reject) => {
-      const socket = net.connect({ host, port: o.port, noDelay: true });
+      const socket = net.connect({ host, port: ports[k % ports.length]!, noDelay: true });
       const reader = new AnswerReader();
       socket.on('data', (c: Buffer) => reader.feed(c));
       socket.on('error', reject);

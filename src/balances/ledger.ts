@@ -4,6 +4,7 @@
  * of its ledger deltas equals its value. The outbox drain (storage/outbox.ts) moves the entries here.
  */
 import type { Pool } from 'pg';
+import { ensurePrimaryKey } from '../storage/migrate.js';
 
 export function ledgerTable(schema: string): string {
   if (!/^[a-z_][a-z0-9_]*$/.test(schema)) throw new Error(`bad schema name "${schema}"`);
@@ -29,6 +30,9 @@ export async function ensureLedgerSchema(pool: Pool, schema: string): Promise<vo
     at timestamptz NOT NULL,
     PRIMARY KEY (stream, entry_id, seq)
   )`);
+  // Before one entry held several movements, an entry was a row.
+  await pool.query(`ALTER TABLE ${ledgerTable(schema)} ADD COLUMN IF NOT EXISTS seq int NOT NULL DEFAULT 0`);
+  await ensurePrimaryKey(pool, ledgerTable(schema), ['stream', 'entry_id', 'seq']);
   await pool.query(
     `CREATE INDEX IF NOT EXISTS balance_ledger_account ON ${ledgerTable(schema)} (tenant, account_id, at)`,
   );

@@ -8,6 +8,7 @@
  *   charging_requests one row per processed charging request: what was asked and what was answered
  */
 import type { Pool } from 'pg';
+import { ensurePrimaryKey } from './migrate.js';
 
 export interface RatedRecord {
   record_id: string;
@@ -80,6 +81,13 @@ export async function ensureRecordsSchema(pool: Pool, schema: string): Promise<v
     at timestamptz NOT NULL,
     PRIMARY KEY (tenant, session_id, request_number, phase)
   )`);
+  // Keyed by phase too since the engine closes silent sessions itself (phase expire).
+  await ensurePrimaryKey(pool, qualified(schema, 'charging_requests'), [
+    'tenant',
+    'session_id',
+    'request_number',
+    'phase',
+  ]);
 }
 
 /**
