@@ -1,27 +1,38 @@
 /**
- * CDR pipeline end to end (read + rate on the pool + charge + COPY) on a generated file, with where
- * the time goes, beside the rating-only rate of the pool.
+ * The CDR pipeline end to end (read + rate on the pool + charge + COPY) on a generated file, with
+ * where the time goes, beside two ceilings measured in the same run: the pool rating the same
+ * chunks with nothing after it, and PostgreSQL taking the same rows with no charging.
  *
- *   npm run bench:cdr [-- --lines 200000]
+ *   npm run bench:cdr [-- --lines 1000000 --subscribers 10000 --threads 1]
  *
  * Uses REDIS_URL / DATABASE_URL (defaults: local) under a private key prefix and schema, removed after.
  */
 import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { createBalanceStore } from '../src/balances/store.js';
+import { NATIVE_MAPPING } from '../src/cdr/format.js';
 import { generateCdrFile } from '../src/cdr/generate.js';
 import { importCdrFile } from '../src/cdr/pipeline.js';
 import { createRatingPool } from '../src/cdr/pool.js';
-import { readCdrBatches } from '../src/cdr/read.js';
-import { ensureCdrSchema } from '../src/cdr/store.js';
+import { openCdrFile } from '../src/cdr/read.js';
+import { claimCdrs, copyRatedCdrs, ensureCdrSchema, ensurePartitions } from '../src/cdr/store.js';
+import type { ChunkResult } from '../src/cdr/worker.js';
+import { calibrate } from './lib/calibrate.js';
 
-const { values } = parseArgs({ options: { lines: { type: 'string', default: '200000' } } });
+const { values } = parseArgs({
+  options: {
+    lines: { type: 'string', default: '1000000' },
+    subscribers: { type: 'string', default: '10000' },
+    threads: { type: 'string' },
+  },
+});
 const LINES = Number(values.lines);
+const SUBSCRIBERS = Number(values.subscribers);
 const id = randomBytes(3).toString('hex');
 const prefix = `bench-cdr-${id}:`;
 const schema = `bench_cdr_${id}`;
@@ -29,64 +40,122 @@ const file = join(tmpdir(), `bench-cdr-${id}.csv`);
 const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { enableAutoPipelining: true });
 const pool = new pg.Pool({
   connectionString: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
-  max: 4,
+  max: 6,
 });
-const rating = createRatingPool({ tariffDir: 'tariffs/sample' });
+const rating = createRatingPool({
+  tariffDir: 'tariffs/sample',
+  ...(values.threads ? { threads: Number(values.threads) } : {}),
+});
 const f = (n: number) => Math.round(n).toLocaleString('en');
+const msisdn = (i: number) => `4477009${String(i).padStart(5, '0')}`;
+
+async function fund(balances: ReturnType<typeof createBalanceStore>): Promise<void> {
+  for (let i = 1; i <= SUBSCRIBERS; i += 500) {
+    await Promise.all(
+      Array.from({ length: Math.min(500, SUBSCRIBERS - i + 1) }, async (_, k) => {
+        const n = i + k;
+        await balances.createAccount(
+          {
+            tenant: 'acme',
+            id: `b${n}`,
+            type: 'prepaid',
+            currency: 'GBP',
+            subject: `b${n}`,
+            subscriptions: [{ type: 'msisdn', value: msisdn(n) }],
+          },
+          'c',
+        );
+        await balances.addBalance('acme', `b${n}`, { id: 'main', unit: 'money', value: 1e15 }, 'b');
+      }),
+    );
+  }
+}
+
+/** Every chunk rated on the pool, nothing after: the rating ceiling (and the rows for the next one). */
+async function rateOnly(
+  balances: ReturnType<typeof createBalanceStore>,
+): Promise<{ s: number; results: ChunkResult[] }> {
+  const t = performance.now();
+  const cdrFile = await openCdrFile(file);
+  const directory = {
+    redis: {
+      host: '127.0.0.1',
+      port: Number(new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379').port || 6379),
+    },
+    keyPrefix: balances.keySpace.prefix,
+    job: 'rate-only',
+  };
+  const pending: Promise<ChunkResult>[] = [];
+  for await (const c of cdrFile.chunks)
+    pending.push(
+      rating.rateChunk({
+        directory,
+        bytes: c.bytes,
+        firstLine: c.firstLine,
+        index: cdrFile.index,
+        mapping: NATIVE_MAPPING,
+        fileId: 'f',
+      }),
+    );
+  const results = await Promise.all(pending);
+  return { s: (performance.now() - t) / 1000, results };
+}
+
+/** The same rows into PostgreSQL with nothing else: claims and COPY, a transaction per chunk. */
+async function storeOnly(results: ChunkResult[]): Promise<number> {
+  const s = `${schema}_ceiling`;
+  await ensureCdrSchema(pool, s);
+  const t = performance.now();
+  for (const r of results) {
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      await claimCdrs(client, s, r.claims, r.claimEnds);
+      await ensurePartitions(client, s, r.months);
+      await copyRatedCdrs(client, s, r.rows);
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+  }
+  const secs = (performance.now() - t) / 1000;
+  await pool.query(`DROP SCHEMA ${s} CASCADE`);
+  return secs;
+}
 
 try {
-  const balances = createBalanceStore({ redis, keyPrefix: prefix });
-  for (let i = 1; i <= 50; i++) {
-    await balances.createAccount(
-      {
-        tenant: 'acme',
-        id: `b${i}`,
-        type: 'prepaid',
-        currency: 'GBP',
-        subject: `b${i}`,
-        subscriptions: [{ type: 'msisdn', value: `4477009${String(i).padStart(5, '0')}` }],
-      },
-      'c',
-    );
-    await balances.addBalance('acme', `b${i}`, { id: 'main', unit: 'money', value: 1e15 }, 'b');
-  }
-  await ensureCdrSchema(pool, schema);
-  let t = performance.now();
-  await generateCdrFile(file, { lines: LINES, seed: 5 });
-  console.log(`generate ${f(LINES)} lines: ${((performance.now() - t) / 1000).toFixed(2)} s`);
-
-  t = performance.now();
-  const parsed: Parameters<typeof rating.rate>[0][] = [];
-  for await (const b of readCdrBatches(file, { batchSize: 2000 })) {
-    parsed.push(
-      b.records.map((r) => ({
-        tenant: r.tenant,
-        category: r.category,
-        subject: 'x',
-        destination: r.destination,
-        startTime: r.startTime,
-        usage: r.usage,
-        tor: r.service,
-      })),
-    );
-  }
-  const parseS = (performance.now() - t) / 1000;
-  t = performance.now();
-  await Promise.all(parsed.map((events) => rating.rate(events)));
-  const rateS = (performance.now() - t) / 1000;
   console.log(
-    `read + parse only: ${f(LINES / parseS)} lines/s; rating only on the pool: ${f(LINES / rateS)} CDRs/s`,
+    `calib ${calibrate()} Miter/s; ${rating.threads} rating worker(s); ${f(SUBSCRIBERS)} subscribers`,
+  );
+  const balances = createBalanceStore({ redis, keyPrefix: prefix });
+  let t = performance.now();
+  await fund(balances);
+  await ensureCdrSchema(pool, schema);
+  console.log(`funded ${f(SUBSCRIBERS)} accounts in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  t = performance.now();
+  await generateCdrFile(file, { lines: LINES, seed: 5, subscribers: SUBSCRIBERS });
+  console.log(
+    `generate ${f(LINES)} lines (${f(statSync(file).size / 1e6)} MB): ${((performance.now() - t) / 1000).toFixed(2)} s`,
   );
 
+  const rated = await rateOnly(balances);
+  console.log(`ceiling, rating only on the pool: ${f(LINES / rated.s)} CDRs/s`);
+  const storeS = await storeOnly(rated.results);
+  console.log(`ceiling, storing only (claims + COPY, same rows): ${f(LINES / storeS)} CDRs/s`);
+  rated.results.length = 0;
+
   t = performance.now();
-  const c = await importCdrFile({ balances, pool, schema, rating }, file, { batchSize: 2000 });
+  const c = await importCdrFile({ balances, pool, schema, rating }, file, {
+    fileId: file,
+    chunkBytes: Number(process.env.CHUNK_KIB ?? 1024) * 1024,
+  });
   const s = (performance.now() - t) / 1000;
   const share = (ms: number) => `${((100 * ms) / (s * 1000)).toFixed(0)} %`;
   console.log(
-    `end to end: ${f(c.read)} CDRs in ${s.toFixed(1)} s = ${f(c.read / s)} CDRs/s (stored ${f(c.stored)})`,
+    `end to end: ${f(c.read)} CDRs in ${s.toFixed(1)} s = ${f(c.read / s)} CDRs/s (stored ${f(c.stored)}, rejected ${f(Object.values(c.rejected).reduce((a, b) => a + b, 0))})`,
   );
   console.log(
-    `time: read+parse ${share(c.timing.read)}, rate ${share(c.timing.rate)}, charge ${share(c.timing.charge)}, store (COPY) ${share(c.timing.store)}`,
+    `main thread: waiting for the file ${share(c.timing.read)}, for the pool ${share(c.timing.rate)}, charging ${share(c.timing.charge)}, storing ${share(c.timing.store)}`,
   );
 } finally {
   await rating.close();

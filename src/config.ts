@@ -34,6 +34,8 @@ export interface Config {
   maxInFlight: number;
   /** Where data sessions are redirected on their final units, e.g. https://topup.example/?msisdn={msisdn}. */
   topUpUrl: string | undefined;
+  /** CDR files are rated, charged and stored in chunks of about this many KiB (a batch each). */
+  cdrChunkKiB: number;
 }
 
 export class ConfigError extends Error {}
@@ -116,5 +118,6 @@ export function loadConfig(env: NodeJS.ProcessEnv, readFile: (path: string) => s
     dbSchema: schemaName(env.DB_SCHEMA ?? 'ocs'),
     maxInFlight: int(env, 'MAX_IN_FLIGHT', 2000, 1, 1_000_000),
     topUpUrl: env.TOPUP_URL || undefined,
+    cdrChunkKiB: int(env, 'CDR_CHUNK_KIB', 1024, 1, 65_536),
   };
 }

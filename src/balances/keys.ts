@@ -11,6 +11,7 @@
  *   P{g:T:GROUP}...        same layout for accounts of group GROUP
  *   Poutboxes              set of every outbox   Poutbox:dirty        outboxes written since the last drain
  *   P{o:T}:outbox          records of requests that reached no account (unknown subscribers)
+ *   P{c:T}:outbox|journal  CDR batches of tenant T (standalone; a Cluster uses each tag's, P{a:..}:journal)
  *   Preservations:due      zset: reservation -> expiry; Psessions:due  zset: session -> Tcc deadline
  *
  * The outbox holds ledger entries (balance movements), rated records and the charging trail, written
@@ -78,6 +79,23 @@ export function outboxesKey(ks: KeySpace): string {
 
 export function dirtyOutboxesKey(ks: KeySpace): string {
   return `${ks.prefix}outbox:dirty`;
+}
+
+/**
+ * Where CDR batches write on a standalone Redis: one outbox and one journal per tenant for all the
+ * accounts of a batch (on a Cluster each account's own tag is used instead).
+ */
+export function cdrOutboxKey(ks: KeySpace, tenant: string): string {
+  return `${ks.prefix}{c:${clean(tenant, 'tenant')}}:outbox`;
+}
+
+export function cdrJournalKey(ks: KeySpace, tenant: string): string {
+  return `${ks.prefix}{c:${clean(tenant, 'tenant')}}:journal`;
+}
+
+/** The journal of CDR batches of an account tag (Cluster). */
+export function tagJournalKey(ks: KeySpace, tag: string): string {
+  return `${ks.prefix}${tag}:journal`;
 }
 
 /** Records of requests that reached no account (an unknown subscriber's trail). */

@@ -59,11 +59,17 @@ export class LedgerRows {
     return this.seq.length;
   }
 
-  /** Adds the movements of one outbox entry (`moves`: 'scope,balance,unit,kind,delta,held,after;...'). */
+  /**
+   * Adds the movements of one outbox entry: `moves` = 'scope,balance,unit,kind,delta,held,after;...'
+   * of the entry's account, or with the account first ('account,scope,...') in an entry of many
+   * (a batch of CDRs).
+   */
   add(stream: string, entryId: string, tenant: string, f: Map<string, string>): void {
     const moves = f.get('moves')!.split(';');
     moves.forEach((m, i) => {
-      const [scope, balance, unit, kind, delta, held, after] = m.split(',') as [
+      const parts = m.split(',');
+      const account = parts.length === 8 ? parts.shift()! : f.get('account')!;
+      const [scope, balance, unit, kind, delta, held, after] = parts as [
         string,
         string,
         string,
@@ -76,7 +82,7 @@ export class LedgerRows {
       this.entry.push(entryId);
       this.seq.push(i);
       this.tenant.push(tenant);
-      this.account.push(f.get('account')!);
+      this.account.push(account);
       this.op.push(f.get('op')!);
       this.scope.push(scope);
       this.balance.push(balance);

@@ -1,17 +1,16 @@
 /**
  * The balance scripts as one Redis function library (Redis >= 7): common.lua and every verb's file,
- * each verb a function named with the library's version (`debit_v2`), called with FCALL. A library
- * is loaded once per server, so a call pays for its own work only (an EVAL script would define all
- * of common.lua's functions again on every call: a fifth of a charging step here). The library is
- * loaded on first use and again whenever a server answers that it does not know it (a restart
- * without persistence, a new Cluster node); a changed library gets a new version, so engines of two
- * versions can share a server.
+ * each verb a function named with the library's version (`debit_1a2b3c4d`, the start of the
+ * source's SHA-1), called with FCALL. A library is loaded once per server, so a call pays for its
+ * own work only (an EVAL script would define all of common.lua's functions again on every call: a
+ * fifth of a charging step here). It is loaded on first use and again whenever a server answers
+ * that it does not know it (a restart without persistence, a new Cluster node); any change to a
+ * script is a new version, so engines of two versions can share a server.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Cluster, Redis } from 'ioredis';
 
-const VERSION = 'v2';
-const LIBRARY = `ocs_${VERSION}`;
 const VERBS = [
   'debit',
   'credit',
@@ -23,6 +22,8 @@ const VERBS = [
   'balance-admin',
   'account-admin',
   'step',
+  'cdr-charge',
+  'cdr-revert',
 ] as const;
 export type Verb = (typeof VERBS)[number];
 
@@ -30,23 +31,39 @@ function source(name: string): string {
   return readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
 }
 
-export function functionName(verb: Verb): string {
-  return `${verb.replace('-', '_')}_${VERSION}`;
+let cached: { source: string; version: string } | undefined;
+
+/** The library's source (common.lua, then each verb's file as a registered function) and version. */
+function library(): { source: string; version: string } {
+  if (!cached) {
+    const body = [source('common'), ...VERBS.map((v) => `--verb ${v}\n${source(v)}`)].join('\n');
+    const version = createHash('sha1').update(body).digest('hex').slice(0, 8);
+    const name = (v: Verb) => `${v.replaceAll('-', '_')}_${version}`;
+    cached = {
+      version,
+      source: [
+        `#!lua name=ocs_${version}`,
+        source('common'),
+        ...VERBS.map(
+          (v) =>
+            `redis.register_function('${name(v)}', function(keys, argv)\nbegin(keys, argv)\n${source(v)}\nend)`,
+        ),
+      ].join('\n'),
+    };
+  }
+  return cached;
 }
 
-let cached: string | undefined;
+export function functionName(verb: Verb): string {
+  return `${verb.replaceAll('-', '_')}_${library().version}`;
+}
 
-/** The library's source: common.lua, then each verb's file as the body of a registered function. */
 export function librarySource(): string {
-  cached ??= [
-    `#!lua name=${LIBRARY}`,
-    source('common'),
-    ...VERBS.map(
-      (v) =>
-        `redis.register_function('${functionName(v)}', function(keys, argv)\nbegin(keys, argv)\n${source(v)}\nend)`,
-    ),
-  ].join('\n');
-  return cached;
+  return library().source;
+}
+
+export function libraryName(): string {
+  return `ocs_${library().version}`;
 }
 
 /** Loads the library on a server (every master of a Cluster). */

@@ -143,18 +143,22 @@ export function createBalanceStore(opts: BalanceStoreOptions) {
   const ks = { prefix: opts.keyPrefix };
   const retention = opts.idempotencySeconds ?? 7 * 86400;
   const now = opts.now ?? Date.now;
-  const tags = new Map<string, string>();
 
   const directoryKey = (tenant: string, id: string) => `${ks.prefix}{d:${tenant}:${id}}`;
 
+  /** An account's keys, remembered (its tag never changes: a shared group is fixed at creation). */
+  const known = new Map<string, AccountKeys>();
+
   async function keysOf(tenant: string, id: string): Promise<AccountKeys> {
     const k = `${tenant}\u0000${id}`;
-    let tag = tags.get(k);
-    if (!tag) {
-      tag = (await redis.get(directoryKey(tenant, id))) ?? tagOf(tenant, id, null);
-      tags.set(k, tag);
+    let keys = known.get(k);
+    if (!keys) {
+      const tag = (await redis.get(directoryKey(tenant, id))) ?? tagOf(tenant, id, null);
+      keys = accountKeys(ks, tag, id);
+      if (known.size >= 1_000_000) known.clear();
+      known.set(k, keys);
     }
-    return accountKeys(ks, tag, id);
+    return keys;
   }
 
   function keyList(k: AccountKeys, opId: string): string[] {
@@ -233,12 +237,20 @@ export function createBalanceStore(opts: BalanceStoreOptions) {
 
   return {
     keySpace: ks,
+    /** The Redis client (for modules that run their own scripts on the same keys: batch.ts). */
+    redis,
+    /** Whether Redis is a Cluster (keys of different accounts then live in different slots). */
+    cluster,
+    /** The keys of an account (its hash tag comes from the directory: a shared group's, or its own). */
+    keysFor: keysOf,
+    /** The keys of an account already looked up by this store, or undefined. */
+    knownKeys: (tenant: string, id: string): AccountKeys | undefined => known.get(`${tenant}\u0000${id}`),
 
     async createAccount(input: NewAccount, opId: string): Promise<OpResult> {
       const group = input.sharedGroup ?? null;
       const tag = tagOf(input.tenant, input.id, group);
       await redis.set(directoryKey(input.tenant, input.id), tag, 'NX');
-      tags.delete(`${input.tenant}\u0000${input.id}`);
+      known.delete(`${input.tenant}\u0000${input.id}`);
       const k = await keysOf(input.tenant, input.id);
       if (k.tag !== tag) return { code: BalanceCode.ACCOUNT_EXISTS, replayed: false, movements: [] };
       const subs = input.subscriptions ?? [];

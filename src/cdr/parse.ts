@@ -71,61 +71,148 @@ export function columnIndex(
   return { index, missing };
 }
 
+/** A field of a split line, as our field: a column (trimmed), a fixed value, or ''. */
+function field(
+  cells: string[],
+  index: Partial<Record<CdrField, number>>,
+  mapping: ColumnMapping,
+  f: CdrField,
+): string {
+  const at = index[f];
+  if (at === undefined) return mapping.fixed?.[f] ?? '';
+  const v = cells[at];
+  if (v === undefined) return '';
+  // Trimming allocates; most fields have nothing to trim.
+  return v.length > 0 && (v.charCodeAt(0) <= 32 || v.charCodeAt(v.length - 1) <= 32) ? v.trim() : v;
+}
+
+/** Digits, optionally with a decimal part (or, `whole`, digits only). */
+function isPlainNumber(s: string, whole: boolean): boolean {
+  if (s.length === 0) return false;
+  let dot = -1;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 46 && dot < 0 && !whole && i > 0 && i < s.length - 1) dot = i;
+    else if (c < 48 || c > 57) return false;
+  }
+  return true;
+}
+
+function reject(line: number, raw: string, reason: CdrReject['reason'], detail: string): CdrReject {
+  return { line, reason, detail, raw };
+}
+
 export function parseCdrLine(
   raw: string,
   line: number,
   index: Partial<Record<CdrField, number>>,
   mapping: ColumnMapping,
 ): CdrRecord | CdrReject {
-  const reject = (reason: CdrReject['reason'], detail: string): CdrReject => ({ line, reason, detail, raw });
   let cells: string[];
   try {
     cells = splitCsvLine(raw);
   } catch (err) {
-    return reject('MALFORMED_LINE', (err as Error).message);
+    return reject(line, raw, 'MALFORMED_LINE', (err as Error).message);
   }
-  const get = (f: CdrField) => {
-    const at = index[f];
-    return (at === undefined ? mapping.fixed?.[f] : cells[at]?.trim()) ?? '';
-  };
-  for (const f of REQUIRED_FIELDS)
-    if (get(f) === '' && f !== 'destination') return reject('MISSING_FIELD', `${f} is empty`);
-  const service = SERVICES[get('service').toLowerCase()];
+  const cdrId = field(cells, index, mapping, 'cdr_id');
+  const tenant = field(cells, index, mapping, 'tenant');
+  const subscriber = field(cells, index, mapping, 'subscriber');
+  const category = field(cells, index, mapping, 'category');
+  const serviceText = field(cells, index, mapping, 'service');
+  const destination = field(cells, index, mapping, 'destination');
+  const startTime = field(cells, index, mapping, 'start_time');
+  const usageText = field(cells, index, mapping, 'usage');
+  // Required (the destination may be empty: data has none), in the order they are reported.
+  const empty =
+    cdrId === ''
+      ? 'cdr_id'
+      : tenant === ''
+        ? 'tenant'
+        : subscriber === ''
+          ? 'subscriber'
+          : category === ''
+            ? 'category'
+            : serviceText === ''
+              ? 'service'
+              : startTime === ''
+                ? 'start_time'
+                : usageText === ''
+                  ? 'usage'
+                  : null;
+  if (empty) return reject(line, raw, 'MISSING_FIELD', `${empty} is empty`);
+  const service = SERVICES[serviceText] ?? SERVICES[serviceText.toLowerCase()];
   if (!service)
-    return reject('UNKNOWN_SERVICE', `service "${get('service')}" is not voice, data, sms or generic`);
-  const startTime = get('start_time');
+    return reject(
+      line,
+      raw,
+      'UNKNOWN_SERVICE',
+      `service "${serviceText}" is not voice, data, sms or generic`,
+    );
   const answerTimeMs = parseIsoTime(startTime);
   if (answerTimeMs === undefined)
-    return reject('INVALID_TIME', `start_time "${startTime}" is not ISO-8601 with an offset`);
-  const written = Number(get('usage'));
-  const usage = written * (mapping.usageFactor?.[service] ?? 1);
+    return reject(line, raw, 'INVALID_TIME', `start_time "${startTime}" is not ISO-8601 with an offset`);
+  const usage = Number(usageText) * (mapping.usageFactor?.[service] ?? 1);
   if (
-    !/^\d+(\.\d+)?$/.test(get('usage')) ||
+    !isPlainNumber(usageText, false) ||
     !Number.isFinite(usage) ||
     (service !== 'voice' && !Number.isInteger(usage))
   ) {
     return reject(
+      line,
+      raw,
       'INVALID_USAGE',
-      `usage "${get('usage')}" is not a number >= 0${service !== 'voice' ? ' of whole units' : ''}`,
+      `usage "${usageText}" is not a number >= 0${service !== 'voice' ? ' of whole units' : ''}`,
     );
   }
-  const rg = get('rating_group');
-  if (rg !== '' && !/^\d+$/.test(rg))
-    return reject('INVALID_RATING_GROUP', `rating_group "${rg}" is not a whole number`);
-  const subject = get('subject');
-  return {
-    cdrId: get('cdr_id'),
-    tenant: get('tenant'),
-    subscriber: get('subscriber'),
-    category: get('category'),
+  const rg = field(cells, index, mapping, 'rating_group');
+  if (rg !== '' && !isPlainNumber(rg, true))
+    return reject(line, raw, 'INVALID_RATING_GROUP', `rating_group "${rg}" is not a whole number`);
+  const subject = field(cells, index, mapping, 'subject');
+  const r: CdrRecord = {
+    cdrId,
+    tenant,
+    subscriber,
+    category,
     service,
-    destination: get('destination'),
+    destination,
     startTime,
     answerTimeMs,
     usage,
-    ...(subject ? { subject } : {}),
-    ...(rg ? { ratingGroup: Number(rg) } : {}),
     line,
     raw,
   };
+  if (subject) r.subject = subject;
+  if (rg) r.ratingGroup = Number(rg);
+  return r;
+}
+
+/**
+ * The records and rejects of a chunk of whole lines whose first line is `firstLine`, and where each
+ * record's line starts in the text (`starts[i]`, for record i).
+ */
+export function parseLines(
+  text: string,
+  firstLine: number,
+  index: Partial<Record<CdrField, number>>,
+  mapping: ColumnMapping,
+): { records: CdrRecord[]; rejects: CdrReject[]; starts: number[] } {
+  const records: CdrRecord[] = [];
+  const rejects: CdrReject[] = [];
+  const starts: number[] = [];
+  let line = firstLine;
+  for (let from = 0; from < text.length; line++) {
+    let to = text.indexOf('\n', from);
+    if (to < 0) to = text.length;
+    const raw = text.charCodeAt(to - 1) === 13 ? text.slice(from, to - 1) : text.slice(from, to);
+    const at = from;
+    from = to + 1;
+    if (raw.trim() === '') continue;
+    const parsed = parseCdrLine(raw, line, index, mapping);
+    if ('reason' in parsed) rejects.push(parsed);
+    else {
+      records.push(parsed);
+      starts.push(at);
+    }
+  }
+  return { records, rejects, starts };
 }

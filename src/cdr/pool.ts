@@ -1,15 +1,22 @@
 /**
- * The rating pool: piscina workers that each load the tariff once and price batches, with a
- * bounded queue (a full queue makes the reader wait: back-pressure, the main thread never rates).
+ * The rating pool: piscina workers that each load the tariff once and rate chunks of CDR files (or
+ * events, for rerating), with a bounded queue (a full queue makes the reader wait: back-pressure;
+ * the main thread never rates).
  */
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
-import type { RateOutcome, RateTask } from './worker.js';
+import type { ChunkResult, ChunkTask, RateOutcome, RateTask } from './worker.js';
+
+export type ChunkRequest = Omit<ChunkTask, 'kind' | 'tariffDir' | 'timezone' | 'version'>;
 
 export interface RatingPool {
   rate(events: RateTask['events']): Promise<RateOutcome[]>;
-  /** Workers load the tariff again from their next batch on (after a tariff change). */
+  /** Rates a chunk of file lines; its bytes are moved to the worker (unusable here after). */
+  rateChunk(chunk: ChunkRequest): Promise<ChunkResult>;
+  /** Workers load the tariff again from their next task on (after a tariff change). */
   reload(): void;
+  /** Workers in the pool (chunks in flight worth keeping). */
+  readonly threads: number;
   close(): Promise<void>;
 }
 
@@ -30,17 +37,16 @@ export function createRatingPool(opts: {
   });
   pool.setMaxListeners(0); // every caller waiting for room listens for 'drain'
   let version = 1;
+  const tariff = () => ({ tariffDir: opts.tariffDir, timezone: opts.timezone, version });
+  /** Waits for room in the queue rather than fail on a full one; the check and the run are one step. */
+  async function submit<T>(task: RateTask | ChunkTask, transferList?: ArrayBuffer[]): Promise<T> {
+    while (pool.queueSize >= pool.options.maxQueue) await new Promise((r) => pool.once('drain', r));
+    return pool.run(task, transferList ? { transferList } : {}) as Promise<T>;
+  }
   return {
-    async rate(events) {
-      // Wait for room rather than fail on a full queue.
-      while (pool.queueSize >= pool.options.maxQueue) await new Promise((r) => pool.once('drain', r));
-      return pool.run({
-        tariffDir: opts.tariffDir,
-        timezone: opts.timezone,
-        version,
-        events,
-      } satisfies RateTask) as Promise<RateOutcome[]>;
-    },
+    threads,
+    rate: (events) => submit({ ...tariff(), events } satisfies RateTask),
+    rateChunk: (chunk) => submit({ ...tariff(), kind: 'chunk', ...chunk } satisfies ChunkTask, [chunk.bytes]),
     reload() {
       version++;
     },

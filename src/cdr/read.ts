@@ -1,19 +1,36 @@
 /**
- * Streams a CDR file (CSV, or gzip-compressed CSV: detected by its magic bytes) into batches of
- * parsed records and rejects, in file order, with the byte count read so far for progress bars.
+ * Reads a CDR file (CSV, or gzip-compressed CSV: detected by its magic bytes) in chunks of whole
+ * lines, in file order, each with the number of its first line and the bytes read so far (for
+ * progress bars). Chunks go to the rating workers as they are (their bytes are transferred, not
+ * copied); `readCdrBatches` parses them here instead, for callers that want records.
  */
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
-import { NATIVE_MAPPING, type CdrRecord, type CdrReject, type ColumnMapping } from './format.js';
-import { columnIndex, parseCdrLine } from './parse.js';
+import {
+  NATIVE_MAPPING,
+  type CdrField,
+  type CdrRecord,
+  type CdrReject,
+  type ColumnMapping,
+} from './format.js';
+import { columnIndex, parseLines } from './parse.js';
 
-export interface CdrBatch {
-  records: CdrRecord[];
-  rejects: CdrReject[];
+export interface CdrChunk {
+  /** Whole lines (the last one ends with a line break, or the file does), UTF-8. */
+  bytes: ArrayBuffer;
+  /** The 1-based line number of the chunk's first line. */
+  firstLine: number;
+  /** Lines in the chunk. */
+  lines: number;
   /** Bytes of the file (compressed, if it is) read so far. */
   bytesRead: number;
+}
+
+export interface CdrFile {
+  /** Column positions of our fields, from the header. */
+  index: Partial<Record<CdrField, number>>;
+  chunks: AsyncGenerator<CdrChunk>;
 }
 
 export class CdrFileError extends Error {
@@ -35,40 +52,100 @@ async function isGzip(path: string): Promise<boolean> {
   }
 }
 
+function countLines(b: Buffer): number {
+  let n = 0;
+  for (let at = b.indexOf(10); at >= 0; at = b.indexOf(10, at + 1)) n++;
+  return n;
+}
+
+/** A fresh ArrayBuffer holding exactly these bytes (stream buffers share pooled memory). */
+function own(b: Buffer): ArrayBuffer {
+  const ab = new ArrayBuffer(b.length);
+  new Uint8Array(ab).set(b);
+  return ab;
+}
+
+/** Chunks of whole lines after the header, about `chunkBytes` each. */
+async function* chunksOf(
+  input: AsyncIterable<Buffer>,
+  file: { bytesRead: number },
+  first: Buffer,
+  chunkBytes: number,
+): AsyncGenerator<CdrChunk> {
+  let pending = first;
+  let line = 2;
+  const emit = (b: Buffer): CdrChunk => {
+    const lines = countLines(b) + (b.length > 0 && b[b.length - 1] !== 10 ? 1 : 0);
+    const c = { bytes: own(b), firstLine: line, lines, bytesRead: file.bytesRead };
+    line += lines;
+    return c;
+  };
+  for await (const data of input) {
+    pending = pending.length ? Buffer.concat([pending, data]) : data;
+    if (pending.length < chunkBytes) continue;
+    const cut = pending.lastIndexOf(10);
+    if (cut < 0) continue;
+    yield emit(pending.subarray(0, cut + 1));
+    pending = pending.subarray(cut + 1);
+  }
+  if (pending.length) yield emit(pending);
+}
+
+/** Opens a CDR file: reads its header (refusing one without our required columns) and its chunks. */
+export async function openCdrFile(
+  path: string,
+  opts: { mapping?: ColumnMapping; chunkBytes?: number } = {},
+): Promise<CdrFile> {
+  const mapping = opts.mapping ?? NATIVE_MAPPING;
+  const file = createReadStream(path, { highWaterMark: 1 << 20 });
+  const input: AsyncIterable<Buffer> = (await isGzip(path)) ? file.pipe(createGunzip()) : file;
+  const it = input[Symbol.asyncIterator]();
+  let head = Buffer.alloc(0);
+  let nl = -1;
+  while (nl < 0) {
+    const next = await it.next();
+    if (next.done) break;
+    head = Buffer.concat([head, next.value as Buffer]);
+    nl = head.indexOf(10);
+  }
+  if (head.length === 0) {
+    file.destroy();
+    throw new CdrFileError('EMPTY_FILE', `${path}: no header line`);
+  }
+  const headerLine = head.toString('utf8', 0, nl < 0 ? head.length : nl).replace(/\r$/, '');
+  const header = columnIndex(headerLine, mapping);
+  if (header.missing.length) {
+    file.destroy();
+    throw new CdrFileError('MISSING_COLUMNS', `${path}: the header lacks ${header.missing.join(', ')}`);
+  }
+  const rest = { [Symbol.asyncIterator]: () => it } as AsyncIterable<Buffer>;
+  return {
+    index: header.index,
+    chunks: chunksOf(
+      rest,
+      file,
+      nl < 0 ? Buffer.alloc(0) : head.subarray(nl + 1),
+      opts.chunkBytes ?? 1 << 20,
+    ),
+  };
+}
+
+export interface CdrBatch {
+  records: CdrRecord[];
+  rejects: CdrReject[];
+  bytesRead: number;
+}
+
+/** The file's records and rejects, a chunk at a time, parsed on this thread. */
 export async function* readCdrBatches(
   path: string,
-  opts: { mapping?: ColumnMapping; batchSize?: number } = {},
+  opts: { mapping?: ColumnMapping; chunkBytes?: number } = {},
 ): AsyncGenerator<CdrBatch> {
   const mapping = opts.mapping ?? NATIVE_MAPPING;
-  const size = opts.batchSize ?? 5000;
-  const file = createReadStream(path, { highWaterMark: 1 << 20 });
-  const lines = createInterface({
-    input: (await isGzip(path)) ? file.pipe(createGunzip()) : file,
-    crlfDelay: Infinity,
-  });
-  let index: ReturnType<typeof columnIndex>['index'] | undefined;
-  let batch: CdrBatch = { records: [], rejects: [], bytesRead: 0 };
-  let n = 0;
-  for await (const raw of lines) {
-    n++;
-    if (index === undefined) {
-      const header = columnIndex(raw, mapping);
-      if (header.missing.length)
-        throw new CdrFileError('MISSING_COLUMNS', `${path}: the header lacks ${header.missing.join(', ')}`);
-      index = header.index;
-      continue;
-    }
-    if (raw.trim() === '') continue;
-    const parsed = parseCdrLine(raw, n, index, mapping);
-    if ('reason' in parsed) batch.rejects.push(parsed);
-    else batch.records.push(parsed);
-    if (batch.records.length + batch.rejects.length >= size) {
-      batch.bytesRead = file.bytesRead;
-      yield batch;
-      batch = { records: [], rejects: [], bytesRead: 0 };
-    }
+  const f = await openCdrFile(path, opts);
+  for await (const c of f.chunks) {
+    const text = Buffer.from(c.bytes).toString('utf8');
+    const { records, rejects } = parseLines(text, c.firstLine, f.index, mapping);
+    yield { records, rejects, bytesRead: c.bytesRead };
   }
-  if (index === undefined) throw new CdrFileError('EMPTY_FILE', `${path}: no header line`);
-  batch.bytesRead = file.bytesRead;
-  if (batch.records.length + batch.rejects.length > 0) yield batch;
 }

@@ -1,54 +1,19 @@
 /**
  * Rated CDRs in PostgreSQL: a table partitioned by month (partitions made on demand), a claim table
- * that makes each CDR id count once across all partitions, and a rejects table keyed by file and
- * line. A batch goes in with one COPY into a staging table and one statement that claims the new ids
- * and moves only their rows: a file fed twice stores nothing twice.
+ * that makes each CDR id count once across all partitions, a rejects table keyed by file and line,
+ * and the batches being charged (batches.ts). A batch claims its CDR ids first, in the transaction
+ * that later stores its rows: ids already claimed are duplicates, and a batch that does not commit
+ * leaves no claim behind.
  */
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import type { Pool, PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import { ensureColumnType } from '../storage/migrate.js';
 import type { CdrReject } from './format.js';
+import { CLAIM_COLUMNS, RATED_COLUMNS } from './rows.js';
 
-export interface RatedCdrRow {
-  cdr_id: string;
-  tenant: string;
-  account_id: string;
-  subscriber: string;
-  category: string;
-  service: string;
-  destination: string;
-  answer_time: string;
-  usage: string;
-  rated_usage: string;
-  cost_nano: number;
-  currency: string;
-  charged_nano: number;
-  breakdown: unknown;
-  file_id: string;
-  line: number;
-}
-
-const COLUMNS = [
-  'cdr_id',
-  'tenant',
-  'account_id',
-  'subscriber',
-  'category',
-  'service',
-  'destination',
-  'answer_time',
-  'usage',
-  'rated_usage',
-  'cost_nano',
-  'currency',
-  'charged_nano',
-  'breakdown',
-  'file_id',
-  'line',
-] as const;
-
-function checkSchema(schema: string): string {
+export function checkSchema(schema: string): string {
   if (!/^[a-z_][a-z0-9_]*$/.test(schema)) throw new Error(`bad schema name "${schema}"`);
   return schema;
 }
@@ -60,86 +25,122 @@ export async function ensureCdrSchema(pool: Pool, schema: string): Promise<void>
     cdr_id text NOT NULL, tenant text NOT NULL, account_id text NOT NULL, subscriber text NOT NULL,
     category text NOT NULL, service text NOT NULL, destination text NOT NULL, answer_time timestamptz NOT NULL,
     usage numeric NOT NULL, rated_usage numeric NOT NULL, cost_nano bigint NOT NULL, currency text NOT NULL,
-    charged_nano bigint NOT NULL, breakdown jsonb, file_id text NOT NULL, line bigint NOT NULL,
+    charged_nano bigint NOT NULL, breakdown json, file_id text NOT NULL, line bigint NOT NULL,
     stored_at timestamptz NOT NULL DEFAULT now(), rerated int NOT NULL DEFAULT 0
   ) PARTITION BY RANGE (answer_time)`);
   // Added after the first release of the table: how many times the row was rerated.
   await pool.query(`ALTER TABLE ${s}.rated_cdrs ADD COLUMN IF NOT EXISTS rerated int NOT NULL DEFAULT 0`);
+  // Breakdowns are kept as written (json): converting millions of them to jsonb halves COPY's pace.
+  await ensureColumnType(pool, `${s}.rated_cdrs`, 'breakdown', 'json');
   await pool.query(
     `CREATE TABLE IF NOT EXISTS ${s}.cdr_ids (cdr_id text PRIMARY KEY, answer_time timestamptz NOT NULL, file_id text NOT NULL)`,
   );
   await pool.query(`CREATE TABLE IF NOT EXISTS ${s}.cdr_rejects (
     file_id text NOT NULL, line bigint NOT NULL, raw text NOT NULL, reason text NOT NULL, detail text NOT NULL,
     created_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (file_id, line))`);
+  await pool.query(`CREATE TABLE IF NOT EXISTS ${s}.cdr_batches (
+    batch_id text PRIMARY KEY, file_id text NOT NULL, status text NOT NULL, tenants text[] NOT NULL,
+    accounts text[] NOT NULL, created_at timestamptz NOT NULL DEFAULT now())`);
 }
 
-/** The partition of a month, created if missing (its name says the month: rated_cdrs_2026_11). */
-async function ensurePartition(client: PoolClient, schema: string, month: string): Promise<void> {
-  const [y, m] = month.split('-').map(Number) as [number, number];
-  const from = `${y}-${String(m).padStart(2, '0')}-01`;
-  const to = m === 12 ? `${y + 1}-01-01` : `${y}-${String(m + 1).padStart(2, '0')}-01`;
-  await client.query(
-    `CREATE TABLE IF NOT EXISTS ${schema}.rated_cdrs_${y}_${String(m).padStart(2, '0')} PARTITION OF ${schema}.rated_cdrs FOR VALUES FROM ('${from}') TO ('${to}')`,
+/** The partitions of these months ('2026-11'), created if missing (named rated_cdrs_2026_11). */
+export async function ensurePartitions(client: PoolClient, schema: string, months: string[]): Promise<void> {
+  for (const month of months) {
+    const [y, m] = month.split('-').map(Number) as [number, number];
+    const from = `${y}-${String(m).padStart(2, '0')}-01`;
+    const to = m === 12 ? `${y + 1}-01-01` : `${y}-${String(m + 1).padStart(2, '0')}-01`;
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS ${schema}.rated_cdrs_${y}_${String(m).padStart(2, '0')} PARTITION OF ${schema}.rated_cdrs FOR VALUES FROM ('${from}') TO ('${to}')`,
+    );
+  }
+}
+
+/** Streams COPY text (whole rows, each ending with a line break) into a COPY statement. */
+async function copy(client: PoolClient, sql: string, data: Uint8Array): Promise<void> {
+  const pieces = function* () {
+    for (let i = 0; i < data.length; i += 1 << 18)
+      yield Buffer.from(data.buffer, data.byteOffset + i, Math.min(1 << 18, data.length - i));
+  };
+  await pipeline(Readable.from(pieces()), client.query(copyFrom(sql)));
+}
+
+/** Row i of COPY bytes whose rows end at `ends`, as text without its line break. */
+export function rowAt(data: Uint8Array, ends: Int32Array, i: number): string {
+  return Buffer.from(data.buffer, data.byteOffset, data.length).toString(
+    'utf8',
+    i ? ends[i - 1]! : 0,
+    ends[i]! - 1,
   );
 }
 
-/** One CSV field for COPY: quoted when it holds a separator, a quote or a line break. */
-function csvField(v: unknown): string {
-  if (v === null || v === undefined) return '';
-  const s = typeof v === 'string' ? v : typeof v === 'object' ? JSON.stringify(v) : String(v);
-  return /[",\n\r]/.test(s) || s === '' ? `"${s.replaceAll('"', '""')}"` : s;
+/** The values of a COPY text row (its escapes undone). */
+function copyValues(row: string): string[] {
+  return row
+    .split('\t')
+    .map((v) =>
+      v.replace(/\\(.)/g, (_, c: string) => (c === 't' ? '\t' : c === 'n' ? '\n' : c === 'r' ? '\r' : c)),
+    );
 }
 
-export interface StoreResult {
-  stored: number;
-  duplicates: number;
-}
-
-/** Stores a batch of rated CDRs once each; returns how many were new and how many were known. */
-export async function storeRatedCdrs(pool: Pool, schema: string, rows: RatedCdrRow[]): Promise<StoreResult> {
-  if (rows.length === 0) return { stored: 0, duplicates: 0 };
-  const s = checkSchema(schema);
-  const client = await pool.connect();
+/**
+ * Claims CDR ids (in the caller's transaction) from their cdr_ids COPY rows (row i ends at
+ * `ends[i]`). Returns, per row, whether its id is new: all of them (one COPY) unless some id was
+ * claimed before or repeats in the batch (then each id once, by INSERT ... ON CONFLICT).
+ */
+export async function claimCdrs(
+  client: PoolClient,
+  schema: string,
+  claims: Uint8Array,
+  ends: Int32Array,
+): Promise<boolean[]> {
+  if (ends.length === 0) return [];
+  await client.query('SAVEPOINT claim');
   try {
-    await client.query('BEGIN');
-    // Partitions are made in their own statements before the move (DDL and data in one transaction is fine).
-    for (const month of new Set(rows.map((r) => new Date(r.answer_time).toISOString().slice(0, 7))))
-      await ensurePartition(client, s, month);
-    await client.query(`CREATE TEMP TABLE staging (LIKE ${s}.rated_cdrs INCLUDING DEFAULTS) ON COMMIT DROP`);
-    const text = rows.map((r) => COLUMNS.map((c) => csvField(r[c])).join(',')).join('\n') + '\n';
-    await pipeline(
-      Readable.from([text]),
-      client.query(copyFrom(`COPY staging (${COLUMNS.join(', ')}) FROM STDIN (FORMAT csv)`)),
-    );
-    const moved = await client.query(
-      `WITH claimed AS (
-         INSERT INTO ${s}.cdr_ids (cdr_id, answer_time, file_id)
-         SELECT DISTINCT ON (cdr_id) cdr_id, answer_time, file_id FROM staging ORDER BY cdr_id
-         ON CONFLICT DO NOTHING RETURNING cdr_id)
-       INSERT INTO ${s}.rated_cdrs (${COLUMNS.join(', ')})
-       SELECT DISTINCT ON (st.cdr_id) ${COLUMNS.map((c) => `st.${c}`).join(', ')} FROM staging st JOIN claimed USING (cdr_id) ORDER BY st.cdr_id`,
-    );
-    await client.query('COMMIT');
-    return { stored: moved.rowCount ?? 0, duplicates: rows.length - (moved.rowCount ?? 0) };
+    await copy(client, `COPY ${schema}.cdr_ids (${CLAIM_COLUMNS.join(', ')}) FROM STDIN`, claims);
+    await client.query('RELEASE SAVEPOINT claim');
+    return Array.from(ends, () => true);
   } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
+    if ((err as { code?: string }).code !== '23505') throw err;
+    await client.query('ROLLBACK TO SAVEPOINT claim');
   }
+  const rows = Array.from(ends, (_, i) => copyValues(rowAt(claims, ends, i)));
+  const r = await client.query<{ cdr_id: string }>(
+    `INSERT INTO ${schema}.cdr_ids (cdr_id, answer_time, file_id)
+     SELECT DISTINCT ON (i) i, t::timestamptz, f FROM unnest($1::text[], $2::text[], $3::text[]) AS x(i, t, f)
+     ON CONFLICT DO NOTHING RETURNING cdr_id`,
+    [rows.map((x) => x[0]), rows.map((x) => x[1]), rows.map((x) => x[2])],
+  );
+  const claimed = new Set(r.rows.map((x) => x.cdr_id));
+  // An id claimed now counts for its first row only.
+  return rows.map((x) => claimed.delete(x[0]!));
+}
+
+/** Gives up claims (of CDRs that could not be charged: they may be fed again). */
+export async function unclaimCdrs(client: PoolClient, schema: string, ids: string[]): Promise<void> {
+  if (ids.length) await client.query(`DELETE FROM ${schema}.cdr_ids WHERE cdr_id = ANY($1)`, [ids]);
+}
+
+/** The id of a cdr_ids COPY row. */
+export function claimedId(claims: Uint8Array, ends: Int32Array, i: number): string {
+  return copyValues(rowAt(claims, ends, i))[0]!;
+}
+
+/** Stores rated CDR rows (COPY text in RATED_COLUMNS order, whole rows). */
+export async function copyRatedCdrs(client: PoolClient, schema: string, rows: Uint8Array): Promise<void> {
+  if (rows.length)
+    await copy(client, `COPY ${schema}.rated_cdrs (${RATED_COLUMNS.join(', ')}) FROM STDIN`, rows);
 }
 
 /** Stores rejects once per (file, line); a rerun of the same file adds none. */
 export async function storeRejects(
-  pool: Pool,
+  db: Pick<Pool, 'query'>,
   schema: string,
   fileId: string,
   rejects: CdrReject[],
 ): Promise<number> {
   if (rejects.length === 0) return 0;
-  const s = checkSchema(schema);
-  const r = await pool.query(
-    `INSERT INTO ${s}.cdr_rejects (file_id, line, raw, reason, detail)
+  const r = await db.query(
+    `INSERT INTO ${checkSchema(schema)}.cdr_rejects (file_id, line, raw, reason, detail)
      SELECT $1, l, r, re, d FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[]) AS x(l, r, re, d)
      ON CONFLICT DO NOTHING`,
     [

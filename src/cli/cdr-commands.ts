@@ -61,6 +61,7 @@ export async function cdrImportCommand(files: string[], opts: { mapping?: string
       const started = performance.now();
       const c = await importCdrFile(deps, file, {
         ...(mapping ? { mapping } : {}),
+        chunkBytes: config.cdrChunkKiB * 1024,
         onProgress: (p) => {
           const rejected = Object.values(p.rejected).reduce((a, b) => a + b, 0);
           bar?.update(p.bytesRead, {

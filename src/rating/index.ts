@@ -6,7 +6,7 @@ export { compileTariff, type CompiledTariff } from './compile.js';
 export { rateEvent, type RatingResult, type RatedSpan } from './rate.js';
 export type { Resolution } from './resolve.js';
 export { parseEvent, parseIsoTime, type RatingEvent } from './event.js';
-export { describeResult, type Breakdown } from './breakdown.js';
+export { compactBreakdown, compactBreakdownJson, describeResult, type Breakdown } from './breakdown.js';
 export { RatingErrorCode, type RatingError } from './errors.js';
 export { roundRational } from './rounding.js';
 export * from './model.js';

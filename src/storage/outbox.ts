@@ -29,8 +29,9 @@ export interface DrainOptions {
   full?: boolean;
 }
 
+/** The tenant an outbox belongs to, from its hash tag ({a:T:..}, {g:T:..}, {c:T}, {o:T}). */
 function tenantOf(stream: string): string {
-  const m = /\{[ag]:([^:}]+):/.exec(stream);
+  const m = /\{[a-z]+:([^:}]+)[:}]/.exec(stream);
   return m ? m[1]! : '';
 }
 

@@ -8,7 +8,7 @@
  *   charging_requests one row per processed charging request: what was asked and what was answered
  */
 import type { Pool } from 'pg';
-import { ensurePrimaryKey } from './migrate.js';
+import { ensureColumnType, ensurePrimaryKey } from './migrate.js';
 
 export interface RatedRecord {
   record_id: string;
@@ -65,7 +65,7 @@ export async function ensureRecordsSchema(pool: Pool, schema: string): Promise<v
     currency text NOT NULL,
     result_code int NOT NULL,
     close_cause text,
-    breakdown jsonb,
+    breakdown json,
     stored_at timestamptz NOT NULL DEFAULT now()
   )`);
   await pool.query(
@@ -76,11 +76,15 @@ export async function ensureRecordsSchema(pool: Pool, schema: string): Promise<v
     session_id text NOT NULL,
     request_number bigint NOT NULL,
     phase text NOT NULL,
-    request jsonb NOT NULL,
-    answer jsonb NOT NULL,
+    request json NOT NULL,
+    answer json NOT NULL,
     at timestamptz NOT NULL,
     PRIMARY KEY (tenant, session_id, request_number, phase)
   )`);
+  // History is kept as written (json): jsonb's conversion cost the drain more than all else.
+  await ensureColumnType(pool, qualified(schema, 'rated_records'), 'breakdown', 'json');
+  await ensureColumnType(pool, qualified(schema, 'charging_requests'), 'request', 'json');
+  await ensureColumnType(pool, qualified(schema, 'charging_requests'), 'answer', 'json');
   // Keyed by phase too since the engine closes silent sessions itself (phase expire).
   await ensurePrimaryKey(pool, qualified(schema, 'charging_requests'), [
     'tenant',
@@ -125,7 +129,7 @@ export class RecordRows {
         .map((c) => `${c} = EXCLUDED.${c}`)
         .join(', ');
       await db.query(
-        `INSERT INTO ${t} (${cols}) SELECT ${cols} FROM jsonb_populate_recordset(null::${t}, $1::jsonb)
+        `INSERT INTO ${t} (${cols}) SELECT ${cols} FROM json_populate_recordset(null::${t}, $1::json)
          ON CONFLICT (record_id) DO UPDATE SET ${updates}, stored_at = now()`,
         [`[${[...this.rated.values()].join(',')}]`],
       );
@@ -134,7 +138,7 @@ export class RecordRows {
       const t = qualified(schema, 'charging_requests');
       const cols = COLUMNS.charging_requests;
       await db.query(
-        `INSERT INTO ${t} (${cols}) SELECT ${cols} FROM jsonb_populate_recordset(null::${t}, $1::jsonb) ON CONFLICT DO NOTHING`,
+        `INSERT INTO ${t} (${cols}) SELECT ${cols} FROM json_populate_recordset(null::${t}, $1::json) ON CONFLICT DO NOTHING`,
         [`[${this.trail.join(',')}]`],
       );
     }

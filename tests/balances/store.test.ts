@@ -1,5 +1,6 @@
 /** Table tests of every balance script and result code, on the real Redis. */
 import { beforeEach, describe, expect, it } from 'vitest';
+import { libraryName } from '../../src/balances/scripts.js';
 import { createBalanceStore, type BalanceStore } from '../../src/balances/store.js';
 import { testRedis } from '../support/redis.js';
 
@@ -315,7 +316,7 @@ describe('balance store', () => {
   it('loads its Redis functions again when the server has forgotten them (a restart without persistence)', async () => {
     await account(store, 'f');
     await store.addBalance('t', 'f', { id: 'main', unit: 'money', value: 100 }, op());
-    await redis.call('FUNCTION', 'DELETE', 'ocs_v2');
+    await redis.call('FUNCTION', 'DELETE', libraryName());
     const r = await store.debit('t', 'f', { opId: op(), charge: { unit: 'sms', units: 1, amountNano: 30 } });
     expect(r.code).toBe('OK');
     expect((await store.getAccount('t', 'f'))!.balances[0]!.value).toBe(70);

@@ -19,7 +19,7 @@ const { pool, schema } = testPostgres();
 const balances = createBalanceStore({ redis, keyPrefix: prefix });
 const rating = createRatingPool({ tariffDir: 'tariffs/sample', threads: 1 });
 const file = join(tmpdir(), `cdr-kill-${process.pid}.csv`);
-const LINES = 12_000;
+const LINES = 40_000;
 const START = 1_000_000_000_000;
 
 beforeAll(async () => {
@@ -56,11 +56,12 @@ describe('a killed import', () => {
         KEY_PREFIX: prefix,
         DB_SCHEMA: schema,
         TARIFF_DIR: 'tariffs/sample',
+        CDR_CHUNK_KIB: '32', // many batches: the kill falls inside one
       },
       stdio: 'ignore',
     });
     const exited = new Promise((r) => child.once('exit', r));
-    for (let i = 0; i < 600 && (await storedCount()) < 2000; i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 3000 && (await storedCount()) === 0; i++) await new Promise((r) => setTimeout(r, 5));
     child.kill('SIGKILL');
     await exited;
     const partial = await storedCount();

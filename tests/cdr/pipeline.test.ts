@@ -52,7 +52,7 @@ describe('importing a CDR file', () => {
   it('stores and charges every good line once and keeps every bad one as a reject', async () => {
     const c = await importCdrFile(deps, 'cdr-samples/acme-2026-11-20.csv', {
       fileId: 'acme-2026-11-20',
-      batchSize: 100,
+      chunkBytes: 4096, // many chunks
     });
     expect(c).toMatchObject({
       read: 405,

@@ -14,7 +14,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 async function readAll(path: string, mapping?: ColumnMapping) {
   const records: CdrRecord[] = [];
   const rejects: CdrReject[] = [];
-  for await (const b of readCdrBatches(path, { batchSize: 64, ...(mapping ? { mapping } : {}) })) {
+  for await (const b of readCdrBatches(path, { chunkBytes: 512, ...(mapping ? { mapping } : {}) })) {
     records.push(...b.records);
     rejects.push(...b.rejects);
   }

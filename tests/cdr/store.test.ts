@@ -1,59 +1,122 @@
-/** Rated CDRs in PostgreSQL: monthly partitions on demand, each CDR id stored once across them, rejects once. */
+/**
+ * Rated CDRs in PostgreSQL: monthly partitions on demand, rows exactly as written (COPY escapes),
+ * each CDR id claimed once across partitions and within a batch, claims given up, rejects once.
+ */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ensureCdrSchema, storeRatedCdrs, storeRejects, type RatedCdrRow } from '../../src/cdr/store.js';
+import { copyRow, CopyBuffer } from '../../src/cdr/rows.js';
+import {
+  claimCdrs,
+  copyRatedCdrs,
+  ensureCdrSchema,
+  ensurePartitions,
+  storeRejects,
+  unclaimCdrs,
+} from '../../src/cdr/store.js';
 import { testPostgres } from '../support/postgres.js';
 
 const { pool, schema } = testPostgres();
 beforeAll(() => ensureCdrSchema(pool, schema));
 
-const row = (id: string, at: string, over: Partial<RatedCdrRow> = {}): RatedCdrRow => ({
-  cdr_id: id,
-  tenant: 'acme',
-  account_id: 'alice',
-  subscriber: '447700900001',
-  category: 'call',
-  service: 'voice',
-  destination: '+442071234567',
-  answer_time: at,
-  usage: '95',
-  rated_usage: '95',
-  cost_nano: 208_400_000,
-  currency: 'GBP',
-  charged_nano: 208_400_000,
-  breakdown: { cost: '0.2084', note: 'a "quoted", comma\nand a line break' },
-  file_id: 'f1',
-  line: 2,
-  ...over,
+const breakdown = JSON.stringify({
+  cost: '0.2084',
+  note: 'a "quoted", tab\there, back\\slash\nand a line break',
 });
+const row = (id: string, at: string, destination = '+442071234567') =>
+  copyRow([
+    id,
+    'acme',
+    'alice',
+    '447700900001',
+    'call',
+    'voice',
+    destination,
+    at,
+    '95',
+    '95',
+    208_400_000,
+    'GBP',
+    breakdown,
+    'f1',
+    2,
+  ]) + '\t208400000';
+const claim = (id: string, at: string) => copyRow([id, at, 'f1']);
+
+async function inTransaction<T>(work: (client: import('pg').PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const out = await work(client);
+    await client.query('COMMIT');
+    return out;
+  } finally {
+    client.release();
+  }
+}
+
+/** COPY text of these rows, and where each ends (bytes). */
+function text(rows: string[]): [Uint8Array, Int32Array] {
+  const out = new CopyBuffer();
+  const ends = new Int32Array(rows.length);
+  rows.forEach((r, i) => {
+    out.append(`${r}\n`);
+    ends[i] = out.length;
+  });
+  return [out.take(), ends];
+}
+
+async function store(cdrs: [string, string][]) {
+  return inTransaction(async (client) => {
+    const fresh = await claimCdrs(client, schema, ...text(cdrs.map(([id, at]) => claim(id, at))));
+    const months = [...new Set(cdrs.map(([, at]) => at.slice(0, 7)))];
+    await ensurePartitions(client, schema, months);
+    await copyRatedCdrs(
+      client,
+      schema,
+      text(cdrs.filter((_, i) => fresh[i]).map(([id, at]) => row(id, at)))[0],
+    );
+    return fresh;
+  });
+}
 
 describe('rated CDR store', () => {
   it('stores a batch across months in their partitions, exactly as given', async () => {
-    const r = await storeRatedCdrs(pool, schema, [
-      row('a', '2026-11-30T23:59:00Z'),
-      row('b', '2026-12-01T00:01:00Z', { destination: '', service: 'data' }),
-    ]);
-    expect(r).toEqual({ stored: 2, duplicates: 0 });
+    expect(
+      await store([
+        ['a', '2026-11-30T23:59:00Z'],
+        ['b', '2026-12-01T00:01:00Z'],
+      ]),
+    ).toEqual([true, true]);
     const parts = await pool.query(
-      `SELECT tableoid::regclass::text AS part, cdr_id, destination, breakdown FROM ${schema}.rated_cdrs ORDER BY cdr_id`,
+      `SELECT tableoid::regclass::text AS part, cdr_id, breakdown, charged_nano::int FROM ${schema}.rated_cdrs ORDER BY cdr_id`,
     );
-    expect(parts.rows.map((x) => [x.cdr_id, x.part.split('.')[1]])).toEqual([
-      ['a', 'rated_cdrs_2026_11'],
-      ['b', 'rated_cdrs_2026_12'],
+    expect(parts.rows.map((x) => [x.cdr_id, x.part.split('.')[1], x.charged_nano])).toEqual([
+      ['a', 'rated_cdrs_2026_11', 208_400_000],
+      ['b', 'rated_cdrs_2026_12', 208_400_000],
     ]);
-    expect(parts.rows[1].destination).toBe('');
-    expect(parts.rows[0].breakdown.note).toBe('a "quoted", comma\nand a line break');
+    expect(parts.rows[0].breakdown.note).toBe('a "quoted", tab\there, back\\slash\nand a line break');
   });
 
-  it('skips ids it already has, also when the time (and so the partition) differs', async () => {
-    const again = await storeRatedCdrs(pool, schema, [
-      row('a', '2026-11-30T23:59:00Z'),
-      row('b', '2026-10-01T00:00:00Z'),
-      row('c', '2026-11-15T10:00:00Z'),
-      row('c', '2026-11-15T10:00:00Z'),
+  it('claims each id once: ids stored before (in any month) and repeats within a batch are duplicates', async () => {
+    const fresh = await store([
+      ['a\\odd\tid', '2026-11-20T10:00:00Z'], // escaped in COPY rows, and read back as written
+      ['a', '2026-11-30T23:59:00Z'],
+      ['b', '2026-10-01T00:00:00Z'],
+      ['c', '2026-11-15T10:00:00Z'],
+      ['c', '2026-11-15T10:00:00Z'],
     ]);
-    expect(again).toEqual({ stored: 1, duplicates: 3 });
+    expect(fresh).toEqual([true, false, false, true, false]);
     const count = await pool.query(`SELECT count(*)::int AS n FROM ${schema}.rated_cdrs`);
-    expect(count.rows[0].n).toBe(3);
+    expect(count.rows[0].n).toBe(4);
+    const odd = await pool.query(`SELECT cdr_id FROM ${schema}.cdr_ids WHERE cdr_id LIKE 'a%id'`);
+    expect(odd.rows[0].cdr_id).toBe('a\\odd\tid');
+  });
+
+  it('gives up claims of CDRs that could not be charged, so they can be fed again', async () => {
+    await inTransaction(async (client) => {
+      await claimCdrs(client, schema, ...text([claim('d', '2026-11-15T10:00:00Z')]));
+      await unclaimCdrs(client, schema, ['d']);
+    });
+    expect(await store([['d', '2026-11-15T10:00:00Z']])).toEqual([true]);
   });
 
   it('keeps each reject once per file and line', async () => {

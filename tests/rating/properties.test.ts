@@ -7,7 +7,14 @@ import fc from 'fast-check';
 import { Decimal } from 'decimal.js';
 import { describe, expect, it } from 'vitest';
 import { rateObject } from '../../src/cli/rate-lines.js';
-import type { CompiledTariff } from '../../src/rating/index.js';
+import {
+  compactBreakdown,
+  compactBreakdownJson,
+  parseEvent,
+  rateEvent,
+  type CompiledTariff,
+  type RatingEvent,
+} from '../../src/rating/index.js';
 import { build, slot, timing } from '../support/plans.js';
 
 const money = fc.integer({ min: 0, max: 100_000 }).map((n) => new Decimal(n).div(10_000).toFixed());
@@ -95,6 +102,32 @@ describe('rating invariants', () => {
         },
       ),
       { numRuns: 1000 },
+    );
+  });
+
+  it('the CDR breakdown as text is the breakdown, whatever was priced before it', () => {
+    fc.assert(
+      fc.property(
+        tariffArb,
+        fc.array(fc.tuple(answerTime, fc.integer({ min: 0, max: 7200 })), { minLength: 1, maxLength: 8 }),
+        (t, events) => {
+          for (const [at, u] of [...events, ...events]) {
+            const ev = parseEvent({
+              tenant: 't',
+              category: 'call',
+              subject: 's',
+              destination: '+4420',
+              answerTime: at,
+              usage: u,
+              tor: 'voice',
+            });
+            const r = rateEvent(t, ev as RatingEvent);
+            if (!r.ok) continue;
+            expect(JSON.parse(compactBreakdownJson(r))).toEqual(compactBreakdown(r));
+          }
+        },
+      ),
+      { numRuns: 300 },
     );
   });
 

@@ -1,0 +1,177 @@
+/**
+ * Charging batches of CDRs (lua/cdr-charge.lua, lua/cdr-revert.lua): many accounts per call, each
+ * account's CDRs summed when that charges the same as one by one, journaled under the batch so an
+ * unstored batch is given back. On a standalone Redis, one call carries up to ACCOUNTS_PER_CALL
+ * accounts and writes one outbox entry and one journal per tenant; on a Cluster each account is
+ * its own call on its own tag.
+ */
+import type { Charge } from './model.js';
+import {
+  cdrJournalKey,
+  cdrOutboxKey,
+  dirtyOutboxesKey,
+  outboxesKey,
+  tagJournalKey,
+  type AccountKeys,
+} from './keys.js';
+import { runScript } from './scripts.js';
+import type { BalanceStore } from './store.js';
+
+/** An account's CDRs of a batch: their money summed, or each charge in file order. */
+export type AccountCharges =
+  | { tenant: string; accountId: string; mode: 'sum'; moneyNano: number; units: string[] }
+  | {
+      tenant: string;
+      accountId: string;
+      mode: 'each';
+      charges: (Charge & { priced?: { covered: number; moneyNano: number } })[];
+    };
+
+export type AccountChargeResult =
+  | { code: 'OK'; moneyNano: number }
+  /** Summing would not charge the same: send them one by one. */
+  | { code: 'EACH' }
+  /** Per CDR: the money it took, or the code that refused it. */
+  | { code: 'OK'; each: (number | string)[] }
+  /** CDRs before `index` (0-based) are charged (`each`); bundles cover part of that one: price the rest. */
+  | { code: 'NEED_PRICE'; index: number; covered: number; each: (number | string)[] }
+  | { code: 'ACCOUNT_NOT_FOUND' | 'ACCOUNT_INACTIVE' };
+
+const ACCOUNTS_PER_CALL = 500;
+/** A batch not stored is given back within this (the journal is kept that long). */
+export const JOURNAL_SECONDS = 30 * 86_400;
+
+interface Placed {
+  keys: string[];
+  outbox: string;
+  journal: string;
+}
+
+function place(store: BalanceStore, k: AccountKeys, tenant: string): Placed {
+  const ks = store.keySpace;
+  const outbox = store.cluster ? k.outbox : cdrOutboxKey(ks, tenant);
+  const journal = store.cluster ? tagJournalKey(ks, k.tag) : cdrJournalKey(ks, tenant);
+  return { keys: [k.acct, k.bal, k.gbal, k.res, k.resx, outbox, journal], outbox, journal };
+}
+
+function chargeArgs(a: AccountCharges): (string | number)[] {
+  if (a.mode === 'sum') return [a.accountId, 'sum', a.moneyNano, a.units.join(',')];
+  return [
+    a.accountId,
+    'each',
+    a.charges.length,
+    ...a.charges.flatMap((c) => [
+      c.unit,
+      c.units,
+      c.amountNano,
+      c.destination ?? '',
+      c.category ?? '',
+      c.ratingGroup ?? '',
+      c.priced?.covered ?? '',
+      c.priced?.moneyNano ?? '',
+    ]),
+  ];
+}
+
+function decode(raw: unknown, mode: 'sum' | 'each'): AccountChargeResult {
+  const r = raw as [string, ...(number | string)[]];
+  if (r[0] === 'OK')
+    return mode === 'sum' ? { code: 'OK', moneyNano: Number(r[1]) } : { code: 'OK', each: r.slice(1) };
+  if (r[0] === 'NEED_PRICE')
+    return { code: 'NEED_PRICE', index: Number(r[1]) - 1, covered: Number(r[2]), each: r.slice(3) };
+  return { code: r[0] as 'EACH' | 'ACCOUNT_NOT_FOUND' | 'ACCOUNT_INACTIVE' };
+}
+
+/** Calls `verb` on groups of accounts (one per call on a Cluster); marks the outboxes written. */
+async function inCalls<T>(
+  store: BalanceStore,
+  items: { tenant: string; accountId: string }[],
+  call: (placed: Placed[], slice: number[]) => Promise<T[]>,
+): Promise<T[]> {
+  // Most accounts' keys are known already: only the others wait for a lookup.
+  const placed = items.map((a) => {
+    const k = store.knownKeys(a.tenant, a.accountId);
+    return k ? place(store, k, a.tenant) : undefined;
+  });
+  await Promise.all(
+    items.flatMap((a, i) =>
+      placed[i]
+        ? []
+        : [store.keysFor(a.tenant, a.accountId).then((k) => (placed[i] = place(store, k, a.tenant)))],
+    ),
+  );
+  const size = store.cluster ? 1 : ACCOUNTS_PER_CALL;
+  const calls: Promise<T[]>[] = [];
+  for (let i = 0; i < items.length; i += size) {
+    const slice = Array.from({ length: Math.min(size, items.length - i) }, (_, k) => i + k);
+    calls.push(
+      call(
+        slice.map((k) => placed[k]!),
+        slice,
+      ),
+    );
+  }
+  const out = (await Promise.all(calls)).flat();
+  const outboxes = [...new Set(placed.map((p) => p!.outbox))];
+  if (outboxes.length) {
+    await Promise.all([
+      store.redis.sadd(outboxesKey(store.keySpace), ...outboxes),
+      store.redis.sadd(dirtyOutboxesKey(store.keySpace), ...outboxes),
+    ]);
+  }
+  return out;
+}
+
+/** Charges a batch's accounts; a result per account, in order. */
+export function chargeBatch(
+  store: BalanceStore,
+  batchId: string,
+  items: AccountCharges[],
+  nowMs: number,
+): Promise<AccountChargeResult[]> {
+  return inCalls(store, items, async (placed, slice) => {
+    const raw = (await runScript(
+      store.redis,
+      'cdr-charge',
+      placed.flatMap((p) => p.keys),
+      [batchId, nowMs, JOURNAL_SECONDS, slice.length, ...slice.flatMap((k) => chargeArgs(items[k]!))],
+    )) as unknown[];
+    return raw.map((r, i) => decode(r, items[slice[i]!]!.mode));
+  });
+}
+
+/** Gives back what a batch took from these accounts (once); returns how many gave back. */
+export async function revertBatch(
+  store: BalanceStore,
+  batchId: string,
+  accounts: { tenant: string; accountId: string }[],
+  nowMs: number,
+): Promise<number> {
+  const counts = await inCalls(store, accounts, async (placed, slice) => [
+    Number(
+      await runScript(
+        store.redis,
+        'cdr-revert',
+        placed.flatMap((p) => p.keys),
+        [batchId, nowMs, slice.length, ...slice.map((k) => accounts[k]!.accountId)],
+      ),
+    ),
+  ]);
+  return counts.reduce((a, b) => a + b, 0);
+}
+
+/** Drops a stored batch's journal entries (what it took stays taken). */
+export async function forgetBatch(
+  store: BalanceStore,
+  batchId: string,
+  accounts: { tenant: string; accountId: string }[],
+): Promise<void> {
+  const byJournal = new Map<string, string[]>();
+  for (const a of accounts) {
+    const p = place(store, await store.keysFor(a.tenant, a.accountId), a.tenant);
+    const fields = byJournal.get(p.journal) ?? [];
+    fields.push(`${batchId}:${a.accountId}`);
+    byJournal.set(p.journal, fields);
+  }
+  await Promise.all([...byJournal].map(([key, fields]) => store.redis.hdel(key, ...fields)));
+}
