@@ -118,6 +118,6 @@ export function loadConfig(env: NodeJS.ProcessEnv, readFile: (path: string) => s
     dbSchema: schemaName(env.DB_SCHEMA ?? 'ocs'),
     maxInFlight: int(env, 'MAX_IN_FLIGHT', 2000, 1, 1_000_000),
     topUpUrl: env.TOPUP_URL || undefined,
-    cdrChunkKiB: int(env, 'CDR_CHUNK_KIB', 1024, 1, 65_536),
+    cdrChunkKiB: int(env, 'CDR_CHUNK_KIB', 4096, 1, 65_536),
   };
 }

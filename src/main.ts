@@ -14,6 +14,7 @@ import { connectPostgres } from './infra/postgres.js';
 import { connectRedis } from './infra/redis.js';
 import { describeTariffError } from './cli/tariff-errors.js';
 import { seedDemoAccounts } from './seed.js';
+import { recoverBatches } from './cdr/batches.js';
 import { createCdrJobs, ensureJobsSchema } from './cdr/jobs.js';
 import { createRatingPool, type RatingPool } from './cdr/pool.js';
 import { ensureCdrSchema } from './cdr/store.js';
@@ -143,10 +144,18 @@ async function main(): Promise<void> {
     (err) => app.log.error({ err }, 'sweep failed'),
   );
 
+  // CDR batches an importer left behind (it died before storing them) are given back.
+  const stopRecovery = every(
+    60_000,
+    () => recoverBatches(pgHandle.pool, schema, balances, Date.now()),
+    (err) => app.log.error({ err }, 'CDR batch recovery failed'),
+  );
+
   closeWithGrace({ delay: 10_000 }, async ({ err }) => {
     if (err) app.log.error({ err }, 'shutting down after an error');
     await app.close(); // finishes requests in flight
     await stopSweep();
+    await stopRecovery();
     await stopDrain();
     await cdrJobs.idle(); // a job cut short would only be resumed; let the ones in flight finish
     await ratingPool?.close();

@@ -51,7 +51,7 @@ function place(store: BalanceStore, k: AccountKeys, tenant: string): Placed {
   const ks = store.keySpace;
   const outbox = store.cluster ? k.outbox : cdrOutboxKey(ks, tenant);
   const journal = store.cluster ? tagJournalKey(ks, k.tag) : cdrJournalKey(ks, tenant);
-  return { keys: [k.acct, k.bal, k.gbal, k.res, k.resx, outbox, journal], outbox, journal };
+  return { keys: [k.acct, k.bal, k.gbal, k.res, k.resx], outbox, journal };
 }
 
 function chargeArgs(a: AccountCharges): (string | number)[] {
@@ -100,18 +100,31 @@ async function inCalls<T>(
         : [store.keysFor(a.tenant, a.accountId).then((k) => (placed[i] = place(store, k, a.tenant)))],
     ),
   );
+  // A call's accounts share its outbox and journal: one tenant's (standalone), one tag's (Cluster).
+  const groups = new Map<string, number[]>();
+  placed.forEach((p, i) => {
+    const g = groups.get(p!.journal);
+    if (g) g.push(i);
+    else groups.set(p!.journal, [i]);
+  });
   const size = store.cluster ? 1 : ACCOUNTS_PER_CALL;
   const calls: Promise<T[]>[] = [];
-  for (let i = 0; i < items.length; i += size) {
-    const slice = Array.from({ length: Math.min(size, items.length - i) }, (_, k) => i + k);
-    calls.push(
-      call(
-        slice.map((k) => placed[k]!),
-        slice,
-      ),
-    );
+  const order: number[] = [];
+  for (const members of groups.values()) {
+    for (let i = 0; i < members.length; i += size) {
+      const slice = members.slice(i, i + size);
+      order.push(...slice);
+      calls.push(
+        call(
+          slice.map((k) => placed[k]!),
+          slice,
+        ),
+      );
+    }
   }
-  const out = (await Promise.all(calls)).flat();
+  const results = (await Promise.all(calls)).flat();
+  const out = new Array<T>(items.length);
+  order.forEach((k, i) => (out[k] = results[i]!));
   const outboxes = [...new Set(placed.map((p) => p!.outbox))];
   if (outboxes.length) {
     await Promise.all([
@@ -133,7 +146,7 @@ export function chargeBatch(
     const raw = (await runScript(
       store.redis,
       'cdr-charge',
-      placed.flatMap((p) => p.keys),
+      [...placed.flatMap((p) => p.keys), placed[0]!.outbox, placed[0]!.journal],
       [batchId, nowMs, JOURNAL_SECONDS, slice.length, ...slice.flatMap((k) => chargeArgs(items[k]!))],
     )) as unknown[];
     return raw.map((r, i) => decode(r, items[slice[i]!]!.mode));
@@ -147,16 +160,17 @@ export async function revertBatch(
   accounts: { tenant: string; accountId: string }[],
   nowMs: number,
 ): Promise<number> {
-  const counts = await inCalls(store, accounts, async (placed, slice) => [
-    Number(
-      await runScript(
+  const counts = await inCalls(
+    store,
+    accounts,
+    async (placed, slice) =>
+      (await runScript(
         store.redis,
         'cdr-revert',
-        placed.flatMap((p) => p.keys),
+        [...placed.flatMap((p) => p.keys), placed[0]!.outbox, placed[0]!.journal],
         [batchId, nowMs, slice.length, ...slice.map((k) => accounts[k]!.accountId)],
-      ),
-    ),
-  ]);
+      )) as number[],
+  );
   return counts.reduce((a, b) => a + b, 0);
 }
 
@@ -167,11 +181,17 @@ export async function forgetBatch(
   accounts: { tenant: string; accountId: string }[],
 ): Promise<void> {
   const byJournal = new Map<string, string[]>();
-  for (const a of accounts) {
-    const p = place(store, await store.keysFor(a.tenant, a.accountId), a.tenant);
-    const fields = byJournal.get(p.journal) ?? [];
+  const add = (a: { tenant: string; accountId: string }, k: AccountKeys) => {
+    const journal = place(store, k, a.tenant).journal;
+    const fields = byJournal.get(journal) ?? [];
     fields.push(`${batchId}:${a.accountId}`);
-    byJournal.set(p.journal, fields);
-  }
+    byJournal.set(journal, fields);
+  };
+  const unknown = accounts.filter((a) => {
+    const k = store.knownKeys(a.tenant, a.accountId);
+    if (k) add(a, k);
+    return !k;
+  });
+  for (const a of unknown) add(a, await store.keysFor(a.tenant, a.accountId));
   await Promise.all([...byJournal].map(([key, fields]) => store.redis.hdel(key, ...fields)));
 }

@@ -76,16 +76,36 @@ export async function abandonBatch(
 
 /**
  * Settles batches left by owners that died or failed: a pending one is given back, a stored one's
- * journal dropped. Batches whose owner still works are left alone. Returns how many were settled.
+ * journal dropped. Batches whose owner still works are left alone; a killed owner's connection may
+ * take PostgreSQL a moment to notice, so a locked batch is tried again for up to `waitMs`.
+ * Returns how many were settled.
  */
 export async function recoverBatches(
   pool: Pool,
   schema: string,
   store: BalanceStore,
   nowMs: number,
+  waitMs = 0,
 ): Promise<{ reverted: number; finished: number }> {
-  const s = checkSchema(schema);
+  const until = Date.now() + waitMs;
   const out = { reverted: 0, finished: 0 };
+  for (;;) {
+    const r = await recoverOnce(pool, schema, store, nowMs);
+    out.reverted += r.reverted;
+    out.finished += r.finished;
+    if (r.busy === 0 || Date.now() >= until) return out;
+    await new Promise((ok) => setTimeout(ok, 200));
+  }
+}
+
+async function recoverOnce(
+  pool: Pool,
+  schema: string,
+  store: BalanceStore,
+  nowMs: number,
+): Promise<{ reverted: number; finished: number; busy: number }> {
+  const s = checkSchema(schema);
+  const out = { reverted: 0, finished: 0, busy: 0 };
   const { rows } = await pool.query<{
     batch_id: string;
     status: string;
@@ -102,7 +122,8 @@ export async function recoverBatches(
       );
       if (!free.rows[0]!.ok) {
         await client.query('ROLLBACK');
-        continue; // its owner is at work
+        out.busy++;
+        continue; // its owner is at work (or not yet known to be gone)
       }
       const now = await client.query<{ status: string }>(
         `SELECT status FROM ${s}.cdr_batches WHERE batch_id = $1`,

@@ -33,7 +33,11 @@ export function createRatingPool(opts: {
     maxThreads: threads,
     maxQueue: opts.maxQueue ?? threads * 4,
     // Workers run TypeScript through tsx like the main thread.
-    execArgv: ['--import', 'tsx'],
+    execArgv: [
+      '--import',
+      'tsx',
+      ...(process.env.RATING_WORKER_NODE_OPTIONS?.split(' ').filter(Boolean) ?? []),
+    ],
   });
   pool.setMaxListeners(0); // every caller waiting for room listens for 'drain'
   let version = 1;

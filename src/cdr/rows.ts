@@ -53,8 +53,13 @@ export function copyRow(values: (string | number)[]): string {
  * GC) instead of living until a chunk's rows are joined. Offsets are in bytes.
  */
 export class CopyBuffer {
-  private buf = Buffer.allocUnsafe(1 << 20);
+  private buf: Buffer;
   length = 0;
+
+  /** `expectBytes`: about what will be written (it grows if more is). */
+  constructor(expectBytes = 1 << 20) {
+    this.buf = Buffer.allocUnsafe(expectBytes);
+  }
 
   append(s: string): void {
     const need = this.length + s.length * 3;

@@ -5,8 +5,8 @@
 -- under the batch, so that a batch the caller could not store is given back (cdr-revert) and the
 -- CDRs are charged again when the file is fed again: no CDR is charged without being stored.
 --
--- KEYS, per account, 7: account hash, balances, group balances, reservations, reservation expiries,
--- outbox, journal (outboxes and journals may repeat: each is written once per call)
+-- KEYS, per account, 5: account hash, balances, group balances, reservations, reservation expiries;
+-- then the outbox and the journal the call writes to (its accounts are of one tenant, or one tag)
 -- ARGV[1] batch id (the ledger's op, the journal's field prefix)   ARGV[2] now   ARGV[3] journal
 -- retention (s)   ARGV[4] number of accounts A, then per account: account id, mode, and
 --   sum:  money (nano), the units of the CDRs ('voice,sms')
@@ -21,6 +21,7 @@
 -- Writes per account: one change per balance, one ledger line per balance (kind cdr), the journal.
 
 local all = KEYS
+local outbox, journal = all[#all - 1], all[#all]
 local journals, ledgers = {}, {}   -- per journal / outbox key: fields and lines to write at the end
 
 local function restricted(b)
@@ -111,8 +112,8 @@ end
 local results = {}
 local i = 5
 for a = 0, tonumber(ARGV[4]) - 1 do
-  local base = 7 * a
-  KEYS = { all[base + 1], all[base + 2], all[base + 3], all[base + 4], all[base + 5], all[base + 6], all[base + 7] }
+  local base = 5 * a
+  KEYS = { all[base + 1], all[base + 2], all[base + 3], all[base + 4], all[base + 5], outbox, journal }
   ACCOUNT = ARGV[i]
   local mode = ARGV[i + 1]
   local width = mode == 'sum' and 4 or 3 + 8 * tonumber(ARGV[i + 2])

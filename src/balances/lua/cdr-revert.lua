@@ -1,19 +1,21 @@
 -- cdr-revert: gives back what a batch of CDRs took from its accounts (cdr-charge's journal), once:
 -- each account's journal entry goes with the money it gave back. A balance removed meanwhile is
 -- not recreated (what it gave is noted in the ledger with kind revert-lost).
--- KEYS, per account, 7, as cdr-charge   ARGV[1] batch id   ARGV[2] now   ARGV[3] number of accounts A,
--- then A account ids. Returns the number of accounts given back.
+-- KEYS as cdr-charge (5 per account, then the outbox and the journal)   ARGV[1] batch id   ARGV[2] now   ARGV[3] number of accounts A,
+-- then A account ids. Returns per account 1 if it was given something back, else 0.
 local all = KEYS
-local ledgers, given = {}, 0
+local outbox, journal = all[#all - 1], all[#all]
+local ledgers, given = {}, {}
 for a = 0, tonumber(ARGV[3]) - 1 do
-  local base = 7 * a
-  KEYS = { all[base + 1], all[base + 2], all[base + 3], all[base + 4], all[base + 5], all[base + 6], all[base + 7] }
+  local base = 5 * a
+  KEYS = { all[base + 1], all[base + 2], all[base + 3], all[base + 4], all[base + 5], outbox, journal }
   ACCOUNT = ARGV[4 + a]
   local field = ARGV[1] .. ':' .. ACCOUNT
-  local journal = redis.call('HGET', KEYS[7], field)
-  if journal then
+  local entry = redis.call('HGET', KEYS[7], field)
+  given[#given + 1] = entry and 1 or 0
+  if entry then
     local lines = ledgers[KEYS[6]] or {}
-    for scope, id, unit, amount in string.gmatch(journal, '([ag]),([^,;]+),([^,;]+),(%d+)') do
+    for scope, id, unit, amount in string.gmatch(entry, '([ag]),([^,;]+),([^,;]+),(%d+)') do
       local h = hashOf(scope)
       if redis.call('HEXISTS', h, 'm:' .. id) == 1 then
         local after = redis.call('HINCRBY', h, 'v:' .. id, tonumber(amount))
@@ -24,7 +26,6 @@ for a = 0, tonumber(ARGV[3]) - 1 do
     end
     ledgers[KEYS[6]] = lines
     redis.call('HDEL', KEYS[7], field)
-    given = given + 1
   end
 end
 for key, lines in pairs(ledgers) do
