@@ -94,6 +94,7 @@ async function main(): Promise<void> {
         ...(config.tariffTimezone ? { timezone: config.tariffTimezone } : {}),
       })),
     onCounters: (d) => cdrCounted.report(d),
+    chunkBytes: config.cdrChunkKiB * 1024,
   });
   const app = await buildApp({
     apiKeys: config.apiKeys,
@@ -157,13 +158,15 @@ async function main(): Promise<void> {
     await stopSweep();
     await stopRecovery();
     await stopDrain();
-    await cdrJobs.idle(); // a job cut short would only be resumed; let the ones in flight finish
+    await cdrJobs.close(); // a job cut short would only be resumed; let the ones in flight finish
     await ratingPool?.close();
     await drain();
     await redisHandle.stop();
     await pgHandle.stop();
   });
   await app.listen({ port: config.port, host: config.host });
+  const resumed = await cdrJobs.resumeUnfinished();
+  if (resumed) say(`cdr:      resumed ${resumed} CDR import job(s) a stop had interrupted`);
   const base = `http://${config.host}:${config.port}`;
   say(`\nOCS engine listening on ${base}  (API docs: ${base}/docs, metrics: ${base}/metrics)`);
   if (config.demoKeys) {

@@ -22,6 +22,7 @@ import {
   claimedId,
   copyRatedCdrs,
   ensurePartitions,
+  markLinesDone,
   rowAt,
   storeRejects,
   unclaimCdrs,
@@ -68,6 +69,7 @@ export class ChunkTransaction {
     private readonly deps: ImportDeps,
     private readonly fileId: string,
     private readonly r: ChunkResult,
+    private readonly lastLine: number,
     private readonly c: ImportCounters,
     private readonly client: PoolClient,
   ) {}
@@ -81,10 +83,11 @@ export class ChunkTransaction {
     deps: ImportDeps,
     fileId: string,
     r: ChunkResult,
+    lastLine: number,
     c: ImportCounters,
   ): Promise<ChunkTransaction> {
     const t = performance.now();
-    const tx = new ChunkTransaction(deps, fileId, r, c, await deps.pool.connect());
+    const tx = new ChunkTransaction(deps, fileId, r, lastLine, c, await deps.pool.connect());
     try {
       await tx.client.query('BEGIN');
       await ownBatch(tx.client, tx.batchId);
@@ -145,6 +148,7 @@ export class ChunkTransaction {
       await markStored(client, deps.schema, this.batchId);
     }
     await storeRejects(client, deps.schema, this.fileId, rejects);
+    await markLinesDone(client, deps.schema, this.fileId, this.lastLine);
     await client.query('COMMIT');
     this.done = true;
     client.release();

@@ -1,11 +1,15 @@
 /**
  * CDR file jobs: a file handed over (uploaded over HTTP) is imported in the background; its state and
- * counters live in PostgreSQL (`cdr_jobs`) so it can be polled, and a failed job (Redis or
- * PostgreSQL went away) can be resumed: the import is exactly-once, so running it again is safe.
+ * counters live in PostgreSQL (`cdr_jobs`) so it can be polled. When Redis or PostgreSQL stops
+ * answering, the job waits (status `waiting`, with the error) and tries again by itself, going on
+ * from the last chunk it stored; the engine also resumes the jobs a restart interrupted. Any other
+ * failure ends it (`failed`); a failed job can be resumed by a call. The import is exactly-once, so
+ * running it again is always safe.
  */
 import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
 import type { BalanceStore } from '../balances/store.js';
+import { isUnavailable } from '../infra/unavailable.js';
 import { importCdrFile, type ImportCounters } from './pipeline.js';
 import type { RatingPool } from './pool.js';
 
@@ -13,7 +17,7 @@ export interface CdrJob {
   id: string;
   tenant: string;
   file: string;
-  status: 'running' | 'done' | 'failed';
+  status: 'running' | 'waiting' | 'done' | 'failed';
   counters: ImportCounters | null;
   error: string | null;
   startedAt: string;
@@ -33,14 +37,26 @@ export interface JobDeps {
   /** Made on first use: a process that never imports never starts workers. */
   rating: () => RatingPool;
   onCounters?: (delta: { read: number; stored: number; rejected: number; duplicates: number }) => void;
+  /** Chunk size of the imports (default: the reader's). */
+  chunkBytes?: number;
+  /** How long a job waits before trying again after an outage: doubles up to the maximum. */
+  retryMs?: { first: number; max: number };
 }
 
 export function createCdrJobs(deps: JobDeps) {
   const running = new Set<Promise<void>>();
+  const timers = new Set<NodeJS.Timeout>();
+  const retry = deps.retryMs ?? { first: 1000, max: 30_000 };
+  let closed = false;
 
   async function save(
     id: string,
-    fields: { status: string; counters?: ImportCounters; error?: string | null; finished?: boolean },
+    fields: {
+      status: CdrJob['status'];
+      counters?: ImportCounters;
+      error?: string | null;
+      finished?: boolean;
+    },
   ) {
     await deps.pool.query(
       `UPDATE ${deps.schema}.cdr_jobs SET status = $2, counters = COALESCE($3, counters), error = $4,
@@ -55,9 +71,10 @@ export function createCdrJobs(deps: JobDeps) {
     );
   }
 
-  function run(id: string, file: string): void {
+  /** Counts what an import did since it last said so (for metrics). */
+  function reporter() {
     let last = { read: 0, stored: 0, rejected: 0, duplicates: 0 };
-    const report = (c: ImportCounters) => {
+    return (c: ImportCounters) => {
       const now = {
         read: c.read,
         stored: c.stored,
@@ -72,11 +89,16 @@ export function createCdrJobs(deps: JobDeps) {
       });
       last = now;
     };
+  }
+
+  function run(id: string, file: string, waitMs = retry.first): void {
+    const report = reporter();
     const work = importCdrFile(
       { balances: deps.balances, pool: deps.pool, schema: deps.schema, rating: deps.rating() },
       file,
       {
         fileId: id,
+        ...(deps.chunkBytes ? { chunkBytes: deps.chunkBytes } : {}),
         onProgress: (c) => {
           report(c);
           void save(id, { status: 'running', counters: c }).catch(() => undefined);
@@ -84,13 +106,23 @@ export function createCdrJobs(deps: JobDeps) {
       },
     )
       .then((c) => save(id, { status: 'done', counters: c, finished: true }))
-      .catch((err: unknown) =>
-        save(id, {
-          status: 'failed',
-          error: err instanceof Error ? err.message : String(err),
-          finished: true,
-        }).catch(() => undefined),
-      )
+      .catch(async (err: unknown) => {
+        const message = err instanceof Error ? err.message : String(err);
+        if (!isUnavailable(err) || closed) {
+          await save(id, { status: 'failed', error: message, finished: true }).catch(() => undefined);
+          return;
+        }
+        // Redis or PostgreSQL went away: wait, then go on from the last chunk stored.
+        await save(id, {
+          status: 'waiting',
+          error: `Redis or PostgreSQL is not answering (${message}); trying again in ${Math.round(waitMs / 1000)} s`,
+        }).catch(() => undefined);
+        const timer = setTimeout(() => {
+          timers.delete(timer);
+          if (!closed) run(id, file, Math.min(waitMs * 2, retry.max));
+        }, waitMs);
+        timers.add(timer);
+      })
       .finally(() => running.delete(work));
     running.add(work);
   }
@@ -131,9 +163,26 @@ export function createCdrJobs(deps: JobDeps) {
       return this.get(tenant, id);
     },
 
-    /** Waits for the jobs in flight (graceful shutdown, tests). */
+    /** Starts again the jobs a stop of the engine left running or waiting; returns how many. */
+    async resumeUnfinished(): Promise<number> {
+      const r = await deps.pool.query<{ id: string; file: string }>(
+        `SELECT id, file FROM ${deps.schema}.cdr_jobs WHERE status IN ('running', 'waiting') ORDER BY started_at`,
+      );
+      for (const j of r.rows) run(j.id, j.file);
+      return r.rows.length;
+    },
+
+    /** Waits until no job is running (a waiting job may start again later). */
     async idle(): Promise<void> {
-      await Promise.all([...running]);
+      while (running.size) await Promise.all([...running]);
+    },
+
+    /** For a graceful shutdown: lets the jobs in flight finish; waiting ones stay waiting (resumed at start). */
+    async close(): Promise<void> {
+      closed = true;
+      for (const t of timers) clearTimeout(t);
+      timers.clear();
+      await this.idle();
     },
   };
 }

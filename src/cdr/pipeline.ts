@@ -17,10 +17,13 @@ import { recoverBatches } from './batches.js';
 import { ChunkTransaction } from './chunk.js';
 import { NATIVE_MAPPING, type ColumnMapping } from './format.js';
 import type { RatingPool } from './pool.js';
-import { openCdrFile } from './read.js';
+import { fileFingerprint, openCdrFile } from './read.js';
+import { linesDone } from './store.js';
 import type { ChunkResult } from './worker.js';
 
 export interface ImportCounters {
+  /** Lines an earlier run of the same file had stored (not read again): 0 for a first run. */
+  resumedAfterLine: number;
   read: number;
   stored: number;
   duplicates: number;
@@ -63,6 +66,7 @@ export async function importCdrFile(
   } = {},
 ): Promise<ImportCounters> {
   const c: ImportCounters = {
+    resumedAfterLine: 0,
     read: 0,
     stored: 0,
     duplicates: 0,
@@ -78,14 +82,17 @@ export async function importCdrFile(
   const recover = (waitMs: number) =>
     recoverBatches(deps.pool, deps.schema, deps.balances, (deps.now ?? Date.now)(), waitMs);
   await recover(2000);
+  // An earlier run of this very file (same id, same content) stored its lines up to a point.
+  c.resumedAfterLine = await linesDone(deps.pool, deps.schema, fileId, await fileFingerprint(path));
   const file = await openCdrFile(path, {
     mapping,
+    skipUntilLine: c.resumedAfterLine,
     ...(opts.chunkBytes ? { chunkBytes: opts.chunkBytes } : {}),
   });
   const directory = directoryOf(deps.balances, randomUUID());
   // Chunks are read and rated ahead, up to `depth` in flight, refilled as each is rated, while
   // earlier ones are charged and stored in order.
-  const ahead: { rated: Promise<ChunkResult>; bytesRead: number }[] = [];
+  const ahead: { rated: Promise<ChunkResult>; bytesRead: number; lastLine: number }[] = [];
   const depth = deps.rating.threads + 3;
   let more = true;
   let reading: Promise<void> | null = null;
@@ -108,14 +115,11 @@ export async function importCdrFile(
           mapping,
           fileId,
         });
-        rated.then(
-          () => void fill(),
-          () => undefined,
-        ); // a slot is free: read the next
-        ahead.push({ rated, bytesRead: chunk.bytesRead });
+        rated.catch(() => undefined); // awaited in order by nextRated
+        ahead.push({ rated, bytesRead: chunk.bytesRead, lastLine: chunk.firstLine + chunk.lines - 1 });
       }
     })().finally(() => (reading = null)));
-  const nextRated = async (): Promise<{ r: ChunkResult; bytesRead: number } | null> => {
+  const nextRated = async (): Promise<Rated | null> => {
     while (ahead.length === 0 && more) await fill();
     const head = ahead.shift();
     if (!head) return null;
@@ -125,7 +129,7 @@ export async function importCdrFile(
     c.timing.rate += performance.now() - t;
     c.timing.worker += r.timing.parse + r.timing.lookup + r.timing.rate;
     c.read += r.n + r.rejects.length;
-    return { r, bytesRead: head.bytesRead };
+    return { r, bytesRead: head.bytesRead, lastLine: head.lastLine };
   };
   await pipelineChunks(deps, fileId, c, nextRated, (bytesRead) => {
     c.bytesRead = bytesRead;
@@ -141,16 +145,26 @@ export async function importCdrFile(
  * its commit and finds it a duplicate. On a failure the chunks in flight roll back (what they took
  * is given back) and the error is thrown.
  */
+/** A rated chunk, with how far into the file it reaches. */
+interface Rated {
+  r: ChunkResult;
+  bytesRead: number;
+  lastLine: number;
+}
+
 async function pipelineChunks(
   deps: ImportDeps,
   fileId: string,
   c: ImportCounters,
-  nextRated: () => Promise<{ r: ChunkResult; bytesRead: number } | null>,
+  nextRated: () => Promise<Rated | null>,
   stored: (bytesRead: number) => void,
 ): Promise<void> {
   const first = await nextRated();
   if (!first) return;
-  let cur = { tx: await ChunkTransaction.open(deps, fileId, first.r, c), bytesRead: first.bytesRead };
+  let cur = {
+    tx: await ChunkTransaction.open(deps, fileId, first.r, first.lastLine, c),
+    bytesRead: first.bytesRead,
+  };
   let charging = cur.tx.charge();
   for (;;) {
     try {
@@ -165,7 +179,7 @@ async function pipelineChunks(
     try {
       const n = await nextRated();
       if (n) {
-        next = { tx: await ChunkTransaction.open(deps, fileId, n.r, c), bytesRead: n.bytesRead };
+        next = { tx: await ChunkTransaction.open(deps, fileId, n.r, n.lastLine, c), bytesRead: n.bytesRead };
         charging = next.tx.charge();
         charging.catch(() => undefined); // awaited at the top of the loop
       }

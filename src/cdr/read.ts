@@ -4,6 +4,7 @@
  * progress bars). Chunks go to the rating workers as they are (their bytes are transferred, not
  * copied); `readCdrBatches` parses them here instead, for callers that want records.
  */
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { createGunzip } from 'node:zlib';
@@ -48,6 +49,21 @@ export class CdrFileError extends Error {
   }
 }
 
+/**
+ * What a file is, to know an earlier run of it: its size and the SHA-1 of its first 256 KiB (a file
+ * rewritten under the same name, appended to, or cut is another file).
+ */
+export async function fileFingerprint(path: string): Promise<string> {
+  const f = await open(path, 'r');
+  try {
+    const { size } = await f.stat();
+    const { buffer, bytesRead } = await f.read(Buffer.alloc(256 << 10), 0, 256 << 10, 0);
+    return `${size}:${createHash('sha1').update(buffer.subarray(0, bytesRead)).digest('hex')}`;
+  } finally {
+    await f.close();
+  }
+}
+
 async function isGzip(path: string): Promise<boolean> {
   const f = await open(path, 'r');
   try {
@@ -71,36 +87,62 @@ function own(b: Buffer): ArrayBuffer {
   return ab;
 }
 
-/** Chunks of whole lines after the header, about `chunkBytes` each. */
+/** Drops the first `n` lines of b (or all of it); returns what is left. */
+function dropLines(b: Buffer, n: number): Buffer {
+  let at = 0;
+  for (let k = 0; k < n; k++) {
+    const nl = b.indexOf(10, at);
+    if (nl < 0) return b.subarray(b.length);
+    at = nl + 1;
+  }
+  return b.subarray(at);
+}
+
+/** Chunks of whole lines after the header, about `chunkBytes` each, from line `skipUntil` + 1 on. */
 async function* chunksOf(
   input: AsyncIterable<Buffer>,
   file: { bytesRead: number },
   first: Buffer,
   chunkBytes: number,
+  skipUntil: number,
 ): AsyncGenerator<CdrChunk> {
   let pending = first;
   let line = 2;
-  const emit = (b: Buffer): CdrChunk => {
-    const lines = countLines(b) + (b.length > 0 && b[b.length - 1] !== 10 ? 1 : 0);
-    const c = { bytes: own(b), firstLine: line, lines, bytesRead: file.bytesRead };
+  const emit = (whole: Buffer): CdrChunk | null => {
+    const lines = countLines(whole) + (whole.length > 0 && whole[whole.length - 1] !== 10 ? 1 : 0);
+    const from = line;
     line += lines;
-    return c;
+    // Lines up to skipUntil were stored by an earlier run of this file: they are not read again.
+    const skip = Math.min(lines, Math.max(0, skipUntil - from + 1));
+    if (skip === lines) return null;
+    const b = skip ? dropLines(whole, skip) : whole;
+    return { bytes: own(b), firstLine: from + skip, lines: lines - skip, bytesRead: file.bytesRead };
   };
   for await (const data of input) {
     pending = pending.length ? Buffer.concat([pending, data]) : data;
-    if (pending.length < chunkBytes) continue;
-    const cut = pending.lastIndexOf(10);
-    if (cut < 0) continue;
-    yield emit(pending.subarray(0, cut + 1));
-    pending = pending.subarray(cut + 1);
+    // As many chunks as the bytes hold, each cut after the last line break within chunkBytes.
+    while (pending.length >= chunkBytes) {
+      let cut = pending.lastIndexOf(10, chunkBytes - 1);
+      if (cut < 0) cut = pending.indexOf(10, chunkBytes); // a line longer than a chunk
+      if (cut < 0) break;
+      const c = emit(pending.subarray(0, cut + 1));
+      if (c) yield c;
+      pending = pending.subarray(cut + 1);
+    }
   }
-  if (pending.length) yield emit(pending);
+  if (pending.length) {
+    const c = emit(pending);
+    if (c) yield c;
+  }
 }
 
-/** Opens a CDR file: reads its header (refusing one without our required columns) and its chunks. */
+/**
+ * Opens a CDR file: reads its header (refusing one without our required columns) and its chunks,
+ * from after line `skipUntilLine` when an earlier run stored that far.
+ */
 export async function openCdrFile(
   path: string,
-  opts: { mapping?: ColumnMapping; chunkBytes?: number } = {},
+  opts: { mapping?: ColumnMapping; chunkBytes?: number; skipUntilLine?: number } = {},
 ): Promise<CdrFile> {
   const mapping = opts.mapping ?? NATIVE_MAPPING;
   const file = createReadStream(path, { highWaterMark: 1 << 20 });
@@ -132,6 +174,7 @@ export async function openCdrFile(
       file,
       nl < 0 ? Buffer.alloc(0) : head.subarray(nl + 1),
       opts.chunkBytes ?? DEFAULT_CHUNK_BYTES,
+      opts.skipUntilLine ?? 0,
     ),
   };
 }
@@ -145,7 +188,7 @@ export interface CdrBatch {
 /** The file's records and rejects, a chunk at a time, parsed on this thread. */
 export async function* readCdrBatches(
   path: string,
-  opts: { mapping?: ColumnMapping; chunkBytes?: number } = {},
+  opts: { mapping?: ColumnMapping; chunkBytes?: number; skipUntilLine?: number } = {},
 ): AsyncGenerator<CdrBatch> {
   const mapping = opts.mapping ?? NATIVE_MAPPING;
   const f = await openCdrFile(path, opts);

@@ -38,6 +38,9 @@ export async function ensureCdrSchema(pool: Pool, schema: string): Promise<void>
   await pool.query(`CREATE TABLE IF NOT EXISTS ${s}.cdr_rejects (
     file_id text NOT NULL, line bigint NOT NULL, raw text NOT NULL, reason text NOT NULL, detail text NOT NULL,
     created_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (file_id, line))`);
+  await pool.query(`CREATE TABLE IF NOT EXISTS ${s}.cdr_files (
+    file_id text PRIMARY KEY, fingerprint text NOT NULL, lines_done bigint NOT NULL,
+    updated_at timestamptz NOT NULL DEFAULT now())`);
   await pool.query(`CREATE TABLE IF NOT EXISTS ${s}.cdr_batches (
     batch_id text PRIMARY KEY, file_id text NOT NULL, status text NOT NULL, tenants text[] NOT NULL,
     accounts text[] NOT NULL, created_at timestamptz NOT NULL DEFAULT now())`);
@@ -152,4 +155,41 @@ export async function storeRejects(
     ],
   );
   return r.rowCount ?? 0;
+}
+
+/**
+ * How far an earlier run of this file got: every line up to the returned one is stored, rejected
+ * or a duplicate. 0 for a new file, or when the file under this id is not the one that ran.
+ */
+export async function linesDone(
+  pool: Pool,
+  schema: string,
+  fileId: string,
+  fingerprint: string,
+): Promise<number> {
+  const r = await pool.query<{ fingerprint: string; lines_done: string }>(
+    `SELECT fingerprint, lines_done::text FROM ${checkSchema(schema)}.cdr_files WHERE file_id = $1`,
+    [fileId],
+  );
+  const row = r.rows[0];
+  if (row?.fingerprint === fingerprint) return Number(row.lines_done);
+  await pool.query(
+    `INSERT INTO ${schema}.cdr_files (file_id, fingerprint, lines_done) VALUES ($1, $2, 0)
+     ON CONFLICT (file_id) DO UPDATE SET fingerprint = $2, lines_done = 0, updated_at = now()`,
+    [fileId, fingerprint],
+  );
+  return 0;
+}
+
+/** In a chunk's transaction: the file is done up to `line`. */
+export async function markLinesDone(
+  client: PoolClient,
+  schema: string,
+  fileId: string,
+  line: number,
+): Promise<void> {
+  await client.query(
+    `UPDATE ${schema}.cdr_files SET lines_done = GREATEST(lines_done, $2), updated_at = now() WHERE file_id = $1`,
+    [fileId, line],
+  );
 }

@@ -14,6 +14,7 @@ import type { ColumnMapping } from '../cdr/format.js';
 import { loadConfig } from '../config.js';
 import { connectPostgres } from '../infra/postgres.js';
 import { connectRedis } from '../infra/redis.js';
+import { isUnavailable } from '../infra/unavailable.js';
 import { nanoToDecimal } from '../rating/money.js';
 
 function summary(file: string, c: ImportCounters, seconds: number): string {
@@ -22,7 +23,10 @@ function summary(file: string, c: ImportCounters, seconds: number): string {
       .map(([k, v]) => `${k} ${v}`)
       .join(', ') || 'none';
   return [
-    `${file}: ${c.read.toLocaleString('en')} read in ${seconds.toFixed(1)} s (${Math.round(c.read / Math.max(seconds, 0.001)).toLocaleString('en')}/s)`,
+    `${file}: ${c.read.toLocaleString('en')} read in ${seconds.toFixed(1)} s (${Math.round(c.read / Math.max(seconds, 0.001)).toLocaleString('en')}/s)` +
+      (c.resumedAfterLine
+        ? `, going on after line ${c.resumedAfterLine.toLocaleString('en')} (stored by an earlier run)`
+        : ''),
     `  stored ${c.stored.toLocaleString('en')}, duplicates ${c.duplicates.toLocaleString('en')}, rejected: ${rejected}`,
     `  charged ${nanoToDecimal(c.chargedNano)}`,
   ].join('\n');
@@ -70,12 +74,18 @@ export async function cdrImportCommand(files: string[], opts: { mapping?: string
             rejected,
           });
         },
-      });
-      bar?.update(size);
-      bar?.stop();
+      }).finally(() => bar?.stop());
       process.stdout.write(summary(file, c, (performance.now() - started) / 1000) + '\n');
     }
     return 0;
+  } catch (err) {
+    if (!isUnavailable(err)) throw err;
+    process.stderr.write(
+      `\ncdr import stopped: Redis or PostgreSQL is not answering (${err instanceof Error ? err.message : String(err)}).\n` +
+        'Nothing is lost and nothing is counted twice: run the same command again when they answer, ' +
+        'and it goes on from the last lines stored.\n',
+    );
+    return 3;
   } finally {
     await rating.close();
     await redis.stop();

@@ -37,6 +37,23 @@ describe('CDR files', () => {
     expect(rejects[1]!.raw).toContain('yesterday');
   });
 
+  it('goes on after a line, whatever the chunk it falls in', async () => {
+    const all = await readAll('cdr-samples/acme-2026-11-20.csv');
+    for (const after of [1, 2, 100, 257, 405, 406]) {
+      const records: CdrRecord[] = [];
+      const rejects: CdrReject[] = [];
+      for await (const b of readCdrBatches('cdr-samples/acme-2026-11-20.csv', {
+        chunkBytes: 700,
+        skipUntilLine: after,
+      })) {
+        records.push(...b.records);
+        rejects.push(...b.rejects);
+      }
+      expect(records, `after ${after}`).toEqual(all.records.filter((r) => r.line > after));
+      expect(rejects, `after ${after}`).toEqual(all.rejects.filter((r) => r.line > after));
+    }
+  });
+
   it('reads the gzip copy to the same records', async () => {
     const plain = await readAll('cdr-samples/acme-2026-11-20.csv');
     const gz = await readAll('cdr-samples/acme-2026-11-20.csv.gz');

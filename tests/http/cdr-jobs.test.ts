@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBalanceStore } from '../../src/balances/store.js';
+import { generateCdrFile } from '../../src/cdr/generate.js';
 import { createCdrJobs, ensureJobsSchema } from '../../src/cdr/jobs.js';
 import { createRatingPool } from '../../src/cdr/pool.js';
 import { ensureCdrSchema } from '../../src/cdr/store.js';
@@ -49,6 +50,12 @@ afterAll(async () => {
   await app.close();
   await rating.close();
 });
+
+async function moneyOf(balances: ReturnType<typeof createBalanceStore>): Promise<number> {
+  let total = 0;
+  for (let i = 1; i <= 50; i++) total += (await balances.getAccount('acme', `j${i}`))!.balances[0]!.value;
+  return total;
+}
 
 describe('CDR jobs over HTTP', () => {
   it('imports an uploaded gzip file in the background and reports its counters', async () => {
@@ -118,5 +125,60 @@ describe('CDR jobs over HTTP', () => {
     expect((await app.inject({ url: `/v1/cdr/jobs/${r.json().id}`, headers: BILLING })).json().status).toBe(
       'failed',
     );
+  });
+});
+
+describe('a CDR job during an outage', () => {
+  it('waits while Redis is not answering and goes on by itself where it stopped, charging each CDR once', async () => {
+    // The balances' Redis, as the job sees it: after a few batches it stops answering, until let go.
+    const outage = { calls: 0, down: true, after: 5 };
+    const flaky = new Proxy(redis, {
+      get(target, name) {
+        if (name === 'fcall' && outage.down && ++outage.calls > outage.after)
+          return () =>
+            Promise.reject(
+              Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6379'), { code: 'ECONNREFUSED' }),
+            );
+        return Reflect.get(target, name);
+      },
+    });
+    const balances = createBalanceStore({ redis: flaky, keyPrefix: prefix });
+    const pausing = createCdrJobs({
+      pool,
+      schema,
+      balances,
+      rating: () => rating,
+      chunkBytes: 4096,
+      retryMs: { first: 200, max: 400 },
+    });
+    const file = join(mkdtempSync(join(tmpdir(), 'outage-')), 'day.csv');
+    await generateCdrFile(file, { lines: 20_000, seed: 3 });
+    const plain = createBalanceStore({ redis, keyPrefix: prefix });
+    const before = await moneyOf(plain);
+    const job = await pausing.start('acme', file);
+    const state = async () => (await pausing.get('acme', job.id))!;
+    const until = async (ok: (j: Awaited<ReturnType<typeof state>>) => boolean) => {
+      for (let i = 0; i < 400; i++) {
+        const j = await state();
+        if (ok(j)) return j;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      throw new Error(`job stuck: ${JSON.stringify(await state())}`);
+    };
+    const waiting = await until((j) => j.status === 'waiting');
+    expect(waiting.error).toContain('not answering');
+    outage.down = false;
+    const done = await until((j) => j.status === 'done');
+    expect(done.counters!.resumedAfterLine).toBeGreaterThan(1);
+    const stored = await pool.query(
+      `SELECT count(*)::int AS n, coalesce(sum(charged_nano), 0)::text AS charged FROM ${schema}.rated_cdrs WHERE file_id = $1`,
+      [job.id],
+    );
+    // Ids the sample day of the first test stored already are duplicates; every other line is stored.
+    expect(stored.rows[0].n + done.counters!.duplicates).toBe(
+      20_000 - (done.counters!.resumedAfterLine - 1) + stored.rows[0].n - done.counters!.stored,
+    );
+    expect(before - (await moneyOf(plain))).toBe(Number(stored.rows[0].charged));
+    await pausing.close();
   });
 });
