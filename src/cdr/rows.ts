@@ -49,32 +49,74 @@ export function copyRow(values: (string | number)[]): string {
 }
 
 /**
- * COPY text written straight into bytes as rows are made: a row string dies young (cheap for the
- * GC) instead of living until a chunk's rows are joined. Offsets are in bytes.
+ * COPY text rows written into bytes as they are made, with where each row ends (in bytes). Rows are
+ * encoded a few kilobytes at a time (one UTF-8 encoding of many short strings costs less than one
+ * per row), and `take` hands out the bytes without a copy, so they can be moved to another thread.
  */
 export class CopyBuffer {
   private buf: Buffer;
-  length = 0;
+  private bytes = 0;
+  private ends: Int32Array;
+  private rows = 0;
+  /** Rows appended but not yet encoded, their text joined. */
+  private pending: string[] = [];
+  private pendingText = '';
 
-  /** `expectBytes`: about what will be written (it grows if more is). */
-  constructor(expectBytes = 1 << 20) {
-    this.buf = Buffer.allocUnsafe(expectBytes);
+  /** `expectBytes` and `expectRows`: about what will be written (both grow if more is). */
+  constructor(expectBytes = 1 << 20, expectRows = 1024) {
+    this.buf = Buffer.allocUnsafeSlow(expectBytes);
+    this.ends = new Int32Array(expectRows);
   }
 
-  append(s: string): void {
-    const need = this.length + s.length * 3;
+  /** Appends one row (with its line break). */
+  append(row: string): void {
+    this.pending.push(row);
+    this.pendingText += row;
+    if (this.pendingText.length >= 16384) this.flush();
+  }
+
+  private flush(): void {
+    const text = this.pendingText;
+    if (text.length === 0) return;
+    const need = this.bytes + text.length * 3;
     if (need > this.buf.length) {
-      const bigger = Buffer.allocUnsafe(Math.max(need, this.buf.length * 2));
-      this.buf.copy(bigger, 0, 0, this.length);
+      const bigger = Buffer.allocUnsafeSlow(Math.max(need, this.buf.length * 2));
+      this.buf.copy(bigger, 0, 0, this.bytes);
       this.buf = bigger;
     }
-    this.length += this.buf.write(s, this.length, 'utf8');
+    if (this.rows + this.pending.length > this.ends.length) {
+      const bigger = new Int32Array(Math.max(this.rows + this.pending.length, this.ends.length * 2));
+      bigger.set(this.ends.subarray(0, this.rows));
+      this.ends = bigger;
+    }
+    const written = this.buf.write(text, this.bytes, 'utf8');
+    // ASCII (the common case): a character is a byte. Otherwise each row is measured.
+    const ascii = written === text.length;
+    let at = this.bytes;
+    for (const row of this.pending) {
+      at += ascii ? row.length : Buffer.byteLength(row, 'utf8');
+      this.ends[this.rows++] = at;
+    }
+    this.bytes += written;
+    this.pending = [];
+    this.pendingText = '';
   }
 
-  /** The bytes written, in an ArrayBuffer of their own (to pass to another thread). */
-  take(): Uint8Array {
-    const out = new Uint8Array(this.length);
-    out.set(this.buf.subarray(0, this.length));
-    return out;
+  /** Bytes written so far (rows appended but not yet encoded included). */
+  get length(): number {
+    this.flush();
+    return this.bytes;
+  }
+
+  /**
+   * The bytes and where each row ends, as views of buffers of their own (to move to another thread;
+   * the buffer is not to be used after).
+   */
+  take(): { bytes: Uint8Array; ends: Int32Array } {
+    this.flush();
+    return {
+      bytes: new Uint8Array(this.buf.buffer, this.buf.byteOffset, this.bytes),
+      ends: this.ends.subarray(0, this.rows),
+    };
   }
 }

@@ -55,13 +55,10 @@ async function inTransaction<T>(work: (client: import('pg').PoolClient) => Promi
 
 /** COPY text of these rows, and where each ends (bytes). */
 function text(rows: string[]): [Uint8Array, Int32Array] {
-  const out = new CopyBuffer();
-  const ends = new Int32Array(rows.length);
-  rows.forEach((r, i) => {
-    out.append(`${r}\n`);
-    ends[i] = out.length;
-  });
-  return [out.take(), ends];
+  const out = new CopyBuffer(16, 1);
+  for (const r of rows) out.append(`${r}\n`);
+  const { bytes, ends } = out.take();
+  return [bytes, ends];
 }
 
 async function store(cdrs: [string, string][]) {
