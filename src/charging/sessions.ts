@@ -340,8 +340,6 @@ export function createSessions(deps: SessionDeps) {
           break;
         }
         case 'DEVIATED':
-          if (process.env.DEBUG_STEP)
-            console.log(JSON.stringify({ ops: plan.ops, results: outcome.results }));
           await learn(k.state, plan, outcome, d, req);
           break;
       }
