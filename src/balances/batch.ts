@@ -147,7 +147,7 @@ export function chargeBatch(
       store.redis,
       'cdr-charge',
       [...placed.flatMap((p) => p.keys), placed[0]!.outbox, placed[0]!.journal],
-      [batchId, nowMs, JOURNAL_SECONDS, slice.length, ...slice.flatMap((k) => chargeArgs(items[k]!))],
+      [batchId, JOURNAL_SECONDS, nowMs, slice.length, ...slice.flatMap((k) => chargeArgs(items[k]!))],
     )) as unknown[];
     return raw.map((r, i) => decode(r, items[slice[i]!]!.mode));
   });
@@ -168,7 +168,7 @@ export async function revertBatch(
         store.redis,
         'cdr-revert',
         [...placed.flatMap((p) => p.keys), placed[0]!.outbox, placed[0]!.journal],
-        [batchId, nowMs, slice.length, ...slice.map((k) => accounts[k]!.accountId)],
+        [batchId, slice.length, nowMs, ...slice.map((k) => accounts[k]!.accountId)],
       )) as number[],
   );
   return counts.reduce((a, b) => a + b, 0);

@@ -47,6 +47,48 @@ describe('CDR batch charging', () => {
     expect([await value(rich), await value(poor), await value(post)]).toEqual([700, 100, -400]);
   });
 
+  it('draws only on bundles in force at the time of the call', async () => {
+    const day = 86_400_000;
+    const id = await account(1000);
+    // The heavier bundle has expired; the other became active yesterday.
+    await store.addBalance(
+      't',
+      id,
+      { id: 'old', unit: 'voice', value: 60e9, weight: 20, expiryMs: clock - 3_600_000 },
+      `o${id}`,
+    );
+    await store.addBalance(
+      't',
+      id,
+      { id: 'new', unit: 'voice', value: 60e9, weight: 10, activationMs: clock - day },
+      `w${id}`,
+    );
+    const call = { unit: 'voice' as const, units: 30e9, amountNano: 30 };
+    const [r] = await chargeBatch(
+      store,
+      'batch-t',
+      [{ tenant: 't', accountId: id, mode: 'each', charges: [call] }],
+      clock,
+    );
+    expect(r).toEqual({ code: 'OK', each: [0] });
+    expect([await value(id, 'new'), await value(id, 'old'), await value(id)]).toEqual([30e9, 60e9, 1000]);
+    // With only the expired bundle left to match, money can pay the sum.
+    const other = await account(1000);
+    await store.addBalance(
+      't',
+      other,
+      { id: 'old', unit: 'voice', value: 60e9, expiryMs: clock - 1 },
+      `o${other}`,
+    );
+    const [sum] = await chargeBatch(
+      store,
+      'batch-t2',
+      [{ tenant: 't', accountId: other, mode: 'sum', moneyNano: 30, units: ['voice'] }],
+      clock,
+    );
+    expect(sum).toEqual({ code: 'OK', moneyNano: 30 });
+  });
+
   it('charges one by one in order: bundles first, a refusal per CDR, and stops for a price', async () => {
     const id = await account(100);
     await store.addBalance('t', id, { id: 'mins', unit: 'voice', value: 90e9 }, `v${id}`);

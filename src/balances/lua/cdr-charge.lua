@@ -7,8 +7,8 @@
 --
 -- KEYS, per account, 5: account hash, balances, group balances, reservations, reservation expiries;
 -- then the outbox and the journal the call writes to (its accounts are of one tenant, or one tag)
--- ARGV[1] batch id (the ledger's op, the journal's field prefix)   ARGV[2] now   ARGV[3] journal
--- retention (s)   ARGV[4] number of accounts A, then per account: account id, mode, and
+-- ARGV[1] batch id (the ledger's op, the journal's field prefix)   ARGV[2] journal retention (s)
+-- ARGV[3] now (epoch ms, as for every verb: common.lua reads it there)   ARGV[4] number of accounts A, then per account: account id, mode, and
 --   sum:  money (nano), the units of the CDRs ('voice,sms')
 --   each: n, then n x the charge (8 fields, see readCharge)
 -- Returns a result per account:
@@ -128,11 +128,11 @@ end
 
 for key, fields in pairs(journals) do
   redis.call('HSET', key, unpack(fields))
-  redis.call('EXPIRE', key, tonumber(ARGV[3]))
+  redis.call('EXPIRE', key, tonumber(ARGV[2]))
 end
 for key, lines in pairs(ledgers) do
   if #lines > 0 then
-    redis.call('XADD', key, '*', 'op', ARGV[1], 'account', '', 'at', ARGV[2], 'moves', table.concat(lines, ';'))
+    redis.call('XADD', key, '*', 'op', ARGV[1], 'account', '', 'at', ARGV[3], 'moves', table.concat(lines, ';'))
   end
 end
 return results

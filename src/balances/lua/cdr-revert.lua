@@ -1,12 +1,12 @@
 -- cdr-revert: gives back what a batch of CDRs took from its accounts (cdr-charge's journal), once:
 -- each account's journal entry goes with the money it gave back. A balance removed meanwhile is
 -- not recreated (what it gave is noted in the ledger with kind revert-lost).
--- KEYS as cdr-charge (5 per account, then the outbox and the journal)   ARGV[1] batch id   ARGV[2] now   ARGV[3] number of accounts A,
+-- KEYS as cdr-charge (5 per account, then the outbox and the journal)   ARGV[1] batch id   ARGV[2] number of accounts A   ARGV[3] now,
 -- then A account ids. Returns per account 1 if it was given something back, else 0.
 local all = KEYS
 local outbox, journal = all[#all - 1], all[#all]
 local ledgers, given = {}, {}
-for a = 0, tonumber(ARGV[3]) - 1 do
+for a = 0, tonumber(ARGV[2]) - 1 do
   local base = 5 * a
   KEYS = { all[base + 1], all[base + 2], all[base + 3], all[base + 4], all[base + 5], outbox, journal }
   ACCOUNT = ARGV[4 + a]
@@ -30,7 +30,7 @@ for a = 0, tonumber(ARGV[3]) - 1 do
 end
 for key, lines in pairs(ledgers) do
   if #lines > 0 then
-    redis.call('XADD', key, '*', 'op', 'revert:' .. ARGV[1], 'account', '', 'at', ARGV[2], 'moves', table.concat(lines, ';'))
+    redis.call('XADD', key, '*', 'op', 'revert:' .. ARGV[1], 'account', '', 'at', ARGV[3], 'moves', table.concat(lines, ';'))
   end
 end
 return given
