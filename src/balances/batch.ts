@@ -38,6 +38,8 @@ export type AccountChargeResult =
   | { code: 'ACCOUNT_NOT_FOUND' | 'ACCOUNT_INACTIVE' };
 
 const ACCOUNTS_PER_CALL = 500;
+/** Arguments per call at most (besides keys): a spread of hundreds of thousands overflows the stack. */
+const ARGS_PER_CALL = 40_000;
 /** A batch not stored is given back within this (the journal is kept that long). */
 export const JOURNAL_SECONDS = 30 * 86_400;
 
@@ -87,6 +89,7 @@ async function inCalls<T>(
   store: BalanceStore,
   items: { tenant: string; accountId: string }[],
   call: (placed: Placed[], slice: number[]) => Promise<T[]>,
+  argsOf: (i: number) => number = () => 1,
 ): Promise<T[]> {
   // Most accounts' keys are known already: only the others wait for a lookup.
   const placed = items.map((a) => {
@@ -111,8 +114,9 @@ async function inCalls<T>(
   const calls: Promise<T[]>[] = [];
   const order: number[] = [];
   for (const members of groups.values()) {
-    for (let i = 0; i < members.length; i += size) {
-      const slice = members.slice(i, i + size);
+    let slice: number[] = [];
+    let args = 0;
+    const flush = () => {
       order.push(...slice);
       calls.push(
         call(
@@ -120,7 +124,15 @@ async function inCalls<T>(
           slice,
         ),
       );
+      slice = [];
+      args = 0;
+    };
+    for (const k of members) {
+      if (slice.length && (slice.length === size || args + argsOf(k) > ARGS_PER_CALL)) flush();
+      slice.push(k);
+      args += argsOf(k);
     }
+    if (slice.length) flush();
   }
   const results = (await Promise.all(calls)).flat();
   const out = new Array<T>(items.length);
@@ -135,22 +147,33 @@ async function inCalls<T>(
   return out;
 }
 
-/** Charges a batch's accounts; a result per account, in order. */
+/**
+ * Charges a batch's accounts; a result per account, in order. An account sent one by one carries
+ * at most a few thousand charges (its results come back as one Lua list).
+ */
 export function chargeBatch(
   store: BalanceStore,
   batchId: string,
   items: AccountCharges[],
   nowMs: number,
 ): Promise<AccountChargeResult[]> {
-  return inCalls(store, items, async (placed, slice) => {
-    const raw = (await runScript(
-      store.redis,
-      'cdr-charge',
-      [...placed.flatMap((p) => p.keys), placed[0]!.outbox, placed[0]!.journal],
-      [batchId, JOURNAL_SECONDS, nowMs, slice.length, ...slice.flatMap((k) => chargeArgs(items[k]!))],
-    )) as unknown[];
-    return raw.map((r, i) => decode(r, items[slice[i]!]!.mode));
-  });
+  return inCalls(
+    store,
+    items,
+    async (placed, slice) => {
+      const raw = (await runScript(
+        store.redis,
+        'cdr-charge',
+        [...placed.flatMap((p) => p.keys), placed[0]!.outbox, placed[0]!.journal],
+        [batchId, JOURNAL_SECONDS, nowMs, slice.length, ...slice.flatMap((k) => chargeArgs(items[k]!))],
+      )) as unknown[];
+      return raw.map((r, i) => decode(r, items[slice[i]!]!.mode));
+    },
+    (k) => {
+      const a = items[k]!;
+      return 5 + (a.mode === 'sum' ? 4 : 3 + 8 * a.charges.length);
+    },
+  );
 }
 
 /** Gives back what a batch took from these accounts (once); returns how many gave back. */

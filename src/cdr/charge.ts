@@ -12,6 +12,14 @@ import { UNITS, type ChunkResult } from './worker.js';
 /** Per CDR of the chunk: the money it took, or why it could not be charged; undefined = not charged. */
 export type Charged = (number | string | undefined)[];
 
+/**
+ * CDRs of one account sent one by one in a call: the script answers a result per CDR, and Lua
+ * returns at most a few thousand values at once; the rest of the account's CDRs go in the next round.
+ */
+const EACH_PER_CALL = 1000;
+/** Rounds in which an account's next CDR stays partly covered by a bundle that keeps changing. */
+const MAX_PRICINGS = 8;
+
 function chargeOf(c: ChunkResult, i: number): Charge {
   return {
     unit: UNITS[c.unit[i]!]!,
@@ -56,7 +64,12 @@ export async function chargeChunk(
     nowMs,
   );
   // One by one: the accounts whose sum would not charge the same, until each is done.
-  let pending: { a: number; from: number; priced?: { covered: number; moneyNano: number } }[] = [];
+  let pending: {
+    a: number;
+    from: number;
+    priced?: { covered: number; moneyNano: number };
+    pricings?: number;
+  }[] = [];
   sums.forEach((r, k) => {
     const list = byAccount.get(accounts[k]!)!;
     if (r.code === 'EACH') pending.push({ a: accounts[k]!, from: 0 });
@@ -65,7 +78,7 @@ export async function chargeChunk(
   });
   while (pending.length) {
     const items = pending.map(({ a, from, priced }): AccountCharges => {
-      const list = byAccount.get(a)!.slice(from);
+      const list = byAccount.get(a)!.slice(from, from + EACH_PER_CALL);
       return {
         ...who(a),
         mode: 'each',
@@ -75,14 +88,19 @@ export async function chargeChunk(
     const results = await chargeBatch(store, batchId, items, nowMs);
     const next: typeof pending = [];
     results.forEach((r, k) => {
-      const { a, from } = pending[k]!;
+      const { a, from, pricings = 0 } = pending[k]!;
       const list = byAccount.get(a)!;
-      if (r.code === 'OK' && 'each' in r) r.each.forEach((v, j) => (charged[list[from + j]!] = v));
-      else if (r.code === 'NEED_PRICE') {
+      if (r.code === 'OK' && 'each' in r) {
         r.each.forEach((v, j) => (charged[list[from + j]!] = v));
+        if (from + r.each.length < list.length) next.push({ a, from: from + r.each.length });
+      } else if (r.code === 'NEED_PRICE') {
+        r.each.forEach((v, j) => (charged[list[from + j]!] = v));
+        const stuck = r.index === 0 ? pricings + 1 : 0;
+        // The chunk fails (and is given back) rather than loop while someone keeps changing the bundle.
+        if (stuck > MAX_PRICINGS) throw new Error(`account ${c.accountIds[a]}: a CDR's price did not settle`);
         const i = list[from + r.index]!;
         const moneyNano = proRata(c.costNano[i]!, c.units[i]! - r.covered, c.units[i]!);
-        next.push({ a, from: from + r.index, priced: { covered: r.covered, moneyNano } });
+        next.push({ a, from: from + r.index, priced: { covered: r.covered, moneyNano }, pricings: stuck });
       } else for (const i of list.slice(from)) charged[i] = r.code;
     });
     pending = next;

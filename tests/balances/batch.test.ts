@@ -47,6 +47,29 @@ describe('CDR batch charging', () => {
     expect([await value(rich), await value(poor), await value(post)]).toEqual([700, 100, -400]);
   });
 
+  it('charges hundreds of accounts one by one in one batch (more arguments than one call takes)', async () => {
+    const ids = await Promise.all(Array.from({ length: 300 }, () => account(1000)));
+    await Promise.all(
+      ids.map((id) => store.addBalance('t', id, { id: 'sms', unit: 'sms', value: 50 }, `s${id}`)),
+    );
+    const sms = { unit: 'sms' as const, units: 1, amountNano: 3 };
+    const results = await chargeBatch(
+      store,
+      'batch-wide',
+      ids.map((accountId) => ({
+        tenant: 't',
+        accountId,
+        mode: 'each' as const,
+        charges: Array(100).fill(sms),
+      })),
+      clock,
+    );
+    // 50 messages from the bundle, 50 at 3 nano from money.
+    const want = [...Array(50).fill(0), ...Array(50).fill(3)];
+    expect(results.every((r) => r.code === 'OK' && 'each' in r && r.each.join() === want.join())).toBe(true);
+    expect(await value(ids[299]!)).toBe(850);
+  });
+
   it('draws only on bundles in force at the time of the call', async () => {
     const day = 86_400_000;
     const id = await account(1000);

@@ -90,6 +90,44 @@ describe('importing a CDR file', () => {
     expect((await pool.query(`SELECT count(*)::int AS n FROM ${schema}.cdr_rejects`)).rows[0].n).toBe(5);
   });
 
+  it('charges thousands of CDRs of one account one by one, in order, bundle first then money', async () => {
+    await balances.createAccount(
+      {
+        tenant: 'acme',
+        id: 'heavy',
+        type: 'prepaid',
+        currency: 'GBP',
+        subject: 'heavy',
+        subscriptions: [{ type: 'msisdn', value: '447700999001' }],
+      },
+      'c',
+    );
+    await balances.addBalance('acme', 'heavy', { id: 'main', unit: 'money', value: 100 * START }, 'b');
+    // 5,000 minutes: the first 5,000 one-minute calls of the file.
+    await balances.addBalance('acme', 'heavy', { id: 'mins', unit: 'voice', value: 5000 * 60e9 }, 'v');
+    const path = join(tmpdir(), `cdr-heavy-${process.pid}.csv`);
+    const lines = Array.from(
+      { length: 9000 },
+      (_, i) => `h${i},acme,447700999001,call,voice,+442071234567,2026-11-20T10:00:00Z,60`,
+    );
+    writeFileSync(
+      path,
+      `cdr_id,tenant,subscriber,category,service,destination,start_time,usage\n${lines.join('\n')}\n`,
+    );
+    const c = await importCdrFile(deps, path, { fileId: 'heavy' });
+    expect(c).toMatchObject({ read: 9000, stored: 9000 });
+    const rows = await pool.query(
+      `SELECT line, charged_nano::text AS charged, cost_nano::text AS cost FROM ${schema}.rated_cdrs WHERE file_id = 'heavy' ORDER BY line`,
+    );
+    const charged = rows.rows.map((r) => Number(r.charged));
+    expect(charged.slice(0, 5000).every((v) => v === 0)).toBe(true);
+    expect(rows.rows.slice(5000).every((r) => r.charged === r.cost && Number(r.cost) > 0)).toBe(true);
+    const after = (await balances.getAccount('acme', 'heavy'))!.balances;
+    expect(after.find((b) => b.id === 'mins')!.value).toBe(0);
+    expect(100 * START - after.find((b) => b.id === 'main')!.value).toBe(charged.reduce((a, b) => a + b, 0));
+    expect(c.chargedNano).toBe(charged.reduce((a, b) => a + b, 0));
+  });
+
   it('rejects an unknown subscriber and a number no tariff prices', async () => {
     const path = join(tmpdir(), `cdr-${process.pid}.csv`);
     writeFileSync(
