@@ -95,6 +95,9 @@ export async function importCdrFile(
   const ahead: { rated: Promise<ChunkResult>; bytesRead: number; lastLine: number }[] = [];
   const depth = deps.rating.threads + 3;
   let more = true;
+  // A file that cannot be read on (a truncated gzip, a disk error) fails the import once the
+  // chunks read before it are stored.
+  let readError: unknown = null;
   let reading: Promise<void> | null = null;
   const fill = (): Promise<void> =>
     (reading ??= (async () => {
@@ -118,11 +121,19 @@ export async function importCdrFile(
         rated.catch(() => undefined); // awaited in order by nextRated
         ahead.push({ rated, bytesRead: chunk.bytesRead, lastLine: chunk.firstLine + chunk.lines - 1 });
       }
-    })().finally(() => (reading = null)));
+    })()
+      .catch((err: unknown) => {
+        readError = err;
+        more = false;
+      })
+      .finally(() => (reading = null)));
   const nextRated = async (): Promise<Rated | null> => {
     while (ahead.length === 0 && more) await fill();
     const head = ahead.shift();
-    if (!head) return null;
+    if (!head) {
+      if (readError) throw readError;
+      return null;
+    }
     void fill();
     const t = performance.now();
     const r = await head.rated;
@@ -131,10 +142,14 @@ export async function importCdrFile(
     c.read += r.n + r.rejects.length;
     return { r, bytesRead: head.bytesRead, lastLine: head.lastLine };
   };
-  await pipelineChunks(deps, fileId, c, nextRated, (bytesRead) => {
-    c.bytesRead = bytesRead;
-    opts.onProgress?.(c);
-  });
+  try {
+    await pipelineChunks(deps, fileId, c, nextRated, (bytesRead) => {
+      c.bytesRead = bytesRead;
+      opts.onProgress?.(c);
+    });
+  } finally {
+    file.close();
+  }
   await recover(0);
   return c;
 }

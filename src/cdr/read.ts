@@ -38,6 +38,8 @@ export interface CdrFile {
   /** Column positions of our fields, from the header. */
   index: Partial<Record<CdrField, number>>;
   chunks: AsyncGenerator<CdrChunk>;
+  /** Closes the file (an import that stops early). */
+  close(): void;
 }
 
 export class CdrFileError extends Error {
@@ -146,7 +148,8 @@ export async function openCdrFile(
 ): Promise<CdrFile> {
   const mapping = opts.mapping ?? NATIVE_MAPPING;
   const file = createReadStream(path, { highWaterMark: 1 << 20 });
-  const input: AsyncIterable<Buffer> = (await isGzip(path)) ? file.pipe(createGunzip()) : file;
+  const gunzip = (await isGzip(path)) ? file.pipe(createGunzip()) : null;
+  const input: AsyncIterable<Buffer> = gunzip ?? file;
   const it = input[Symbol.asyncIterator]();
   let head = Buffer.alloc(0);
   let nl = -1;
@@ -176,6 +179,10 @@ export async function openCdrFile(
       opts.chunkBytes ?? DEFAULT_CHUNK_BYTES,
       opts.skipUntilLine ?? 0,
     ),
+    close: () => {
+      gunzip?.destroy();
+      file.destroy();
+    },
   };
 }
 

@@ -6,6 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importCdrFile, type ImportDeps } from '../../src/cdr/pipeline.js';
 import { createRatingPool } from '../../src/cdr/pool.js';
@@ -126,6 +127,29 @@ describe('importing a CDR file', () => {
     expect(after.find((b) => b.id === 'mins')!.value).toBe(0);
     expect(100 * START - after.find((b) => b.id === 'main')!.value).toBe(charged.reduce((a, b) => a + b, 0));
     expect(c.chargedNano).toBe(charged.reduce((a, b) => a + b, 0));
+  });
+
+  it('a truncated gzip file fails with a clear error after storing (and charging) what could be read', async () => {
+    const lines = Array.from(
+      { length: 20_000 },
+      (_, i) => `t${i},acme,447700900002,call,voice,+442071234567,2026-11-20T11:00:00Z,${1 + (i % 90)}`,
+    );
+    const whole = gzipSync(
+      `cdr_id,tenant,subscriber,category,service,destination,start_time,usage\n${lines.join('\n')}\n`,
+    );
+    const path = join(tmpdir(), `cdr-cut-${process.pid}.csv.gz`);
+    writeFileSync(path, whole.subarray(0, Math.floor(whole.length * 0.6)));
+    const before = (await balances.getAccount('acme', 's2'))!.balances[0]!.value;
+    await expect(importCdrFile(deps, path, { fileId: 'cut', chunkBytes: 16_384 })).rejects.toThrow(
+      /unexpected end/i,
+    );
+    const stored = await pool.query(
+      `SELECT count(*)::int AS n, coalesce(sum(charged_nano), 0)::text AS charged FROM ${schema}.rated_cdrs WHERE file_id = 'cut'`,
+    );
+    expect(stored.rows[0].n).toBeGreaterThan(0);
+    expect(stored.rows[0].n).toBeLessThan(20_000);
+    const after = (await balances.getAccount('acme', 's2'))!.balances[0]!.value;
+    expect(before - after).toBe(Number(stored.rows[0].charged));
   });
 
   it('rejects an unknown subscriber and a number no tariff prices', async () => {
