@@ -58,7 +58,55 @@ export async function finishBatch(
   await pool.query(`DELETE FROM ${checkSchema(schema)}.cdr_batches WHERE batch_id = $1`, [batchId]);
 }
 
-/** Gives back a batch that was not stored (its owner is still in its transaction: call before commit fails). */
+/**
+ * Settles one batch whose owner is gone or gave up, under its lock: pending, it is given back;
+ * stored (a commit that failed to answer may still have committed), its journal is dropped. A
+ * batch still locked (its owner's transaction lives on) is left for a later recovery.
+ */
+async function settleBatch(
+  pool: Pool,
+  schema: string,
+  store: BalanceStore,
+  batchId: string,
+  accounts: BatchAccount[],
+  nowMs: number,
+): Promise<'reverted' | 'finished' | 'busy' | 'gone'> {
+  const s = checkSchema(schema);
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const free = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock(hashtext($1)) AS ok', [
+      batchId,
+    ]);
+    if (!free.rows[0]!.ok) {
+      await client.query('ROLLBACK');
+      return 'busy';
+    }
+    const now = await client.query<{ status: string }>(
+      `SELECT status FROM ${s}.cdr_batches WHERE batch_id = $1`,
+      [batchId],
+    );
+    const status = now.rows[0]?.status;
+    let outcome: 'reverted' | 'finished' | 'gone' = 'gone';
+    if (status === 'pending') {
+      await revertBatch(store, batchId, accounts, nowMs);
+      outcome = 'reverted';
+    } else if (status === 'stored') {
+      await forgetBatch(store, batchId, accounts);
+      outcome = 'finished';
+    }
+    await client.query(`DELETE FROM ${s}.cdr_batches WHERE batch_id = $1`, [batchId]);
+    await client.query('COMMIT');
+    return outcome;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+/** Settles a batch its owner could not store (after its transaction ended: rolled back, or a commit that failed). */
 export async function abandonBatch(
   pool: Pool,
   schema: string,
@@ -67,11 +115,7 @@ export async function abandonBatch(
   accounts: BatchAccount[],
   nowMs: number,
 ): Promise<void> {
-  await revertBatch(store, batchId, accounts, nowMs);
-  await pool.query(
-    `DELETE FROM ${checkSchema(schema)}.cdr_batches WHERE batch_id = $1 AND status = 'pending'`,
-    [batchId],
-  );
+  await settleBatch(pool, schema, store, batchId, accounts, nowMs);
 }
 
 /**
@@ -113,39 +157,11 @@ async function recoverOnce(
     accounts: string[];
   }>(`SELECT batch_id, status, tenants, accounts FROM ${s}.cdr_batches ORDER BY created_at`);
   for (const b of rows) {
-    const client = await pool.connect();
-    try {
-      await client.query('BEGIN');
-      const free = await client.query<{ ok: boolean }>(
-        'SELECT pg_try_advisory_xact_lock(hashtext($1)) AS ok',
-        [b.batch_id],
-      );
-      if (!free.rows[0]!.ok) {
-        await client.query('ROLLBACK');
-        out.busy++;
-        continue; // its owner is at work (or not yet known to be gone)
-      }
-      const now = await client.query<{ status: string }>(
-        `SELECT status FROM ${s}.cdr_batches WHERE batch_id = $1`,
-        [b.batch_id],
-      );
-      const status = now.rows[0]?.status;
-      const accounts = b.accounts.map((accountId, i) => ({ tenant: b.tenants[i]!, accountId }));
-      if (status === 'pending') {
-        await revertBatch(store, b.batch_id, accounts, nowMs);
-        out.reverted++;
-      } else if (status === 'stored') {
-        await forgetBatch(store, b.batch_id, accounts);
-        out.finished++;
-      }
-      await client.query(`DELETE FROM ${s}.cdr_batches WHERE batch_id = $1`, [b.batch_id]);
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+    const accounts = b.accounts.map((accountId, i) => ({ tenant: b.tenants[i]!, accountId }));
+    const r = await settleBatch(pool, schema, store, b.batch_id, accounts, nowMs);
+    if (r === 'reverted') out.reverted++;
+    else if (r === 'finished') out.finished++;
+    else if (r === 'busy') out.busy++;
   }
   return out;
 }

@@ -164,8 +164,12 @@ export class ChunkTransaction {
   async fail(): Promise<void> {
     if (this.done) return;
     this.done = true;
-    await this.client.query('ROLLBACK').catch(() => undefined);
-    this.client.release();
+    // A connection that cannot even roll back is broken: it is closed, not given back to the pool.
+    const broken = await this.client.query('ROLLBACK').then(
+      () => false,
+      () => true,
+    );
+    this.client.release(broken);
     if (this.registered)
       await abandonBatch(
         this.deps.pool,

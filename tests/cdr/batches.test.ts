@@ -75,6 +75,29 @@ function failingAtStore(real: Pool): Pool {
   });
 }
 
+/** The pool, but a chunk's COMMIT loses its answer after the server committed (a dropped link). */
+function losingCommitAnswer(real: Pool): Pool {
+  return new Proxy(real, {
+    get(target, name) {
+      if (name !== 'connect') return Reflect.get(target, name);
+      return async (callback?: unknown) => {
+        if (callback) return (target.connect as (cb: unknown) => void)(callback);
+        const client = await target.connect();
+        return new Proxy(client, {
+          get(c, n) {
+            if (n !== 'query') return Reflect.get(c, n);
+            const query = (c.query as (...a: unknown[]) => Promise<unknown>).bind(c);
+            return (q: unknown, ...rest: unknown[]) =>
+              q === 'COMMIT'
+                ? query(q).then(() => Promise.reject(new Error('Connection terminated unexpectedly')))
+                : query(q, ...rest);
+          },
+        });
+      };
+    },
+  });
+}
+
 describe('charging batches of CDRs', () => {
   it('gives a batch back at once when it cannot be stored; the file fed again charges it once', async () => {
     await expect(
@@ -90,6 +113,28 @@ describe('charging batches of CDRs', () => {
     const charged = START * 2 - (await money('x1')) - (await money('x2'));
     expect(charged).toBe(c.chargedNano);
     expect(charged).toBeGreaterThan(0);
+  });
+
+  it('keeps a batch charged when its commit went through but its answer was lost', async () => {
+    const lost = join(tmpdir(), `cdr-batches-lost-${process.pid}.csv`);
+    writeFileSync(
+      lost,
+      'cdr_id,tenant,subscriber,category,service,destination,start_time,usage\n' +
+        'l1,acme,44770x1,call,voice,+442071234567,2026-11-20T11:00:00Z,60\n' +
+        'l2,acme,44770x2,sms,sms,+447911123456,2026-11-20T11:01:00Z,1\n',
+    );
+    const before = (await money('x1')) + (await money('x2'));
+    await expect(
+      importCdrFile({ balances, pool: losingCommitAnswer(pool), schema, rating }, lost, { fileId: 'lost' }),
+    ).rejects.toThrow('Connection terminated');
+    const stored = await pool.query(
+      `SELECT count(*)::int AS n, sum(charged_nano)::text AS charged FROM ${schema}.rated_cdrs WHERE file_id = 'lost'`,
+    );
+    expect(stored.rows[0].n).toBe(2);
+    expect(before - (await money('x1')) - (await money('x2'))).toBe(Number(stored.rows[0].charged));
+    expect(await count('cdr_batches')).toBe(0);
+    const again = await importCdrFile({ balances, pool, schema, rating }, lost, { fileId: 'lost-again' });
+    expect(again).toMatchObject({ stored: 0, duplicates: 2, chargedNano: 0 });
   });
 
   it('recovery gives back a batch its importer left pending, and keeps one it had stored', async () => {
