@@ -5,6 +5,7 @@
  * accounts and writes one outbox entry and one journal per tenant; on a Cluster each account is
  * its own call on its own tag.
  */
+import { randomUUID } from 'node:crypto';
 import type { Charge } from './model.js';
 import {
   cdrJournalKey,
@@ -164,7 +165,12 @@ export function chargeBatch(
       const raw = (await runScript(
         store.redis,
         'cdr-charge',
-        [...placed.flatMap((p) => p.keys), placed[0]!.outbox, placed[0]!.journal],
+        [
+          ...placed.flatMap((p) => p.keys),
+          placed[0]!.outbox,
+          placed[0]!.journal,
+          `${placed[0]!.journal}:call:${batchId}:${randomUUID()}`,
+        ],
         [batchId, JOURNAL_SECONDS, nowMs, slice.length, ...slice.flatMap((k) => chargeArgs(items[k]!))],
       )) as unknown[];
       return raw.map((r, i) => decode(r, items[slice[i]!]!.mode));

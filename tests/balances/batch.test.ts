@@ -4,6 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { chargeBatch, forgetBatch, revertBatch } from '../../src/balances/batch.js';
+import { cdrJournalKey, cdrOutboxKey } from '../../src/balances/keys.js';
+import { runScript } from '../../src/balances/scripts.js';
 import { createBalanceStore } from '../../src/balances/store.js';
 import { testRedis } from '../support/redis.js';
 
@@ -68,6 +70,26 @@ describe('CDR batch charging', () => {
     const want = [...Array(50).fill(0), ...Array(50).fill(3)];
     expect(results.every((r) => r.code === 'OK' && 'each' in r && r.each.join() === want.join())).toBe(true);
     expect(await value(ids[299]!)).toBe(850);
+  });
+
+  it('refuses a call sent again (a resend after a reconnect) and changes nothing', async () => {
+    const id = await account(1000);
+    const k = await store.keysFor('t', id);
+    const journal = cdrJournalKey(store.keySpace, 't');
+    const keys = [
+      k.acct,
+      k.bal,
+      k.gbal,
+      k.res,
+      k.resx,
+      cdrOutboxKey(store.keySpace, 't'),
+      journal,
+      `${journal}:call:x`,
+    ];
+    const args = ['batch-r', 86_400, clock, 1, id, 'sum', 100, 'sms'];
+    expect(await runScript(redis, 'cdr-charge', keys, args)).toEqual([['OK', 100]]);
+    await expect(runScript(redis, 'cdr-charge', keys, args)).rejects.toThrow('CALL_REPEATED');
+    expect(await value(id)).toBe(900);
   });
 
   it('draws only on bundles in force at the time of the call', async () => {

@@ -6,7 +6,9 @@
 -- CDRs are charged again when the file is fed again: no CDR is charged without being stored.
 --
 -- KEYS, per account, 5: account hash, balances, group balances, reservations, reservation expiries;
--- then the outbox and the journal the call writes to (its accounts are of one tenant, or one tag)
+-- then the outbox and the journal the call writes to (its accounts are of one tenant, or one tag),
+-- and the call's own key: a client that sends a call again after a reconnect (its answer lost) is
+-- refused with CALL_REPEATED, changing nothing; the caller then gives the batch back.
 -- ARGV[1] batch id (the ledger's op, the journal's field prefix)   ARGV[2] journal retention (s)
 -- ARGV[3] now (epoch ms, as for every verb: common.lua reads it there)   ARGV[4] number of accounts A, then per account: account id, mode, and
 --   sum:  money (nano), the units of the CDRs ('voice,sms')
@@ -21,7 +23,10 @@
 -- Writes per account: one change per balance, one ledger line per balance (kind cdr), the journal.
 
 local all = KEYS
-local outbox, journal = all[#all - 1], all[#all]
+local outbox, journal, call = all[#all - 2], all[#all - 1], all[#all]
+if not redis.call('SET', call, '1', 'NX', 'EX', 86400) then
+  return redis.error_reply('CALL_REPEATED this batch call was applied before')
+end
 local journals, ledgers = {}, {}   -- per journal / outbox key: fields and lines to write at the end
 
 local function restricted(b)
