@@ -117,6 +117,23 @@ describe('engines sharing sessions', () => {
   });
 });
 
+describe('usage beyond the reservation', () => {
+  it('is charged from the whole balance, the reservation it outgrew counted as free', async () => {
+    const c = await customer(300_000_000); // 0.30
+    const { sessions } = engine();
+    // 60 s hold 0.05 + 0.15 = 0.20, leaving 0.10 free.
+    await sessions.handle('acme', 'over', 'initiate', voiceInit(c.msisdn));
+    expect(await c.money()).toMatchObject({ value: 300_000_000, held: 200_000_000 });
+    // 90 s used: 0.05 + 90 x 0.0025 = 0.275, more than the hold, less than the balance.
+    const u = await sessions.handle('acme', 'over', 'update', update(1, 90));
+    const m = await c.money();
+    expect(m.value).toBe(25_000_000);
+    // What is left cannot be overdrawn: the next quota is at most what it affords.
+    expect(m.value - m.held).toBeGreaterThanOrEqual(0);
+    expect([2001, 4012]).toContain(u.answer.mscc[0]!.resultCode);
+  });
+});
+
 describe('remembered subscribers', () => {
   it('charges the new owner of a subscription that moved, not the account the engine remembered', async () => {
     const [from, to] = [await customer(1_000_000_000), await customer(1_000_000_000)];

@@ -141,10 +141,11 @@ local function available(b) return b.value - b.held end
 -- code, money, units, detail and, when OK, a function that records its writes.
 local verbs = {}
 
-function verbs.debit(op, c)
+-- Takes the charge from the balances, as much of each as `free` says may be taken.
+local function debitFrom(c, free)
   local bad = active()
   if bad then return bad, 0, 0, '' end
-  local planned, code, covered = plan(list, c, available, floor)
+  local planned, code, covered = plan(list, c, free, floor)
   if code == 'NEED_PRICE' then return code, 0, 0, fmt(covered) end
   if not planned then return code, 0, 0, '' end
   local money, units = taken(planned)
@@ -153,11 +154,14 @@ function verbs.debit(op, c)
   end
 end
 
+function verbs.debit(op, c) return debitFrom(c, available) end
+
 function verbs.settle(op, c)
   local res = reservation(op.res)
+  local holds = {}
+  if res then for _, h in ipairs(res.moves) do holds[h[1] .. ':' .. h[2]] = tonumber(h[3]) end end
   if res and tonumber(res.expiresMs) > NOW then
-    local holds, held = {}, {}
-    for _, h in ipairs(res.moves) do holds[h[1] .. ':' .. h[2]] = tonumber(h[3]) end
+    local held = {}
     for _, b in ipairs(list) do if holds[b.scope .. ':' .. b.id] then held[#held + 1] = b end end
     local planned, code, covered = plan(held, c, function(b) return holds[b.scope .. ':' .. b.id] end, 0)
     if code == 'NEED_PRICE' then return code, 0, 0, fmt(covered) end
@@ -169,8 +173,11 @@ function verbs.settle(op, c)
       end
     end
   end
-  -- Gone, expired or too small: what was used is debited directly (the reservation released first).
-  local code, money, units, detail, write = verbs.debit(op, c)
+  -- Gone, expired or too small: what was used is debited directly, the reservation released first
+  -- (so what it holds counts as free).
+  local code, money, units, detail, write = debitFrom(c, function(b)
+    return available(b) + (holds[b.scope .. ':' .. b.id] or 0)
+  end)
   if code ~= 'OK' then return code, money, units, detail end
   return code, money, units, detail, function()
     releaseRes('release', op.res)
