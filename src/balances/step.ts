@@ -43,7 +43,7 @@ export interface StepRequest {
     state: string;
     /** The Tcc sweep hint: the deadline, or null once the session is closed (the hint goes). */
     dueMs?: number | null;
-    /** Write the session's index (sessionId -> account), as an initiate does. */
+    /** Write or renew the session's index (sessionId -> account), kept as long as the session. */
     index?: boolean;
   };
   /** The caller's view of the account, checked by the step (a stale cache is refused, not used). */

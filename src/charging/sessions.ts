@@ -284,9 +284,10 @@ export function createSessions(deps: SessionDeps) {
           requestKey,
           ...(phase === 'initiate' && opened ? { info: infoOf(plan.state) } : {}),
           state: opened ? stateOf(plan.state) : '',
-          // The sweep's hint follows the Tcc deadline; the next request finds the account by the index.
+          // The sweep's hint follows the Tcc deadline; the next request finds the account by the index,
+          // which lives as long as the session's record (renewed with it at every step).
           ...(opened ? { dueMs: plan.state.state === 'open' ? plan.state.expiresAtMs : null } : {}),
-          index: phase === 'initiate' && opened,
+          index: opened,
         },
         ...(phase === 'initiate' ? { expectSubject: k.state.subject, expectSubscription: subscription } : {}),
         ops: plan.ops,

@@ -5,6 +5,7 @@
  * sweep with its usage recorded, and a late report after that is still charged.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
+import { sessionIndexKey } from '../../src/balances/keys.js';
 import { ensureLedgerSchema } from '../../src/balances/ledger.js';
 import { createBalanceStore } from '../../src/balances/store.js';
 import { createDirectory } from '../../src/charging/directory.js';
@@ -114,6 +115,18 @@ describe('engines sharing sessions', () => {
     const m = await c.money();
     expect(m.value - m.held).toBe(0);
     expect(m.value).toBeGreaterThanOrEqual(0);
+  });
+});
+
+describe('a long session', () => {
+  it('keeps the index that finds its account as long as the session lives', async () => {
+    const c = await customer(1_000_000_000);
+    const { sessions } = engine();
+    await sessions.handle('acme', 'long', 'initiate', voiceInit(c.msisdn));
+    const index = sessionIndexKey(store.keySpace, 'acme', 'long');
+    await redis.expire(index, 5); // as if the session had gone on for a day
+    await sessions.handle('acme', 'long', 'update', update(1, 20));
+    expect(await redis.ttl(index)).toBeGreaterThan(3600);
   });
 });
 
