@@ -66,6 +66,9 @@ export interface HandledAnswer {
 /** A step is planned again when the balances disagree; a few rounds settle any request. */
 const MAX_TRIES = 8;
 
+/** An expiry planned on an old state finds the session closed or renewed: nothing to expire. */
+class NoLongerDue extends Error {}
+
 export function createSessions(deps: SessionDeps) {
   const known = new Map<string, Known>();
   const cacheSize = deps.cacheSize ?? 100_000;
@@ -329,6 +332,8 @@ export function createSessions(deps: SessionDeps) {
             state: sessionFrom(outcome.info, outcome.state),
           };
           remember(key, k);
+          // The sweep saw an old state: the session may have been closed or renewed since.
+          if (phase === 'expire' && !dueNow(k.state)) throw new NoLongerDue();
           d = noDecisions();
           break;
         case 'CHANGED': {
@@ -376,23 +381,30 @@ export function createSessions(deps: SessionDeps) {
   }
 
   /** Closes a silent session whose Tcc deadline passed (the sweep); false if it was not due. */
+  function dueNow(s: SessionRecord): boolean {
+    return s.state !== 'closed' && s.expiresAtMs <= deps.now();
+  }
+
   async function expire(tenant: string, sessionId: string): Promise<boolean> {
     const k = await load(tenant, sessionId);
-    if (!k || k.state.state === 'closed') {
-      await deps.balances.hintSession(tenant, sessionId, null);
-      return false;
+    if (k && dueNow(k.state)) {
+      const req: SessionRequest = {
+        requestNumber: k.state.lastRequest,
+        eventTime: new Date(deps.now()).toISOString(),
+        mscc: [],
+      };
+      try {
+        await step(tenant, sessionId, 'expire', req, 'expire', 'x');
+        return true;
+      } catch (err) {
+        if (!(err instanceof NoLongerDue)) throw err;
+      }
     }
-    if (k.state.expiresAtMs > deps.now()) {
-      await deps.balances.hintSession(tenant, sessionId, k.state.expiresAtMs);
-      return false;
-    }
-    const req: SessionRequest = {
-      requestNumber: k.state.lastRequest,
-      eventTime: new Date(deps.now()).toISOString(),
-      mscc: [],
-    };
-    await step(tenant, sessionId, 'expire', req, 'expire', 'x');
-    return true;
+    // Closed, gone or renewed: the hint follows what the session is now.
+    const now = await load(tenant, sessionId);
+    const open = now && now.state.state !== 'closed';
+    await deps.balances.hintSession(tenant, sessionId, open ? now.state.expiresAtMs : null);
+    return false;
   }
 
   return {

@@ -5,7 +5,7 @@
  * sweep with its usage recorded, and a late report after that is still charged.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { sessionIndexKey } from '../../src/balances/keys.js';
+import { dueSessionsKey, sessionIndexKey } from '../../src/balances/keys.js';
 import { ensureLedgerSchema } from '../../src/balances/ledger.js';
 import { createBalanceStore } from '../../src/balances/store.js';
 import { createDirectory } from '../../src/charging/directory.js';
@@ -177,6 +177,24 @@ describe('remembered subscribers', () => {
 });
 
 describe('silent sessions', () => {
+  it('are not closed by a sweep that saw an old state of a session another engine renewed', async () => {
+    const c = await customer(1_000_000_000);
+    const [a, b] = [engine(), engine()];
+    await a.sessions.handle('acme', 'renewed', 'initiate', voiceInit(c.msisdn));
+    const start = clock;
+    clock += 500_000;
+    await b.sessions.handle('acme', 'renewed', 'update', update(1, 30)); // due at +1100 s now
+    clock += 200_000; // past what A remembers (+600 s)
+    // A's sweep read the hint before B renewed it.
+    await redis.zadd(dueSessionsKey(store.keySpace), start, 'acme\u0000renewed');
+    await a.sessions.sweep();
+    expect((await b.sessions.get('acme', 'renewed'))?.state).toBe('open');
+    expect(await redis.zscore(dueSessionsKey(store.keySpace), 'acme\u0000renewed')).toBe(
+      String(start + 1_100_000),
+    );
+    clock = start;
+  });
+
   it('are closed by the sweep with their usage recorded; a late report is still charged and recorded', async () => {
     const c = await customer(1_000_000_000);
     const { sessions } = engine();
