@@ -135,9 +135,9 @@ async function inCalls<T>(
     }
     if (slice.length) flush();
   }
-  const results = (await Promise.all(calls)).flat();
-  const out = new Array<T>(items.length);
-  order.forEach((k, i) => (out[k] = results[i]!));
+  // Every call lands or fails before this returns or throws: a batch given back after a failure
+  // must find in its journal everything the other calls took.
+  const settled = await Promise.allSettled(calls);
   const outboxes = [...new Set(placed.map((p) => p!.outbox))];
   if (outboxes.length) {
     await Promise.all([
@@ -145,6 +145,11 @@ async function inCalls<T>(
       store.redis.sadd(dirtyOutboxesKey(store.keySpace), ...outboxes),
     ]);
   }
+  const failed = settled.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  const results = settled.flatMap((r) => (r.status === 'fulfilled' ? r.value : []));
+  const out = new Array<T>(items.length);
+  order.forEach((k, i) => (out[k] = results[i]!));
   return out;
 }
 

@@ -93,6 +93,10 @@ export function createCdrJobs(deps: JobDeps) {
 
   function run(id: string, file: string, waitMs = retry.first): void {
     const report = reporter();
+    // Progress is saved one write at a time (skipped while one is on its way), and the final status
+    // after the last of them, so a late progress write never turns a finished job back to running.
+    let progress: Promise<unknown> | null = null;
+    const settled = () => progress ?? Promise.resolve();
     const work = importCdrFile(
       { balances: deps.balances, pool: deps.pool, schema: deps.schema, rating: deps.rating() },
       file,
@@ -101,12 +105,18 @@ export function createCdrJobs(deps: JobDeps) {
         ...(deps.chunkBytes ? { chunkBytes: deps.chunkBytes } : {}),
         onProgress: (c) => {
           report(c);
-          void save(id, { status: 'running', counters: c }).catch(() => undefined);
+          progress ??= save(id, { status: 'running', counters: { ...c } })
+            .catch(() => undefined)
+            .finally(() => (progress = null));
         },
       },
     )
-      .then((c) => save(id, { status: 'done', counters: c, finished: true }))
+      .then(async (c) => {
+        await settled();
+        await save(id, { status: 'done', counters: c, finished: true });
+      })
       .catch(async (err: unknown) => {
+        await settled();
         const message = err instanceof Error ? err.message : String(err);
         if (!isUnavailable(err) || closed) {
           await save(id, { status: 'failed', error: message, finished: true }).catch(() => undefined);
