@@ -18,7 +18,7 @@ import { ChunkTransaction } from './chunk.js';
 import { NATIVE_MAPPING, type ColumnMapping } from './format.js';
 import type { RatingPool } from './pool.js';
 import { fileFingerprint, openCdrFile } from './read.js';
-import { linesDone } from './store.js';
+import { forgetLinesDone, linesDone } from './store.js';
 import type { ChunkResult } from './worker.js';
 
 export interface ImportCounters {
@@ -150,6 +150,7 @@ export async function importCdrFile(
   } finally {
     file.close();
   }
+  await forgetLinesDone(deps.pool, deps.schema, fileId);
   await recover(0);
   return c;
 }

@@ -52,15 +52,17 @@ export class CdrFileError extends Error {
 }
 
 /**
- * What a file is, to know an earlier run of it: its size and the SHA-1 of its first 256 KiB (a file
- * rewritten under the same name, appended to, or cut is another file).
+ * What a file is, to know an earlier run of it: its size, its modification time and the SHA-1 of
+ * its first 256 KiB (a file rewritten under the same name, edited, appended to or cut is another
+ * file).
  */
 export async function fileFingerprint(path: string): Promise<string> {
   const f = await open(path, 'r');
   try {
-    const { size } = await f.stat();
+    const { size, mtimeMs } = await f.stat();
     const { buffer, bytesRead } = await f.read(Buffer.alloc(256 << 10), 0, 256 << 10, 0);
-    return `${size}:${createHash('sha1').update(buffer.subarray(0, bytesRead)).digest('hex')}`;
+    const head = createHash('sha1').update(buffer.subarray(0, bytesRead)).digest('hex');
+    return `${size}:${Math.floor(mtimeMs)}:${head}`;
   } finally {
     await f.close();
   }

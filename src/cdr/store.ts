@@ -182,6 +182,11 @@ export async function linesDone(
 }
 
 /** In a chunk's transaction: the file is done up to `line`. */
+/** A file read to its end needs no checkpoint: fed again, it is read whole (its rejects retried). */
+export async function forgetLinesDone(pool: Pool, schema: string, fileId: string): Promise<void> {
+  await pool.query(`DELETE FROM ${checkSchema(schema)}.cdr_files WHERE file_id = $1`, [fileId]);
+}
+
 export async function markLinesDone(
   client: PoolClient,
   schema: string,

@@ -152,6 +152,43 @@ describe('importing a CDR file', () => {
     expect(before - after).toBe(Number(stored.rows[0].charged));
   });
 
+  it('feeds a file again whole: a CDR refused for credit is charged after a top-up, the rest are duplicates', async () => {
+    await balances.createAccount(
+      {
+        tenant: 'acme',
+        id: 'poor',
+        type: 'prepaid',
+        currency: 'GBP',
+        subject: 'poor',
+        subscriptions: [{ type: 'msisdn', value: '447700999002' }],
+      },
+      'c',
+    );
+    await balances.addBalance('acme', 'poor', { id: 'main', unit: 'money', value: 0 }, 'b');
+    const path = join(tmpdir(), `cdr-poor-${process.pid}.csv`);
+    writeFileSync(
+      path,
+      'cdr_id,tenant,subscriber,category,service,destination,start_time,usage\n' +
+        'p1,acme,447700900003,call,voice,+442071234567,2026-11-20T12:00:00Z,60\n' +
+        'p2,acme,447700999002,call,voice,+442071234567,2026-11-20T12:00:00Z,60\n',
+    );
+    expect(await importCdrFile(deps, path, { fileId: 'poor' })).toMatchObject({
+      stored: 1,
+      rejected: { INSUFFICIENT_CREDIT: 1 },
+    });
+    await balances.credit('acme', 'poor', {
+      opId: 'top-up',
+      balanceId: 'main',
+      amount: 1_000_000_000,
+      kind: 'topup',
+    });
+    const again = await importCdrFile(deps, path, { fileId: 'poor' });
+    expect(again).toMatchObject({ resumedAfterLine: 0, read: 2, stored: 1, duplicates: 1, rejected: {} });
+    expect((await balances.getAccount('acme', 'poor'))!.balances[0]!.value).toBe(
+      1_000_000_000 - again.chargedNano,
+    );
+  });
+
   it('rejects an unknown subscriber and a number no tariff prices', async () => {
     const path = join(tmpdir(), `cdr-${process.pid}.csv`);
     writeFileSync(
