@@ -71,7 +71,11 @@ async function main(): Promise<void> {
   }
   // Sessions report the money their reservations hold, and CDR jobs their records, to metrics that
   // exist once the app does.
-  const held = { report: (_deltaNano: number): void => {} };
+  // Filled in once the app (and its metrics) exists.
+  const sessionMetrics = {
+    held: (_deltaNano: number): void => {},
+    open: (_delta: 1 | -1): void => {},
+  };
   const cdrCounted = {
     report: (_d: { read: number; stored: number; rejected: number; duplicates: number }): void => {},
   };
@@ -80,7 +84,8 @@ async function main(): Promise<void> {
     directory,
     tariff: () => tariff.current(),
     now: Date.now,
-    onHeld: (delta) => held.report(delta),
+    onHeld: (delta) => sessionMetrics.held(delta),
+    onOpenSessions: (delta) => sessionMetrics.open(delta),
     ...(config.topUpUrl ? { topUpUrl: config.topUpUrl } : {}),
   });
   let ratingPool: RatingPool | undefined;
@@ -108,7 +113,8 @@ async function main(): Promise<void> {
     health: { redis: redisHandle.redis, postgres: { ping: () => pgHandle.pool.query('select 1') } },
     logger: { level: config.logLevel },
   });
-  held.report = (delta) => app.chargingMetrics.reservedMoney.inc(delta);
+  sessionMetrics.held = (delta) => app.chargingMetrics.reservedMoney.inc(delta);
+  sessionMetrics.open = (delta) => app.chargingMetrics.openSessions.inc(delta);
   cdrCounted.report = (d) => {
     app.chargingMetrics.cdrRecords.inc({ outcome: 'read' }, d.read);
     app.chargingMetrics.cdrRecords.inc({ outcome: 'stored' }, d.stored);
@@ -139,7 +145,6 @@ async function main(): Promise<void> {
       app.chargingMetrics.reservationExpiries.inc(swept.expired);
       app.chargingMetrics.reservedMoney.dec(swept.moneyReleasedNano);
       const closed = await sessions.sweep();
-      app.chargingMetrics.openSessions.dec(closed);
       app.chargingMetrics.sessionExpiries.inc(closed);
     },
     (err) => app.log.error({ err }, 'sweep failed'),

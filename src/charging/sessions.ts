@@ -40,6 +40,8 @@ export { SessionError, type Phase, type SessionAnswer, type SessionRequest } fro
 export interface SessionDeps {
   /** Told of every change of the money held by this engine's reservations (nano; a metric). */
   onHeld?: (deltaNano: number) => void;
+  /** Told when a step of this engine opens (+1) or closes (-1) a session (a metric). */
+  onOpenSessions?: (delta: 1 | -1) => void;
   /** The top-up portal data sessions are redirected to on their final units (may hold `{msisdn}`). */
   topUpUrl?: string;
   balances: BalanceStore;
@@ -301,6 +303,9 @@ export function createSessions(deps: SessionDeps) {
         case 'APPLIED': {
           const delta = heldChange(k.state, plan, outcome);
           if (delta !== 0) deps.onHeld?.(delta);
+          const isOpen = opened && plan.state.state !== 'closed';
+          if (phase === 'initiate' && isOpen) deps.onOpenSessions?.(1);
+          if (phase !== 'initiate' && k.state.state !== 'closed' && !isOpen) deps.onOpenSessions?.(-1);
           plan.refs.forEach(({ rg, role }, i) => {
             if (role === 'reserve') plan.state.groups[rg]!.holds = outcome.results[i]!.holds!;
           });

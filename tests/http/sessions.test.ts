@@ -333,6 +333,21 @@ describe('malformed and unknown', () => {
 });
 
 describe('metrics', () => {
+  it('counts a session open from its initiate to its close, once, whatever comes after', async () => {
+    const open = async () =>
+      Number(/ocs_sessions_open (\d+)/.exec((await app.inject({ url: '/metrics' })).body)?.[1]);
+    const c = await customer(1_000_000_000);
+    const before = await open();
+    await call('gauge;1', 'initiate', voiceInit(c.msisdn));
+    await call('gauge;1', 'initiate', voiceInit(c.msisdn)); // a replay
+    expect(await open()).toBe(before + 1);
+    const end = { requestNumber: 1, eventTime: at(30), mscc: [{ ratingGroup: 100, used: [{ time: 30 }] }] };
+    await call('gauge;1', 'terminate', end);
+    await call('gauge;1', 'terminate', end); // a replay
+    await call('gauge;1', 'update', { ...end, requestNumber: 2 }); // a late report
+    expect(await open()).toBe(before);
+  });
+
   it('counts answers by kind and result code, and replays', async () => {
     const text = (await app.inject({ url: '/metrics' })).body;
     expect(text).toMatch(/ocs_charging_answers_total\{kind="initiate",result_code="2001"\} [1-9]/);

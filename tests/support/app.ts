@@ -22,14 +22,18 @@ export async function testApp(opts: {
   const balances = createBalanceStore({ redis: opts.redis, keyPrefix: opts.prefix, now });
   const tariff = await openActiveTariff(opts.tariffDir ?? 'tariffs/sample');
   const directory = createDirectory(balances);
-  const held = { report: (_deltaNano: number): void => {} };
+  const sessionMetrics = {
+    held: (_deltaNano: number): void => {},
+    open: (_delta: 1 | -1): void => {},
+  };
   const sessions = createSessions({
     balances,
     directory,
     tariff: () => tariff.current(),
     now,
     topUpUrl: 'https://topup.example/?msisdn={msisdn}',
-    onHeld: (delta) => held.report(delta),
+    onHeld: (delta) => sessionMetrics.held(delta),
+    onOpenSessions: (delta) => sessionMetrics.open(delta),
   });
   const app = await buildApp({
     apiKeys: opts.keys ?? DEMO_KEYS,
@@ -42,6 +46,7 @@ export async function testApp(opts: {
     ...(opts.cdrJobs ? { cdrJobs: opts.cdrJobs } : {}),
     health: { redis: opts.redis },
   });
-  held.report = (delta) => app.chargingMetrics.reservedMoney.inc(delta);
+  sessionMetrics.held = (delta) => app.chargingMetrics.reservedMoney.inc(delta);
+  sessionMetrics.open = (delta) => app.chargingMetrics.openSessions.inc(delta);
   return { app, balances, tariff, sessions };
 }

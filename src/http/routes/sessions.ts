@@ -111,8 +111,7 @@ export function sessionRoutes(app: FastifyInstance, sessions: Sessions, metrics:
           if (replayed) {
             metrics.replays.inc({ kind: phase });
             reply.header('Idempotent-Replayed', 'true');
-          } else if (phase === 'initiate' && answer.resultCode === 2001) metrics.openSessions.inc();
-          else if (phase !== 'initiate' && answer.sessionExpiresAt === undefined) metrics.openSessions.dec();
+          }
           // The answer as stored: a replay sends the same bytes.
           return reply.type('application/json; charset=utf-8').send(json);
         } catch (err) {
