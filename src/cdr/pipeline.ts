@@ -47,8 +47,11 @@ export interface ImportDeps {
 
 /** How the workers reach the subscribers: the store's Redis (standalone options) and key prefix. */
 function directoryOf(store: BalanceStore, job: string) {
+  // The workers open connections of their own from plain options, which a Cluster client has not.
+  if (store.cluster)
+    throw new Error('CDR imports need a standalone Redis: the rating workers cannot reach a Cluster yet');
   const o = (store.redis as { options?: RedisOptions }).options ?? {};
-  const pick = ['host', 'port', 'path', 'username', 'password', 'db', 'family'] as const;
+  const pick = ['host', 'port', 'path', 'username', 'password', 'db', 'family', 'tls'] as const;
   const redis = Object.fromEntries(
     pick.filter((k) => o[k] !== undefined).map((k) => [k, o[k]]),
   ) as RedisOptions;
