@@ -1,6 +1,6 @@
 /**
  * Debits per second through ioredis (auto-pipelined) against the local Redis, from one and from
- * two processes, beside the ceiling: redis-benchmark running the same debit script (EVALSHA,
+ * two processes, beside the ceiling: redis-benchmark running the same debit function (FCALL,
  * 50 clients, pipeline 16) on the same machine in the same run.
  *
  *   npm run bench:debit [-- --debits 200000 --accounts 10000 --inflight 256]
@@ -180,13 +180,13 @@ async function main(): Promise<void> {
       );
     }
     const calib = calibrate();
-    process.stderr.write('ceiling: redis-benchmark EVALSHA debit...\n');
+    process.stderr.write('ceiling: redis-benchmark FCALL debit...\n');
     const ceil = await ceiling(prefix, redis);
     const f = (n: number) => Math.round(n).toLocaleString('en');
     console.log(
       `calibration ${calib.toFixed(0)} Miter/s; ${DEBITS} debits per run, ${INFLIGHT} in flight per process, AOF ${(await redis.config('GET', 'appendonly'))[1]}`,
     );
-    console.log(`| ceiling: redis-benchmark EVALSHA debit, one account (-c 50 -P 16) | ${f(ceil)} /s | |`);
+    console.log(`| ceiling: redis-benchmark FCALL debit, one account (-c 50 -P 16) | ${f(ceil)} /s | |`);
     for (const [label, accounts] of [
       ['one account (as the ceiling)', 1],
       [`${ACCOUNTS} random accounts`, ACCOUNTS],

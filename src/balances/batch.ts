@@ -42,7 +42,7 @@ const ACCOUNTS_PER_CALL = 500;
 /** Arguments per call at most (besides keys): a spread of hundreds of thousands overflows the stack. */
 const ARGS_PER_CALL = 40_000;
 /** A batch not stored is given back within this (the journal is kept that long). */
-export const JOURNAL_SECONDS = 30 * 86_400;
+const JOURNAL_SECONDS = 30 * 86_400;
 
 interface Placed {
   keys: string[];

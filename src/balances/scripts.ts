@@ -58,7 +58,7 @@ export function functionName(verb: Verb): string {
   return `${verb.replaceAll('-', '_')}_${library().version}`;
 }
 
-export function librarySource(): string {
+function librarySource(): string {
   return library().source;
 }
 

@@ -1,7 +1,8 @@
 /**
  * The balance store: accounts, balances, reservations and the ledger in Redis. Every change of
- * money or units is one Lua script on one account's hash tag; every change carries a caller-chosen
- * operation id whose first result is kept (failures too). This module plans and calls; the
+ * money or units is one Lua function on one hash tag (an account's; CDR batches: many accounts of
+ * one tenant, balances/batch.ts); every change carries a caller-chosen operation id whose first
+ * result is kept (failures too). This module plans and calls; the
  * scripts check and write.
  */
 import { createHash } from 'node:crypto';
@@ -166,9 +167,10 @@ export function createBalanceStore(opts: BalanceStoreOptions) {
   }
 
   /**
-   * Runs a script that may write to the account's outbox, and marks the outbox dirty right after it
-   * in the same pipeline, so the drain finds what it wrote (a mark lost to a crash in between is
-   * found by the drain's periodic full pass; a mark without a write costs one empty read).
+   * Runs a script that may write to the account's outbox, and marks the outbox dirty beside it, so
+   * the drain finds what it wrote. The mark may land before the script (on a Cluster it goes to
+   * another node); what the drain then misses stays for the next mark or the periodic full pass. A
+   * mark without a write costs one empty read.
    */
   async function run(verb: Verb, keys: string[], argv: (string | number)[]): Promise<unknown> {
     const [out] = await Promise.all([

@@ -106,7 +106,7 @@ async function settleBatch(
   }
 }
 
-/** Settles a batch its owner could not store (after its transaction ended: rolled back, or a commit that failed). */
+/** Settles a batch its owner could not store, once its transaction has ended (rolled back, or a commit that failed). */
 export async function abandonBatch(
   pool: Pool,
   schema: string,

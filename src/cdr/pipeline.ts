@@ -158,12 +158,6 @@ export async function importCdrFile(
   return c;
 }
 
-/**
- * Overlaps the chunks' steps: chunk k is stored (PostgreSQL) while chunk k+1 is claimed and charged
- * (Redis); charges stay in file order. A claim that meets an id of the chunk being stored waits for
- * its commit and finds it a duplicate. On a failure the chunks in flight roll back (what they took
- * is given back) and the error is thrown.
- */
 /** A rated chunk, with how far into the file it reaches. */
 interface Rated {
   r: ChunkResult;
@@ -171,6 +165,12 @@ interface Rated {
   lastLine: number;
 }
 
+/**
+ * Overlaps the chunks' steps: chunk k is stored (PostgreSQL) while chunk k+1 is claimed and charged
+ * (Redis); charges stay in file order. A claim that meets an id of the chunk being stored waits for
+ * its commit and finds it a duplicate. On a failure the chunks in flight roll back (what they took
+ * is given back) and the error is thrown.
+ */
 async function pipelineChunks(
   deps: ImportDeps,
   fileId: string,

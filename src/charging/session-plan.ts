@@ -94,8 +94,7 @@ export interface StepInput {
 }
 
 /** A chunk's price exact to the nano (rounded up only to the nano): the tariff rounds once, at the end. */
-export const exactNano = (r: RatingResult) =>
-  Number((r.exactNum * 1_000_000_000n + r.exactDen - 1n) / r.exactDen);
+const exactNano = (r: RatingResult) => Number((r.exactNum * 1_000_000_000n + r.exactDen - 1n) / r.exactDen);
 const base = (s: SessionRecord, usage: number) => (s.tor === 'voice' ? usage * 1e9 : usage);
 
 /** What settling `units` from a reservation with these holds moves, or null when it cannot be told. */

@@ -38,7 +38,7 @@ export function chargingMetrics(registry: Registry) {
     }),
     reservationExpiries: new Counter({
       name: 'ocs_reservation_expiries_total',
-      help: 'Reservations released because their session went silent',
+      help: 'Reservations released by the reservation sweep because their time ran out',
       registers: [registry],
     }),
   };

@@ -9,7 +9,7 @@ export interface History {
 export async function trailOf(h: History, tenant: string, sessionId: string) {
   const requests = await h.pool.query(
     `SELECT request_number AS "requestNumber", phase, request, answer, at FROM ${h.schema}.charging_requests
-      WHERE tenant = $1 AND session_id = $2 ORDER BY request_number`,
+      WHERE tenant = $1 AND session_id = $2 ORDER BY request_number, at`,
     [tenant, sessionId],
   );
   const records = await h.pool.query(

@@ -27,16 +27,6 @@ export interface RatedRecord {
   breakdown: unknown;
 }
 
-export interface ChargingRequestRow {
-  tenant: string;
-  session_id: string;
-  request_number: number;
-  phase: string;
-  request: unknown;
-  answer: unknown;
-  at: string;
-}
-
 const COLUMNS = {
   rated_records:
     'record_id, tenant, account_id, kind, category, tor, destination, started_at, usage, cost_nano, currency, result_code, close_cause, breakdown',

@@ -78,8 +78,7 @@ local function sum(list, acct, i)
       return { 'EACH' }
     end
   end
-  local floor = 0
-  if acct.type == 'postpaid' then floor = -tonumber(acct.creditLimitNano or '0') end
+  local floor = accountFloor(acct)
   local total = tonumber(ARGV[i])
   local planned = plan(list, { unit = 'money', units = 0, amount = total }, available, floor)
   if not planned then return { 'EACH' } end
@@ -90,8 +89,7 @@ local function sum(list, acct, i)
 end
 
 local function each(list, acct, i)
-  local floor = 0
-  if acct.type == 'postpaid' then floor = -tonumber(acct.creditLimitNano or '0') end
+  local floor = accountFloor(acct)
   local n = tonumber(ARGV[i])
   local takes, order, out = {}, {}, {}
   for k = 0, n - 1 do

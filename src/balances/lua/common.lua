@@ -1,15 +1,15 @@
 -- common.lua: the shared part of the balance library (see ../scripts.ts): every verb's file becomes
 -- a function of the library, called with FCALL; begin() gives it its keys and arguments.
--- Conventions for all verbs:
+-- Conventions for the verbs of one account (cdr-charge and cdr-revert, of many, say their own):
 --   KEYS[1] acct hash   KEYS[2] account balances hash   KEYS[3] shared-group balances hash
---   KEYS[4] reservations hash   KEYS[5] reservation expiries zset   KEYS[6] ledger stream
---   KEYS[7] idempotency record of this operation
---   ARGV[1] operation id   ARGV[2] request fingerprint   ARGV[3] now (epoch ms)
+--   KEYS[4] reservations hash   KEYS[5] reservation expiries zset   KEYS[6] the tag's outbox stream
+--   KEYS[7] idempotency record of this operation (the step: the session hash)
+--   ARGV[1] operation id   ARGV[2] request fingerprint   ARGV[3] now (epoch ms, for every verb)
 --   ARGV[4] idempotency retention (s)   ARGV[5] account id   ARGV[6..] the verb's own
 -- Balance hash fields: m:<id> meta JSON, v:<id> value, h:<id> held by reservations.
 -- Every script checks everything first and writes only after its point of no return.
 -- Numbers cross as decimal strings; %d keeps integers up to 2^53 exact (tostring would not).
--- Returns {replayed (0|1), result JSON}.
+-- The single-operation verbs return {replayed (0|1), result JSON}; step and cdr-* say what they return.
 
 local function fmt(n) return string.format('%d', n) end
 -- Set by begin() at the start of every call (the library is loaded once; calls share nothing else).
@@ -78,9 +78,9 @@ local function isActive(meta)
   return from <= NOW and (to == nil or to == cjson.null or tonumber(to) > NOW)
 end
 
--- How far below zero this balance may go: the credit limit for money of a postpaid account.
-local function floorOf(meta, acct)
-  if meta.unit == 'money' and acct.type == 'postpaid' then return -tonumber(acct.creditLimitNano or '0') end
+-- How far below zero the main money balance may go: minus the credit limit of a postpaid account.
+local function accountFloor(acct)
+  if acct and acct.type == 'postpaid' then return -tonumber(acct.creditLimitNano or '0') end
   return 0
 end
 
@@ -288,9 +288,7 @@ local function planAvailable(i)
   local acct = loadAccount()
   if not acct then return nil, fail('ACCOUNT_NOT_FOUND') end
   if acct.status ~= 'active' then return nil, fail('ACCOUNT_INACTIVE', acct.status) end
-  local floor = 0
-  if acct.type == 'postpaid' then floor = -tonumber(acct.creditLimitNano or '0') end
-  local moves, code, covered = plan(accountBalances(acct), readCharge(i), function(b) return b.value - b.held end, floor)
+  local moves, code, covered = plan(accountBalances(acct), readCharge(i), function(b) return b.value - b.held end, accountFloor(acct))
   if code == 'NEED_PRICE' then return nil, needPrice(covered) end
   if not moves then return nil, fail(code) end
   return moves

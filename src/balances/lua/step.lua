@@ -86,8 +86,7 @@ end
 local list = accountBalances(acct)
 local byKey = {}
 for _, b in ipairs(list) do byKey[b.scope .. ':' .. b.id] = b end
-local floor = 0
-if acct and acct.type == 'postpaid' then floor = -tonumber(acct.creditLimitNano or '0') end
+local floor = accountFloor(acct)
 
 -- Planned writes, applied after the point of no return.
 local moves = {}      -- {kind, b, delta, heldDelta}, in order
