@@ -21,7 +21,7 @@ import { importCdrFile } from '../src/cdr/pipeline.js';
 import { createRatingPool } from '../src/cdr/pool.js';
 import { openCdrFile } from '../src/cdr/read.js';
 import { claimCdrs, copyRatedCdrs, ensureCdrSchema, ensurePartitions } from '../src/cdr/store.js';
-import type { ChunkResult } from '../src/cdr/worker.js';
+import type { ChunkResult } from '../src/cdr/chunk-result.js';
 import { calibrate } from './lib/calibrate.js';
 
 const { values } = parseArgs({

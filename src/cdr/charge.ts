@@ -7,7 +7,7 @@ import { chargeBatch, type AccountCharges } from '../balances/batch.js';
 import type { Charge } from '../balances/model.js';
 import { proRata } from '../balances/pro-rata.js';
 import type { BalanceStore } from '../balances/store.js';
-import { UNITS, type ChunkResult } from './worker.js';
+import { UNITS, type ChunkResult } from './chunk-result.js';
 
 /** Per CDR of the chunk: the money it took, or why it could not be charged; undefined = not charged. */
 export type Charged = (number | string | undefined)[];

@@ -27,7 +27,7 @@ import {
   storeRejects,
   unclaimCdrs,
 } from './store.js';
-import type { ChunkResult } from './worker.js';
+import type { ChunkResult } from './chunk-result.js';
 
 /** Why a rated CDR could not be charged, as a reject reason. */
 function refusal(code: string): string {

@@ -187,18 +187,18 @@ export function parseCdrLine(
 }
 
 /**
- * The records and rejects of a chunk of whole lines whose first line is `firstLine`, and where each
- * record's line starts in the text (`starts[i]`, for record i).
+ * Each line of a chunk of whole lines whose first line is `firstLine`, parsed in order: a record
+ * (with where its line starts in the text) or a reject. Nothing is kept, so a caller that is done
+ * with a record when the callback returns leaves only short-lived garbage.
  */
-export function parseLines(
+export function eachLine(
   text: string,
   firstLine: number,
   index: Partial<Record<CdrField, number>>,
   mapping: ColumnMapping,
-): { records: CdrRecord[]; rejects: CdrReject[]; starts: number[] } {
-  const records: CdrRecord[] = [];
-  const rejects: CdrReject[] = [];
-  const starts: number[] = [];
+  onRecord: (r: CdrRecord, start: number) => void,
+  onReject: (j: CdrReject) => void,
+): void {
   let line = firstLine;
   for (let from = 0; from < text.length; line++) {
     let to = text.indexOf('\n', from);
@@ -208,11 +208,27 @@ export function parseLines(
     from = to + 1;
     if (raw.trim() === '') continue;
     const parsed = parseCdrLine(raw, line, index, mapping);
-    if ('reason' in parsed) rejects.push(parsed);
-    else {
-      records.push(parsed);
-      starts.push(at);
-    }
+    if ('reason' in parsed) onReject(parsed);
+    else onRecord(parsed, at);
   }
-  return { records, rejects, starts };
+}
+
+/** The records and rejects of a chunk of whole lines whose first line is `firstLine`. */
+export function parseLines(
+  text: string,
+  firstLine: number,
+  index: Partial<Record<CdrField, number>>,
+  mapping: ColumnMapping,
+): { records: CdrRecord[]; rejects: CdrReject[] } {
+  const records: CdrRecord[] = [];
+  const rejects: CdrReject[] = [];
+  eachLine(
+    text,
+    firstLine,
+    index,
+    mapping,
+    (r) => records.push(r),
+    (j) => rejects.push(j),
+  );
+  return { records, rejects };
 }

@@ -19,7 +19,7 @@ import { NATIVE_MAPPING, type ColumnMapping } from './format.js';
 import type { RatingPool } from './pool.js';
 import { fileFingerprint, openCdrFile } from './read.js';
 import { forgetLinesDone, linesDone } from './store.js';
-import type { ChunkResult } from './worker.js';
+import type { ChunkResult } from './chunk-result.js';
 
 export interface ImportCounters {
   /** Lines an earlier run of the same file had stored (not read again): 0 for a first run. */
@@ -141,7 +141,7 @@ export async function importCdrFile(
     const t = performance.now();
     const r = await head.rated;
     c.timing.rate += performance.now() - t;
-    c.timing.worker += r.timing.parse + r.timing.lookup + r.timing.rate;
+    c.timing.worker += r.timing.total;
     c.read += r.n + r.rejects.length;
     return { r, bytesRead: head.bytesRead, lastLine: head.lastLine };
   };

@@ -5,7 +5,8 @@
  */
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
-import type { ChunkResult, ChunkTask, RateOutcome, RateTask } from './worker.js';
+import type { ChunkResult } from './chunk-result.js';
+import type { ChunkTask, RateOutcome, RateTask } from './worker.js';
 
 export type ChunkRequest = Omit<ChunkTask, 'kind' | 'tariffDir' | 'timezone' | 'version'>;
 

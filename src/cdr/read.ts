@@ -122,9 +122,9 @@ async function* chunksOf(
     const b = skip ? dropLines(whole, skip) : whole;
     return { bytes: own(b), firstLine: from + skip, lines: lines - skip, bytesRead: file.bytesRead };
   };
-  for await (const data of input) {
-    pending = pending.length ? Buffer.concat([pending, data]) : data;
-    // As many chunks as the bytes hold, each cut after the last line break within chunkBytes.
+  // As many chunks as the bytes hold, each cut after the last line break within chunkBytes (the
+  // bytes read with the header first: a small file may be all there).
+  function* whole(): Generator<CdrChunk> {
     while (pending.length >= chunkBytes) {
       let cut = pending.lastIndexOf(10, chunkBytes - 1);
       if (cut < 0) cut = pending.indexOf(10, chunkBytes); // a line longer than a chunk
@@ -133,6 +133,11 @@ async function* chunksOf(
       if (c) yield c;
       pending = pending.subarray(cut + 1);
     }
+  }
+  yield* whole();
+  for await (const data of input) {
+    pending = pending.length ? Buffer.concat([pending, data]) : data;
+    yield* whole();
   }
   if (pending.length) {
     const c = emit(pending);

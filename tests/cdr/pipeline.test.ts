@@ -189,6 +189,54 @@ describe('importing a CDR file', () => {
     );
   });
 
+  it('charges in file order when a chunk names a subscriber the import has not seen yet', async () => {
+    // One account, two numbers; the second first appears in the middle of the second chunk.
+    await balances.createAccount(
+      {
+        tenant: 'acme',
+        id: 'twin',
+        type: 'prepaid',
+        currency: 'GBP',
+        subject: 'twin',
+        subscriptions: [
+          { type: 'msisdn', value: '447700999010' },
+          { type: 'msisdn', value: '447700999011' },
+        ],
+      },
+      'c',
+    );
+    const call = { tenant: 'acme', category: 'call', subject: 'twin', tor: 'voice' };
+    const event = { ...call, destination: '+442071234567', startTime: '2026-11-20T12:00:00Z', usage: 60 };
+    const [priced] = await rating.rate([event]);
+    if (!priced?.ok) throw new Error('the sample tariff prices a call');
+    const price = Number(priced.costNano);
+    // Enough for four calls, not five: in file order the fifth (w5) is the first refused.
+    await balances.addBalance('acme', 'twin', { id: 'main', unit: 'money', value: 5 * price - 1 }, 'b');
+    const line = (id: string, msisdn: string) =>
+      `${id},acme,${msisdn},call,voice,+442071234567,2026-11-20T12:00:00Z,60\n`;
+    // The first chunk is its two lines (long ids make it as long as the four lines after it).
+    const pad = 'x'.repeat(80);
+    const first = line(`w1${pad}`, '447700999010') + line(`w2${pad}`, '447700999010');
+    const path = join(tmpdir(), `cdr-twin-${process.pid}.csv`);
+    const header = 'cdr_id,tenant,subscriber,category,service,destination,start_time,usage\n';
+    writeFileSync(
+      path,
+      header +
+        first +
+        line('w3', '447700999010') +
+        line('w4', '447700999011') +
+        line('w5', '447700999010') +
+        line('w6', '447700999011'),
+    );
+    const c = await importCdrFile(deps, path, { fileId: 'twin', chunkBytes: first.length });
+    expect(c).toMatchObject({ stored: 4, rejected: { INSUFFICIENT_CREDIT: 2 } });
+    const stored = await pool.query(
+      `SELECT cdr_id FROM ${schema}.rated_cdrs WHERE file_id = 'twin' ORDER BY cdr_id`,
+    );
+    expect(stored.rows.map((r) => r.cdr_id.slice(0, 2))).toEqual(['w1', 'w2', 'w3', 'w4']);
+    expect((await balances.getAccount('acme', 'twin'))!.balances[0]!.value).toBe(price - 1);
+  });
+
   it('rejects an unknown subscriber and a number no tariff prices', async () => {
     const path = join(tmpdir(), `cdr-${process.pid}.csv`);
     writeFileSync(

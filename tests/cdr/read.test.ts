@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { CdrRecord, CdrReject, ColumnMapping } from '../../src/cdr/format.js';
 import { generateCdrFile } from '../../src/cdr/generate.js';
 import { splitCsvLine } from '../../src/cdr/parse.js';
-import { CdrFileError, readCdrBatches } from '../../src/cdr/read.js';
+import { CdrFileError, openCdrFile, readCdrBatches } from '../../src/cdr/read.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cdr-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -52,6 +52,19 @@ describe('CDR files', () => {
       expect(records, `after ${after}`).toEqual(all.records.filter((r) => r.line > after));
       expect(rejects, `after ${after}`).toEqual(all.rejects.filter((r) => r.line > after));
     }
+  });
+
+  it('cuts chunks of whole lines of about the asked size, a small file too', async () => {
+    const text = readFileSync('cdr-samples/acme-2026-11-20.csv', 'utf8');
+    const sizes: number[] = [];
+    for await (const c of (await openCdrFile('cdr-samples/acme-2026-11-20.csv', { chunkBytes: 4096 }))
+      .chunks) {
+      sizes.push(c.bytes.byteLength);
+      expect(new Uint8Array(c.bytes).at(-1)).toBe(10); // ends with a line break
+    }
+    expect(sizes.length).toBeGreaterThanOrEqual(Math.floor((text.length - 200) / 4096));
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(4096);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(Buffer.byteLength(text) - text.indexOf('\n') - 1);
   });
 
   it('reads the gzip copy to the same records', async () => {
