@@ -153,13 +153,24 @@ export function createBalanceStore(opts: BalanceStoreOptions) {
   async function keysOf(tenant: string, id: string): Promise<AccountKeys> {
     const k = `${tenant}\u0000${id}`;
     let keys = known.get(k);
-    if (!keys) {
-      const tag = (await redis.get(directoryKey(tenant, id))) ?? tagOf(tenant, id, null);
-      keys = accountKeys(ks, tag, id);
-      if (known.size >= 1_000_000) known.clear();
-      known.set(k, keys);
-    }
+    if (!keys)
+      keys = remember(tenant, id, (await redis.get(directoryKey(tenant, id))) ?? tagOf(tenant, id, null));
     return keys;
+  }
+
+  function remember(tenant: string, id: string, tag: string): AccountKeys {
+    const keys = accountKeys(ks, tag, id);
+    if (known.size >= 1_000_000) known.clear();
+    known.set(`${tenant}\u0000${id}`, keys);
+    return keys;
+  }
+
+  /** Many GETs: MGETs of a thousand keys, or (on a Cluster, keys in many slots) pipelined GETs. */
+  async function getMany(keys: string[]): Promise<(string | null)[]> {
+    if (cluster) return Promise.all(keys.map((k) => redis.get(k)));
+    const parts = [];
+    for (let i = 0; i < keys.length; i += 1000) parts.push(redis.mget(keys.slice(i, i + 1000)));
+    return (await Promise.all(parts)).flat();
   }
 
   function keyList(k: AccountKeys, opId: string): string[] {
@@ -348,6 +359,32 @@ export function createBalanceStore(opts: BalanceStoreOptions) {
       const key = subscriptionKey(ks, tenant, sub.type, sub.value);
       if (r.code === 'OK' && (await redis.get(key)) === id) await redis.del(key);
       return r;
+    },
+
+    /**
+     * Who holds each of these subscriptions (null: nobody): the account and what rating needs of it.
+     * Many at once, without a full account decoded (a CDR worker looks up thousands): GETs in
+     * batches (one MGET each, outside a Cluster, whose keys are in many slots), then one HMGET each.
+     */
+    async subscribersOf(
+      tenant: string,
+      type: string,
+      values: string[],
+    ): Promise<(Pick<Account, 'id' | 'subject' | 'currency'> | null)[]> {
+      const ids = await getMany(values.map((v) => subscriptionKey(ks, tenant, type, v)));
+      const keys = new Map<string, AccountKeys | undefined>();
+      for (const id of ids) if (id) keys.set(id, known.get(`${tenant}\u0000${id}`));
+      const fresh = [...keys].filter(([, k]) => !k).map(([id]) => id);
+      const tags = await getMany(fresh.map((id) => directoryKey(tenant, id)));
+      fresh.forEach((id, i) => keys.set(id, remember(tenant, id, tags[i] ?? tagOf(tenant, id, null))));
+      return Promise.all(
+        ids.map(async (id) => {
+          if (!id) return null;
+          const acct = keys.get(id)!.acct;
+          const [found, subject, currency] = await redis.hmget(acct, 'id', 'subject', 'currency');
+          return found ? { id, subject: subject ?? '', currency: currency! } : null;
+        }),
+      );
     },
 
     async findAccountBySubscription(tenant: string, type: string, value: string): Promise<string | null> {

@@ -111,19 +111,21 @@ function knownOf(l: Lookups, tenant: string, msisdn: string): Subscriber | null 
 
 /** Looks up the subscribers of these records that the job does not know yet. */
 async function lookUp(l: Lookups, records: CdrRecord[]): Promise<void> {
-  const wanted = new Map<string, [string, string]>();
-  for (const r of records)
-    if (knownOf(l, r.tenant, r.subscriber) === undefined)
-      wanted.set(`${r.tenant}\u0000${r.subscriber}`, [r.tenant, r.subscriber]);
-  await Promise.all(
-    [...wanted.values()].map(async ([tenant, msisdn]) => {
-      const id = await l.store.findAccountBySubscription(tenant, 'msisdn', msisdn);
-      const a = id ? await l.store.accountInfo(tenant, id) : null;
-      let byMsisdn = l.known.get(tenant);
-      if (!byMsisdn) l.known.set(tenant, (byMsisdn = new Map()));
-      byMsisdn.set(msisdn, a ? { account: accountOf(l, tenant, a), subject: a.subject } : null);
-    }),
-  );
+  const wanted = new Map<string, Set<string>>(); // tenant → msisdns
+  for (const r of records) {
+    if (knownOf(l, r.tenant, r.subscriber) !== undefined) continue;
+    let msisdns = wanted.get(r.tenant);
+    if (!msisdns) wanted.set(r.tenant, (msisdns = new Set()));
+    msisdns.add(r.subscriber);
+  }
+  for (const [tenant, set] of wanted) {
+    const msisdns = [...set];
+    const found = await l.store.subscribersOf(tenant, 'msisdn', msisdns);
+    let byMsisdn = l.known.get(tenant);
+    if (!byMsisdn) l.known.set(tenant, (byMsisdn = new Map()));
+    for (const [i, a] of found.entries())
+      byMsisdn.set(msisdns[i]!, a ? { account: accountOf(l, tenant, a), subject: a.subject } : null);
+  }
 }
 
 function accountOf(l: Lookups, tenant: string, a: { id: string; currency: string }): ChunkAccount {

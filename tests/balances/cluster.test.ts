@@ -90,6 +90,14 @@ describe('balance store on Redis Cluster', () => {
       ).toBe('OK');
     }
     expect((await store.getAccount('t', 'kid'))!.balances.find((b) => b.id === 'family-data')!.value).toBe(0);
+    await store.addSubscription('t', 'kid', { type: 'msisdn', value: '447700900777' }, 'sub-kid');
+    await store.addSubscription('t', 'acct3', { type: 'msisdn', value: '447700900003' }, 'sub-3');
+    expect(await store.subscribersOf('t', 'msisdn', ['447700900003', '0', '447700900777'])).toEqual([
+      { id: 'acct3', subject: 'acct3', currency: 'EUR' },
+      null,
+      { id: 'kid', subject: 'kid', currency: 'EUR' },
+    ]);
+
     expect((await store.getAccount('t', 'acct3'))!.balances[0]).toMatchObject({ value: 850, held: 0 });
   });
 });

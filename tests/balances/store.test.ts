@@ -56,6 +56,33 @@ describe('balance store', () => {
     expect(v?.account).toMatchObject({ id: 'a1', type: 'prepaid', status: 'active', currency: 'EUR' });
   });
 
+  it('finds many subscribers at once, an account in a shared group among them', async () => {
+    await account(store, 'solo', { currency: 'GBP', subscriptions: [{ type: 'msisdn', value: '1001' }] });
+    await account(store, 'kid', {
+      subject: 'kids-plan',
+      sharedGroup: 'family',
+      subscriptions: [
+        { type: 'msisdn', value: '2001' },
+        { type: 'msisdn', value: '2002' },
+      ],
+    });
+    const found = await store.subscribersOf('t', 'msisdn', ['2002', '9999', '1001', '2001']);
+    expect(found).toEqual([
+      { id: 'kid', subject: 'kids-plan', currency: 'EUR' },
+      null,
+      { id: 'solo', subject: 'solo', currency: 'GBP' },
+      { id: 'kid', subject: 'kids-plan', currency: 'EUR' },
+    ]);
+    // The account's keys found here are the ones every operation uses (the group's tag).
+    await store.addBalance('t', 'kid', { id: 'main', unit: 'money', value: 500 }, op());
+    const d = await store.debit('t', 'kid', {
+      opId: op(),
+      charge: { unit: 'sms', units: 1, amountNano: 100 },
+    });
+    expect(d.code).toBe('OK');
+    expect((await store.getAccount('t', 'kid'))!.balances[0]!.value).toBe(400);
+  });
+
   it('credits, debits money exactly, and never overdraws a prepaid account', async () => {
     await account(store, 'p');
     expect((await store.addBalance('t', 'p', { id: 'main', unit: 'money', value: 0 }, op())).code).toBe('OK');
