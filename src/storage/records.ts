@@ -4,7 +4,8 @@
  * outbox drain (outbox.ts) stores them here, idempotently by their keys:
  *
  *   rated_records     one row per charged event and per closed session (a late report after the close
- *                     replaces it: the newest version of a record wins), with its price breakdown
+ *                     replaces it: the newest version of a record wins, the one with the most usage,
+ *                     whichever drainer stores it last), with its price breakdown
  *   charging_requests one row per processed charging request: what was asked and what was answered
  */
 import type { Pool } from 'pg';
@@ -120,7 +121,7 @@ export class RecordRows {
         .join(', ');
       await db.query(
         `INSERT INTO ${t} (${cols}) SELECT ${cols} FROM json_populate_recordset(null::${t}, $1::json)
-         ON CONFLICT (record_id) DO UPDATE SET ${updates}, stored_at = now()`,
+         ON CONFLICT (record_id) DO UPDATE SET ${updates}, stored_at = now() WHERE ${t}.usage <= EXCLUDED.usage`,
         [`[${[...this.rated.values()].join(',')}]`],
       );
     }
