@@ -69,6 +69,8 @@ export type StepOutcome =
   | { status: 'APPLIED' | 'DEVIATED'; version: number; results: StepOpResult[] }
   | { status: 'REPLAY'; answer: string }
   | { status: 'CONFLICT' }
+  /** The request number is not newer than `newestDropped`, an answer the session no longer keeps. */
+  | { status: 'TOO_OLD'; newestDropped: number }
   | { status: 'STALE'; version: number; info: string; state: string }
   | { status: 'CHANGED'; account: string[] };
 
@@ -133,6 +135,8 @@ export function decodeStep(raw: unknown, ops: StepOp[]): StepOutcome {
       return { status: 'REPLAY', answer: r[1] as string };
     case 'CONFLICT':
       return { status: 'CONFLICT' };
+    case 'TOO_OLD':
+      return { status: 'TOO_OLD', newestDropped: Number(r[1]) };
     case 'STALE':
       return { status: 'STALE', version: Number(r[1]), info: r[2] as string, state: r[3] as string };
     case 'CHANGED':

@@ -87,6 +87,7 @@ export class SessionError extends Error {
     readonly code:
       | 'SESSION_NOT_FOUND'
       | 'REQUEST_CONFLICT'
+      | 'REQUEST_TOO_OLD'
       | 'SESSION_EXISTS'
       | 'INVALID_REQUEST_NUMBER'
       | 'MANDATORY_IE_MISSING'
@@ -104,6 +105,8 @@ export const DEFAULT_QUOTA: Record<string, number> = {
   sms: 1,
   generic: 1,
 };
+/** Answers a session keeps for replays: its last requests' (KEEP_ANSWERS in balances/lua/step.lua). */
+export const KEPT_ANSWERS = 64;
 export const VALIDITY_SECONDS: Record<string, number> = { voice: 300, data: 3600, sms: 300, generic: 300 };
 
 export interface Group {

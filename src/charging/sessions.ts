@@ -26,6 +26,7 @@ import {
   sessionFrom,
   stateOf,
   SessionError,
+  KEPT_ANSWERS,
   VALIDITY_SECONDS,
   type Phase,
   type SessionAnswer,
@@ -327,6 +328,11 @@ export function createSessions(deps: SessionDeps) {
           throw new SessionError(
             'REQUEST_CONFLICT',
             `requestNumber ${req.requestNumber} was already processed with a different body`,
+          );
+        case 'TOO_OLD':
+          throw new SessionError(
+            'REQUEST_TOO_OLD',
+            `requestNumber ${req.requestNumber} is not newer than ${outcome.newestDropped}, whose answer the session no longer keeps (it keeps the last ${KEPT_ANSWERS}): it is refused, never charged twice`,
           );
         case 'STALE':
           if (phase === 'initiate')

@@ -24,6 +24,11 @@ export const ERRORS = {
     title: 'This request number was already processed with a different body',
     diameter: 5012,
   },
+  REQUEST_TOO_OLD: {
+    status: 409,
+    title: 'This request number is older than the answers the session keeps',
+    diameter: 5012,
+  },
   SESSION_EXISTS: { status: 409, title: 'The session is already open', diameter: 5012 },
   BUSY: { status: 503, title: 'The account kept changing while charging: retry', diameter: 3004 },
   INVALID_TARIFF: { status: 422, title: 'The tariff was refused', diameter: 5012 },

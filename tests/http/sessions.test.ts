@@ -117,6 +117,42 @@ describe('voice session', () => {
     expect((await c.money()).value).toBe(1_000_000_000 - 292_500_000);
   });
 
+  it('keeps the answers of the last 64 requests of a long session; an older one is refused, never charged again', async () => {
+    const c = await customer(1_000_000_000);
+    const sid = 'long-call';
+    await call(sid, 'initiate', voiceInit(c.msisdn));
+    const update = (n: number) => ({
+      requestNumber: n,
+      eventTime: at(n),
+      mscc: [{ ratingGroup: 100, requested: { time: 60 }, used: [{ time: 1 }] }],
+    });
+    const answers: string[] = [];
+    for (let n = 1; n <= 80; n++) {
+      const r = await call(sid, 'update', update(n));
+      expect(r.json()).toMatchObject({ resultCode: 2001 });
+      answers[n] = r.body;
+    }
+    const before = await c.money();
+    // The last 64 are replayed byte for byte ...
+    for (const n of [17, 50, 80]) {
+      const again = await call(sid, 'update', update(n));
+      expect(again.body).toBe(answers[n]);
+      expect(again.headers['idempotent-replayed']).toBe('true');
+    }
+    // ... an older one is refused with a clear error, and no money moves.
+    for (const n of [1, 16]) {
+      const old = await call(sid, 'update', update(n));
+      expect(old.statusCode).toBe(409);
+      expect(old.json()).toMatchObject({ cause: 'REQUEST_TOO_OLD', diameterResultCode: 5012 });
+    }
+    expect(await c.money()).toEqual(before);
+    // The session's record in Redis stays small however long the session lasts.
+    const [key] = await redis.keys(`${prefix}*:sess:${sid}`);
+    const fields = await redis.hkeys(key!);
+    expect(fields.filter((f) => f.startsWith('a:'))).toHaveLength(64);
+    expect(fields.length).toBeLessThanOrEqual(64 + 5);
+  });
+
   it('accepts updates out of order and charges each report once', async () => {
     const c = await customer(1_000_000_000);
     await call('ooo', 'initiate', voiceInit(c.msisdn));

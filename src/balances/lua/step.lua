@@ -5,8 +5,8 @@
 -- reservations' expiry) and says how each operation would go, so the caller can plan again.
 --
 -- KEYS[1..6] as common.lua   KEYS[7] where the answer is kept: the session hash (fields info =
--- what never changes, st = state, v = version, a:<request> = answers), or for a step without a
--- session its own record
+-- what never changes, st = state, v = version, a:<request> = answers, al and pw: which answers are
+-- kept, see KEEP_ANSWERS), or for a step without a session its own record
 -- ARGV[1] step id (the ledger's op)   ARGV[2] fingerprint   ARGV[3] now   ARGV[4] retention (s) of
 -- the answer or the session   ARGV[5] account   ARGV[6] expected session version ('' = no session,
 -- '0' = opens one)   ARGV[7] the answer's field in the session hash   ARGV[8] the session's info
@@ -34,18 +34,27 @@
 -- no hint; both '' = leave it), the index TTL (s, '' = none). On a Cluster these keys are in other
 -- slots: the caller writes them itself.
 --
--- Checks, in order: replay (REPLAY with the stored answer, or CONFLICT); session version (STALE with
+-- Checks, in order: replay (REPLAY with the stored answer, or CONFLICT; TOO_OLD with the newest
+-- request number whose answer is no longer kept, see KEEP_ANSWERS); session version (STALE with
 -- the current version, info and state); the caller's view of the account (CHANGED with the
 -- account's fields, when its subject or the subscription changed); then every operation. Returns
 -- {'APPLIED' | 'DEVIATED', version, results}, a result per operation: {code, money taken, units
 -- taken, detail}, detail = the units covered (NEED_PRICE) or the holds 'unit:amount,...' of a
 -- reservation.
 
+-- A session keeps the answers of its last KEEP_ANSWERS requests (field al lists their numbers in the
+-- order they were answered; pw is the newest request number whose answer was dropped). A request
+-- not among them and not newer than pw is refused (TOO_OLD): it may have been answered, so it is
+-- never charged again. Diameter clients retry their last request, not one 64 requests back.
+local KEEP_ANSWERS = 64
+
 local session = ARGV[6] ~= ''
 local version, seen = 0, nil
 if session then
-  local got = redis.call('HMGET', KEYS[7], 'v', ARGV[7])
+  local got = redis.call('HMGET', KEYS[7], 'v', ARGV[7], 'pw')
   version, seen = tonumber(got[1] or '0'), got[2]
+  local n = tonumber(string.match(ARGV[7], '^a:(%d+)$') or '')
+  if not seen and got[3] and n and n <= tonumber(got[3]) then return { 'TOO_OLD', got[3] } end
 else
   seen = redis.call('GET', KEYS[7])
 end
@@ -239,6 +248,24 @@ for k = 0, n - 1 do
 end
 if deviated then return reply({ 'DEVIATED', version, results }) end
 
+-- Lists the answer just written (field a:<n>) and drops the oldest beyond KEEP_ANSWERS.
+local function keepAnswers(field)
+  local n = string.match(field, '^a:(%d+)$')
+  if not n then return end
+  local list = redis.call('HGET', KEYS[7], 'al')
+  list = list and (list .. ',' .. n) or n
+  local _, commas = string.gsub(list, ',', '')
+  if commas >= KEEP_ANSWERS then
+    local cut = string.find(list, ',', 1, true)
+    local oldest = string.sub(list, 1, cut - 1)
+    list = string.sub(list, cut + 1)
+    redis.call('HDEL', KEYS[7], 'a:' .. oldest)
+    local pw = redis.call('HGET', KEYS[7], 'pw')
+    if not pw or tonumber(oldest) > tonumber(pw) then redis.call('HSET', KEYS[7], 'pw', oldest) end
+  end
+  redis.call('HSET', KEYS[7], 'al', list)
+end
+
 -- point of no return
 for _, m in ipairs(moves) do apply(m.kind, m.b.scope, m.b.id, m.b.unit, m.delta, m.heldDelta) end
 for _, id in ipairs(dropped) do
@@ -259,6 +286,7 @@ else
   version = version + 1
   if ARGV[8] ~= '' then redis.call('HSET', KEYS[7], 'info', ARGV[8], 'st', ARGV[9], 'v', version, ARGV[7], kept)
   else redis.call('HSET', KEYS[7], 'st', ARGV[9], 'v', version, ARGV[7], kept) end
+  keepAnswers(ARGV[7])
   redis.call('EXPIRE', KEYS[7], tonumber(ARGV[4]))
 end
 -- One outbox entry for the whole step.
