@@ -10,13 +10,14 @@
  * as a stored CDR, a duplicate or a reject (unclaimed, so it can be fed again after a fix).
  */
 import type { Pool } from 'pg';
-import type { RedisOptions } from 'ioredis';
+import type { Cluster, RedisOptions } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import type { BalanceStore } from '../balances/store.js';
 import { recoverBatches } from './batches.js';
 import { ChunkTransaction } from './chunk.js';
 import { NATIVE_MAPPING, type ColumnMapping } from './format.js';
 import type { RatingPool } from './pool.js';
+import type { Directory } from './worker.js';
 import { fileFingerprint, openCdrFile } from './read.js';
 import { forgetLinesDone, linesDone } from './store.js';
 import type { ChunkResult } from './chunk-result.js';
@@ -45,17 +46,27 @@ export interface ImportDeps {
   now?: () => number;
 }
 
-/** How the workers reach the subscribers: the store's Redis (standalone options) and key prefix. */
-function directoryOf(store: BalanceStore, job: string) {
-  // The workers open connections of their own from plain options, which a Cluster client has not.
-  if (store.cluster)
-    throw new Error('CDR imports need a standalone Redis: the rating workers cannot reach a Cluster yet');
-  const o = (store.redis as { options?: RedisOptions }).options ?? {};
-  const pick = ['host', 'port', 'path', 'username', 'password', 'db', 'family', 'tls'] as const;
-  const redis = Object.fromEntries(
-    pick.filter((k) => o[k] !== undefined).map((k) => [k, o[k]]),
-  ) as RedisOptions;
-  return { redis, keyPrefix: store.keySpace.prefix, job };
+/** Connection options a worker can rebuild (no functions, no sockets). */
+const PLAIN = ['host', 'port', 'path', 'username', 'password', 'db', 'family', 'tls'] as const;
+
+function plainOptions(o: RedisOptions): RedisOptions {
+  return Object.fromEntries(PLAIN.filter((k) => o[k] !== undefined).map((k) => [k, o[k]])) as RedisOptions;
+}
+
+/**
+ * How the workers reach the subscribers: the store's Redis as plain options (a Cluster as its
+ * masters' addresses and their options) and the key prefix.
+ */
+function directoryOf(store: BalanceStore, job: string): Directory {
+  const base = { keyPrefix: store.keySpace.prefix, job };
+  if (store.cluster) {
+    const masters = (store.redis as Cluster).nodes('master');
+    if (masters.length === 0) throw new Error('CDR imports: the Redis Cluster has no master connected');
+    const nodes = masters.map((m) => ({ host: m.options.host!, port: m.options.port! }));
+    const { host: _h, port: _p, ...options } = plainOptions(masters[0]!.options);
+    return { ...base, redis: options, clusterNodes: nodes };
+  }
+  return { ...base, redis: plainOptions((store.redis as { options?: RedisOptions }).options ?? {}) };
 }
 
 export async function importCdrFile(

@@ -5,7 +5,7 @@
  * and write the COPY rows. Plain data out; what the balances decide is the main thread's.
  */
 import type { RedisOptions } from 'ioredis';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { createBalanceStore, type BalanceStore } from '../balances/store.js';
 import {
@@ -49,7 +49,10 @@ export type RateOutcome =
 
 /** Where subscribers are found: the engine's Redis and key prefix; a new `job` forgets them. */
 export interface Directory {
+  /** Connection options (of every node, on a Cluster). */
   redis: RedisOptions;
+  /** A Cluster's masters, when the engine's Redis is one. */
+  clusterNodes?: { host: string; port: number }[];
   keyPrefix: string;
   job: string;
 }
@@ -94,10 +97,12 @@ interface Lookups {
 let lookups: Lookups | undefined;
 
 function lookupsFor(d: Directory): Lookups {
-  const key = `${JSON.stringify(d.redis)}\u0000${d.keyPrefix}`;
+  const key = `${JSON.stringify([d.redis, d.clusterNodes])}\u0000${d.keyPrefix}`;
   if (lookups?.key !== key) {
     void lookups?.store.redis.quit().catch(() => undefined);
-    const redis = new Redis({ ...d.redis, enableAutoPipelining: true });
+    const redis = d.clusterNodes
+      ? new Cluster(d.clusterNodes, { redisOptions: d.redis, enableAutoPipelining: true })
+      : new Redis({ ...d.redis, enableAutoPipelining: true });
     const store = createBalanceStore({ redis, keyPrefix: d.keyPrefix });
     lookups = { key, job: d.job, store, known: new Map(), accounts: new Map() };
   }

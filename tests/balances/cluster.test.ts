@@ -4,16 +4,21 @@
  * groups, so no CROSSSLOT error can occur.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBalanceStore } from '../../src/balances/store.js';
+import { importCdrFile } from '../../src/cdr/pipeline.js';
+import { createRatingPool } from '../../src/cdr/pool.js';
+import { ensureCdrSchema } from '../../src/cdr/store.js';
+import { testPostgres } from '../support/postgres.js';
 
 const BASE = 7100 + (process.pid % 50) * 3;
 const dir = mkdtempSync(join(tmpdir(), 'redis-cluster-'));
 let cluster: Cluster;
+const { pool, schema } = testPostgres();
 
 beforeAll(() => {
   execFileSync('bash', ['scripts/start-redis-cluster.sh', String(BASE), dir], { stdio: 'pipe' });
@@ -99,5 +104,44 @@ describe('balance store on Redis Cluster', () => {
     ]);
 
     expect((await store.getAccount('t', 'acct3'))!.balances[0]).toMatchObject({ value: 850, held: 0 });
+  });
+
+  it('imports a CDR file: the rating workers find subscribers on the Cluster, accounts on every master are charged', async () => {
+    const store = createBalanceStore({ redis: cluster, keyPrefix: 'cdr:' });
+    const rating = createRatingPool({ tariffDir: 'tariffs/sample', threads: 1 });
+    try {
+      await ensureCdrSchema(pool, schema);
+      const lines: string[] = [];
+      for (let i = 1; i <= 12; i++) {
+        const msisdn = `4477009${String(i).padStart(5, '0')}`;
+        await store.createAccount(
+          {
+            tenant: 'acme',
+            id: `s${i}`,
+            type: 'prepaid',
+            currency: 'GBP',
+            subject: `s${i}`,
+            subscriptions: [{ type: 'msisdn', value: msisdn }],
+          },
+          `c-${i}`,
+        );
+        await store.addBalance('acme', `s${i}`, { id: 'main', unit: 'money', value: 1e12 }, `b-${i}`);
+        lines.push(`k${i},acme,${msisdn},call,voice,+442071234567,2026-11-20T12:00:00Z,60`);
+      }
+      lines.push('k0,acme,447700999999,call,voice,+442071234567,2026-11-20T12:00:00Z,60'); // nobody's
+      const path = join(dir, 'cluster.csv');
+      writeFileSync(
+        path,
+        `cdr_id,tenant,subscriber,category,service,destination,start_time,usage\n${lines.join('\n')}\n`,
+      );
+      const c = await importCdrFile({ balances: store, pool, schema, rating }, path, { fileId: 'cluster' });
+      expect(c).toMatchObject({ read: 13, stored: 12, rejected: { UNKNOWN_SUBSCRIBER: 1 } });
+      let left = 0;
+      for (let i = 1; i <= 12; i++) left += (await store.getAccount('acme', `s${i}`))!.balances[0]!.value;
+      expect(12e12 - left).toBe(c.chargedNano);
+      expect(c.chargedNano).toBeGreaterThan(0);
+    } finally {
+      await rating.close();
+    }
   });
 });
