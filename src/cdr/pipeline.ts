@@ -57,9 +57,10 @@ function plainOptions(o: RedisOptions): RedisOptions {
  * How the workers reach the subscribers: the store's Redis as plain options (a Cluster as its
  * masters' addresses and their options) and the key prefix.
  */
-function directoryOf(store: BalanceStore, job: string): Directory {
+async function directoryOf(store: BalanceStore, job: string): Promise<Directory> {
   const base = { keyPrefix: store.keySpace.prefix, job };
   if (store.cluster) {
+    await store.redis.ping(); // a Cluster client knows its masters once it has connected
     const masters = (store.redis as Cluster).nodes('master');
     if (masters.length === 0) throw new Error('CDR imports: the Redis Cluster has no master connected');
     const nodes = masters.map((m) => ({ host: m.options.host!, port: m.options.port! }));
@@ -103,7 +104,7 @@ export async function importCdrFile(
     skipUntilLine: c.resumedAfterLine,
     ...(opts.chunkBytes ? { chunkBytes: opts.chunkBytes } : {}),
   });
-  const directory = directoryOf(deps.balances, randomUUID());
+  const directory = await directoryOf(deps.balances, randomUUID());
   // Chunks are read and rated ahead, up to `depth` in flight, refilled as each is rated, while
   // earlier ones are charged and stored in order.
   const ahead: { rated: Promise<ChunkResult>; bytesRead: number; lastLine: number }[] = [];

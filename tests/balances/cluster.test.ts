@@ -134,7 +134,12 @@ describe('balance store on Redis Cluster', () => {
         path,
         `cdr_id,tenant,subscriber,category,service,destination,start_time,usage\n${lines.join('\n')}\n`,
       );
-      const c = await importCdrFile({ balances: store, pool, schema, rating }, path, { fileId: 'cluster' });
+      // An importer's own client, not connected yet when the import starts (as in the CLI).
+      const importer = new Cluster([{ host: '127.0.0.1', port: BASE }]);
+      const balances = createBalanceStore({ redis: importer, keyPrefix: 'cdr:' });
+      const c = await importCdrFile({ balances, pool, schema, rating }, path, { fileId: 'cluster' }).finally(
+        () => importer.quit(),
+      );
       expect(c).toMatchObject({ read: 13, stored: 12, rejected: { UNKNOWN_SUBSCRIBER: 1 } });
       let left = 0;
       for (let i = 1; i <= 12; i++) left += (await store.getAccount('acme', `s${i}`))!.balances[0]!.value;
