@@ -63,6 +63,11 @@ export interface StepOpResult {
   covered?: number;
   /** reserve: what the reservation holds, per unit. */
   holds?: { unit: string; amount: number }[];
+  /**
+   * A refused reserve (INSUFFICIENT): what each balance ('scope:id') had free at that point of the
+   * step, after its earlier operations (a settle gives back the reservation and takes the usage).
+   */
+  free?: Map<string, number>;
 }
 
 export type StepOutcome =
@@ -128,6 +133,22 @@ function decodeHolds(detail: string): { unit: string; amount: number }[] {
   });
 }
 
+function decodeFree(detail: string): Map<string, number> {
+  const free = new Map<string, number>();
+  for (const b of detail === '' ? [] : detail.split('|')) {
+    const [scope, id, amount] = b.split(',') as [string, string, string];
+    free.set(`${scope}:${id}`, Number(amount));
+  }
+  return free;
+}
+
+/** What a reserve's detail says: the holds of a reservation, or what a refused one found free. */
+function reserveDetail(code: string, detail: string): Partial<StepOpResult> {
+  if (code === 'NEED_PRICE') return {};
+  if (code === 'INSUFFICIENT') return { free: decodeFree(detail) };
+  return { holds: decodeHolds(detail) };
+}
+
 export function decodeStep(raw: unknown, ops: StepOp[]): StepOutcome {
   const r = raw as [string, ...unknown[]];
   switch (r[0]) {
@@ -148,7 +169,7 @@ export function decodeStep(raw: unknown, ops: StepOp[]): StepOutcome {
           moneyNano: Number(money),
           units: Number(units),
           ...(code === 'NEED_PRICE' ? { covered: Number(detail) } : {}),
-          ...(ops[i]!.verb === 'reserve' && code !== 'NEED_PRICE' ? { holds: decodeHolds(detail) } : {}),
+          ...(ops[i]!.verb === 'reserve' ? reserveDetail(code, detail) : {}),
         }),
       );
       return { status: r[0] as 'APPLIED' | 'DEVIATED', version: Number(r[1]), results };

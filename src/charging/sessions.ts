@@ -160,8 +160,19 @@ export function createSessions(deps: SessionDeps) {
     return { known: { accountId: a.id, version: 0, state }, subscription: found.subscription };
   }
 
-  /** What the balances can pay of the group's quota now (a snapshot: the step checks it again). */
-  async function affordable(s: SessionRecord, rg: number, plan: PlannedStep, quota: number, at: string) {
+  /**
+   * What the balances can pay of the group's quota, from what each had free when the step refused
+   * the reservation (`free`, after the step's own settle) and the account's balances for what may
+   * pay what. A snapshot: the step checks it again.
+   */
+  async function affordable(
+    s: SessionRecord,
+    rg: number,
+    plan: PlannedStep,
+    quota: number,
+    at: string,
+    free: Map<string, number> | undefined,
+  ) {
     const view = await deps.balances.getAccount(s.tenant, s.accountId);
     const rated = rate(s, quota, (s.tor === 'voice' ? 1e9 : 1) * (plan.state.groups[rg]?.used ?? 0), at);
     if (!view || !rated) return 0;
@@ -176,7 +187,7 @@ export function createSessions(deps: SessionDeps) {
     const snapshot: BalanceSnapshot[] = usable.map((b) => ({
       id: `${b.scope}:${b.id}`,
       unit: b.unit,
-      value: BigInt(Math.max(0, b.value - b.held)),
+      value: BigInt(Math.max(0, free?.get(`${b.scope}:${b.id}`) ?? b.value - b.held)),
       weight: b.weight,
       destinations: b.destinations,
       blocker: false,
@@ -221,7 +232,7 @@ export function createSessions(deps: SessionDeps) {
           // What the balances afford, once; refused again (they changed meanwhile): nothing.
           const can = d.grant.has(rg)
             ? 0
-            : await affordable(s, rg, plan, plan.state.groups[rg]!.quota, req.eventTime);
+            : await affordable(s, rg, plan, plan.state.groups[rg]!.quota, req.eventTime, r.free);
           d.grant.set(rg, can);
           d.reservePriced.delete(rg);
         } else d.reserveRefused.set(rg, refusal);

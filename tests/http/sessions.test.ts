@@ -188,6 +188,30 @@ describe('voice session', () => {
     });
   });
 
+  // The next grant is what is left once the report is settled: the session's own reservation given
+  // back, what was used taken. 0.25 = the fee + 80 s; 60 s held (0.20) at the initiate.
+  it.each([
+    ['less than granted', 30, 50], // used 0.05 + 30 s = 0.125; left 0.125 = 50 s
+    ['more than granted', 70, 10], // used 0.05 + 70 s = 0.225; left 0.025 = 10 s
+  ])('grants the last seconds after a report of %s', async (_, used, last) => {
+    const c = await customer(250_000_000);
+    const sid = `last-${used}`;
+    await call(sid, 'initiate', voiceInit(c.msisdn));
+    const u = await call(sid, 'update', {
+      requestNumber: 1,
+      eventTime: at(used),
+      mscc: [{ ratingGroup: 100, requested: { time: 60 }, used: [{ time: used }] }],
+    });
+    expect(u.json()).toMatchObject({
+      resultCode: 2001,
+      mscc: [
+        { resultCode: 2001, granted: { time: last }, finalUnitIndication: { finalUnitAction: 'TERMINATE' } },
+      ],
+    });
+    const m = await c.money();
+    expect([m.value, m.held]).toEqual([250_000_000 - 50_000_000 - used * 2_500_000, last * 2_500_000]);
+  });
+
   it('refuses to open a session nobody can pay for', async () => {
     const c = await customer(10_000_000); // 0.01 < the 0.05 connect fee
     const r = await call('broke', 'initiate', voiceInit(c.msisdn));

@@ -39,8 +39,9 @@
 -- the current version, info and state); the caller's view of the account (CHANGED with the
 -- account's fields, when its subject or the subscription changed); then every operation. Returns
 -- {'APPLIED' | 'DEVIATED', version, results}, a result per operation: {code, money taken, units
--- taken, detail}, detail = the units covered (NEED_PRICE) or the holds 'unit:amount,...' of a
--- reservation.
+-- taken, detail}, detail = the units covered (NEED_PRICE), the holds 'unit:amount,...' of a
+-- reservation, or for a refused one (INSUFFICIENT) what each balance has free at that point of the
+-- step: 'scope,balance,amount|...'.
 
 -- A session keeps the answers of its last KEEP_ANSWERS requests (field al lists their numbers in the
 -- order they were answered; pw is the newest request number whose answer was dropped). A request
@@ -198,7 +199,13 @@ function verbs.reserve(op, c)
   if bad then return bad, 0, 0, '' end
   local planned, code, covered = plan(list, c, available, floor)
   if code == 'NEED_PRICE' then return code, 0, 0, fmt(covered) end
-  if not planned then return code, 0, 0, '' end
+  if not planned then
+    -- What each balance has free once the step's earlier operations are done (a settle gave back
+    -- the session's reservation and took what was used): the caller grants what that affords.
+    local free = {}
+    for _, b in ipairs(list) do free[#free + 1] = b.scope .. ',' .. b.id .. ',' .. fmt(available(b)) end
+    return code, 0, 0, table.concat(free, '|')
+  end
   local money, units = taken(planned)
   local detail = {}
   for _, m in ipairs(planned) do
