@@ -184,14 +184,17 @@ export function createSessions(deps: SessionDeps) {
         (b.ratingGroups.length === 0 || b.ratingGroups.includes(rg)) &&
         (b.categories.length === 0 || b.categories.includes(s.category)),
     );
-    const snapshot: BalanceSnapshot[] = usable.map((b) => ({
-      id: `${b.scope}:${b.id}`,
-      unit: b.unit,
-      value: BigInt(Math.max(0, free?.get(`${b.scope}:${b.id}`) ?? b.value - b.held)),
-      weight: b.weight,
-      destinations: b.destinations,
-      blocker: false,
-    }));
+    const snapshot = usable.map((b): BalanceSnapshot => {
+      const id = `${b.scope}:${b.id}`;
+      return {
+        id,
+        unit: b.unit,
+        value: BigInt(Math.max(0, free?.get(id) ?? b.value - b.held)),
+        weight: b.weight,
+        destinations: b.destinations,
+        blocker: false,
+      };
+    });
     const usage = affordableUsage(rated, snapshot).usage;
     return Math.min(quota, s.tor === 'voice' ? Math.floor(usage / 1e9) : usage);
   }
