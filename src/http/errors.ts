@@ -4,9 +4,20 @@
  * generic 500 (details only in the log).
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { isUnavailable } from '../infra/unavailable.js';
 
 export const ERRORS = {
   INVALID_REQUEST: { status: 400, title: 'The request is not valid', diameter: 5004 },
+  PAYLOAD_TOO_LARGE: {
+    status: 413,
+    title: 'The request body is larger than this route takes',
+    diameter: 5004,
+  },
+  UNSUPPORTED_MEDIA_TYPE: {
+    status: 415,
+    title: 'The request body is not in a media type or charset this route reads',
+    diameter: 5004,
+  },
   UNAUTHENTICATED: { status: 401, title: 'An API key is required', diameter: 3010 },
   FORBIDDEN: { status: 403, title: 'This key may not do that', diameter: 5003 },
   NOT_FOUND: { status: 404, title: 'No such resource', diameter: 5002 },
@@ -34,6 +45,11 @@ export const ERRORS = {
   INVALID_TARIFF: { status: 422, title: 'The tariff was refused', diameter: 5012 },
   OVERLOADED: { status: 503, title: 'Too many requests in flight', diameter: 3004 },
   NOT_READY: { status: 503, title: 'A dependency is not answering', diameter: 3002 },
+  UNAVAILABLE: {
+    status: 503,
+    title: 'Redis or PostgreSQL did not answer in time: retry',
+    diameter: 3002,
+  },
   INTERNAL: { status: 500, title: 'Internal error', diameter: 5012 },
 } as const;
 
@@ -64,7 +80,8 @@ export function problem(code: ErrorCode, detail?: string, extra: Record<string, 
 
 function send(reply: FastifyReply, code: ErrorCode, detail?: string, extra?: Record<string, unknown>) {
   const body = problem(code, detail, extra);
-  if (code === 'OVERLOADED' || code === 'BUSY') reply.header('Retry-After', '1');
+  if (code === 'OVERLOADED' || code === 'BUSY' || code === 'UNAVAILABLE' || code === 'NOT_READY')
+    reply.header('Retry-After', '1');
   return reply.status(body.status).type('application/problem+json').send(body);
 }
 
@@ -81,6 +98,10 @@ export function errorHandler(err: FastifyError | AppError, req: FastifyRequest, 
     return send(reply, 'INVALID_REQUEST', err.message);
   }
   if (err.statusCode === 404) return send(reply, 'NOT_FOUND');
+  if (isUnavailable(err)) {
+    req.log.warn({ err: err.message }, 'a dependency did not answer');
+    return send(reply, 'UNAVAILABLE');
+  }
   req.log.error({ err }, 'unhandled error');
   return send(reply, 'INTERNAL');
 }
