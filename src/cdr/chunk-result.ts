@@ -22,6 +22,8 @@ export interface ChunkResult {
   /** The accounts of the chunk: CDR i's is tenants[account[i]] / accountIds[account[i]]. */
   tenants: string[];
   accountIds: string[];
+  /** The accounts' currencies (what their CDRs were charged in): CDR i's is currencies[account[i]]. */
+  currencies: string[];
   /** Rated CDRs. */
   n: number;
   /** COPY text (UTF-8) of rated_cdrs (RATED_COLUMNS, charged_nano = cost_nano) and of cdr_ids, a row a CDR; ends in bytes. */
@@ -55,6 +57,7 @@ export interface ChunkResult {
 export interface ChunkAccount {
   tenant: string;
   id: string;
+  currency: string;
   copy: { tenant: string; id: string; currency: string };
 }
 
@@ -73,6 +76,7 @@ export class ChunkBuilder {
   private n = 0;
   private readonly tenants: string[] = [];
   private readonly accountIds: string[] = [];
+  private readonly currencies: string[] = [];
   private readonly accountIndex = new Map<ChunkAccount, number>();
   private readonly destinations: string[] = [];
   private readonly destIndex = new Map<string, number>();
@@ -130,6 +134,7 @@ export class ChunkBuilder {
     if (ai === undefined) {
       ai = this.tenants.push(a.tenant) - 1;
       this.accountIds.push(a.id);
+      this.currencies.push(a.currency);
       this.accountIndex.set(a, ai);
     }
     const n = this.n++;
@@ -166,6 +171,7 @@ export class ChunkBuilder {
       months: [...this.months],
       tenants: this.tenants,
       accountIds: this.accountIds,
+      currencies: this.currencies,
       n,
       rows: rows.bytes,
       rowEnds: rows.ends,

@@ -125,10 +125,13 @@ export class ChunkTransaction {
     const refused: string[] = [];
     let stored = 0;
     let chargedNano = 0;
+    const charged: Record<string, number> = {};
     for (const i of this.positions) {
       const v = this.taken[i];
       if (typeof v === 'number') {
         chargedNano += v;
+        const currency = r.currencies[r.account[i]!]!;
+        charged[currency] = (charged[currency] ?? 0) + v;
         stored++;
         continue;
       }
@@ -154,6 +157,8 @@ export class ChunkTransaction {
     client.release();
     c.stored += stored;
     c.chargedNano += chargedNano;
+    for (const [currency, nano] of Object.entries(charged))
+      c.chargedNanoByCurrency[currency] = (c.chargedNanoByCurrency[currency] ?? 0) + nano;
     for (const x of rejects) c.rejected[x.reason] = (c.rejected[x.reason] ?? 0) + 1;
     if (this.registered)
       await finishBatch(deps.pool, deps.schema, deps.balances, this.batchId, this.accounts);

@@ -30,7 +30,14 @@ export interface ImportCounters {
   duplicates: number;
   rejected: Record<string, number>;
   chargedNano: number;
+  /** The same money by currency (accounts are charged in their own currency). */
+  chargedNanoByCurrency: Record<string, number>;
   bytesRead: number;
+  /**
+   * Set when the import was stopped (its signal) before the end of the file: every line up to this
+   * one is done (the chunks in flight were finished), and a new run of the file goes on after it.
+   */
+  stoppedAfterLine?: number;
   /**
    * Where the time went, ms: waiting for the file, waiting for the pool, charging, storing (the
    * steps of neighbouring chunks overlap), and the pool's own time rating.
@@ -78,6 +85,8 @@ export async function importCdrFile(
     mapping?: ColumnMapping;
     chunkBytes?: number;
     onProgress?: (c: ImportCounters) => void;
+    /** Stops the import cleanly: no more chunks are read, the ones being charged are stored. */
+    signal?: AbortSignal;
   } = {},
 ): Promise<ImportCounters> {
   const c: ImportCounters = {
@@ -87,6 +96,7 @@ export async function importCdrFile(
     duplicates: 0,
     rejected: {},
     chargedNano: 0,
+    chargedNanoByCurrency: {},
     bytesRead: 0,
     timing: { read: 0, rate: 0, charge: 0, store: 0, worker: 0 },
   };
@@ -116,7 +126,7 @@ export async function importCdrFile(
   let reading: Promise<void> | null = null;
   const fill = (): Promise<void> =>
     (reading ??= (async () => {
-      while (more && ahead.length < depth) {
+      while (more && ahead.length < depth && !opts.signal?.aborted) {
         const t = performance.now();
         const n = await file.chunks.next();
         c.timing.read += performance.now() - t;
@@ -142,7 +152,13 @@ export async function importCdrFile(
         more = false;
       })
       .finally(() => (reading = null)));
+  let stopped = false;
   const nextRated = async (): Promise<Rated | null> => {
+    // Chunks only rated so far have charged nothing: stopping drops them.
+    if (opts.signal?.aborted && (more || ahead.length > 0)) {
+      stopped = true;
+      return null;
+    }
     while (ahead.length === 0 && more) await fill();
     const head = ahead.shift();
     if (!head) {
@@ -157,15 +173,19 @@ export async function importCdrFile(
     c.read += r.n + r.rejects.length;
     return { r, bytesRead: head.bytesRead, lastLine: head.lastLine };
   };
+  let lastLineDone = c.resumedAfterLine;
   try {
-    await pipelineChunks(deps, fileId, c, nextRated, (bytesRead) => {
+    await pipelineChunks(deps, fileId, c, nextRated, (bytesRead, lastLine) => {
       c.bytesRead = bytesRead;
+      lastLineDone = lastLine;
       opts.onProgress?.(c);
     });
   } finally {
     file.close();
   }
-  await forgetLinesDone(deps.pool, deps.schema, fileId);
+  // A stopped import keeps its checkpoint, so the next run goes on after it.
+  if (stopped) c.stoppedAfterLine = lastLineDone;
+  else await forgetLinesDone(deps.pool, deps.schema, fileId);
   await recover(0);
   return c;
 }
@@ -188,13 +208,14 @@ async function pipelineChunks(
   fileId: string,
   c: ImportCounters,
   nextRated: () => Promise<Rated | null>,
-  stored: (bytesRead: number) => void,
+  stored: (bytesRead: number, lastLine: number) => void,
 ): Promise<void> {
   const first = await nextRated();
   if (!first) return;
   let cur = {
     tx: await ChunkTransaction.open(deps, fileId, first.r, first.lastLine, c),
     bytesRead: first.bytesRead,
+    lastLine: first.lastLine,
   };
   let charging = cur.tx.charge();
   for (;;) {
@@ -210,7 +231,11 @@ async function pipelineChunks(
     try {
       const n = await nextRated();
       if (n) {
-        next = { tx: await ChunkTransaction.open(deps, fileId, n.r, n.lastLine, c), bytesRead: n.bytesRead };
+        next = {
+          tx: await ChunkTransaction.open(deps, fileId, n.r, n.lastLine, c),
+          bytesRead: n.bytesRead,
+          lastLine: n.lastLine,
+        };
         charging = next.tx.charge();
         charging.catch(() => undefined); // awaited at the top of the loop
       }
@@ -224,7 +249,7 @@ async function pipelineChunks(
       }
       throw err;
     }
-    stored(cur.bytesRead);
+    stored(cur.bytesRead, cur.lastLine);
     if (!next) return;
     cur = next;
   }

@@ -138,7 +138,7 @@ function accountOf(l: Lookups, tenant: string, a: { id: string; currency: string
   let account = l.accounts.get(key);
   if (!account) {
     const copy = { tenant: copyField(tenant), id: copyField(a.id), currency: copyField(a.currency) };
-    l.accounts.set(key, (account = { tenant, id: a.id, copy }));
+    l.accounts.set(key, (account = { tenant, id: a.id, currency: a.currency, copy }));
   }
   return account;
 }
