@@ -69,7 +69,7 @@ export interface ChunkTask extends TariffRef {
 
 let cached: { key: string; tariff: CompiledTariff } | undefined;
 
-async function tariffFor(t: TariffRef): Promise<CompiledTariff> {
+export async function tariffFor(t: TariffRef): Promise<CompiledTariff> {
   const key = `${t.tariffDir}\u0000${t.timezone ?? ''}\u0000${t.version}`;
   if (cached?.key !== key) {
     const loaded = await loadTariffFolder(t.tariffDir, t.timezone ? { timezone: t.timezone } : {});
