@@ -5,6 +5,7 @@
  */
 import { Bench } from 'tinybench';
 import { compileTariff, describeResult, rateEvent, type RatingEvent } from '../src/rating/index.js';
+import { MAX_USAGE } from '../src/rating/units.js';
 import { rng } from '../src/random.js';
 import { syntheticPlan } from './synthetic-tariff.js';
 import { calibrate } from './lib/calibrate.js';
@@ -50,6 +51,11 @@ bench
   })
   .add('rate data (*any, 1 KiB increments)', () => {
     const r = rateEvent(tariff, data[i++ & (N - 1)]!);
+    if (r.ok) sink += r.costNano;
+  })
+  .add('rate voice of MAX_USAGE (72 h, 1 s increments, peak/off-peak: per span, not per second)', () => {
+    const ev = voice[i++ & (N - 1)]!;
+    const r = rateEvent(tariff, { ...ev, usage: MAX_USAGE.voice * 1e9 });
     if (r.ok) sink += r.costNano;
   })
   .add('rate voice + readable breakdown', () => {

@@ -195,7 +195,23 @@ function priceSpan(p: Pricer, span: TimeSpan, elapsedBefore: number): void {
   p.price(span, slot, from, span.to);
 }
 
+/**
+ * The most usage the core prices, base units (2^52 ns is about 52 days of voice; 4 PiB of data).
+ * Usage is a JS number: past 2^53 it no longer holds every base unit, and rounding up to an
+ * increment needs headroom below that, so a larger usage would be priced inexactly. The edge
+ * limits (`MAX_USAGE`) are far below; this only guards callers that bypass them. Within it, the
+ * work is per time span (a few per local day), never per increment.
+ */
+export const MAX_EXACT_USAGE = 2 ** 52;
+
 export function rateEvent(t: CompiledTariff, ev: RatingEvent): RatingResult | RatingError {
+  if (!(ev.usage <= MAX_EXACT_USAGE)) {
+    return ratingError(
+      RatingErrorCode.INVALID_EVENT,
+      `usage may not exceed ${MAX_EXACT_USAGE} base units (beyond it a price would not be exact)`,
+      'usage',
+    );
+  }
   const segments: Resolution[] = [];
   const spans = timeSpans(t, ev, segments);
   if (!Array.isArray(spans)) return spans;
