@@ -8,6 +8,7 @@ import type { RedisOptions } from 'ioredis';
 import { Cluster, Redis } from 'ioredis';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { createBalanceStore, type BalanceStore } from '../balances/store.js';
+import { boundedOptions } from '../infra/redis.js';
 import {
   compactBreakdown,
   compileTariff,
@@ -100,9 +101,12 @@ function lookupsFor(d: Directory): Lookups {
   const key = `${JSON.stringify([d.redis, d.clusterNodes])}\u0000${d.keyPrefix}`;
   if (lookups?.key !== key) {
     void lookups?.store.redis.quit().catch(() => undefined);
+    // A lookup never hangs on a Redis that went away: it fails, and the chunk with it.
+    const options = { ...boundedOptions(), ...d.redis };
     const redis = d.clusterNodes
-      ? new Cluster(d.clusterNodes, { redisOptions: d.redis, enableAutoPipelining: true })
-      : new Redis({ ...d.redis, enableAutoPipelining: true });
+      ? new Cluster(d.clusterNodes, { redisOptions: options, enableAutoPipelining: true })
+      : new Redis(options);
+    redis.on('error', () => undefined); // what it says reaches the lookups as their commands fail
     const store = createBalanceStore({ redis, keyPrefix: d.keyPrefix });
     lookups = { key, job: d.job, store, known: new Map(), accounts: new Map() };
   }

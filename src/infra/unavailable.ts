@@ -23,7 +23,7 @@ const CODES = new Set([
 ]);
 
 const MESSAGES =
-  /connection is closed|max retries per request|connection terminated|the database system is (starting|shutting) down|timeout exceeded when trying to connect|stream isn't writeable|loading the dataset in memory/i;
+  /connection is closed|max retries per request|connection terminated|the database system is (starting|shutting) down|the database system is in recovery mode|timeout exceeded when trying to connect|stream isn't writeable|loading the dataset in memory|command timed out|is not queryable|aborted due to connection close/i;
 
 export function isUnavailable(err: unknown): boolean {
   if (!err || typeof err !== 'object') return false;

@@ -57,16 +57,19 @@ async function drainStreams(o: DrainOptions, streams: string[], batch: number): 
   });
   if (total === 0) return 0;
   const client = await o.pool.connect();
+  let failed: Error | undefined;
   try {
     await client.query('BEGIN');
     await ledger.insert(client, o.schema);
     await records.insert(client, o.schema);
     await client.query('COMMIT');
   } catch (err) {
+    failed = err as Error;
     await client.query('ROLLBACK').catch(() => undefined);
     throw err;
   } finally {
-    client.release();
+    // A connection that failed (PostgreSQL went away) is closed, not handed to the next drain.
+    client.release(failed);
   }
   // Stored: now the entries may leave Redis (a crash before this only re-stores nothing).
   await Promise.all(
