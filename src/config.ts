@@ -36,6 +36,18 @@ export interface Config {
   topUpUrl: string | undefined;
   /** CDR files are rated, charged and stored in chunks of about this many KiB (a batch each). */
   cdrChunkKiB: number;
+  /** Charging and pricing requests not answered by then are answered 503 UNAVAILABLE. */
+  requestDeadlineMs: number;
+  /** The same for every other API request (provisioning, reads, CDR job status); uploads have none. */
+  provisioningDeadlineMs: number;
+  /** A Redis command not answered by then fails (a hung server never holds a caller for longer). */
+  redisCommandTimeoutMs: number;
+  /** Where a Redis already running is looked for when REDIS_URL is unset; 0: start a private one. */
+  localRedisPort: number;
+  /** Where a PostgreSQL already running is looked for when DATABASE_URL is unset; 0: start the embedded one. */
+  localPostgresPort: number;
+  /** The port of the embedded PostgreSQL. */
+  embeddedPostgresPort: number;
 }
 
 export class ConfigError extends Error {}
@@ -119,5 +131,11 @@ export function loadConfig(env: NodeJS.ProcessEnv, readFile: (path: string) => s
     maxInFlight: int(env, 'MAX_IN_FLIGHT', 2000, 1, 1_000_000),
     topUpUrl: env.TOPUP_URL || undefined,
     cdrChunkKiB: int(env, 'CDR_CHUNK_KIB', 4096, 1, 65_536),
+    requestDeadlineMs: int(env, 'REQUEST_DEADLINE_MS', 1000, 50, 60_000),
+    provisioningDeadlineMs: int(env, 'PROVISIONING_DEADLINE_MS', 5000, 50, 600_000),
+    redisCommandTimeoutMs: int(env, 'REDIS_COMMAND_TIMEOUT_MS', 5000, 50, 600_000),
+    localRedisPort: int(env, 'LOCAL_REDIS_PORT', 6379, 0, 65535),
+    localPostgresPort: int(env, 'LOCAL_POSTGRES_PORT', 5432, 0, 65535),
+    embeddedPostgresPort: int(env, 'EMBEDDED_POSTGRES_PORT', 5441, 1, 65535),
   };
 }

@@ -10,8 +10,10 @@ import { createDirectory } from './charging/directory.js';
 import { createSessions } from './charging/sessions.js';
 import { ConfigError, loadConfig } from './config.js';
 import { buildApp } from './http/app.js';
+import { runEvery } from './infra/periodic.js';
 import { connectPostgres } from './infra/postgres.js';
 import { connectRedis } from './infra/redis.js';
+import { handleUncaught } from './infra/uncaught.js';
 import { describeTariffError } from './cli/tariff-errors.js';
 import { seedDemoAccounts } from './seed.js';
 import { recoverBatches } from './cdr/batches.js';
@@ -22,31 +24,22 @@ import { drainOutboxes } from './storage/outbox.js';
 import { ensureRecordsSchema } from './storage/records.js';
 import { openActiveTariff } from './tariffs/active.js';
 
-/** Runs `job` every `ms`, never two at once; logs failures and goes on. */
-function every(
-  ms: number,
-  job: () => Promise<unknown>,
-  onError: (err: unknown) => void,
-): () => Promise<void> {
-  let running: Promise<unknown> | null = null;
-  const timer = setInterval(() => {
-    if (!running)
-      running = job()
-        .catch(onError)
-        .finally(() => (running = null));
-  }, ms);
-  return async () => {
-    clearInterval(timer);
-    await running;
-  };
-}
-
 async function main(): Promise<void> {
   const config = loadConfig(process.env, (p) => readFileSync(p, 'utf8'));
   const say = (line: string) => process.stderr.write(`${line}\n`);
-  const redisHandle = await connectRedis({ url: config.redisUrl, dataDir: config.dataDir });
+  const redisHandle = await connectRedis({
+    url: config.redisUrl,
+    dataDir: config.dataDir,
+    localPort: config.localRedisPort,
+    commandTimeoutMs: config.redisCommandTimeoutMs,
+  });
   say(`balances: ${redisHandle.description}`);
-  const pgHandle = await connectPostgres({ url: config.databaseUrl, dataDir: config.dataDir });
+  const pgHandle = await connectPostgres({
+    url: config.databaseUrl,
+    dataDir: config.dataDir,
+    localPort: config.localPostgresPort,
+    embeddedPort: config.embeddedPostgresPort,
+  });
   say(`history:  ${pgHandle.description}`);
   const tariff = await openActiveTariff(
     config.tariffDir,
@@ -111,6 +104,7 @@ async function main(): Promise<void> {
     history: { pool: pgHandle.pool, schema },
     cdrJobs: { jobs: cdrJobs, uploadDir: `${config.dataDir}/cdr-uploads` },
     health: { redis: redisHandle.redis, postgres: { ping: () => pgHandle.pool.query('select 1') } },
+    deadlines: { chargingMs: config.requestDeadlineMs, provisioningMs: config.provisioningDeadlineMs },
     logger: { level: config.logLevel },
   });
   sessionMetrics.held = (delta) => app.chargingMetrics.reservedMoney.inc(delta);
@@ -132,43 +126,56 @@ async function main(): Promise<void> {
       keyPrefix: config.keyPrefix,
       full,
     });
-  const stopDrain = every(
-    1000,
-    () => drain(drains++ % 300 === 0),
-    (err) => app.log.error({ err }, 'drain to PostgreSQL failed'),
-  );
+  const stopDrain = runEvery({
+    name: 'drain to PostgreSQL',
+    everyMs: 1000,
+    job: () => drain(drains++ % 300 === 0),
+    log: app.log,
+  });
   // Reservations and sessions whose time has come are released and closed by their sweep hints.
-  const stopSweep = every(
-    1000,
-    async () => {
+  const stopSweep = runEvery({
+    name: 'sweep',
+    everyMs: 1000,
+    job: async () => {
       const swept = await balances.sweepExpired();
       app.chargingMetrics.reservationExpiries.inc(swept.expired);
       app.chargingMetrics.reservedMoney.dec(swept.moneyReleasedNano);
       const closed = await sessions.sweep();
       app.chargingMetrics.sessionExpiries.inc(closed);
     },
-    (err) => app.log.error({ err }, 'sweep failed'),
-  );
+    log: app.log,
+  });
 
   // CDR batches an importer left behind (it died before storing them) are given back.
-  const stopRecovery = every(
-    60_000,
-    () => recoverBatches(pgHandle.pool, schema, balances, Date.now()),
-    (err) => app.log.error({ err }, 'CDR batch recovery failed'),
-  );
-
-  closeWithGrace({ delay: 10_000 }, async ({ err }) => {
-    if (err) app.log.error({ err }, 'shutting down after an error');
-    await app.close(); // finishes requests in flight
-    await stopSweep();
-    await stopRecovery();
-    await stopDrain();
-    await cdrJobs.close(); // a job cut short would only be resumed; let the ones in flight finish
-    await ratingPool?.close();
-    await drain();
-    await redisHandle.stop();
-    await pgHandle.stop();
+  const stopRecovery = runEvery({
+    name: 'CDR batch recovery',
+    everyMs: 60_000,
+    job: () => recoverBatches(pgHandle.pool, schema, balances, Date.now()),
+    log: app.log,
   });
+
+  // Requests first, then the background jobs, then the last drain, and only then the storage this
+  // engine may have started itself: what Redis holds reaches PostgreSQL before either stops.
+  let closing: Promise<void> | undefined;
+  const shutdown = (err?: unknown) =>
+    (closing ??= (async () => {
+      if (err) app.log.error({ err }, 'shutting down after an error');
+      await app.close(); // finishes requests in flight
+      await stopSweep();
+      await stopRecovery();
+      await stopDrain();
+      await cdrJobs.close(); // a job cut short would only be resumed; let the ones in flight finish
+      await ratingPool?.close();
+      await drain().then(
+        (stored) => app.log.info({ stored }, 'final drain to PostgreSQL done'),
+        (e: unknown) => app.log.error({ err: e }, 'final drain failed: the next start stores the rest'),
+      );
+      await redisHandle.stop();
+      await pgHandle.stop();
+    })());
+  // Uncaught errors are handled here (a dependency error must not end the engine), signals there.
+  closeWithGrace({ delay: 10_000, skip: ['uncaughtException', 'unhandledRejection'] }, () => shutdown());
+  handleUncaught(app.log, shutdown);
   await app.listen({ port: config.port, host: config.host });
   const resumed = await cdrJobs.resumeUnfinished();
   if (resumed) say(`cdr:      resumed ${resumed} CDR import job(s) a stop had interrupted`);

@@ -9,6 +9,7 @@ import type { BalanceStore } from '../balances/store.js';
 import type { ApiKey } from '../config.js';
 import type { ActiveTariff } from '../tariffs/active.js';
 import { registerAuth } from './auth.js';
+import { registerDeadlines, type Deadlines } from './deadline.js';
 import { AppError, errorHandler } from './errors.js';
 import { registerMetrics } from './metrics.js';
 import { chargingMetrics, type ChargingMetrics } from './charging-metrics.js';
@@ -45,6 +46,8 @@ export interface AppDeps {
   /** CDR file jobs over HTTP (optional). */
   cdrJobs?: { jobs: CdrJobs; uploadDir: string };
   health: { redis: Pingable; postgres?: Pingable };
+  /** Past these, a request is answered 503 UNAVAILABLE (src/http/deadline.ts); none if unset. */
+  deadlines?: Deadlines;
   logger?: FastifyServerOptions['logger'];
 }
 
@@ -83,6 +86,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   limitInFlight(app, deps.maxInFlight);
+  if (deps.deadlines) registerDeadlines(app, deps.deadlines); // before the routes it wraps
   registerAuth(app, deps.apiKeys);
   const metrics = chargingMetrics(registerMetrics(app));
   app.decorate('chargingMetrics', metrics);

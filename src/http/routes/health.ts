@@ -1,9 +1,29 @@
-/** Liveness (the process answers) and readiness (Redis and PostgreSQL answer). */
+/**
+ * Liveness (the process answers) and readiness (Redis and PostgreSQL answer within a second). Both
+ * clients fail fast while their server is away, so readiness and the API say 503 at the same time.
+ */
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../errors.js';
 
 export interface Pingable {
   ping(): Promise<unknown>;
+}
+
+const PING_TIMEOUT_MS = 1000;
+
+/** The ping's outcome, or a timeout after PING_TIMEOUT_MS. */
+async function pingWithin(dep: Pingable): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      dep.ping(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error('timeout')), PING_TIMEOUT_MS);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export function healthRoutes(app: FastifyInstance, deps: { redis: Pingable; postgres?: Pingable }): void {
@@ -13,10 +33,7 @@ export function healthRoutes(app: FastifyInstance, deps: { redis: Pingable; post
     for (const [name, dep] of Object.entries(deps)) {
       if (!dep) continue;
       try {
-        await Promise.race([
-          dep.ping(),
-          new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 1000)),
-        ]);
+        await pingWithin(dep);
         checks[name] = 'ok';
       } catch (err) {
         throw new AppError('NOT_READY', `${name}: ${(err as Error).message}`);
