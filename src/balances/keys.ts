@@ -8,6 +8,8 @@
  *   P{a:T:ID}:resx:ID      reservation expiries  P{a:T:ID}:outbox     stream of what PostgreSQL keeps
  *   P{a:T:ID}:op:ID:OPID   idempotency records   P{s:T:TYPE:VALUE}    subscription -> account
  *   P{a:T:ID}:sess:SID     a charging session    P{si:T:SID}          session -> account
+ *   P{a:T:ID}:subfence:ID  subscription fences   P{s:T:TYPE:VALUE}:v  claim version (Cluster, identity.ts)
+ *   P{d:T:ID}              account -> its tag
  *   P{g:T:GROUP}...        same layout for accounts of group GROUP
  *   Poutboxes              set of every outbox   Poutbox:dirty        outboxes written since the last drain
  *   P{o:T}:outbox          records of requests that reached no account (unknown subscribers)
@@ -52,6 +54,8 @@ export interface AccountKeys {
   outbox: string;
   op: (opId: string) => string;
   session: (sessionId: string) => string;
+  /** Cluster only: the claim versions below which a subscription may no longer be listed (identity.ts). */
+  fence: string;
 }
 
 export function accountKeys(ks: KeySpace, tag: string, accountId: string): AccountKeys {
@@ -66,11 +70,22 @@ export function accountKeys(ks: KeySpace, tag: string, accountId: string): Accou
     outbox: `${base}:outbox`,
     op: (opId) => `${base}:op:${accountId}:${idPart(opId, 'operation id')}`,
     session: (sessionId) => `${base}:sess:${idPart(sessionId, 'session id')}`,
+    fence: `${base}:subfence:${accountId}`,
   };
 }
 
 export function subscriptionKey(ks: KeySpace, tenant: string, type: string, value: string): string {
   return `${ks.prefix}{s:${clean(tenant, 'tenant')}:${clean(type, 'subscription type')}:${clean(value, 'subscription')}}`;
+}
+
+/** The version of a subscription's claim, beside its directory key (same slot). */
+export function subscriptionVersionKey(ks: KeySpace, tenant: string, type: string, value: string): string {
+  return `${subscriptionKey(ks, tenant, type, value)}:v`;
+}
+
+/** Where an account's tag is found from its id (a shared group's, or its own). */
+export function accountDirectoryKey(ks: KeySpace, tenant: string, id: string): string {
+  return `${ks.prefix}{d:${clean(tenant, 'tenant')}:${clean(id, 'account id')}}`;
 }
 
 export function outboxesKey(ks: KeySpace): string {

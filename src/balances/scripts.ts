@@ -21,6 +21,7 @@ const VERBS = [
   'snapshot',
   'balance-admin',
   'account-admin',
+  'subscription-claim',
   'step',
   'cdr-charge',
   'cdr-revert',

@@ -5,10 +5,11 @@
  * result is kept (failures too). This module plans and calls; the
  * scripts check and write.
  */
-import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { BalanceCode, BalanceStoreError } from './codes.js';
+import { createIdentity, fingerprint } from './identity.js';
 import {
+  accountDirectoryKey,
   accountKeys,
   dirtyOutboxesKey,
   dueReservationsKey,
@@ -20,7 +21,7 @@ import {
   tagOf,
   type AccountKeys,
 } from './keys.js';
-import type { Account, BalanceFilters, BalanceUnit, Charge, Subscription } from './model.js';
+import type { Account, BalanceFilters, BalanceUnit, Charge } from './model.js';
 import { proRata } from './pro-rata.js';
 import { runScript, type Verb } from './scripts.js';
 import { decodeStep, stepArgs, type StepOutcome, type StepRequest } from './step.js';
@@ -44,16 +45,7 @@ export interface BalanceStoreOptions {
   now?: () => number;
 }
 
-export interface NewAccount {
-  tenant: string;
-  id: string;
-  type: Account['type'];
-  currency: string;
-  subject: string;
-  creditLimitNano?: number;
-  sharedGroup?: string | null;
-  subscriptions?: Subscription[];
-}
+export type { NewAccount } from './identity.js';
 
 export interface NewBalance extends Partial<BalanceFilters> {
   id: string;
@@ -82,22 +74,6 @@ export function assertAmount(n: number, what: string, allowZero = false): void {
       `${what} must be a safe integer > ${allowZero ? '=' : ''} 0, got ${n}`,
     );
   }
-}
-
-function fingerprint(verb: string, body: unknown): string {
-  return createHash('sha1')
-    .update(JSON.stringify([verb, body]))
-    .digest('hex');
-}
-
-/** The account's subscriptions as stored: JSON, and `,type:value,...,` for the step's quick check. */
-function subscriptionFields(subs: Subscription[]): string[] {
-  return [
-    'subscriptions',
-    JSON.stringify(subs),
-    'subscriptionKeys',
-    `,${subs.map((s) => `${s.type}:${s.value}`).join(',')},`,
-  ];
 }
 
 function checkCharge(c: Charge): void {
@@ -145,7 +121,7 @@ export function createBalanceStore(opts: BalanceStoreOptions) {
   const retention = opts.idempotencySeconds ?? 7 * 86400;
   const now = opts.now ?? Date.now;
 
-  const directoryKey = (tenant: string, id: string) => `${ks.prefix}{d:${tenant}:${id}}`;
+  const directoryKey = (tenant: string, id: string) => accountDirectoryKey(ks, tenant, id);
 
   /** An account's keys, remembered (its tag never changes: a shared group is fixed at creation). */
   const known = new Map<string, AccountKeys>();
@@ -201,6 +177,36 @@ export function createBalanceStore(opts: BalanceStoreOptions) {
   ) {
     return decodeResult(await run(verb, keyList(k, opId), [opId, fp, now(), retention, accountId, ...args]));
   }
+
+  /**
+   * A provisioning script that moves balances (balance-admin, credit): its outbox is marked dirty
+   * after it wrote, so a refusal changes nothing (a mark lost in a crash waits for the full pass).
+   */
+  async function provision(
+    verb: 'balance-admin' | 'credit',
+    k: AccountKeys,
+    opId: string,
+    fp: string,
+    accountId: string,
+    args: (string | number)[],
+  ): Promise<OpResult> {
+    const keys = keyList(k, opId);
+    const r = decodeResult(
+      await runScript(redis, verb, keys, [opId, fp, now(), retention, accountId, ...args]),
+    );
+    if (r.code === BalanceCode.OK && !r.replayed) await redis.sadd(dirtyOutboxesKey(ks), k.outbox);
+    return r;
+  }
+
+  const identity = createIdentity({
+    redis,
+    ks,
+    cluster,
+    retentionSeconds: retention,
+    now,
+    keysOf,
+    forget: (tenant, id) => known.delete(`${tenant}\u0000${id}`),
+  });
 
   const dueMember = (tenant: string, id: string, reservationId: string) =>
     `${tenant}\u0000${id}\u0000${reservationId}`;
@@ -259,57 +265,8 @@ export function createBalanceStore(opts: BalanceStoreOptions) {
     /** The keys of an account already looked up by this store, or undefined. */
     knownKeys: (tenant: string, id: string): AccountKeys | undefined => known.get(`${tenant}\u0000${id}`),
 
-    async createAccount(input: NewAccount, opId: string): Promise<OpResult> {
-      const group = input.sharedGroup ?? null;
-      const tag = tagOf(input.tenant, input.id, group);
-      await redis.set(directoryKey(input.tenant, input.id), tag, 'NX');
-      known.delete(`${input.tenant}\u0000${input.id}`);
-      const k = await keysOf(input.tenant, input.id);
-      if (k.tag !== tag) return { code: BalanceCode.ACCOUNT_EXISTS, replayed: false, movements: [] };
-      const subs = input.subscriptions ?? [];
-      for (const s of subs) {
-        const claimed = await redis.set(subscriptionKey(ks, input.tenant, s.type, s.value), input.id, 'NX');
-        const owner = claimed
-          ? input.id
-          : await redis.get(subscriptionKey(ks, input.tenant, s.type, s.value));
-        if (owner !== input.id)
-          return {
-            code: BalanceCode.SUBSCRIPTION_TAKEN,
-            replayed: false,
-            movements: [],
-            detail: `${s.type}:${s.value}`,
-          };
-      }
-      await redis.sadd(outboxesKey(ks), k.outbox);
-      const fields = {
-        tenant: input.tenant,
-        id: input.id,
-        type: input.type,
-        currency: input.currency,
-        status: 'active',
-        creditLimitNano: String(input.type === 'postpaid' ? (input.creditLimitNano ?? 0) : 0),
-        subject: input.subject,
-        sharedGroup: group ?? '',
-      };
-      const fp = fingerprint('create', { ...fields, subs });
-      return call('account-admin', k, opId, fp, input.id, [
-        'create',
-        ...Object.entries(fields).flat(),
-        ...subscriptionFields(subs),
-      ]);
-    },
-
-    async updateAccount(
-      tenant: string,
-      id: string,
-      patch: Partial<Pick<Account, 'status' | 'creditLimitNano' | 'subject'>>,
-      opId: string,
-    ) {
-      if (patch.creditLimitNano !== undefined) assertAmount(patch.creditLimitNano, 'creditLimitNano', true);
-      const k = await keysOf(tenant, id);
-      const fields = Object.entries(patch).map(([f, v]) => [f, String(v)]);
-      return call('account-admin', k, opId, fingerprint('update', patch), id, ['update', ...fields.flat()]);
-    },
+    createAccount: identity.createAccount,
+    updateAccount: identity.updateAccount,
 
     /** The account alone (no balances): one plain read, for callers that only need who it is. */
     async accountInfo(tenant: string, id: string): Promise<Account | null> {
@@ -322,44 +279,8 @@ export function createBalanceStore(opts: BalanceStoreOptions) {
       return view(tenant, id);
     },
 
-    /** Gives the account one more subscription (msisdn, imsi ...), unless another account has it. */
-    async addSubscription(tenant: string, id: string, sub: Subscription, opId: string): Promise<OpResult> {
-      const v = await view(tenant, id);
-      if (!v) return { code: BalanceCode.ACCOUNT_NOT_FOUND, replayed: false, movements: [] };
-      const key = subscriptionKey(ks, tenant, sub.type, sub.value);
-      await redis.set(key, id, 'NX');
-      if ((await redis.get(key)) !== id)
-        return {
-          code: BalanceCode.SUBSCRIPTION_TAKEN,
-          replayed: false,
-          movements: [],
-          detail: `${sub.type}:${sub.value}`,
-        };
-      const subs = [
-        ...v.account.subscriptions.filter((s) => s.type !== sub.type || s.value !== sub.value),
-        sub,
-      ];
-      const k = await keysOf(tenant, id);
-      return call('account-admin', k, opId, fingerprint('subscribe', sub), id, [
-        'update',
-        ...subscriptionFields(subs),
-      ]);
-    },
-
-    /** Takes a subscription id off an account (and frees it for another). */
-    async removeSubscription(tenant: string, id: string, sub: Subscription, opId: string): Promise<OpResult> {
-      const v = await view(tenant, id);
-      if (!v) return { code: BalanceCode.ACCOUNT_NOT_FOUND, replayed: false, movements: [] };
-      const subs = v.account.subscriptions.filter((s) => s.type !== sub.type || s.value !== sub.value);
-      const k = await keysOf(tenant, id);
-      const r = await call('account-admin', k, opId, fingerprint('unsubscribe', sub), id, [
-        'update',
-        ...subscriptionFields(subs),
-      ]);
-      const key = subscriptionKey(ks, tenant, sub.type, sub.value);
-      if (r.code === 'OK' && (await redis.get(key)) === id) await redis.del(key);
-      return r;
-    },
+    addSubscription: identity.addSubscription,
+    removeSubscription: identity.removeSubscription,
 
     /**
      * Who holds each of these subscriptions (null: nobody): the account and what rating needs of it.
@@ -378,11 +299,14 @@ export function createBalanceStore(opts: BalanceStoreOptions) {
       const tags = await getMany(fresh.map((id) => directoryKey(tenant, id)));
       fresh.forEach((id, i) => keys.set(id, remember(tenant, id, tags[i] ?? tagOf(tenant, id, null))));
       return Promise.all(
-        ids.map(async (id) => {
+        ids.map(async (id, i) => {
           if (!id) return null;
           const acct = keys.get(id)!.acct;
-          const [found, subject, currency] = await redis.hmget(acct, 'id', 'subject', 'currency');
-          return found ? { id, subject: subject ?? '', currency: currency! } : null;
+          const fields = await redis.hmget(acct, 'id', 'subject', 'currency', 'subscriptionKeys');
+          const [found, subject, currency, listed] = fields;
+          // A key naming an account that does not list it (a crash mid-claim on a Cluster) finds nobody.
+          if (!found || (listed && !listed.includes(`,${type}:${values[i]},`))) return null;
+          return { id, subject: subject ?? '', currency: currency! };
         }),
       );
     },
@@ -404,7 +328,7 @@ export function createBalanceStore(opts: BalanceStoreOptions) {
       };
       const k = await keysOf(tenant, id);
       const scope = b.shared ? 'g' : 'a';
-      return call('balance-admin', k, opId, fingerprint('add', [b.id, meta, b.value, scope]), id, [
+      return provision('balance-admin', k, opId, fingerprint('add', [b.id, meta, b.value, scope]), id, [
         'add',
         scope,
         b.id,
@@ -426,15 +350,9 @@ export function createBalanceStore(opts: BalanceStoreOptions) {
       >,
       opId: string,
     ): Promise<OpResult> {
-      const v = await view(tenant, id);
-      const b = v?.balances.find((x) => x.id === balanceId);
-      if (!v || !b)
-        return {
-          code: v ? BalanceCode.BALANCE_NOT_FOUND : BalanceCode.ACCOUNT_NOT_FOUND,
-          replayed: false,
-          movements: [],
-        };
-      const meta = {
+      const b = (await view(tenant, id))?.balances.find((x) => x.id === balanceId);
+      // Without the balance the script still runs: a retry of an update finds its first answer.
+      const meta = b && {
         unit: b.unit,
         weight: patch.weight ?? b.weight,
         activationMs: patch.activationMs ?? b.activationMs,
@@ -444,11 +362,11 @@ export function createBalanceStore(opts: BalanceStoreOptions) {
         categories: patch.categories ?? b.categories,
       };
       const k = await keysOf(tenant, id);
-      return call('balance-admin', k, opId, fingerprint('update', [balanceId, patch]), id, [
+      return provision('balance-admin', k, opId, fingerprint('update', [balanceId, patch]), id, [
         'update',
-        b.scope,
+        b?.scope ?? 'a',
         balanceId,
-        JSON.stringify(meta),
+        meta ? JSON.stringify(meta) : '',
       ]);
     },
 
@@ -461,7 +379,7 @@ export function createBalanceStore(opts: BalanceStoreOptions) {
     ): Promise<OpResult> {
       const k = await keysOf(tenant, id);
       const scope = shared ? 'g' : 'a';
-      return call('balance-admin', k, opId, fingerprint('remove', [balanceId, scope]), id, [
+      return provision('balance-admin', k, opId, fingerprint('remove', [balanceId, scope]), id, [
         'remove',
         scope,
         balanceId,
@@ -485,7 +403,14 @@ export function createBalanceStore(opts: BalanceStoreOptions) {
       const kind = req.kind ?? 'topup';
       const scope = req.shared ? 'g' : 'a';
       const fp = req.fingerprint ?? fingerprint('credit', [req.balanceId, req.amount, kind, scope]);
-      return call('credit', k, req.opId, fp, id, [kind, 1, scope, req.balanceId, req.amount, req.note ?? '']);
+      return provision('credit', k, req.opId, fp, id, [
+        kind,
+        1,
+        scope,
+        req.balanceId,
+        req.amount,
+        req.note ?? '',
+      ]);
     },
 
     /** Takes what a charge costs: matching unit balances first, then money. All or nothing. */

@@ -45,7 +45,8 @@ export function createDirectory(
     if (hit && Date.now() - hit.at < ttlMs) return hit.subscriber;
     const id = await balances.findAccountBySubscription(tenant, type, value);
     const account = id ? await balances.accountInfo(tenant, id) : null;
-    if (!account) return null;
+    // A key naming an account that does not list it (a claim cut short on a Cluster) finds nobody.
+    if (!account?.subscriptions.some((s) => s.type === type && s.value === value)) return null;
     const subscriber = { account, subscription: `${type}:${value}` };
     if (known.size >= max) known.delete(known.keys().next().value!);
     known.set(k, { at: Date.now(), subscriber });

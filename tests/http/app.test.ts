@@ -132,6 +132,7 @@ describe('provisioning and self-care', () => {
         currency: 'GBP',
         subject: 'alice',
         subscriptions: [{ type: 'msisdn', value: '447700900001' }],
+        reference: 'crm-create-alice',
       },
     });
     expect(created.statusCode).toBe(201);
@@ -142,7 +143,13 @@ describe('provisioning and self-care', () => {
           method: 'POST',
           url: '/v1/accounts',
           headers: BILLING,
-          payload: { id: 'alice', type: 'prepaid', currency: 'GBP', subject: 'alice' },
+          payload: {
+            id: 'alice',
+            type: 'prepaid',
+            currency: 'GBP',
+            subject: 'alice',
+            reference: 'crm-again',
+          },
         })
       ).statusCode,
     ).toBe(409);
@@ -151,7 +158,7 @@ describe('provisioning and self-care', () => {
       method: 'POST',
       url: '/v1/accounts/alice/balances',
       headers: BILLING,
-      payload: { id: 'main', unit: 'money', value: '5.00' },
+      payload: { id: 'main', unit: 'money', value: '5.00', reference: 'crm-main' },
     });
     const bundle = await app.inject({
       method: 'POST',
@@ -164,6 +171,7 @@ describe('provisioning and self-care', () => {
         weight: 10,
         destinations: ['UK_MOBILE', 'UK_FIXED'],
         expiry: '2026-12-31T23:59:59Z',
+        reference: 'crm-uk-minutes',
       },
     });
     expect(bundle.statusCode).toBe(201);
@@ -345,12 +353,12 @@ describe('subscriptions', () => {
       method: 'POST',
       url: '/v1/accounts/alice/subscriptions',
       headers: BILLING,
-      payload: { type: 'imsi', value: '234150000000009' },
+      payload: { type: 'imsi', value: '234150000000009', reference: 'crm-imsi-on' },
     });
     expect(add.json()).toMatchObject({ result: 'OK' });
     const removed = await app.inject({
       method: 'DELETE',
-      url: '/v1/accounts/alice/subscriptions/imsi/234150000000009',
+      url: '/v1/accounts/alice/subscriptions/imsi/234150000000009?reference=crm-imsi-off',
       headers: BILLING,
     });
     expect(removed.json()).toMatchObject({ result: 'OK' });
@@ -366,6 +374,7 @@ describe('subscriptions', () => {
         currency: 'GBP',
         subject: 'carol',
         subscriptions: [{ type: 'imsi', value: '234150000000009' }],
+        reference: 'crm-create-carol',
       },
     });
     expect((await app.inject({ url: '/v1/accounts/carol', headers: BILLING })).json().subscriptions).toEqual([

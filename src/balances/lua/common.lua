@@ -59,6 +59,11 @@ local function fail(code, detail)
   return finish({ code = code, detail = detail })
 end
 
+-- A provisioning refusal: answered, never recorded, so a corrected retry under the same reference works.
+local function refuse(code, detail)
+  return { 0, cjson.encode({ code = code, detail = detail }) }
+end
+
 local function hashOf(scope) if scope == 'g' then return KEYS[3] else return KEYS[2] end end
 
 -- The balance's meta (decoded) or nil, with its value and held amount.

@@ -1,76 +1,39 @@
 /**
- * Provisioning (billing staff, the CRM) and self-care reads. Every change carries a reference:
- * the balance store's operation id, so a retried request changes nothing and returns the first answer.
+ * Provisioning (billing staff, the CRM) and self-care reads. Every write carries the caller's
+ * reference (required): the balance store's operation id, so a retried request changes nothing and
+ * returns the first answer; the same reference with another request is a 409. A refused request
+ * (4xx) changes nothing and is not remembered, so a corrected retry may reuse its reference.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { OpResult } from '../../balances/snapshot.js';
 import type { BalanceStore } from '../../balances/store.js';
-import { decimalToNano } from '../../rating/money.js';
 import { assertOwnAccount } from '../auth.js';
 import { AppError } from '../errors.js';
-import { presentAccount, presentValue, toBase } from '../present.js';
+import { presentAccount, presentValue } from '../present.js';
+import {
+  AccountPatch,
+  amountOf,
+  BalancePatch,
+  Credit,
+  Debit,
+  Id,
+  NewAccount,
+  NewBalance,
+  ReferenceQuery,
+  Subscription,
+  SubscriptionType,
+  timeOf,
+} from './account-schemas.js';
 
-const Id = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._:@+-]+$' });
-const Decimal = Type.String({
-  pattern: '^\\d+(\\.\\d{1,9})?$',
-  description: 'a decimal amount, at most 9 decimals',
-});
-const Unit = Type.Union([
-  Type.Literal('money'),
-  Type.Literal('voice'),
-  Type.Literal('data'),
-  Type.Literal('sms'),
-  Type.Literal('generic'),
-]);
-const Subscription = Type.Object(
-  { type: Type.String({ minLength: 1, maxLength: 16, pattern: '^[a-z0-9_]+$' }), value: Id },
-  { additionalProperties: false },
-);
 const AccountParams = Type.Object({ accountId: Id });
 
-const NewAccount = Type.Object(
-  {
-    id: Id,
-    type: Type.Union([Type.Literal('prepaid'), Type.Literal('postpaid')]),
-    currency: Type.String({ pattern: '^[A-Z]{3}$' }),
-    subject: Type.String({ minLength: 1 }),
-    creditLimit: Type.Optional(Decimal),
-    sharedGroup: Type.Optional(Id),
-    subscriptions: Type.Optional(Type.Array(Subscription, { maxItems: 32 })),
-  },
-  { additionalProperties: false },
-);
-
-const NewBalance = Type.Object(
-  {
-    id: Id,
-    unit: Unit,
-    value: Type.Union([Decimal, Type.Number({ minimum: 0 })], {
-      description: 'money: decimal string; voice: seconds; data: bytes; sms: messages',
-    }),
-    weight: Type.Optional(Type.Integer()),
-    activation: Type.Optional(Type.String({ format: 'date-time' })),
-    expiry: Type.Optional(Type.String({ format: 'date-time' })),
-    destinations: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
-    ratingGroups: Type.Optional(Type.Array(Type.Integer({ minimum: 0 }))),
-    categories: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
-    shared: Type.Optional(Type.Boolean()),
-    reference: Type.Optional(Id),
-  },
-  { additionalProperties: false },
-);
-
-const Credit = Type.Object(
-  {
-    balanceId: Id,
-    amount: Type.Union([Decimal, Type.Number({ exclusiveMinimum: 0 })]),
-    kind: Type.Optional(Type.Union([Type.Literal('topup'), Type.Literal('refund'), Type.Literal('adjust')])),
-    reference: Id,
-  },
-  { additionalProperties: false },
-);
+/**
+ * The operation id of a provisioning write. Credits and debits keep the ids they always had (a
+ * retry across an upgrade must find its first answer); every other write is `ref:` + reference.
+ */
+const opOf = (reference: string) => `ref:${reference}`;
 
 /** Store codes that mean "the request cannot be done" map to problems; OK answers pass through. */
 function answer(r: OpResult) {
@@ -100,20 +63,16 @@ export function accountRoutes(app: FastifyInstance, store: BalanceStore): void {
     {
       config: billing,
       schema: {
-        summary: 'Take an msisdn, imsi or other id off an account',
+        summary: 'Take an msisdn, imsi or other id off an account (frees it for another)',
         tags: ['accounts'],
-        params: Type.Object({ accountId: Id, type: Subscription.properties.type, value: Id }),
+        params: Type.Object({ accountId: Id, type: SubscriptionType, value: Id }),
+        querystring: ReferenceQuery,
       },
     },
     async (req) => {
-      const sub = { type: req.params.type, value: req.params.value };
+      const { accountId, type, value } = req.params;
       return answer(
-        await store.removeSubscription(
-          tenant(req),
-          req.params.accountId,
-          sub,
-          `unsubscribe:${sub.type}:${sub.value}`,
-        ),
+        await store.removeSubscription(tenant(req), accountId, { type, value }, opOf(req.query.reference)),
       );
     },
   );
@@ -130,17 +89,21 @@ export function accountRoutes(app: FastifyInstance, store: BalanceStore): void {
           type: b.type,
           currency: b.currency,
           subject: b.subject,
-          creditLimitNano: b.creditLimit ? decimalToNano(b.creditLimit) : 0,
+          creditLimitNano: b.creditLimit ? amountOf('money', b.creditLimit, 'creditLimit') : 0,
           sharedGroup: b.sharedGroup ?? null,
           subscriptions: b.subscriptions ?? [],
         },
-        `create-account`,
+        opOf(b.reference),
       );
       if (res.code === 'ACCOUNT_EXISTS' || res.code === 'SUBSCRIPTION_TAKEN')
-        throw new AppError('CONFLICT', res.code + (res.detail ? `: ${res.detail}` : ''));
+        throw new AppError('CONFLICT', res.code + (res.detail ? `: ${res.detail}` : ''), {
+          result: res.code,
+        });
       answer(res);
+      const v = await store.getAccount(tenant(req), b.id);
+      if (!v) throw new AppError('ACCOUNT_NOT_FOUND');
       reply.status(201);
-      return presentAccount((await store.getAccount(tenant(req), b.id))!);
+      return presentAccount(v);
     },
   );
 
@@ -183,30 +146,19 @@ export function accountRoutes(app: FastifyInstance, store: BalanceStore): void {
         summary: 'Suspend, reactivate or close an account; change its credit limit or rating subject',
         tags: ['accounts'],
         params: AccountParams,
-        body: Type.Object(
-          {
-            status: Type.Optional(
-              Type.Union([Type.Literal('active'), Type.Literal('suspended'), Type.Literal('closed')]),
-            ),
-            creditLimit: Type.Optional(Decimal),
-            subject: Type.Optional(Type.String({ minLength: 1 })),
-            reference: Id,
-          },
-          { additionalProperties: false },
-        ),
+        body: AccountPatch,
       },
     },
     async (req) => {
       const { reference, creditLimit, ...rest } = req.body;
-      answer(
-        await store.updateAccount(
-          tenant(req),
-          req.params.accountId,
-          { ...rest, ...(creditLimit ? { creditLimitNano: decimalToNano(creditLimit) } : {}) },
-          reference,
-        ),
-      );
-      return presentAccount((await store.getAccount(tenant(req), req.params.accountId))!);
+      const patch = {
+        ...rest,
+        ...(creditLimit ? { creditLimitNano: amountOf('money', creditLimit, 'creditLimit') } : {}),
+      };
+      answer(await store.updateAccount(tenant(req), req.params.accountId, patch, opOf(reference)));
+      const v = await store.getAccount(tenant(req), req.params.accountId);
+      if (!v) throw new AppError('ACCOUNT_NOT_FOUND');
+      return presentAccount(v);
     },
   );
 
@@ -222,14 +174,15 @@ export function accountRoutes(app: FastifyInstance, store: BalanceStore): void {
       },
     },
     async (req) => {
+      const { type, value, reference } = req.body;
       const res = await store.addSubscription(
         tenant(req),
         req.params.accountId,
-        req.body,
-        `subscribe:${req.body.type}:${req.body.value}`,
+        { type, value },
+        opOf(reference),
       );
       if (res.code === 'SUBSCRIPTION_TAKEN')
-        throw new AppError('CONFLICT', `SUBSCRIPTION_TAKEN: ${res.detail}`);
+        throw new AppError('CONFLICT', `SUBSCRIPTION_TAKEN: ${res.detail}`, { result: res.code });
       return answer(res);
     },
   );
@@ -247,31 +200,26 @@ export function accountRoutes(app: FastifyInstance, store: BalanceStore): void {
     },
     async (req, reply) => {
       const b = req.body;
-      const ms = (iso: string | undefined, field: string) => {
-        if (iso === undefined) return undefined;
-        const t = Date.parse(iso);
-        if (Number.isNaN(t)) throw new AppError('INVALID_REQUEST', `${field} is not a time`);
-        return t;
-      };
       const res = await store.addBalance(
         tenant(req),
         req.params.accountId,
         {
           id: b.id,
           unit: b.unit,
-          value: toBase(b.unit, b.value, 'value'),
+          value: amountOf(b.unit, b.value, 'value'),
           weight: b.weight ?? 0,
-          activationMs: ms(b.activation, 'activation') ?? 0,
-          expiryMs: ms(b.expiry, 'expiry') ?? null,
+          activationMs: b.activation ? timeOf(b.activation, 'activation') : 0,
+          expiryMs: b.expiry ? timeOf(b.expiry, 'expiry') : null,
           destinations: b.destinations ?? [],
           ratingGroups: b.ratingGroups ?? [],
           categories: b.categories ?? [],
           shared: b.shared ?? false,
         },
-        b.reference ?? `add-balance:${b.id}`,
+        opOf(b.reference),
       );
+      const out = answer(res);
       reply.status(201);
-      return answer(res);
+      return out;
     },
   );
 
@@ -283,17 +231,15 @@ export function accountRoutes(app: FastifyInstance, store: BalanceStore): void {
         summary: 'Remove a balance (its value leaves through the ledger)',
         tags: ['balances'],
         params: Type.Object({ accountId: Id, balanceId: Id }),
+        querystring: ReferenceQuery,
       },
     },
-    async (req) =>
-      answer(
-        await store.removeBalance(
-          tenant(req),
-          req.params.accountId,
-          req.params.balanceId,
-          `remove-balance:${req.params.balanceId}`,
-        ),
-      ),
+    async (req) => {
+      const { accountId, balanceId } = req.params;
+      const res = await store.removeBalance(tenant(req), accountId, balanceId, opOf(req.query.reference));
+      if (res.code === 'BALANCE_NOT_FOUND') throw new AppError('NOT_FOUND', `no balance ${balanceId}`);
+      return answer(res);
+    },
   );
 
   r.patch(
@@ -304,33 +250,22 @@ export function accountRoutes(app: FastifyInstance, store: BalanceStore): void {
         summary: 'Change a balance: weight, validity, filters',
         tags: ['balances'],
         params: Type.Object({ accountId: Id, balanceId: Id }),
-        body: Type.Object(
-          {
-            weight: Type.Optional(Type.Integer()),
-            activation: Type.Optional(Type.String({ format: 'date-time' })),
-            expiry: Type.Optional(Type.Union([Type.String({ format: 'date-time' }), Type.Null()])),
-            destinations: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
-            ratingGroups: Type.Optional(Type.Array(Type.Integer({ minimum: 0 }))),
-            categories: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
-            reference: Id,
-          },
-          { additionalProperties: false },
-        ),
+        body: BalancePatch,
       },
     },
     async (req) => {
       const { reference, activation, expiry, ...rest } = req.body;
       const patch = {
         ...rest,
-        ...(activation ? { activationMs: Date.parse(activation) } : {}),
-        ...(expiry !== undefined ? { expiryMs: expiry === null ? null : Date.parse(expiry) } : {}),
+        ...(activation ? { activationMs: timeOf(activation, 'activation') } : {}),
+        ...(expiry !== undefined ? { expiryMs: expiry === null ? null : timeOf(expiry, 'expiry') } : {}),
       };
       const res = await store.updateBalance(
         tenant(req),
         req.params.accountId,
         req.params.balanceId,
         patch,
-        `update-balance:${reference}`,
+        opOf(reference),
       );
       if (res.code === 'BALANCE_NOT_FOUND')
         throw new AppError('NOT_FOUND', `no balance ${req.params.balanceId}`);
@@ -346,12 +281,11 @@ export function accountRoutes(app: FastifyInstance, store: BalanceStore): void {
         summary: 'Take money off an account (a negative adjustment, a fee), once per reference',
         tags: ['balances'],
         params: AccountParams,
-        body: Type.Object({ amount: Decimal, reference: Id }, { additionalProperties: false }),
+        body: Debit,
       },
     },
     async (req) => {
-      const amountNano = decimalToNano(req.body.amount);
-      if (amountNano === 0) throw new AppError('INVALID_REQUEST', 'amount must be more than 0');
+      const amountNano = amountOf('money', req.body.amount, 'amount', true);
       return answer(
         await store.debit(tenant(req), req.params.accountId, {
           opId: `debit:${req.body.reference}`,
@@ -378,13 +312,11 @@ export function accountRoutes(app: FastifyInstance, store: BalanceStore): void {
       if (!v) throw new AppError('ACCOUNT_NOT_FOUND');
       const balance = v.balances.find((x) => x.id === req.body.balanceId);
       if (!balance) throw new AppError('INVALID_REQUEST', `no balance ${req.body.balanceId}`);
-      const amount = toBase(balance.unit, req.body.amount, 'amount');
-      if (amount === 0) throw new AppError('INVALID_REQUEST', 'amount must be more than 0');
       return answer(
         await store.credit(tenant(req), req.params.accountId, {
           opId: `credit:${req.body.reference}`,
           balanceId: balance.id,
-          amount,
+          amount: amountOf(balance.unit, req.body.amount, 'amount', true),
           kind: req.body.kind ?? 'topup',
           shared: balance.shared,
         }),
