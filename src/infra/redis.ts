@@ -97,10 +97,14 @@ async function answers(client: Redis): Promise<boolean> {
   }
 }
 
-/** Starts redis-server on a unix socket in `dir`; resolves once it accepts connections. */
+/**
+ * Starts redis-server on a unix socket in `dir`; resolves once it accepts connections. `extraArgs`
+ * override the defaults (a test asks for `--appendfsync always`).
+ */
 export async function startPrivateRedis(
   dir: string,
   binary = process.env.REDIS_SERVER ?? 'redis-server',
+  extraArgs: string[] = [],
 ): Promise<{ socket: string; child: ChildProcess }> {
   mkdirSync(dir, { recursive: true });
   const socket = resolve(dir, 'redis.sock');
@@ -125,6 +129,7 @@ export async function startPrivateRedis(
       '',
       '--maxmemory-policy',
       'noeviction',
+      ...extraArgs,
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
