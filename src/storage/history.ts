@@ -15,7 +15,9 @@ export async function trailOf(h: History, tenant: string, sessionId: string) {
   const records = await h.pool.query(
     `SELECT record_id AS "recordId", account_id AS "accountId", kind, category, tor, destination, started_at AS "startedAt",
             usage::text, cost_nano::text AS "costNano", currency, result_code AS "resultCode", close_cause AS "closeCause", breakdown
-       FROM ${h.schema}.rated_records WHERE tenant = $1 AND (record_id = 'event:' || $2 OR record_id LIKE 'session:' || $2 || ':%')
+       FROM ${h.schema}.rated_records WHERE tenant = $1 AND (record_id = 'event:' || $2 OR
+            -- the id is text, not a LIKE pattern ("%" would match every session), then the rating group
+            (starts_with(record_id, 'session:' || $2 || ':') AND substr(record_id, length($2) + 10) ~ '^[0-9]+$'))
       ORDER BY record_id`,
     [tenant, sessionId],
   );

@@ -43,7 +43,7 @@ function qualified(schema: string, table: Table): string {
 export async function ensureRecordsSchema(pool: Pool, schema: string): Promise<void> {
   await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
   await pool.query(`CREATE TABLE IF NOT EXISTS ${qualified(schema, 'rated_records')} (
-    record_id text PRIMARY KEY,
+    record_id text NOT NULL,
     tenant text NOT NULL,
     account_id text NOT NULL,
     kind text NOT NULL,
@@ -57,7 +57,8 @@ export async function ensureRecordsSchema(pool: Pool, schema: string): Promise<v
     result_code int NOT NULL,
     close_cause text,
     breakdown json,
-    stored_at timestamptz NOT NULL DEFAULT now()
+    stored_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (tenant, record_id)
   )`);
   await pool.query(
     `CREATE INDEX IF NOT EXISTS rated_records_account ON ${qualified(schema, 'rated_records')} (tenant, account_id, started_at)`,
@@ -76,6 +77,8 @@ export async function ensureRecordsSchema(pool: Pool, schema: string): Promise<v
   await ensureColumnType(pool, qualified(schema, 'rated_records'), 'breakdown', 'json');
   await ensureColumnType(pool, qualified(schema, 'charging_requests'), 'request', 'json');
   await ensureColumnType(pool, qualified(schema, 'charging_requests'), 'answer', 'json');
+  // Record ids are the callers' event and session ids: two tenants may use the same one.
+  await ensurePrimaryKey(pool, qualified(schema, 'rated_records'), ['tenant', 'record_id']);
   // Keyed by phase too since the engine closes silent sessions itself (phase expire).
   await ensurePrimaryKey(pool, qualified(schema, 'charging_requests'), [
     'tenant',
@@ -100,8 +103,9 @@ export class RecordRows {
   /** Rated records: a JSON array of rows. */
   addRated(rows: string): void {
     for (const row of JSON.parse(rows) as RatedRecord[]) {
-      this.rated.delete(row.record_id);
-      this.rated.set(row.record_id, JSON.stringify(row));
+      const key = `${row.tenant}\n${row.record_id}`; // a tenant holds no whitespace (keys.ts)
+      this.rated.delete(key);
+      this.rated.set(key, JSON.stringify(row));
     }
   }
 
@@ -116,12 +120,12 @@ export class RecordRows {
       const cols = COLUMNS.rated_records;
       const updates = cols
         .split(', ')
-        .filter((c) => c !== 'record_id')
+        .filter((c) => c !== 'record_id' && c !== 'tenant')
         .map((c) => `${c} = EXCLUDED.${c}`)
         .join(', ');
       await db.query(
         `INSERT INTO ${t} (${cols}) SELECT ${cols} FROM json_populate_recordset(null::${t}, $1::json)
-         ON CONFLICT (record_id) DO UPDATE SET ${updates}, stored_at = now() WHERE ${t}.usage <= EXCLUDED.usage`,
+         ON CONFLICT (tenant, record_id) DO UPDATE SET ${updates}, stored_at = now() WHERE ${t}.usage <= EXCLUDED.usage`,
         [`[${[...this.rated.values()].join(',')}]`],
       );
     }
