@@ -413,6 +413,71 @@ describe('provisioning codes', () => {
     expect((await store.removeBalance('t', 'adm', 'b', 'rm3')).code).toBe('BALANCE_NOT_FOUND');
   });
 
+  it('frees a number an older version left claimed by an account that does not list it', async () => {
+    const key = (v: string) => `${prefix}admin:{s:t:msisdn:${v}}`;
+    await redis.set(key('447700900901'), 'ghost'); // a create refused after its claim
+    await store.createAccount(
+      {
+        tenant: 't',
+        id: 'heir',
+        type: 'prepaid',
+        currency: 'EUR',
+        subject: 's',
+        subscriptions: [{ type: 'msisdn', value: '447700900901' }],
+      },
+      'c-heir',
+    );
+    expect(await store.findAccountBySubscription('t', 'msisdn', '447700900901')).toBe('heir');
+    await redis.set(key('447700900902'), 'heir'); // a subscribe refused after its claim
+    expect(await store.subscribersOf('t', 'msisdn', ['447700900902'])).toEqual([null]);
+    expect(
+      (await store.addSubscription('t', 'sub1', { type: 'msisdn', value: '447700900902' }, 'take')).code,
+    ).toBe('OK');
+    expect(
+      (await store.addSubscription('t', 'heir', { type: 'msisdn', value: '447700900902' }, 'back')).code,
+    ).toBe('SUBSCRIPTION_TAKEN');
+    expect((await store.getAccount('t', 'heir'))!.account.subscriptions).toEqual([
+      { type: 'msisdn', value: '447700900901' },
+    ]);
+  });
+
+  it('remembers no refusal: a corrected request under the same operation id is done', async () => {
+    await store.createAccount(
+      { tenant: 't', id: 'fix', type: 'prepaid', currency: 'EUR', subject: 's' },
+      'c-fix',
+    );
+    await store.addBalance('t', 'fix', { id: 'b', unit: 'money', value: 10 }, 'fix-1');
+    expect((await store.addBalance('t', 'fix', { id: 'b', unit: 'sms', value: 1 }, 'fix-2')).code).toBe(
+      'BALANCE_EXISTS',
+    );
+    expect((await store.addBalance('t', 'fix', { id: 'c', unit: 'sms', value: 1 }, 'fix-2')).code).toBe('OK');
+    expect((await store.credit('t', 'fix', { opId: 'fix-3', balanceId: 'x', amount: 5 })).code).toBe(
+      'BALANCE_NOT_FOUND',
+    );
+    expect((await store.credit('t', 'fix', { opId: 'fix-3', balanceId: 'b', amount: 5 })).code).toBe('OK');
+    expect((await store.removeBalance('t', 'fix', 'x', 'fix-4')).code).toBe('BALANCE_NOT_FOUND');
+    expect((await store.removeBalance('t', 'fix', 'c', 'fix-4')).code).toBe('OK');
+  });
+
+  it('takes a number off a closed account, freeing it', async () => {
+    await store.createAccount(
+      {
+        tenant: 't',
+        id: 'shut',
+        type: 'prepaid',
+        currency: 'EUR',
+        subject: 's',
+        subscriptions: [{ type: 'msisdn', value: '447700900911' }],
+      },
+      'c-shut',
+    );
+    expect((await store.updateAccount('t', 'shut', { status: 'closed' }, 'shut-1')).code).toBe('OK');
+    expect(
+      (await store.removeSubscription('t', 'shut', { type: 'msisdn', value: '447700900911' }, 'shut-2')).code,
+    ).toBe('OK');
+    expect(await store.findAccountBySubscription('t', 'msisdn', '447700900911')).toBeNull();
+  });
+
   it('keeps a closed account closed', async () => {
     await store.createAccount(
       { tenant: 't', id: 'gone', type: 'postpaid', currency: 'EUR', subject: 's', creditLimitNano: 5 },
