@@ -29,8 +29,11 @@ import {
 } from './store.js';
 import type { ChunkResult } from './chunk-result.js';
 
-/** Why a rated CDR could not be charged, as a reject reason. */
-function refusal(code: string): string {
+/**
+ * Why a rated CDR could not be charged, as a reject reason: the balance store's INSUFFICIENT is
+ * INSUFFICIENT_CREDIT wherever an operator reads it (rejects, summaries, rerate failures).
+ */
+export function rejectReason(code: string): string {
   return code === 'INSUFFICIENT' ? 'INSUFFICIENT_CREDIT' : code;
 }
 
@@ -135,7 +138,7 @@ export class ChunkTransaction {
         stored++;
         continue;
       }
-      const code = refusal(v ?? 'NOT_CHARGED');
+      const code = rejectReason(v ?? 'NOT_CHARGED');
       rejects.push({
         line: r.line[i]!,
         reason: code,

@@ -1,83 +1,50 @@
 /**
- * `cli cdr import FILE... [--mapping FILE]`: rate, charge and store CDR files against the engine's
- * Redis and PostgreSQL (configured like `npm start`), with a progress bar and a summary.
+ * `cli cdr import FILE...`: rate, charge and store CDR files against the engine's Redis and
+ * PostgreSQL, with progress and a summary per file. Ctrl-C (or SIGTERM) stops it cleanly: the chunks
+ * being charged are stored, the summary says how far it got, and the exit code is 3.
  * `cli cdr rerate --from T --to T [--account ID]`: price stored CDRs again and move the differences.
  */
 import { readFileSync, statSync } from 'node:fs';
-import { SingleBar } from 'cli-progress';
-import { createBalanceStore } from '../balances/store.js';
-import { importCdrFile, type ImportCounters } from '../cdr/pipeline.js';
-import { createRatingPool } from '../cdr/pool.js';
-import { ensureCdrSchema } from '../cdr/store.js';
+import { importCdrFile, type ImportCounters, type ImportDeps } from '../cdr/pipeline.js';
 import { rerateCdrs } from '../cdr/rerate.js';
 import type { ColumnMapping } from '../cdr/format.js';
-import { loadConfig } from '../config.js';
-import { connectPostgres } from '../infra/postgres.js';
-import { connectRedis } from '../infra/redis.js';
 import { isUnavailable } from '../infra/unavailable.js';
 import { nanoToDecimal } from '../rating/money.js';
+import { rejectReason } from '../cdr/chunk.js';
+import { withEngine } from './engine.js';
+import { startProgress } from './progress.js';
+import { STOPPED, stopOnSignals } from './stop.js';
+import { countsText, importSummary } from './summary.js';
 
-function summary(file: string, c: ImportCounters, seconds: number): string {
-  const rejected =
-    Object.entries(c.rejected)
-      .map(([k, v]) => `${k} ${v}`)
-      .join(', ') || 'none';
-  return [
-    `${file}: ${c.read.toLocaleString('en')} read in ${seconds.toFixed(1)} s (${Math.round(c.read / Math.max(seconds, 0.001)).toLocaleString('en')}/s)` +
-      (c.resumedAfterLine
-        ? `, going on after line ${c.resumedAfterLine.toLocaleString('en')} (stored by an earlier run)`
-        : ''),
-    `  stored ${c.stored.toLocaleString('en')}, duplicates ${c.duplicates.toLocaleString('en')}, rejected: ${rejected}`,
-    `  charged ${nanoToDecimal(c.chargedNano)}`,
-  ].join('\n');
+export interface ImportOptions {
+  mapping?: string;
+  /** The tenant every line must name (an operator's check on a file of one tenant). */
+  tenant?: string;
+  progressSeconds: number;
 }
 
-export async function cdrImportCommand(files: string[], opts: { mapping?: string }): Promise<number> {
-  const config = loadConfig(process.env, (p) => readFileSync(p, 'utf8'));
+export async function cdrImportCommand(files: string[], opts: ImportOptions): Promise<number> {
   const mapping = opts.mapping
     ? (JSON.parse(readFileSync(opts.mapping, 'utf8')) as ColumnMapping)
     : undefined;
-  const redis = await connectRedis({ url: config.redisUrl, dataDir: config.dataDir });
-  const pg = await connectPostgres({ url: config.databaseUrl, dataDir: config.dataDir });
-  process.stderr.write(`balances: ${redis.description}\nhistory:  ${pg.description}\n`);
-  const rating = createRatingPool({
-    tariffDir: config.tariffDir,
-    ...(config.tariffTimezone ? { timezone: config.tariffTimezone } : {}),
-  });
-  const schema = config.dbSchema;
+  const stop = stopOnSignals('the chunks being charged are stored');
   try {
-    await ensureCdrSchema(pg.pool, schema);
-    const deps = {
-      balances: createBalanceStore({ redis: redis.redis, keyPrefix: config.keyPrefix }),
-      pool: pg.pool,
-      schema,
-      rating,
-    };
-    for (const file of files) {
-      const size = statSync(file).size;
-      const bar = process.stderr.isTTY
-        ? new SingleBar({
-            format: `${file} [{bar}] {percentage}% | {rate}/s | ETA {eta}s | stored {stored} rejected {rejected}`,
-            stream: process.stderr,
-          })
-        : null;
-      bar?.start(size, 0, { rate: 0, stored: 0, rejected: 0 });
-      const started = performance.now();
-      const c = await importCdrFile(deps, file, {
-        ...(mapping ? { mapping } : {}),
-        chunkBytes: config.cdrChunkKiB * 1024,
-        onProgress: (p) => {
-          const rejected = Object.values(p.rejected).reduce((a, b) => a + b, 0);
-          bar?.update(p.bytesRead, {
-            rate: Math.round(p.read / ((performance.now() - started) / 1000)),
-            stored: p.stored,
-            rejected,
-          });
-        },
-      }).finally(() => bar?.stop());
-      process.stdout.write(summary(file, c, (performance.now() - started) / 1000) + '\n');
-    }
-    return 0;
+    return await withEngine(async (e) => {
+      const deps: ImportDeps = { balances: e.balances, pool: e.pool, schema: e.schema, rating: e.rating };
+      for (const [i, file] of files.entries()) {
+        const c = await importOne(deps, file, {
+          ...(mapping ? { mapping } : {}),
+          chunkBytes: e.config.cdrChunkKiB * 1024,
+          signal: stop.signal,
+          progressSeconds: opts.progressSeconds,
+        });
+        if (c.stoppedAfterLine === undefined) continue;
+        const rest = files.slice(i + 1);
+        if (rest.length) process.stdout.write(`not started: ${rest.join(', ')}\n`);
+        return STOPPED;
+      }
+      return stop.signal.aborted ? STOPPED : 0;
+    });
   } catch (err) {
     if (!isUnavailable(err)) throw err;
     process.stderr.write(
@@ -85,45 +52,64 @@ export async function cdrImportCommand(files: string[], opts: { mapping?: string
         'Nothing is lost and nothing is counted twice: run the same command again when they answer, ' +
         'and it goes on from the last lines stored.\n',
     );
-    return 3;
+    return STOPPED;
   } finally {
-    await rating.close();
-    await redis.stop();
-    await pg.stop();
+    stop.dispose();
   }
+}
+
+async function importOne(
+  deps: ImportDeps,
+  file: string,
+  opts: { mapping?: ColumnMapping; chunkBytes: number; signal: AbortSignal; progressSeconds: number },
+): Promise<ImportCounters> {
+  const progress = startProgress({
+    label: file,
+    total: statSync(file).size,
+    everySeconds: opts.progressSeconds,
+  });
+  const started = performance.now();
+  const seconds = () => (performance.now() - started) / 1000;
+  const c = await importCdrFile(deps, file, {
+    ...(opts.mapping ? { mapping: opts.mapping } : {}),
+    chunkBytes: opts.chunkBytes,
+    signal: opts.signal,
+    onProgress: (p) => progress.update(p.bytesRead, countsText(p, seconds())),
+  }).finally(() => progress.stop());
+  process.stdout.write(importSummary(file, c, seconds()) + '\n');
+  return c;
 }
 
 export async function cdrRerateCommand(opts: {
   from: string;
   to: string;
   account?: string;
+  progressSeconds: number;
 }): Promise<number> {
-  const config = loadConfig(process.env, (p) => readFileSync(p, 'utf8'));
-  const redis = await connectRedis({ url: config.redisUrl, dataDir: config.dataDir });
-  const pg = await connectPostgres({ url: config.databaseUrl, dataDir: config.dataDir });
-  const rating = createRatingPool({
-    tariffDir: config.tariffDir,
-    ...(config.tariffTimezone ? { timezone: config.tariffTimezone } : {}),
-  });
-  try {
-    await ensureCdrSchema(pg.pool, config.dbSchema);
-    const balances = createBalanceStore({ redis: redis.redis, keyPrefix: config.keyPrefix });
+  const what = `${opts.from} .. ${opts.to}${opts.account ? ` (account ${opts.account})` : ''}`;
+  return withEngine(async (e) => {
+    const progress = startProgress({ label: `rerate ${what}`, total: 0, everySeconds: opts.progressSeconds });
     const c = await rerateCdrs(
-      { pool: pg.pool, schema: config.dbSchema, rating, balances },
-      { from: opts.from, to: opts.to, ...(opts.account ? { accountId: opts.account } : {}) },
-    );
+      { pool: e.pool, schema: e.schema, rating: e.rating, balances: e.balances },
+      {
+        from: opts.from,
+        to: opts.to,
+        ...(opts.account ? { accountId: opts.account } : {}),
+        onProgress: (p) =>
+          progress.update(
+            p.examined,
+            `${p.examined.toLocaleString('en')} examined, ${p.changed.toLocaleString('en')} changed`,
+          ),
+      },
+    ).finally(() => progress.stop());
     const failed =
       Object.entries(c.failed)
-        .map(([k, v]) => `${k} ${v}`)
+        .map(([k, v]) => `${rejectReason(k)} ${v}`)
         .join(', ') || 'none';
     process.stdout.write(
-      `rerated ${opts.from} .. ${opts.to}${opts.account ? ` (account ${opts.account})` : ''}: examined ${c.examined}, changed ${c.changed}, unchanged ${c.unchanged}, ` +
+      `rerated ${what}: examined ${c.examined}, changed ${c.changed}, unchanged ${c.unchanged}, ` +
         `bundle-paid (re-priced, not re-charged) ${c.skippedBundles}, failed: ${failed}; money moved ${nanoToDecimal(c.deltaNano)}\n`,
     );
     return 0;
-  } finally {
-    await rating.close();
-    await redis.stop();
-    await pg.stop();
-  }
+  });
 }

@@ -1,113 +1,72 @@
 /**
  * Command-line entry point: `npm run --silent cli -- <command> [options]`.
- * Commands write results to stdout and everything else (progress, warnings, errors) to stderr.
+ * Commands write results to stdout and everything else (progress, warnings, errors) to stderr;
+ * `--help` on any command prints its usage on stdout.
+ * Exit codes: 0 done, 1 an unexpected error, 2 a bad command line, 3 stopped before the end (Ctrl-C,
+ * SIGTERM, Redis or PostgreSQL not answering): run the same command again to go on.
  */
 import { parseArgs } from 'node:util';
-import { generateCdrFile } from '../cdr/generate.js';
-import { cdrImportCommand, cdrRerateCommand } from './cdr-commands.js';
-import { rateCommand } from './rate-command.js';
+import { COMMANDS, UsageError, type Command, type Values } from './commands.js';
 
-const USAGE = `usage: cli <command> [options]
+/** The commands whose names start with `group` ('' for all, 'cdr ' for the CDR ones). */
+function overview(group: string): string {
+  return (
+    'usage: cli <command> [options]   (cli <command> --help: its options)\n\ncommands:\n' +
+    COMMANDS.filter((c) => c.name.startsWith(group))
+      .map((c) => `  ${c.synopsis}\n`)
+      .join('')
+  );
+}
 
-commands:
-  rate --tariff DIR [--timezone ZONE]   rate JSON-line events from stdin, one JSON line per event on stdout
-  cdr import FILE... [--mapping FILE]   rate, charge and store CDR files (Redis and PostgreSQL as npm start finds them)
-  cdr rerate --from T --to T [--account ID]
-                                        price stored CDRs again with the current tariff, move the differences
-  cdr generate --out FILE --lines N [--seed S] [--gzip]
-                                        write a synthetic CDR file (cdr-samples/README.md)
-`;
+const asksHelp = (args: string[]) => args.some((a) => a === '--help' || a === '-h');
+
+/** The command named by the first words of argv, and the arguments after its name. */
+function find(argv: string[]): { command: Command; args: string[] } | null {
+  for (const command of COMMANDS) {
+    const words = command.name.split(' ');
+    if (words.every((w, i) => argv[i] === w)) return { command, args: argv.slice(words.length) };
+  }
+  return null;
+}
+
+async function run(command: Command, args: string[]): Promise<number> {
+  const usage = `usage: cli ${command.synopsis}\n\n${command.help}\n`;
+  if (asksHelp(args)) {
+    process.stdout.write(usage);
+    return 0;
+  }
+  try {
+    const { values, positionals } = parseArgs({
+      args,
+      options: command.options,
+      allowPositionals: command.positionals ?? false,
+      strict: true,
+    });
+    // No option is declared `multiple`, so none is a list.
+    return await command.run(values as Values, positionals);
+  } catch (err) {
+    // parseArgs says what is wrong with a TypeError carrying an ERR_PARSE_ARGS_* code.
+    const parseError = (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') ?? false;
+    if (!(err instanceof UsageError) && !parseError) throw err;
+    process.stderr.write(`error: ${(err as Error).message}\n${usage}`);
+    return 2;
+  }
+}
 
 async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  switch (command) {
-    case 'rate': {
-      const { values } = parseArgs({
-        args: rest,
-        options: { tariff: { type: 'string' }, timezone: { type: 'string' } },
-        strict: true,
-      });
-      if (!values.tariff) {
-        process.stderr.write('error: rate needs --tariff DIR\n' + USAGE);
-        return 2;
-      }
-      return rateCommand({ tariff: values.tariff, timezone: values.timezone }, process.stdin, process.stdout);
-    }
-    case 'cdr': {
-      const [sub, ...args] = rest;
-      if (sub === 'import') {
-        const { values, positionals } = parseArgs({
-          args,
-          options: { mapping: { type: 'string' } },
-          allowPositionals: true,
-          strict: true,
-        });
-        if (positionals.length === 0) {
-          process.stderr.write('error: cdr import needs at least one FILE\n');
-          return 2;
-        }
-        return cdrImportCommand(positionals, values.mapping ? { mapping: values.mapping } : {});
-      }
-      if (sub === 'rerate') {
-        const { values } = parseArgs({
-          args,
-          options: { from: { type: 'string' }, to: { type: 'string' }, account: { type: 'string' } },
-          strict: true,
-        });
-        if (
-          !values.from ||
-          !values.to ||
-          Number.isNaN(Date.parse(values.from)) ||
-          Number.isNaN(Date.parse(values.to))
-        ) {
-          process.stderr.write('error: cdr rerate needs --from and --to (ISO-8601 times)\n');
-          return 2;
-        }
-        return cdrRerateCommand({
-          from: values.from,
-          to: values.to,
-          ...(values.account ? { account: values.account } : {}),
-        });
-      }
-      if (sub !== 'generate') {
-        process.stderr.write(`error: unknown cdr command "${sub ?? ''}"\n${USAGE}`);
-        return 2;
-      }
-      const { values } = parseArgs({
-        args,
-        options: {
-          out: { type: 'string' },
-          lines: { type: 'string' },
-          seed: { type: 'string' },
-          gzip: { type: 'boolean' },
-        },
-        strict: true,
-      });
-      const lines = Number(values.lines);
-      if (!values.out || !Number.isInteger(lines) || lines < 0) {
-        process.stderr.write('error: cdr generate needs --out FILE and --lines N\n');
-        return 2;
-      }
-      const started = Date.now();
-      await generateCdrFile(values.out, {
-        lines,
-        seed: Number(values.seed ?? 1),
-        gzip: values.gzip ?? false,
-      });
-      process.stderr.write(
-        `wrote ${lines.toLocaleString('en')} CDRs to ${values.out} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
-      );
-      return 0;
-    }
-    case undefined:
-    case 'help':
-    case '--help':
-      process.stderr.write(USAGE);
-      return command === undefined ? 2 : 0;
-    default:
-      process.stderr.write(`error: unknown command "${command}"\n${USAGE}`);
-      return 2;
+  const found = find(argv);
+  if (found) return run(found.command, found.args);
+  // `cli --help`, `cli help`, `cli cdr --help`, `cli help cdr`, `cli cdr`…
+  const words = argv.filter((a) => a !== '--help' && a !== '-h' && a !== 'help');
+  const group = words.length === 0 ? '' : words.length === 1 && words[0] === 'cdr' ? 'cdr ' : null;
+  if (group !== null && words.length < argv.length) {
+    process.stdout.write(overview(group));
+    return 0;
   }
+  if (group === 'cdr ') process.stderr.write('error: cdr needs a command\n');
+  else if (words.length > 0) process.stderr.write(`error: unknown command "${words.join(' ')}"\n`);
+  process.stderr.write(overview(group ?? ''));
+  return 2;
 }
 
 main(process.argv.slice(2)).then(

@@ -1,0 +1,281 @@
+/**
+ * The `cdr` commands as operators run them: real processes against the real Redis and PostgreSQL
+ * (this file's key prefix and schema). Ctrl-C stops an import cleanly (exit 3, a summary, no batch
+ * pending, the rerun charges the rest once); every command explains itself; progress is a plain
+ * line off a terminal; summaries name the currency and the duplicates; rejects can be listed and
+ * exported; the generator makes realistic files, the same for a seed.
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createBalanceStore } from '../../src/balances/store.js';
+import { GENERATED_REJECTS } from '../../src/cdr/generate.js';
+import { ensureCdrSchema } from '../../src/cdr/store.js';
+import { databaseUrl, testPostgres } from '../support/postgres.js';
+import { redisUrl, testRedis } from '../support/redis.js';
+
+const { redis, prefix } = testRedis();
+const { pool, schema } = testPostgres();
+const balances = createBalanceStore({ redis, keyPrefix: prefix });
+const START = 100_000_000_000_000; // 100,000 GBP each: no CDR here is refused for credit
+const SUBSCRIBERS = 50;
+const tmp = (name: string) => join(tmpdir(), `cli-cdr-${process.pid}-${name}`);
+
+interface Run {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Starts the CLI; `whileRunning` may act on the process (send it a signal) before it ends. */
+async function cli(args: string[], whileRunning?: (child: ReturnType<typeof spawn>) => Promise<void>) {
+  const child = spawn('node', ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+    env: {
+      ...process.env,
+      REDIS_URL: redisUrl(),
+      DATABASE_URL: databaseUrl(),
+      KEY_PREFIX: prefix,
+      DB_SCHEMA: schema,
+      TARIFF_DIR: 'tariffs/sample',
+      CDR_CHUNK_KIB: '32', // many batches
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const r: Run = { code: null, signal: null, stdout: '', stderr: '' };
+  child.stdout.on('data', (d: Buffer) => (r.stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (r.stderr += d.toString()));
+  const exited = new Promise<void>((done) =>
+    child.once('exit', (code, signal) => {
+      r.code = code;
+      r.signal = signal;
+      done();
+    }),
+  );
+  await whileRunning?.(child);
+  await exited;
+  await new Promise((done) => setImmediate(done)); // the last output
+  return r;
+}
+
+async function count(sql: string): Promise<number> {
+  return (await pool.query<{ n: number }>(sql.replaceAll('$schema', schema))).rows[0]!.n;
+}
+
+async function moneyLeft(): Promise<number> {
+  let left = 0;
+  for (let i = 1; i <= SUBSCRIBERS; i++)
+    left += (await balances.getAccount('acme', `c${i}`))!.balances[0]!.value;
+  return left;
+}
+
+beforeAll(async () => {
+  await ensureCdrSchema(pool, schema); // the CLI makes it too, but the test reads it before
+  for (let i = 1; i <= SUBSCRIBERS; i++) {
+    await balances.createAccount(
+      {
+        tenant: 'acme',
+        id: `c${i}`,
+        type: 'prepaid',
+        currency: 'GBP',
+        subject: `c${i}`,
+        subscriptions: [{ type: 'msisdn', value: String(447_700_900_000 + i) }],
+      },
+      'c',
+    );
+    await balances.addBalance('acme', `c${i}`, { id: 'main', unit: 'money', value: START }, 'b');
+  }
+});
+
+describe('cli cdr: help', () => {
+  it.each([
+    ['--help'],
+    ['help'],
+    ['cdr', '--help'],
+    ['cdr', 'help'],
+    ['cdr', 'import', '--help'],
+    ['cdr', 'rerate', '--help'],
+    ['cdr', 'rejects', '--help'],
+    ['cdr', 'generate', '-h'],
+    ['rate', '--help'],
+  ])('%s %s %s prints usage on stdout and exits 0', async (...args) => {
+    const r = await cli(args);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^usage: cli /);
+    if (args.includes('import')) expect(r.stdout).toContain('--tenant T');
+  });
+
+  it('says what is wrong with a command line, with exit code 2', async () => {
+    for (const args of [['cdr'], ['cdr', 'frob'], ['cdr', 'import'], ['cdr', 'import', '--nope', 'x']]) {
+      const r = await cli(args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr, args.join(' ')).toMatch(/^error: .*\n(.|\n)*usage: cli /);
+    }
+  });
+});
+
+describe('cli cdr generate', () => {
+  it('makes the same file for a seed, with the subscribers, day, tenant and broken lines asked for', async () => {
+    const args = (out: string) => [
+      'cdr',
+      'generate',
+      '--out',
+      out,
+      '--lines',
+      '4000',
+      '--seed',
+      '42',
+      '--subscribers',
+      '3000',
+      '--day',
+      '2026-12-01',
+      '--tenant',
+      'globex',
+      '--broken-rate',
+      '0.1',
+    ];
+    expect((await cli(args(tmp('g1.csv')))).code).toBe(0);
+    expect((await cli(args(tmp('g2.csv')))).code).toBe(0);
+    const text = readFileSync(tmp('g1.csv'), 'utf8');
+    expect(readFileSync(tmp('g2.csv'), 'utf8')).toBe(text);
+    const lines = text.trimEnd().split('\n').slice(1);
+    expect(lines).toHaveLength(4000);
+    const cells = lines.map((l) => l.split(','));
+    expect(cells.every((c) => c[1] === 'globex' || c[1] === '"globex')).toBe(true);
+    const msisdns = new Set(cells.map((c) => Number(c[2])).filter((m) => m > 0));
+    expect(Math.min(...msisdns)).toBeGreaterThanOrEqual(447_700_900_001);
+    expect(Math.max(...msisdns)).toBeLessThanOrEqual(447_700_903_000);
+    expect(msisdns.size).toBeGreaterThan(1000);
+    expect(cells.every((c) => c[0]!.startsWith('globex-20261201-42-'))).toBe(true);
+    expect(cells.every((c) => c[6]!.startsWith('2026-12-01'))).toBe(true);
+    const broken = cells.filter(
+      (c) =>
+        c[1] !== 'globex' || c[2] === '' || c[4] === 'fax' || c[6]!.includes(' ') || c[7]!.startsWith('-'),
+    ).length;
+    expect(broken).toBeGreaterThan(300);
+    expect(broken).toBeLessThan(500);
+  });
+
+  it('refuses options out of range', async () => {
+    for (const extra of [
+      ['--broken-rate', '1.5'],
+      ['--subscribers', '0'],
+      ['--day', '2026-02-30'],
+      ['--lines', '-1'],
+      ['--tenant', 'a,b'],
+    ]) {
+      const r = await cli(['cdr', 'generate', '--out', tmp('bad.csv'), '--lines', '10', ...extra]);
+      expect(r.code, extra.join(' ')).toBe(2);
+    }
+  });
+});
+
+describe('cli cdr import and rejects', () => {
+  const file = tmp('broken.csv');
+
+  it('summarises with the currency and the duplicates, and lists every reject with its line', async () => {
+    const gen = await cli([
+      'cdr',
+      'generate',
+      '--out',
+      file,
+      '--lines',
+      '2000',
+      '--seed',
+      '3',
+      '--broken-rate',
+      '0.05',
+    ]);
+    expect(gen.code).toBe(0);
+    const first = await cli(['cdr', 'import', file, '--progress-seconds', '0']);
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(/charged \d+(\.\d+)? GBP\n/);
+    expect(first.stdout).toMatch(/duplicates 0/);
+    const broken = Number(/rejected (\d+)/.exec(first.stdout)![1]);
+    expect(broken).toBeGreaterThan(50);
+    expect(first.stdout).toContain(`cli cdr rejects --file ${file}`);
+
+    const again = await cli(['cdr', 'import', file, '--progress-seconds', '0']);
+    expect(again.stdout).toMatch(new RegExp(`duplicates ${(2000 - broken).toLocaleString('en')}`));
+    expect(again.stdout).toMatch(/charged nothing/);
+
+    const listed = await cli(['cdr', 'rejects', '--file', file]);
+    expect(listed.code).toBe(0);
+    const entries = [...listed.stdout.matchAll(/^(.+):(\d+) ([A-Z_]+): /gm)];
+    expect(entries).toHaveLength(broken);
+    expect(new Set(entries.map((e) => e[3]))).toEqual(new Set(GENERATED_REJECTS));
+    expect(listed.stderr).toContain(`${broken} rejects`);
+    // Line numbers count the header as line 1, as an editor does.
+    const text = readFileSync(file, 'utf8').split('\n');
+    for (const e of entries) expect(listed.stdout).toContain(`${e[1]}:${e[2]} ${e[3]}: `);
+    const firstLine = Number(entries[0]![2]);
+    expect(listed.stdout).toContain(`\n    ${text[firstLine - 1]}\n`);
+
+    const csv = await cli(['cdr', 'rejects', '--file', file, '--csv']);
+    const rows = csv.stdout.trimEnd().split('\n');
+    expect(rows[0]).toBe('file,line,reason,detail,raw,stored_at');
+    expect(rows).toHaveLength(broken + 1);
+    expect(rows.slice(1).map((r) => Number(r.split(',')[1]))).toEqual(entries.map((e) => Number(e[2])));
+
+    const since = await cli(['cdr', 'rejects', '--since', new Date(Date.now() + 60_000).toISOString()]);
+    expect(since.stdout).toBe('');
+    expect(since.stderr).toContain('0 rejects');
+    expect((await cli(['cdr', 'rejects'])).code).toBe(2);
+  });
+
+  it('shows progress off a terminal as plain time-stamped lines', async () => {
+    const big = tmp('progress.csv');
+    await cli(['cdr', 'generate', '--out', big, '--lines', '30000', '--seed', '4']);
+    const r = await cli(['cdr', 'import', big, '--progress-seconds', '0.05']);
+    expect(r.code).toBe(0);
+    const lines = r.stderr.split('\n').filter((l) => l.includes(`${big}:`));
+    expect(lines.length).toBeGreaterThan(0);
+    for (const l of lines)
+      expect(l).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z .+: \d+%, [\d,]+ read, [\d,]+ stored, /);
+    expect(r.stderr).not.toContain('\r');
+  });
+});
+
+describe('cli cdr import: Ctrl-C', () => {
+  it('stops cleanly: exit 3, a summary, no batch pending, and the rerun charges the rest once', async () => {
+    const file = tmp('ctrl-c.csv');
+    const LINES = 150_000;
+    expect(
+      (await cli(['cdr', 'generate', '--out', file, '--lines', String(LINES), '--seed', '9'])).code,
+    ).toBe(0);
+    const before = await moneyLeft();
+    const charged = () =>
+      count(`SELECT count(*)::int AS n FROM $schema.rated_cdrs WHERE file_id = '${file}'`);
+    const stopped = await cli(['cdr', 'import', file, '--progress-seconds', '0'], async (child) => {
+      for (let i = 0; i < 6000 && (await charged()) === 0; i++) await new Promise((r) => setTimeout(r, 5));
+      child.kill('SIGINT');
+    });
+    expect(stopped.signal).toBeNull();
+    expect(stopped.code).toBe(3);
+    expect(stopped.stderr).toContain('SIGINT: stopping');
+    const after = Number(/stopped after line ([\d,]+)/.exec(stopped.stdout)![1]!.replaceAll(',', ''));
+    const storedFirst = Number(/stored ([\d,]+)/.exec(stopped.stdout)![1]!.replaceAll(',', ''));
+    expect(storedFirst).toBeGreaterThan(0);
+    expect(after).toBeLessThan(LINES + 1);
+    expect(await count(`SELECT count(*)::int AS n FROM $schema.cdr_batches`)).toBe(0);
+    expect(await charged()).toBe(storedFirst);
+
+    const rerun = await cli(['cdr', 'import', file, '--progress-seconds', '0']);
+    expect(rerun.code).toBe(0);
+    expect(rerun.stdout).toContain('rejected 0\n');
+    expect(rerun.stdout).toContain(`going on after line ${after.toLocaleString('en')}`);
+    expect(await charged()).toBe(LINES);
+    expect(
+      await count(
+        `SELECT count(DISTINCT cdr_id)::int AS n FROM $schema.rated_cdrs WHERE file_id = '${file}'`,
+      ),
+    ).toBe(LINES);
+    const sum = await pool.query<{ s: string }>(
+      `SELECT sum(charged_nano)::text AS s FROM ${schema}.rated_cdrs WHERE file_id = $1`,
+      [file],
+    );
+    expect(before - (await moneyLeft())).toBe(Number(sum.rows[0]!.s));
+  });
+});
