@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import type { BalanceStore } from '../balances/store.js';
 import type { StepOp } from '../balances/step.js';
 import { trailEntry } from './session-plan.js';
+import { MAX_JSON_DEPTH, valueDeeperThan } from './json-depth.js';
 import {
   nanoToDecimal,
   parseEvent,
@@ -59,6 +60,9 @@ export interface EventDeps {
 
 export function fingerprintOf(req: EventRequest): string {
   const { retransmission: _r, ...body } = req;
+  // JSON.stringify recurses: hash only what the HTTP edge would have let through.
+  if (valueDeeperThan(body, MAX_JSON_DEPTH))
+    throw new RangeError(`an event nests deeper than ${MAX_JSON_DEPTH}`);
   return createHash('sha1').update(JSON.stringify(body)).digest('hex');
 }
 

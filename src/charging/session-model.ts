@@ -3,6 +3,7 @@
  * small rules that need no I/O (final units, quota thresholds, the command-level result code).
  */
 import { createHash } from 'node:crypto';
+import { MAX_JSON_DEPTH, valueDeeperThan } from './json-depth.js';
 import { nameOf, type ResultName } from './result-codes.js';
 import type { ServiceInformation, ServiceKind, Units } from './service-context.js';
 
@@ -165,6 +166,9 @@ export function commandResult(phase: Phase, barred: boolean, answers: MsccAnswer
 
 export function fingerprintOf(phase: Phase, req: SessionRequest): string {
   const { retransmission: _r, ...body } = req;
+  // JSON.stringify recurses: hash only what the HTTP edge would have let through.
+  if (valueDeeperThan(body, MAX_JSON_DEPTH))
+    throw new RangeError(`a request nests deeper than ${MAX_JSON_DEPTH}`);
   return createHash('sha1')
     .update(JSON.stringify([phase, body]))
     .digest('hex');

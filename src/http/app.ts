@@ -12,6 +12,8 @@ import { registerAuth } from './auth.js';
 import { registerDeadlines, type Deadlines } from './deadline.js';
 import { AppError, errorHandler } from './errors.js';
 import { registerMetrics } from './metrics.js';
+import { JSON_BODY_LIMIT_BYTES, registerJsonBody } from './json-body.js';
+import { registerRouteTable } from './route-table.js';
 import { chargingMetrics, type ChargingMetrics } from './charging-metrics.js';
 import { accountRoutes } from './routes/accounts.js';
 import { eventRoutes } from './routes/events.js';
@@ -51,6 +53,9 @@ export interface AppDeps {
   logger?: FastifyServerOptions['logger'];
 }
 
+/** Well past the longest id any schema takes (256), so the schema, not the router, refuses. */
+const MAX_PATH_PARAM_CHARS = 1024;
+
 function limitInFlight(app: FastifyInstance, max: number): void {
   let inFlight = 0;
   const counted = new WeakSet<object>();
@@ -67,11 +72,21 @@ function limitInFlight(app: FastifyInstance, max: number): void {
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     logger: deps.logger ?? false,
-    ajv: { customOptions: { removeAdditional: false, allErrors: true } },
+    // verbose: a range violation can name the schema's bounds (errors.ts).
+    ajv: { customOptions: { removeAdditional: false, allErrors: true, verbose: true } },
     requestIdHeader: 'x-request-id',
+    bodyLimit: JSON_BODY_LIMIT_BYTES,
+    // Session-Ids (RFC 6733) run long: the schemas refuse a path parameter past its documented length
+    // with a named field; the router's own refusal is only for the absurd.
+    routerOptions: { maxParamLength: MAX_PATH_PARAM_CHARS },
+    // A bad percent-escape or an over-long parameter is refused by the router before any route runs.
+    frameworkErrors: (err, req, reply) => {
+      void errorHandler(err, req, reply);
+    },
   });
   app.setErrorHandler(errorHandler);
-  app.setNotFoundHandler((_req, reply) => errorHandler(new AppError('NOT_FOUND') as never, _req, reply));
+  registerRouteTable(app);
+  registerJsonBody(app);
   await app.register(swagger, {
     openapi: {
       info: {

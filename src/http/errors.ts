@@ -21,6 +21,7 @@ export const ERRORS = {
   UNAUTHENTICATED: { status: 401, title: 'An API key is required', diameter: 3010 },
   FORBIDDEN: { status: 403, title: 'This key may not do that', diameter: 5003 },
   NOT_FOUND: { status: 404, title: 'No such resource', diameter: 5002 },
+  METHOD_NOT_ALLOWED: { status: 405, title: 'This path does not take this method', diameter: 5004 },
   ACCOUNT_NOT_FOUND: { status: 404, title: 'No such account', diameter: 5030 },
   CONFLICT: { status: 409, title: 'This request id was used for a different request', diameter: 5012 },
   MANDATORY_IE_MISSING: { status: 400, title: 'A mandatory field is missing', diameter: 5005 },
@@ -85,19 +86,43 @@ function send(reply: FastifyReply, code: ErrorCode, detail?: string, extra?: Rec
   return reply.status(body.status).type('application/problem+json').send(body);
 }
 
+/** What fastify's own errors (FST_ERR_*: bad URL, content type, body size...) are in the catalog. */
+const FRAMEWORK_STATUS: Readonly<Record<number, ErrorCode>> = {
+  404: 'NOT_FOUND',
+  405: 'METHOD_NOT_ALLOWED',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+};
+
+type Violation = NonNullable<FastifyError['validation']>[number] & { parentSchema?: Record<string, unknown> };
+
+/** A range violation names the whole range (the schema's bounds), so a caller sees what fits. */
+function reasonOf(v: Violation): string {
+  const s = v.parentSchema;
+  if (s && ['minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum'].includes(v.keyword)) {
+    const low = s.minimum ?? s.exclusiveMinimum;
+    const high = s.maximum ?? s.exclusiveMaximum;
+    if (low !== undefined && high !== undefined)
+      return `must be from ${String(low)}${s.exclusiveMinimum !== undefined ? ' (exclusive)' : ''} to ${String(high)}`;
+  }
+  return v.message ?? 'invalid';
+}
+
+function paramOf(v: Violation): string {
+  const missing = (v.params as { missingProperty?: string }).missingProperty;
+  return v.instancePath || `/${String(missing ?? '')}`;
+}
+
 export function errorHandler(err: FastifyError | AppError, req: FastifyRequest, reply: FastifyReply) {
   if (err instanceof AppError) return send(reply, err.code, err.detail, err.extra);
   if ('validation' in err && err.validation) {
-    const invalidParams = err.validation.map((v) => ({
-      param: v.instancePath || `/${String((v.params as { missingProperty?: string }).missingProperty ?? '')}`,
-      reason: v.message ?? 'invalid',
-    }));
+    const invalidParams = err.validation.map((v: Violation) => ({ param: paramOf(v), reason: reasonOf(v) }));
     return send(reply, 'INVALID_REQUEST', err.message, { invalidParams });
   }
-  if (err.statusCode === 400 || err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || err.statusCode === 415) {
-    return send(reply, 'INVALID_REQUEST', err.message);
-  }
-  if (err.statusCode === 404) return send(reply, 'NOT_FOUND');
+  // Any other 4xx is fastify refusing the request before a route ran: say why, in the catalog's words.
+  const status = err.statusCode ?? 500;
+  if (status >= 400 && status < 500)
+    return send(reply, FRAMEWORK_STATUS[status] ?? 'INVALID_REQUEST', err.message);
   if (isUnavailable(err)) {
     req.log.warn({ err: err.message }, 'a dependency did not answer');
     return send(reply, 'UNAVAILABLE');

@@ -12,7 +12,16 @@ import type { ActiveTariff } from '../../tariffs/active.js';
 import type { Directory } from '../../charging/directory.js';
 import type { ChargingMetrics } from '../charging-metrics.js';
 import { AppError } from '../errors.js';
-import { DiameterId, RatingGroup, ServiceInformation, SubscriptionIds, Units } from './charging-schemas.js';
+import {
+  DiameterId,
+  EventTime,
+  RatingGroup,
+  ServiceInformation,
+  ShortText,
+  SubscriptionIds,
+  Units,
+  Unsigned32,
+} from './charging-schemas.js';
 
 const EventBody = Type.Object(
   {
@@ -22,15 +31,15 @@ const EventBody = Type.Object(
       Type.Literal('CHECK_BALANCE'),
       Type.Literal('PRICE_ENQUIRY'),
     ]),
-    eventTime: Type.String({ minLength: 1, description: 'RFC 3339, the network element clock' }),
-    serviceContextId: Type.String({ minLength: 1, examples: ['32274@3gpp.org'] }),
+    eventTime: EventTime,
+    serviceContextId: ShortText,
     subscriptionIds: SubscriptionIds,
     serviceInformation: Type.Optional(ServiceInformation),
     mscc: Type.Array(
       Type.Object(
         {
           ratingGroup: RatingGroup,
-          serviceIdentifier: Type.Optional(Type.Integer({ minimum: 0 })),
+          serviceIdentifier: Type.Optional(Unsigned32),
           requested: Type.Optional(Units),
         },
         { additionalProperties: false },

@@ -13,6 +13,12 @@ import { AppError } from '../errors.js';
 
 const Id = Type.String({ minLength: 1, maxLength: 256, pattern: '^[\\x21-\\x7e]+$' });
 
+/**
+ * 1 to 1000, as digits: ajv coerces a query string of 400 digits to Infinity, which then passes an
+ * integer's `maximum`; a pattern on the text cannot be fooled.
+ */
+const Limit = Type.String({ pattern: '^(1000|[1-9][0-9]{0,2})$', description: 'an integer from 1 to 1000' });
+
 function money<T extends { costNano: string }>(rows: T[]) {
   return rows.map(({ costNano, ...r }) => ({ ...r, cost: nanoToDecimal(BigInt(costNano)) }));
 }
@@ -49,7 +55,7 @@ export function historyRoutes(app: FastifyInstance, history: History): void {
         summary: 'Recent rated usage of an account',
         tags: ['history'],
         params: Type.Object({ accountId: Id }),
-        querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) }),
+        querystring: Type.Object({ limit: Type.Optional(Limit) }),
       },
     },
     async (req) => {
@@ -57,7 +63,7 @@ export function historyRoutes(app: FastifyInstance, history: History): void {
       return {
         accountId: req.params.accountId,
         usage: money(
-          await usageOf(history, req.principal.tenant, req.params.accountId, req.query.limit ?? 50),
+          await usageOf(history, req.principal.tenant, req.params.accountId, Number(req.query.limit ?? 50)),
         ),
       };
     },

@@ -3,18 +3,27 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { rateObject } from '../../cli/rate-lines.js';
+import { MAX_USAGE } from '../../rating/units.js';
 import type { ActiveTariff } from '../../tariffs/active.js';
 import { AppError } from '../errors.js';
 
+/** Names a tariff matches exactly (tenant, category, subject). */
+const Name = Type.String({ minLength: 1, maxLength: 128 });
+
 const PriceRequest = Type.Object(
   {
-    tenant: Type.Optional(Type.String({ minLength: 1 })),
-    category: Type.String({ minLength: 1 }),
-    subject: Type.String({ minLength: 1 }),
-    destination: Type.String(),
-    answerTime: Type.String({ minLength: 1, description: 'ISO-8601 with an offset' }),
-    usage: Type.Number({ minimum: 0, description: 'seconds for voice, bytes for data, messages for SMS' }),
-    tor: Type.String({ description: 'voice, data, sms or generic' }),
+    tenant: Type.Optional(Name),
+    category: Name,
+    subject: Name,
+    destination: Type.String({ maxLength: 256 }),
+    answerTime: Type.String({ minLength: 1, maxLength: 64, description: 'ISO-8601 with an offset' }),
+    usage: Type.Number({
+      minimum: 0,
+      // The largest of any service; the rating core then names the limit of the event's own (units.ts).
+      maximum: Math.max(...Object.values(MAX_USAGE)),
+      description: 'seconds for voice, bytes for data, messages for SMS',
+    }),
+    tor: Type.String({ maxLength: 16, description: 'voice, data, sms or generic' }),
   },
   { additionalProperties: false },
 );

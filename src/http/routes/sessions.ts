@@ -10,28 +10,31 @@ import { SessionError, type Phase, type Sessions } from '../../charging/sessions
 import { AppError } from '../errors.js';
 import {
   DiameterId,
+  EventTime,
   RatingGroup,
   ServiceInformation,
+  ShortText,
   SubscriptionIds,
   UnitFields,
   Units,
+  Unsigned32,
 } from './charging-schemas.js';
 import type { ChargingMetrics } from '../charging-metrics.js';
 
 const Used = Type.Object(
   {
     ...UnitFields,
-    reportingReason: Type.Optional(Type.String()),
-    tariffChangeUsage: Type.Optional(Type.String()),
+    reportingReason: Type.Optional(ShortText),
+    tariffChangeUsage: Type.Optional(ShortText),
   },
   { additionalProperties: false },
 );
 
 const SessionBody = Type.Object(
   {
-    requestNumber: Type.Integer({ minimum: 0, maximum: 4294967295 }),
-    eventTime: Type.String({ minLength: 1 }),
-    serviceContextId: Type.Optional(Type.String({ minLength: 1 })),
+    requestNumber: Unsigned32,
+    eventTime: EventTime,
+    serviceContextId: Type.Optional(ShortText),
     subscriptionIds: Type.Optional(SubscriptionIds),
     serviceInformation: Type.Optional(ServiceInformation),
     mscc: Type.Optional(
@@ -39,7 +42,7 @@ const SessionBody = Type.Object(
         Type.Object(
           {
             ratingGroup: RatingGroup,
-            serviceIdentifier: Type.Optional(Type.Integer({ minimum: 0 })),
+            serviceIdentifier: Type.Optional(Unsigned32),
             requested: Type.Optional(Units),
             used: Type.Optional(Type.Array(Used, { maxItems: 16 })),
           },
@@ -48,7 +51,7 @@ const SessionBody = Type.Object(
         { maxItems: 32 },
       ),
     ),
-    terminationCause: Type.Optional(Type.String()),
+    terminationCause: Type.Optional(ShortText),
     retransmission: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
