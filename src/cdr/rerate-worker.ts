@@ -71,6 +71,8 @@ export interface RerateChunkResult {
   /** COPY text rows of PENDING_COLUMNS, one per changed CDR. */
   pending: string;
   moves: MoneyMove[];
+  /** Milliseconds the worker spent on the rows. */
+  ms: number;
 }
 
 const ESCAPES: Record<string, string> = { b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v' };
@@ -100,6 +102,7 @@ class RerateBuilder implements RerateChunkResult {
   failed: Record<string, number> = {};
   pending = '';
   moves: MoneyMove[] = [];
+  ms = 0;
 
   fail(code: string): void {
     this.failed[code] = (this.failed[code] ?? 0) + 1;
@@ -108,6 +111,7 @@ class RerateBuilder implements RerateChunkResult {
 
 /** Prices the rows again and keeps what changed. */
 export async function rerateRows(task: RerateTask): Promise<RerateChunkResult> {
+  const t0 = performance.now();
   const tariff = await tariffFor(task);
   const out = new RerateBuilder();
   const f: string[] = new Array<string>(RERATE_READ_COLUMNS.length);
@@ -119,6 +123,7 @@ export async function rerateRows(task: RerateTask): Promise<RerateChunkResult> {
     rerateOne(tariff, task.subjects, f, out);
     at = end + 1;
   }
+  out.ms = performance.now() - t0;
   return out;
 }
 

@@ -45,6 +45,28 @@ export interface RerateCounters {
    * move is a safe integer, as every amount the balance store takes; the sum stays exact below 2^53).
    */
   deltaNano: number;
+  /** Milliseconds the main thread waited on each step (they overlap the pool's work), and the pool's. */
+  timing: RerateTiming;
+}
+
+export interface RerateTiming {
+  read: number;
+  subjects: number;
+  pool: number;
+  store: number;
+  apply: number;
+  /** Spent pricing on the pool (its threads' time, beside the main thread's). */
+  worker: number;
+}
+
+/** Awaits `p`, adding the wait to `c.timing[step]`. */
+async function timed<T>(c: RerateCounters, step: keyof RerateTiming, p: Promise<T>): Promise<T> {
+  const t = performance.now();
+  try {
+    return await p;
+  } finally {
+    c.timing[step] += performance.now() - t;
+  }
 }
 
 export interface RerateDeps {
@@ -77,6 +99,7 @@ export async function rerateCdrs(deps: RerateDeps, range: RerateOptions): Promis
     failed: {},
     recovered: 0,
     deltaNano: 0,
+    timing: { read: 0, subjects: 0, pool: 0, store: 0, apply: 0, worker: 0 },
   };
   await ensurePendingTable(deps.pool, deps.schema);
   const client = await deps.pool.connect();
@@ -85,7 +108,7 @@ export async function rerateCdrs(deps: RerateDeps, range: RerateOptions): Promis
     const money = new MoneyMover(deps.balances, c);
     c.recovered = await finishStopped(deps, client, money);
     await priceThePeriod(deps, range, client, money, c);
-    await applyPending(client, deps.schema);
+    await timed(c, 'apply', applyPending(client, deps.schema));
     return c;
   } finally {
     // Closed rather than reused: it may be in the middle of a COPY, and closing it frees the lock.
@@ -115,11 +138,16 @@ async function priceThePeriod(
   const subjects = new Subjects(deps.balances);
   const ahead: Promise<RerateChunkResult>[] = [];
   try {
+    const next = () => timed(c, 'pool', ahead.shift()!);
+    let t = performance.now();
     for await (const rows of readPeriod(client, deps.schema, range, range.batchSize ?? 8192)) {
-      ahead.push(deps.rating.rerateChunk({ rows, subjects: await subjects.of(rows) }));
-      if (ahead.length > deps.rating.threads) await storeBatch(deps, await ahead.shift()!, money, range, c);
+      c.timing.read += performance.now() - t;
+      const known = await timed(c, 'subjects', subjects.of(rows));
+      ahead.push(deps.rating.rerateChunk({ rows, subjects: known }));
+      if (ahead.length > deps.rating.threads) await storeBatch(deps, await next(), money, range, c);
+      t = performance.now();
     }
-    while (ahead.length) await storeBatch(deps, await ahead.shift()!, money, range, c);
+    while (ahead.length) await storeBatch(deps, await next(), money, range, c);
   } finally {
     await Promise.allSettled(ahead); // no worker result left unobserved when a batch fails
   }
@@ -133,9 +161,12 @@ async function storeBatch(
   range: RerateOptions,
   c: RerateCounters,
 ): Promise<void> {
+  const t = performance.now();
   if (r.pending) await copyPending(deps.pool, deps.schema, r.pending);
   const refused = await money.move(r.moves);
   if (refused.length) await dropPending(deps.pool, deps.schema, refused);
+  c.timing.store += performance.now() - t;
+  c.timing.worker += r.ms;
   c.examined += r.examined;
   c.unchanged += r.unchanged;
   c.changed += r.changed - refused.length;
