@@ -131,15 +131,17 @@ async function untilAnswered(url: string, payload: object): Promise<Record<strin
 
 const at = '2026-11-20T10:10:00Z'; // peak: an SMS is 0.04
 
+const sms = (client: number) => ({
+  requestedAction: 'DIRECT_DEBITING',
+  eventTime: at,
+  serviceContextId: '32274@3gpp.org',
+  subscriptionIds: [{ type: 'E164', data: msisdnOf(client % ACCOUNTS) }],
+  serviceInformation: { sms: { recipients: ['447911123456'] } },
+  mscc: [{ ratingGroup: 300, requested: { serviceSpecificUnits: 1 } }],
+});
+
 async function chargeEvent(client: number, n: number): Promise<void> {
-  const a = await untilAnswered(`/v1/events/ev-${client}-${n}`, {
-    requestedAction: 'DIRECT_DEBITING',
-    eventTime: at,
-    serviceContextId: '32274@3gpp.org',
-    subscriptionIds: [{ type: 'E164', data: msisdnOf(client % ACCOUNTS) }],
-    serviceInformation: { sms: { recipients: ['447911123456'] } },
-    mscc: [{ ratingGroup: 300, requested: { serviceSpecificUnits: 1 } }],
-  });
+  const a = await untilAnswered(`/v1/events/ev-${client}-${n}`, sms(client));
   expect(a.resultCode).toBe(2001);
   seen.toldNano += BigInt(decimalToNano((a.costInformation as { amount: string }).amount));
 }
@@ -225,4 +227,29 @@ describe('Redis killed and restarted under load', () => {
     await chargeEvent(0, 1_000_000);
     expect(seen.toldNano - before).toBe(40_000_000n); // an SMS: 0.04
   }, 60_000);
+
+  it('answers 503 at the deadline while Redis hangs, and a retry after it answers again charges once', async () => {
+    const left = await moneyLeftNano();
+    server.kill('SIGSTOP'); // a hung server: connections stay open, nothing answers
+    try {
+      const t0 = performance.now();
+      const hung = await app.inject({
+        method: 'POST',
+        url: '/v1/events/hung-1',
+        headers: NET,
+        payload: sms(0),
+      });
+      const tookMs = performance.now() - t0;
+      expect(hung.statusCode).toBe(503);
+      expect(hung.json()).toMatchObject({ cause: 'UNAVAILABLE' });
+      expect(hung.headers['retry-after']).toBe('1');
+      expect(tookMs).toBeGreaterThanOrEqual(DEADLINE_MS - 50);
+      expect(tookMs).toBeLessThan(DEADLINE_MS + SLACK_MS);
+    } finally {
+      server.kill('SIGCONT'); // the step sent before the deadline now runs
+    }
+    const retried = await untilAnswered('/v1/events/hung-1', sms(0));
+    expect(retried.resultCode).toBe(2001);
+    expect(left - (await moneyLeftNano())).toBe(40_000_000n); // once, whoever applied it
+  }, 30_000);
 });
