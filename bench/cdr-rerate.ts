@@ -4,7 +4,7 @@
  * nothing stored. The day is generated and imported through the real pipeline first; then UK mobile
  * calls at peak time change price (about 4-5 % of the CDRs).
  *
- *   npm run bench:rerate [-- --lines 600000 --subscribers 10000 --threads 1]
+ *   npm run bench:rerate [-- --lines 600000 --subscribers 10000 --threads 1 --other-days 9 --brin]
  *
  * Uses REDIS_URL / DATABASE_URL (defaults: local) under a private key prefix and schema, removed after.
  */
@@ -29,10 +29,16 @@ const { values } = parseArgs({
     lines: { type: 'string', default: '600000' },
     subscribers: { type: 'string', default: '10000' },
     threads: { type: 'string' },
+    /** Other days stored in the same month partition (copies of the day, by SQL). */
+    'other-days': { type: 'string', default: '0' },
+    /** Then add a BRIN index on answer_time and rerate again. */
+    brin: { type: 'boolean', default: false },
   },
 });
 const LINES = Number(values.lines);
 const SUBSCRIBERS = Number(values.subscribers);
+const OTHER_DAYS = Number(values['other-days']);
+const BRIN = values.brin;
 const DAY = { from: '2026-11-20T00:00:00Z', to: '2026-11-21T00:00:00Z' };
 const id = randomBytes(3).toString('hex');
 const prefix = `bench-rerate-${id}:`;
@@ -106,32 +112,58 @@ async function ceilings(): Promise<{ read: number; priced: number }> {
   }
 }
 
-try {
-  console.log(
-    `calib ${calibrate()} Miter/s; ${rating.threads} rating worker(s); ${f(SUBSCRIBERS)} subscribers; ${f(LINES)} CDRs`,
-  );
-  const balances = createBalanceStore({ redis, keyPrefix: prefix });
-  await fund(balances);
-  await ensureCdrSchema(pool, schema);
-  await generateCdrFile(file, { lines: LINES, seed: 5, subscribers: SUBSCRIBERS });
-  let t = performance.now();
-  const imported = await importCdrFile({ balances, pool, schema, rating }, file, { fileId: file });
-  const importS = secs(t);
-  console.log(
-    `import: ${f(imported.stored)} stored in ${importS.toFixed(1)} s = ${f(imported.read / importS)} CDRs/s`,
-  );
-
+async function setRate(rate: string): Promise<void> {
   const doc = JSON.parse(await readFile(join(dir, 'tariff', 'tariff.json'), 'utf8'));
-  doc.rates.find((r: { id: string }) => r.id === 'RT_MOBILE_PEAK').slots[0].rate = '0.2173';
+  doc.rates.find((r: { id: string }) => r.id === 'RT_MOBILE_PEAK').slots[0].rate = rate;
   await writeFile(join(dir, 'tariff', 'tariff.json'), JSON.stringify(doc));
   rating.reload();
+}
 
+/** Copies of the day on `n` other days of its month, so reading the day is reading part of a partition. */
+async function fillOtherDays(n: number): Promise<void> {
+  for (let d = 1; d <= n; d++)
+    await pool.query(
+      `INSERT INTO ${schema}.rated_cdrs SELECT 'd${d}-' || cdr_id, tenant, account_id, subscriber, category, service,
+         destination, answer_time + interval '${d} days', usage, rated_usage, cost_nano, currency, charged_nano,
+         breakdown, file_id, line, stored_at, rerated
+       FROM ${schema}.rated_cdrs WHERE answer_time >= $1 AND answer_time < $2`,
+      [DAY.from, DAY.to],
+    );
+  await pool.query(`VACUUM ANALYZE ${schema}.rated_cdrs`);
+}
+
+/** What one UPDATE of a changed row by its id cost (the rerate before this one did that per row). */
+async function perRowUpdateMs(): Promise<number> {
+  const { rows } = await pool.query(
+    `SELECT cdr_id, answer_time FROM ${schema}.rated_cdrs WHERE rerated > 0 AND answer_time >= $1 AND answer_time < $2 LIMIT 10`,
+    [DAY.from, DAY.to],
+  );
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const t = performance.now();
+    for (const r of rows)
+      await client.query(
+        `UPDATE ${schema}.rated_cdrs SET rerated = rerated WHERE cdr_id = $1 AND answer_time = $2`,
+        [r.cdr_id, r.answer_time],
+      );
+    const ms = (performance.now() - t) / Math.max(1, rows.length);
+    await client.query('ROLLBACK');
+    return ms;
+  } finally {
+    client.release();
+  }
+}
+
+/** Ceilings, then the rerate after a change of the mobile peak rate, checked to the nano. */
+async function measure(balances: BalanceStore, rate: string, label: string) {
+  console.log(`-- ${label}`);
+  await setRate(rate);
   const ceiling = await ceilings();
   console.log(`ceiling, reading the day (COPY TO): ${ceiling.read.toFixed(2)} s`);
   console.log(`ceiling, reading + pricing on the pool, nothing stored: ${ceiling.priced.toFixed(2)} s`);
-
   const [money0, costs0] = [await money(balances), await costs()];
-  t = performance.now();
+  let t = performance.now();
   const c = await rerateCdrs({ pool, schema, rating, balances }, DAY);
   const rerateS = secs(t);
   console.log(
@@ -149,9 +181,48 @@ try {
   console.log(
     `money moved ${moved} nano, cost differences ${diff} nano: ${moved === diff ? 'exact' : 'NOT EXACT'}`,
   );
+  const perRowMs = await perRowUpdateMs();
   t = performance.now();
   const again = await rerateCdrs({ pool, schema, rating, balances }, DAY);
   console.log(`the same rerate again: ${f(again.changed)} changed in ${secs(t).toFixed(2)} s`);
+  return { changed: c.changed, perRowMs };
+}
+
+try {
+  console.log(
+    `calib ${calibrate()} Miter/s; ${rating.threads} rating worker(s); ${f(SUBSCRIBERS)} subscribers; ${f(LINES)} CDRs`,
+  );
+  const balances = createBalanceStore({ redis, keyPrefix: prefix });
+  await fund(balances);
+  await ensureCdrSchema(pool, schema);
+  await generateCdrFile(file, { lines: LINES, seed: 5, subscribers: SUBSCRIBERS });
+  let t = performance.now();
+  const imported = await importCdrFile({ balances, pool, schema, rating }, file, { fileId: file });
+  const importS = secs(t);
+  console.log(
+    `import: ${f(imported.stored)} stored in ${importS.toFixed(1)} s = ${f(imported.read / importS)} CDRs/s`,
+  );
+
+  if (OTHER_DAYS) {
+    t = performance.now();
+    await fillOtherDays(OTHER_DAYS);
+    console.log(
+      `${OTHER_DAYS} other days of the same month stored beside it (copies): ${secs(t).toFixed(1)} s`,
+    );
+  }
+  const first = await measure(balances, '0.2173', 'no index on rated_cdrs');
+  console.log(
+    `the old way, one UPDATE per changed row: ${(first.perRowMs ?? 0).toFixed(1)} ms each = ` +
+      `${((first.changed * (first.perRowMs ?? 0)) / 1000).toFixed(0)} s for these ${f(first.changed)} changes`,
+  );
+  if (BRIN) {
+    t = performance.now();
+    await pool.query(
+      `CREATE INDEX ON ${schema}.rated_cdrs USING brin (answer_time) WITH (autosummarize = on)`,
+    );
+    console.log(`BRIN index on answer_time built in ${secs(t).toFixed(1)} s`);
+    await measure(balances, '0.2591', 'BRIN on answer_time');
+  }
 } finally {
   await rating.close();
   await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
