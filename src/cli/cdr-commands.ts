@@ -18,7 +18,7 @@ import { countsText, importSummary } from './summary.js';
 
 export interface ImportOptions {
   mapping?: string;
-  /** The tenant every line must name (an operator's check on a file of one tenant). */
+  /** The file's tenant: lines naming another are rejects (TENANT_MISMATCH); a file without a tenant column is its. */
   tenant?: string;
   progressSeconds: number;
 }
@@ -35,6 +35,7 @@ export async function cdrImportCommand(files: string[], opts: ImportOptions): Pr
         const c = await importOne(deps, file, {
           ...(mapping ? { mapping } : {}),
           chunkBytes: e.config.cdrChunkKiB * 1024,
+          ...(opts.tenant ? { tenant: opts.tenant } : {}),
           signal: stop.signal,
           progressSeconds: opts.progressSeconds,
         });
@@ -61,7 +62,13 @@ export async function cdrImportCommand(files: string[], opts: ImportOptions): Pr
 async function importOne(
   deps: ImportDeps,
   file: string,
-  opts: { mapping?: ColumnMapping; chunkBytes: number; signal: AbortSignal; progressSeconds: number },
+  opts: {
+    mapping?: ColumnMapping;
+    chunkBytes: number;
+    tenant?: string;
+    signal: AbortSignal;
+    progressSeconds: number;
+  },
 ): Promise<ImportCounters> {
   const progress = startProgress({
     label: file,
@@ -73,6 +80,8 @@ async function importOne(
   const c = await importCdrFile(deps, file, {
     ...(opts.mapping ? { mapping: opts.mapping } : {}),
     chunkBytes: opts.chunkBytes,
+    // The operator says whose file it is: lines of another tenant are rejects, as in an upload.
+    ...(opts.tenant ? { tenant: opts.tenant, enforceTenant: true } : {}),
     signal: opts.signal,
     onProgress: (p) => progress.update(p.bytesRead, countsText(p, seconds())),
   }).finally(() => progress.stop());

@@ -86,8 +86,10 @@ them. Each CDR id is charged once; a file fed again charges nothing twice. A sum
 Ctrl-C (or SIGTERM) stops cleanly: the chunks being charged are stored, the summary says where it
 stopped, and the exit code is 3; run the same command again to go on from there.
   --mapping FILE        a JSON column mapping for another layout (cdr-samples/README.md)
-  --tenant T            every line must name tenant T; a line of another tenant is a reject
-                        (TENANT_MISMATCH). For operators who import one tenant's files
+  --tenant T            the file is tenant T's: a line naming another tenant is a reject
+                        (TENANT_MISMATCH), and a layout without a tenant column means T.
+                        Without it, each line's tenant is charged: the command line is for
+                        operators with direct access to Redis and PostgreSQL, not for tenants
 ${PROGRESS_HELP}
 exit codes: 0 done, 2 bad command line, 3 stopped (Ctrl-C, Redis or PostgreSQL not answering)`,
     options: {

@@ -6,7 +6,7 @@
  * exported; the generator makes realistic files, the same for a seed.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -31,7 +31,11 @@ interface Run {
 }
 
 /** Starts the CLI; `whileRunning` may act on the process (send it a signal) before it ends. */
-async function cli(args: string[], whileRunning?: (child: ReturnType<typeof spawn>) => Promise<void>) {
+async function cli(
+  args: string[],
+  whileRunning?: (child: ReturnType<typeof spawn>) => Promise<void>,
+  tariffDir = 'tariffs/sample',
+) {
   const child = spawn('node', ['--import', 'tsx', 'src/cli/main.ts', ...args], {
     env: {
       ...process.env,
@@ -39,7 +43,7 @@ async function cli(args: string[], whileRunning?: (child: ReturnType<typeof spaw
       DATABASE_URL: databaseUrl(),
       KEY_PREFIX: prefix,
       DB_SCHEMA: schema,
-      TARIFF_DIR: 'tariffs/sample',
+      TARIFF_DIR: tariffDir,
       CDR_CHUNK_KIB: '32', // many batches
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -90,28 +94,33 @@ beforeAll(async () => {
 });
 
 describe('cli cdr: help', () => {
-  it.each([
-    ['--help'],
-    ['help'],
-    ['cdr', '--help'],
-    ['cdr', 'help'],
-    ['cdr', 'import', '--help'],
-    ['cdr', 'rerate', '--help'],
-    ['cdr', 'rejects', '--help'],
-    ['cdr', 'generate', '-h'],
-    ['rate', '--help'],
-  ])('%s %s %s prints usage on stdout and exits 0', async (...args) => {
-    const r = await cli(args);
-    expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^usage: cli /);
-    if (args.includes('import')) expect(r.stdout).toContain('--tenant T');
+  it('prints the usage on stdout with exit code 0 for --help, -h or help on every command', async () => {
+    const asks = [
+      ['--help'],
+      ['help'],
+      ['cdr', '--help'],
+      ['cdr', 'help'],
+      ['cdr', 'import', '--help'],
+      ['cdr', 'rerate', '--help'],
+      ['cdr', 'rejects', '--help'],
+      ['cdr', 'generate', '-h'],
+      ['rate', '--help'],
+    ];
+    const runs = await Promise.all(asks.map((args) => cli(args)));
+    for (const [i, r] of runs.entries()) {
+      expect(r.code, asks[i]!.join(' ')).toBe(0);
+      expect(r.stdout, asks[i]!.join(' ')).toMatch(/^usage: cli /);
+    }
+    expect(runs[4]!.stdout).toContain('--tenant T');
+    expect(runs[2]!.stdout).toContain('cdr rejects --file F | --since T [--csv]');
   });
 
   it('says what is wrong with a command line, with exit code 2', async () => {
-    for (const args of [['cdr'], ['cdr', 'frob'], ['cdr', 'import'], ['cdr', 'import', '--nope', 'x']]) {
-      const r = await cli(args);
-      expect(r.code, args.join(' ')).toBe(2);
-      expect(r.stderr, args.join(' ')).toMatch(/^error: .*\n(.|\n)*usage: cli /);
+    const wrong = [['cdr'], ['cdr', 'frob'], ['cdr', 'import'], ['cdr', 'import', '--nope', 'x']];
+    const runs = await Promise.all(wrong.map((args) => cli(args)));
+    for (const [i, r] of runs.entries()) {
+      expect(r.code, wrong[i]!.join(' ')).toBe(2);
+      expect(r.stderr, wrong[i]!.join(' ')).toMatch(/^error: .*\n(.|\n)*usage: cli /);
     }
   });
 });
@@ -159,16 +168,17 @@ describe('cli cdr generate', () => {
   });
 
   it('refuses options out of range', async () => {
-    for (const extra of [
+    const bad = [
       ['--broken-rate', '1.5'],
       ['--subscribers', '0'],
       ['--day', '2026-02-30'],
       ['--lines', '-1'],
       ['--tenant', 'a,b'],
-    ]) {
-      const r = await cli(['cdr', 'generate', '--out', tmp('bad.csv'), '--lines', '10', ...extra]);
-      expect(r.code, extra.join(' ')).toBe(2);
-    }
+    ];
+    const runs = await Promise.all(
+      bad.map((extra) => cli(['cdr', 'generate', '--out', tmp('bad.csv'), '--lines', '10', ...extra])),
+    );
+    for (const [i, r] of runs.entries()) expect(r.code, bad[i]!.join(' ')).toBe(2);
   });
 });
 
@@ -277,5 +287,84 @@ describe('cli cdr import: Ctrl-C', () => {
       [file],
     );
     expect(before - (await moneyLeft())).toBe(Number(sum.rows[0]!.s));
+  });
+});
+
+describe('cli cdr import --tenant', () => {
+  it("takes the file as that tenant's: lines of another tenant are rejects and charge nothing", async () => {
+    const file = tmp('globex.csv');
+    await cli(['cdr', 'generate', '--out', file, '--lines', '300', '--tenant', 'globex', '--seed', '11']);
+    const before = await moneyLeft();
+    const r = await cli(['cdr', 'import', file, '--tenant', 'acme', '--progress-seconds', '0']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('stored 0, duplicates 0, rejected 300: TENANT_MISMATCH 300');
+    expect(await moneyLeft()).toBe(before);
+  });
+});
+
+describe('cli cdr rerate', () => {
+  it('shows progress off a terminal', async () => {
+    // The Ctrl-C test stored 150,000 CDRs of this day.
+    const r = await cli([
+      'cdr',
+      'rerate',
+      '--from',
+      '2026-11-20T00:00:00Z',
+      '--to',
+      '2026-11-21T00:00:00Z',
+      '--progress-seconds',
+      '0.05',
+    ]);
+    expect(r.code).toBe(0);
+    const lines = r.stderr.split('\n').filter((l) => l.includes(' rerate 2026-11-20'));
+    expect(lines.length).toBeGreaterThan(0);
+    for (const l of lines)
+      expect(l).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z rerate .+: [\d,]+ examined, [\d,]+ changed/);
+    expect(r.stdout).toMatch(/^rerated .+: examined \d+, changed 0/);
+  });
+
+  it('names a refusal for credit INSUFFICIENT_CREDIT, as imports do', async () => {
+    await balances.createAccount(
+      {
+        tenant: 'acme',
+        id: 'poor',
+        type: 'prepaid',
+        currency: 'GBP',
+        subject: 'poor',
+        subscriptions: [{ type: 'msisdn', value: '447700999999' }],
+      },
+      'c',
+    );
+    await balances.addBalance('acme', 'poor', { id: 'main', unit: 'money', value: 1_000_000_000 }, 'b');
+    const file = tmp('poor.csv');
+    writeFileSync(
+      file,
+      'cdr_id,tenant,subscriber,category,service,destination,start_time,usage,subject,rating_group\n' +
+        'poor-1,acme,447700999999,call,voice,+442071234567,2026-10-05T10:00:00Z,60,,\n',
+    );
+    expect((await cli(['cdr', 'import', file, '--progress-seconds', '0'])).code).toBe(0);
+    // The same tariff with every price a hundred times higher or more: "0.10" becomes "10.10".
+    const dear = tmp('dear-tariff');
+    mkdirSync(dear, { recursive: true });
+    writeFileSync(
+      join(dear, 'tariff.json'),
+      readFileSync('tariffs/sample/tariff.json', 'utf8').replace(/"(rate|connectFee)": "0\./g, '"$1": "10.'),
+    );
+    const r = await cli(
+      [
+        'cdr',
+        'rerate',
+        '--from',
+        '2026-10-05T00:00:00Z',
+        '--to',
+        '2026-10-06T00:00:00Z',
+        '--account',
+        'poor',
+      ],
+      undefined,
+      dear,
+    );
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('failed: INSUFFICIENT_CREDIT 1');
   });
 });
