@@ -131,7 +131,9 @@ export async function startPrivateRedis(
       'noeviction',
       ...extraArgs,
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    // Its own process group: a terminal's Ctrl-C reaches the engine only, which drains to PostgreSQL
+    // before it stops this server.
+    { stdio: ['ignore', 'pipe', 'pipe'], detached: true },
   );
   await new Promise<void>((ok, fail) => {
     let out = '';
