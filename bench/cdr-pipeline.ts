@@ -95,6 +95,7 @@ async function rateOnly(
         bytes: c.bytes,
         firstLine: c.firstLine,
         index: cdrFile.index,
+        columns: cdrFile.columns,
         mapping: NATIVE_MAPPING,
         fileId: 'f',
       }),

@@ -36,6 +36,10 @@ export interface Config {
   topUpUrl: string | undefined;
   /** CDR files are rated, charged and stored in chunks of about this many KiB (a batch each). */
   cdrChunkKiB: number;
+  /** A CDR line longer than this is a reject (LINE_TOO_LONG); the header may not be. */
+  cdrMaxLineBytes: number;
+  /** The most a CDR upload may hold once decompressed: a larger one is refused (413). */
+  cdrUploadMaxBytes: number;
   /** Charging and pricing requests not answered by then are answered 503 UNAVAILABLE. */
   requestDeadlineMs: number;
   /** The same for every other API request (provisioning, reads, CDR job status); uploads have none. */
@@ -131,6 +135,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, readFile: (path: string) => s
     maxInFlight: int(env, 'MAX_IN_FLIGHT', 2000, 1, 1_000_000),
     topUpUrl: env.TOPUP_URL || undefined,
     cdrChunkKiB: int(env, 'CDR_CHUNK_KIB', 4096, 1, 65_536),
+    cdrMaxLineBytes: int(env, 'CDR_MAX_LINE_BYTES', 65_536, 1024, 16 << 20),
+    cdrUploadMaxBytes: int(env, 'CDR_UPLOAD_MAX_BYTES', 1 << 30, 1, 2 ** 50),
     requestDeadlineMs: int(env, 'REQUEST_DEADLINE_MS', 1000, 50, 60_000),
     provisioningDeadlineMs: int(env, 'PROVISIONING_DEADLINE_MS', 5000, 50, 600_000),
     redisCommandTimeoutMs: int(env, 'REDIS_COMMAND_TIMEOUT_MS', 5000, 50, 600_000),

@@ -93,6 +93,7 @@ async function main(): Promise<void> {
       })),
     onCounters: (d) => cdrCounted.report(d),
     chunkBytes: config.cdrChunkKiB * 1024,
+    maxLineBytes: config.cdrMaxLineBytes,
   });
   const app = await buildApp({
     apiKeys: config.apiKeys,
@@ -102,7 +103,11 @@ async function main(): Promise<void> {
     sessions,
     directory,
     history: { pool: pgHandle.pool, schema },
-    cdrJobs: { jobs: cdrJobs, uploadDir: `${config.dataDir}/cdr-uploads` },
+    cdrJobs: {
+      jobs: cdrJobs,
+      uploadDir: `${config.dataDir}/cdr-uploads`,
+      maxUploadBytes: config.cdrUploadMaxBytes,
+    },
     health: { redis: redisHandle.redis, postgres: { ping: () => pgHandle.pool.query('select 1') } },
     deadlines: { chargingMs: config.requestDeadlineMs, provisioningMs: config.provisioningDeadlineMs },
     logger: { level: config.logLevel },

@@ -4,6 +4,7 @@
  */
 import { baseToUsage, compactBreakdownJson, type RatingResult } from '../rating/index.js';
 import type { CdrRecord, CdrReject } from './format.js';
+import { contentHash } from './content-hash.js';
 import { CopyBuffer, copyField, copyJson } from './rows.js';
 
 /** Units of CDRs as codes in `ChunkResult.unit`. */
@@ -158,7 +159,7 @@ export class ChunkBuilder {
         `${copyField(r.destination)}\t${r.startTime}\t${r.usage}\t${baseToUsage(r.service, rated.ratedUsage)}\t${costNano}\t` +
         `${c.currency}\t${copyJson(compactBreakdownJson(rated))}\t${this.fileId}\t${r.line}\t${costNano}\n`,
     );
-    this.claims.append(`${cdrId}\t${r.startTime}\t${this.fileId}\n`);
+    this.claims.append(`${cdrId}\t${r.startTime}\t${this.fileId}\t${contentHash(r)}\n`);
   }
 
   finish(timing: ChunkResult['timing']): ChunkResult {

@@ -19,6 +19,7 @@ import type { CdrReject } from './format.js';
 import type { ImportCounters, ImportDeps } from './pipeline.js';
 import {
   claimCdrs,
+  claimConflicts,
   claimedId,
   copyRatedCdrs,
   ensurePartitions,
@@ -64,6 +65,8 @@ export class ChunkTransaction {
   private accounts: BatchAccount[] = [];
   private positions: number[] = [];
   private fresh: boolean[] = [];
+  /** Rows whose id was claimed before by a CDR with other content. */
+  private conflicts: number[] = [];
   private taken: Charged = [];
   private registered = false;
   private done = false;
@@ -96,7 +99,8 @@ export class ChunkTransaction {
       await ownBatch(tx.client, tx.batchId);
       tx.fresh = await claimCdrs(tx.client, deps.schema, r.claims, r.claimEnds);
       tx.positions = tx.fresh.flatMap((isNew, i) => (isNew ? [i] : []));
-      c.duplicates += r.n - tx.positions.length;
+      tx.conflicts = await claimConflicts(tx.client, deps.schema, r.claims, r.claimEnds, tx.fresh);
+      c.duplicates += r.n - tx.positions.length - tx.conflicts.length;
     } catch (err) {
       await tx.fail();
       throw err;
@@ -125,6 +129,13 @@ export class ChunkTransaction {
     const t = performance.now();
     const { r, c, client, deps } = this;
     const rejects: CdrReject[] = [...r.rejects];
+    for (const i of this.conflicts)
+      rejects.push({
+        line: r.line[i]!,
+        reason: 'DUPLICATE_ID_CONFLICT',
+        detail: 'a CDR with this id and other content is stored',
+        raw: r.source.slice(r.rawStart[i]!, r.rawEnd[i]!),
+      });
     const refused: string[] = [];
     let stored = 0;
     let chargedNano = 0;

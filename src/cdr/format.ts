@@ -62,17 +62,33 @@ export interface CdrRecord {
   raw: string;
 }
 
+/** Why a line is refused before rating (docs/CDR.md lists every reason, these and later ones). */
 export type RejectReason =
   | 'MALFORMED_LINE'
   | 'MISSING_FIELD'
+  | 'COLUMN_COUNT'
   | 'INVALID_TIME'
   | 'INVALID_USAGE'
+  | 'USAGE_OUT_OF_RANGE'
   | 'UNKNOWN_SERVICE'
-  | 'INVALID_RATING_GROUP';
+  | 'INVALID_RATING_GROUP'
+  | 'TENANT_MISMATCH'
+  | 'LINE_TOO_LONG';
+
+/** How the lines of one file are read: where our fields are, and what every line must meet. */
+export interface LineRules {
+  /** Column positions of our fields, from the header. */
+  index: Partial<Record<CdrField, number>>;
+  /** Columns in the header: a line with more is refused (its values would be shifted). */
+  columns: number;
+  mapping: ColumnMapping;
+  /** The only tenant the lines may name (a file uploaded over HTTP: its uploader's). */
+  tenant?: string;
+}
 
 export interface CdrReject {
   line: number;
-  /** A RejectReason, or later in the pipeline: UNKNOWN_SUBSCRIBER, a rating error code, INSUFFICIENT_CREDIT, ACCOUNT_INACTIVE. */
+  /** A RejectReason, or later in the pipeline: UNKNOWN_SUBSCRIBER, a rating error code, DUPLICATE_ID_CONFLICT, INSUFFICIENT_CREDIT, ACCOUNT_INACTIVE. */
   reason: RejectReason | string;
   detail: string;
   raw: string;

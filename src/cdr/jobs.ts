@@ -10,7 +10,9 @@ import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
 import type { BalanceStore } from '../balances/store.js';
 import { isUnavailable } from '../infra/unavailable.js';
-import { importCdrFile, type ImportCounters } from './pipeline.js';
+import { NATIVE_MAPPING } from './format.js';
+import { importCdrFile, withFileTenant, type ImportCounters } from './pipeline.js';
+import { checkCdrFile } from './read.js';
 import type { RatingPool } from './pool.js';
 
 export interface CdrJob {
@@ -39,6 +41,8 @@ export interface JobDeps {
   onCounters?: (delta: { read: number; stored: number; rejected: number; duplicates: number }) => void;
   /** Chunk size of the imports (default: the reader's). */
   chunkBytes?: number;
+  /** Lines longer than this are rejects (default: the reader's, 64 KiB). */
+  maxLineBytes?: number;
   /** How long a job waits before trying again after an outage: doubles up to the maximum. */
   retryMs?: { first: number; max: number };
 }
@@ -91,7 +95,7 @@ export function createCdrJobs(deps: JobDeps) {
     };
   }
 
-  function run(id: string, file: string, waitMs = retry.first): void {
+  function run(id: string, tenant: string, file: string, waitMs = retry.first): void {
     const report = reporter();
     // Progress is saved one write at a time (skipped while one is on its way), and the final status
     // after the last of them, so a late progress write never turns a finished job back to running.
@@ -102,7 +106,11 @@ export function createCdrJobs(deps: JobDeps) {
       file,
       {
         fileId: id,
+        // A file handed over belongs to its uploader's tenant: it charges no other.
+        tenant,
+        enforceTenant: true,
         ...(deps.chunkBytes ? { chunkBytes: deps.chunkBytes } : {}),
+        ...(deps.maxLineBytes ? { maxLineBytes: deps.maxLineBytes } : {}),
         onProgress: (c) => {
           report(c);
           progress ??= save(id, { status: 'running', counters: { ...c } })
@@ -129,7 +137,7 @@ export function createCdrJobs(deps: JobDeps) {
         }).catch(() => undefined);
         const timer = setTimeout(() => {
           timers.delete(timer);
-          if (!closed) run(id, file, Math.min(waitMs * 2, retry.max));
+          if (!closed) run(id, tenant, file, Math.min(waitMs * 2, retry.max));
         }, waitMs);
         timers.add(timer);
       })
@@ -138,14 +146,23 @@ export function createCdrJobs(deps: JobDeps) {
   }
 
   return {
-    /** Registers a job for a file already on disk and starts it. */
-    async start(tenant: string, file: string): Promise<CdrJob> {
+    /**
+     * Registers a job for a file already on disk and starts it. A file that is empty, has no valid
+     * header, cannot be read or holds more than `maxBytes` (decompressed; default: no limit) is
+     * refused (CdrFileError) before anything is imported.
+     */
+    async start(tenant: string, file: string, opts: { maxBytes?: number } = {}): Promise<CdrJob> {
+      await checkCdrFile(file, {
+        maxBytes: opts.maxBytes ?? Infinity,
+        mapping: withFileTenant(NATIVE_MAPPING, tenant),
+        ...(deps.maxLineBytes ? { maxLineBytes: deps.maxLineBytes } : {}),
+      });
       const id = randomUUID();
       await deps.pool.query(
         `INSERT INTO ${deps.schema}.cdr_jobs (id, tenant, file, status) VALUES ($1, $2, $3, 'running')`,
         [id, tenant, file],
       );
-      run(id, file);
+      run(id, tenant, file);
       return (await this.get(tenant, id))!;
     },
 
@@ -169,16 +186,16 @@ export function createCdrJobs(deps: JobDeps) {
       const job = await this.get(tenant, id);
       if (!job || job.status !== 'failed') return job;
       await save(id, { status: 'running', error: null });
-      run(id, job.file);
+      run(id, tenant, job.file);
       return this.get(tenant, id);
     },
 
     /** Starts again the jobs a stop of the engine left running or waiting; returns how many. */
     async resumeUnfinished(): Promise<number> {
-      const r = await deps.pool.query<{ id: string; file: string }>(
-        `SELECT id, file FROM ${deps.schema}.cdr_jobs WHERE status IN ('running', 'waiting') ORDER BY started_at`,
+      const r = await deps.pool.query<{ id: string; tenant: string; file: string }>(
+        `SELECT id, tenant, file FROM ${deps.schema}.cdr_jobs WHERE status IN ('running', 'waiting') ORDER BY started_at`,
       );
-      for (const j of r.rows) run(j.id, j.file);
+      for (const j of r.rows) run(j.id, j.tenant, j.file);
       return r.rows.length;
     },
 

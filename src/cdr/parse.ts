@@ -4,12 +4,15 @@
  * through a correct quoted-field parser instead.
  */
 import { parseIsoTime } from '../rating/event.js';
+import { MAX_USAGE } from '../rating/units.js';
 import {
   REQUIRED_FIELDS,
   type CdrField,
   type CdrRecord,
   type CdrReject,
   type ColumnMapping,
+  type LineRules,
+  type RejectReason,
   type Service,
 } from './format.js';
 
@@ -58,7 +61,7 @@ export function splitCsvLine(line: string): string[] {
 export function columnIndex(
   header: string,
   mapping: ColumnMapping,
-): { index: Partial<Record<CdrField, number>>; missing: CdrField[] } {
+): { index: Partial<Record<CdrField, number>>; columns: number; missing: CdrField[] } {
   const names = splitCsvLine(header.trim()).map((h) => h.trim());
   const index: Partial<Record<CdrField, number>> = {};
   const missing: CdrField[] = [];
@@ -68,7 +71,7 @@ export function columnIndex(
   }
   for (const f of REQUIRED_FIELDS)
     if (index[f] === undefined && mapping.fixed?.[f] === undefined) missing.push(f);
-  return { index, missing };
+  return { index, columns: names.length, missing };
 }
 
 /** A field of a split line, as our field: a column (trimmed), a fixed value, or ''. */
@@ -102,18 +105,44 @@ function reject(line: number, raw: string, reason: CdrReject['reason'], detail: 
   return { line, reason, detail, raw };
 }
 
-export function parseCdrLine(
-  raw: string,
-  line: number,
-  index: Partial<Record<CdrField, number>>,
-  mapping: ColumnMapping,
-): CdrRecord | CdrReject {
+/** Usage as our unit (the mapping's factor applied), or why it is refused. */
+function usageOf(text: string, service: Service, mapping: ColumnMapping): number | [RejectReason, string] {
+  const usage = Number(text) * (mapping.usageFactor?.[service] ?? 1);
+  if (!isPlainNumber(text, false) || (service !== 'voice' && !Number.isInteger(usage)))
+    return [
+      'INVALID_USAGE',
+      `usage "${text}" is not a number >= 0${service !== 'voice' ? ' of whole units' : ''}`,
+    ];
+  // The HTTP API's limits: beyond them a value is a switch's filler, and rating it would take long.
+  if (!(usage <= MAX_USAGE[service]))
+    return [
+      'USAGE_OUT_OF_RANGE',
+      `usage "${text}" is more than ${MAX_USAGE[service]}, the most one ${service} CDR may have`,
+    ];
+  return usage;
+}
+
+/** The largest rating group a line may name (they are kept as 32-bit integers). */
+const MAX_RATING_GROUP = 2 ** 31 - 1;
+
+export function parseCdrLine(raw: string, line: number, rules: LineRules): CdrRecord | CdrReject {
+  // PostgreSQL text cannot hold a NUL: such a line could be neither stored nor kept as it is.
+  if (raw.includes('\u0000')) return reject(line, raw, 'MALFORMED_LINE', 'the line holds a NUL byte');
   let cells: string[];
   try {
     cells = splitCsvLine(raw);
   } catch (err) {
     return reject(line, raw, 'MALFORMED_LINE', (err as Error).message);
   }
+  // Fewer columns leave trailing fields empty (a required one is MISSING_FIELD); more shift them.
+  if (cells.length > rules.columns)
+    return reject(
+      line,
+      raw,
+      'COLUMN_COUNT',
+      `the line has ${cells.length} columns, the header ${rules.columns}`,
+    );
+  const { index, mapping } = rules;
   const cdrId = field(cells, index, mapping, 'cdr_id');
   const tenant = field(cells, index, mapping, 'tenant');
   const subscriber = field(cells, index, mapping, 'subscriber');
@@ -140,6 +169,13 @@ export function parseCdrLine(
                   ? 'usage'
                   : null;
   if (empty) return reject(line, raw, 'MISSING_FIELD', `${empty} is empty`);
+  if (rules.tenant !== undefined && tenant !== rules.tenant)
+    return reject(
+      line,
+      raw,
+      'TENANT_MISMATCH',
+      `tenant "${tenant}" is not the file's tenant "${rules.tenant}"`,
+    );
   const service = SERVICES[serviceText] ?? SERVICES[serviceText.toLowerCase()];
   if (!service)
     return reject(
@@ -150,23 +186,22 @@ export function parseCdrLine(
     );
   const answerTimeMs = parseIsoTime(startTime);
   if (answerTimeMs === undefined)
-    return reject(line, raw, 'INVALID_TIME', `start_time "${startTime}" is not ISO-8601 with an offset`);
-  const usage = Number(usageText) * (mapping.usageFactor?.[service] ?? 1);
-  if (
-    !isPlainNumber(usageText, false) ||
-    !Number.isFinite(usage) ||
-    (service !== 'voice' && !Number.isInteger(usage))
-  ) {
     return reject(
       line,
       raw,
-      'INVALID_USAGE',
-      `usage "${usageText}" is not a number >= 0${service !== 'voice' ? ' of whole units' : ''}`,
+      'INVALID_TIME',
+      `start_time "${startTime}" is not a real date and time in ISO-8601 with an offset`,
     );
-  }
+  const usage = usageOf(usageText, service, mapping);
+  if (typeof usage !== 'number') return reject(line, raw, usage[0], usage[1]);
   const rg = field(cells, index, mapping, 'rating_group');
-  if (rg !== '' && !isPlainNumber(rg, true))
-    return reject(line, raw, 'INVALID_RATING_GROUP', `rating_group "${rg}" is not a whole number`);
+  if (rg !== '' && (!isPlainNumber(rg, true) || Number(rg) > MAX_RATING_GROUP))
+    return reject(
+      line,
+      raw,
+      'INVALID_RATING_GROUP',
+      `rating_group "${rg}" is not a whole number from 0 to ${MAX_RATING_GROUP}`,
+    );
   const subject = field(cells, index, mapping, 'subject');
   const r: CdrRecord = {
     cdrId,
@@ -194,8 +229,7 @@ export function parseCdrLine(
 export function eachLine(
   text: string,
   firstLine: number,
-  index: Partial<Record<CdrField, number>>,
-  mapping: ColumnMapping,
+  rules: LineRules,
   onRecord: (r: CdrRecord, start: number) => void,
   onReject: (j: CdrReject) => void,
 ): void {
@@ -207,7 +241,7 @@ export function eachLine(
     const at = from;
     from = to + 1;
     if (raw.trim() === '') continue;
-    const parsed = parseCdrLine(raw, line, index, mapping);
+    const parsed = parseCdrLine(raw, line, rules);
     if ('reason' in parsed) onReject(parsed);
     else onRecord(parsed, at);
   }
@@ -217,16 +251,14 @@ export function eachLine(
 export function parseLines(
   text: string,
   firstLine: number,
-  index: Partial<Record<CdrField, number>>,
-  mapping: ColumnMapping,
+  rules: LineRules,
 ): { records: CdrRecord[]; rejects: CdrReject[] } {
   const records: CdrRecord[] = [];
   const rejects: CdrReject[] = [];
   eachLine(
     text,
     firstLine,
-    index,
-    mapping,
+    rules,
     (r) => records.push(r),
     (j) => rejects.push(j),
   );

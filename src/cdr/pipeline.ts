@@ -15,7 +15,7 @@ import { randomUUID } from 'node:crypto';
 import type { BalanceStore } from '../balances/store.js';
 import { recoverBatches } from './batches.js';
 import { ChunkTransaction } from './chunk.js';
-import { NATIVE_MAPPING, type ColumnMapping } from './format.js';
+import { NATIVE_MAPPING, type CdrReject, type ColumnMapping } from './format.js';
 import type { RatingPool } from './pool.js';
 import type { Directory } from './worker.js';
 import { fileFingerprint, openCdrFile } from './read.js';
@@ -77,6 +77,11 @@ async function directoryOf(store: BalanceStore, job: string): Promise<Directory>
   return { ...base, redis: plainOptions((store.redis as { options?: RedisOptions }).options ?? {}) };
 }
 
+/** A mapping whose lines take the file's tenant when the file has no tenant column. */
+export function withFileTenant(mapping: ColumnMapping, tenant: string | undefined): ColumnMapping {
+  return tenant === undefined ? mapping : { ...mapping, fixed: { tenant, ...mapping.fixed } };
+}
+
 export async function importCdrFile(
   deps: ImportDeps,
   path: string,
@@ -84,6 +89,12 @@ export async function importCdrFile(
     fileId?: string;
     mapping?: ColumnMapping;
     chunkBytes?: number;
+    /** Lines longer than this are rejects (LINE_TOO_LONG; default 64 KiB). */
+    maxLineBytes?: number;
+    /** The file's tenant: what its lines mean when it has no tenant column. */
+    tenant?: string;
+    /** Only the file's tenant may be charged: a line naming another is a reject (TENANT_MISMATCH). */
+    enforceTenant?: boolean;
     onProgress?: (c: ImportCounters) => void;
     /** Stops the import cleanly: no more chunks are read, the ones being charged are stored. */
     signal?: AbortSignal;
@@ -101,7 +112,8 @@ export async function importCdrFile(
     timing: { read: 0, rate: 0, charge: 0, store: 0, worker: 0 },
   };
   const fileId = opts.fileId ?? path;
-  const mapping = opts.mapping ?? NATIVE_MAPPING;
+  const mapping = withFileTenant(opts.mapping ?? NATIVE_MAPPING, opts.tenant);
+  const onlyTenant = opts.enforceTenant && opts.tenant !== undefined ? { tenant: opts.tenant } : {};
   // Batches an earlier import left behind are settled first, and again at the end (an importer
   // killed just before this one started may not yet be known to be gone).
   const recover = (waitMs: number) =>
@@ -113,11 +125,12 @@ export async function importCdrFile(
     mapping,
     skipUntilLine: c.resumedAfterLine,
     ...(opts.chunkBytes ? { chunkBytes: opts.chunkBytes } : {}),
+    ...(opts.maxLineBytes ? { maxLineBytes: opts.maxLineBytes } : {}),
   });
   const directory = await directoryOf(deps.balances, randomUUID());
   // Chunks are read and rated ahead, up to `depth` in flight, refilled as each is rated, while
   // earlier ones are charged and stored in order.
-  const ahead: { rated: Promise<ChunkResult>; bytesRead: number; lastLine: number }[] = [];
+  const ahead: Ahead[] = [];
   const depth = deps.rating.threads + 3;
   let more = true;
   // A file that cannot be read on (a truncated gzip, a disk error) fails the import once the
@@ -140,11 +153,18 @@ export async function importCdrFile(
           bytes: chunk.bytes,
           firstLine: chunk.firstLine,
           index: file.index,
+          columns: file.columns,
           mapping,
+          ...onlyTenant,
           fileId,
         });
         rated.catch(() => undefined); // awaited in order by nextRated
-        ahead.push({ rated, bytesRead: chunk.bytesRead, lastLine: chunk.firstLine + chunk.lines - 1 });
+        ahead.push({
+          rated,
+          rejects: chunk.rejects,
+          bytesRead: chunk.bytesRead,
+          lastLine: chunk.firstLine + chunk.lines - 1,
+        });
       }
     })()
       .catch((err: unknown) => {
@@ -168,6 +188,7 @@ export async function importCdrFile(
     void fill();
     const t = performance.now();
     const r = await head.rated;
+    r.rejects.push(...head.rejects); // lines the reader refused (too long)
     c.timing.rate += performance.now() - t;
     c.timing.worker += r.timing.total;
     c.read += r.n + r.rejects.length;
@@ -188,6 +209,14 @@ export async function importCdrFile(
   else await forgetLinesDone(deps.pool, deps.schema, fileId);
   await recover(0);
   return c;
+}
+
+/** A chunk being rated, with the lines the reader refused and how far into the file it reaches. */
+interface Ahead {
+  rated: Promise<ChunkResult>;
+  rejects: CdrReject[];
+  bytesRead: number;
+  lastLine: number;
 }
 
 /** A rated chunk, with how far into the file it reaches. */

@@ -5,7 +5,7 @@
  * copied); `readCdrBatches` parses them here instead, for callers that want records.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, type ReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { createGunzip } from 'node:zlib';
 import {
@@ -14,7 +14,9 @@ import {
   type CdrRecord,
   type CdrReject,
   type ColumnMapping,
+  type LineRules,
 } from './format.js';
+import { LineCutter, DEFAULT_MAX_LINE_BYTES, type CutChunk } from './cut.js';
 import { columnIndex, parseLines } from './parse.js';
 
 /**
@@ -30,6 +32,8 @@ export interface CdrChunk {
   firstLine: number;
   /** Lines in the chunk. */
   lines: number;
+  /** Lines of the chunk refused before parsing (too long). */
+  rejects: CdrReject[];
   /** Bytes of the file (compressed, if it is) read so far. */
   bytesRead: number;
 }
@@ -37,6 +41,8 @@ export interface CdrChunk {
 export interface CdrFile {
   /** Column positions of our fields, from the header. */
   index: Partial<Record<CdrField, number>>;
+  /** Columns in the header. */
+  columns: number;
   chunks: AsyncGenerator<CdrChunk>;
   /** Closes the file (an import that stops early). */
   close(): void;
@@ -44,7 +50,7 @@ export interface CdrFile {
 
 export class CdrFileError extends Error {
   constructor(
-    readonly code: 'MISSING_COLUMNS' | 'EMPTY_FILE',
+    readonly code: 'MISSING_COLUMNS' | 'EMPTY_FILE' | 'BAD_HEADER' | 'TOO_LARGE' | 'UNREADABLE',
     message: string,
   ) {
     super(message);
@@ -78,28 +84,12 @@ async function isGzip(path: string): Promise<boolean> {
   }
 }
 
-function countLines(b: Buffer): number {
-  let n = 0;
-  for (let at = b.indexOf(10); at >= 0; at = b.indexOf(10, at + 1)) n++;
-  return n;
-}
-
-/** A fresh ArrayBuffer holding exactly these bytes (stream buffers share pooled memory). */
-function own(b: Buffer): ArrayBuffer {
-  const ab = new ArrayBuffer(b.length);
-  new Uint8Array(ab).set(b);
-  return ab;
-}
-
-/** Drops the first `n` lines of b (or all of it); returns what is left. */
-function dropLines(b: Buffer, n: number): Buffer {
+/** Drops the first `n` lines of a chunk's bytes (a chunk holds more than n lines). */
+function dropLines(bytes: ArrayBuffer, n: number): ArrayBuffer {
+  const b = Buffer.from(bytes);
   let at = 0;
-  for (let k = 0; k < n; k++) {
-    const nl = b.indexOf(10, at);
-    if (nl < 0) return b.subarray(b.length);
-    at = nl + 1;
-  }
-  return b.subarray(at);
+  for (let k = 0; k < n; k++) at = b.indexOf(10, at) + 1;
+  return bytes.slice(at);
 }
 
 /** Chunks of whole lines after the header, about `chunkBytes` each, from line `skipUntil` + 1 on. */
@@ -107,90 +97,142 @@ async function* chunksOf(
   input: AsyncIterable<Buffer>,
   file: { bytesRead: number },
   first: Buffer,
-  chunkBytes: number,
+  cutter: LineCutter,
   skipUntil: number,
 ): AsyncGenerator<CdrChunk> {
-  let pending = first;
-  let line = 2;
-  const emit = (whole: Buffer): CdrChunk | null => {
-    const lines = countLines(whole) + (whole.length > 0 && whole[whole.length - 1] !== 10 ? 1 : 0);
-    const from = line;
-    line += lines;
-    // Lines up to skipUntil were stored by an earlier run of this file: they are not read again.
-    const skip = Math.min(lines, Math.max(0, skipUntil - from + 1));
-    if (skip === lines) return null;
-    const b = skip ? dropLines(whole, skip) : whole;
-    return { bytes: own(b), firstLine: from + skip, lines: lines - skip, bytesRead: file.bytesRead };
-  };
-  // As many chunks as the bytes hold, each cut after the last line break within chunkBytes (the
-  // bytes read with the header first: a small file may be all there).
-  function* whole(): Generator<CdrChunk> {
-    while (pending.length >= chunkBytes) {
-      let cut = pending.lastIndexOf(10, chunkBytes - 1);
-      if (cut < 0) cut = pending.indexOf(10, chunkBytes); // a line longer than a chunk
-      if (cut < 0) break;
-      const c = emit(pending.subarray(0, cut + 1));
-      if (c) yield c;
-      pending = pending.subarray(cut + 1);
+  const ready = (cut: CutChunk[]): CdrChunk[] => {
+    const out: CdrChunk[] = [];
+    for (const c of cut) {
+      // Lines up to skipUntil were stored by an earlier run of this file: they are not read again.
+      const skip = Math.min(c.lines, Math.max(0, skipUntil - c.firstLine + 1));
+      if (skip === c.lines) continue;
+      out.push({
+        bytes: skip ? dropLines(c.bytes, skip) : c.bytes,
+        firstLine: c.firstLine + skip,
+        lines: c.lines - skip,
+        rejects: skip ? c.rejects.filter((j) => j.line > skipUntil) : c.rejects,
+        bytesRead: file.bytesRead,
+      });
     }
+    return out;
+  };
+  yield* ready(cutter.push(first));
+  for await (const data of input) yield* ready(cutter.push(data));
+  yield* ready(cutter.end());
+}
+
+/** The header line: read up to its line break (at most `maxBytes`), and the bytes after it. */
+async function readHeader(
+  it: AsyncIterator<Buffer>,
+  path: string,
+  maxBytes: number,
+): Promise<{ header: string; rest: Buffer }> {
+  const parts: Buffer[] = [];
+  let size = 0;
+  for (;;) {
+    const next = await it.next();
+    if (next.done) break;
+    const b = next.value;
+    const nl = b.indexOf(10);
+    if (nl >= 0 && size + nl <= maxBytes) {
+      parts.push(b.subarray(0, nl));
+      const header = Buffer.concat(parts).toString('utf8').replace(/\r$/, '');
+      return { header, rest: b.subarray(nl + 1) };
+    }
+    size += b.length;
+    if (size > maxBytes || nl >= 0)
+      throw new CdrFileError('BAD_HEADER', `${path}: the header line is longer than ${maxBytes} bytes`);
+    parts.push(b);
   }
-  yield* whole();
-  for await (const data of input) {
-    pending = pending.length ? Buffer.concat([pending, data]) : data;
-    yield* whole();
-  }
-  if (pending.length) {
-    const c = emit(pending);
-    if (c) yield c;
-  }
+  if (size === 0) throw new CdrFileError('EMPTY_FILE', `${path}: no header line`);
+  return { header: Buffer.concat(parts).toString('utf8').replace(/\r$/, ''), rest: Buffer.alloc(0) };
+}
+
+/** The file's bytes as text: gunzipped first when it is gzip. */
+async function openStream(
+  path: string,
+): Promise<{ input: AsyncIterable<Buffer>; file: ReadStream; close(): void }> {
+  const file = createReadStream(path, { highWaterMark: 1 << 20 });
+  const gunzip = (await isGzip(path)) ? file.pipe(createGunzip()) : null;
+  return {
+    input: gunzip ?? file,
+    file,
+    close: () => {
+      gunzip?.destroy();
+      file.destroy();
+    },
+  };
+}
+
+export interface OpenOptions {
+  mapping?: ColumnMapping;
+  chunkBytes?: number;
+  /** Lines longer than this are rejects (LINE_TOO_LONG); the header may not be (default 64 KiB). */
+  maxLineBytes?: number;
+  skipUntilLine?: number;
 }
 
 /**
  * Opens a CDR file: reads its header (refusing one without our required columns) and its chunks,
  * from after line `skipUntilLine` when an earlier run stored that far.
  */
-export async function openCdrFile(
-  path: string,
-  opts: { mapping?: ColumnMapping; chunkBytes?: number; skipUntilLine?: number } = {},
-): Promise<CdrFile> {
+export async function openCdrFile(path: string, opts: OpenOptions = {}): Promise<CdrFile> {
   const mapping = opts.mapping ?? NATIVE_MAPPING;
-  const file = createReadStream(path, { highWaterMark: 1 << 20 });
-  const gunzip = (await isGzip(path)) ? file.pipe(createGunzip()) : null;
-  const input: AsyncIterable<Buffer> = gunzip ?? file;
-  const it = input[Symbol.asyncIterator]();
-  let head = Buffer.alloc(0);
-  let nl = -1;
-  while (nl < 0) {
-    const next = await it.next();
-    if (next.done) break;
-    head = Buffer.concat([head, next.value as Buffer]);
-    nl = head.indexOf(10);
+  const maxLineBytes = opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
+  const stream = await openStream(path);
+  const it = stream.input[Symbol.asyncIterator]();
+  let header: ReturnType<typeof columnIndex>;
+  let rest: Buffer;
+  try {
+    const head = await readHeader(it, path, maxLineBytes);
+    rest = head.rest;
+    try {
+      header = columnIndex(head.header, mapping);
+    } catch (err) {
+      throw new CdrFileError('BAD_HEADER', `${path}: the header is not CSV (${(err as Error).message})`);
+    }
+    if (header.missing.length)
+      throw new CdrFileError('MISSING_COLUMNS', `${path}: the header lacks ${header.missing.join(', ')}`);
+  } catch (err) {
+    stream.close();
+    throw err;
   }
-  if (head.length === 0) {
-    file.destroy();
-    throw new CdrFileError('EMPTY_FILE', `${path}: no header line`);
-  }
-  const headerLine = head.toString('utf8', 0, nl < 0 ? head.length : nl).replace(/\r$/, '');
-  const header = columnIndex(headerLine, mapping);
-  if (header.missing.length) {
-    file.destroy();
-    throw new CdrFileError('MISSING_COLUMNS', `${path}: the header lacks ${header.missing.join(', ')}`);
-  }
-  const rest = { [Symbol.asyncIterator]: () => it } as AsyncIterable<Buffer>;
+  const cutter = new LineCutter(opts.chunkBytes ?? DEFAULT_CHUNK_BYTES, maxLineBytes, 2);
+  const more = { [Symbol.asyncIterator]: () => it } as AsyncIterable<Buffer>;
   return {
     index: header.index,
-    chunks: chunksOf(
-      rest,
-      file,
-      nl < 0 ? Buffer.alloc(0) : head.subarray(nl + 1),
-      opts.chunkBytes ?? DEFAULT_CHUNK_BYTES,
-      opts.skipUntilLine ?? 0,
-    ),
-    close: () => {
-      gunzip?.destroy();
-      file.destroy();
-    },
+    columns: header.columns,
+    chunks: chunksOf(more, stream.file, rest, cutter, opts.skipUntilLine ?? 0),
+    close: stream.close,
   };
+}
+
+/**
+ * Checks a file handed over before it is imported: its header, and that it holds no more than
+ * `maxBytes` once decompressed (a small gzip may unpack to gigabytes). Reads it through once.
+ */
+export async function checkCdrFile(
+  path: string,
+  opts: { maxBytes: number; mapping?: ColumnMapping; maxLineBytes?: number },
+): Promise<void> {
+  (await openCdrFile(path, opts)).close();
+  const stream = await openStream(path);
+  let bytes = 0;
+  try {
+    for await (const b of stream.input) {
+      bytes += (b as Buffer).length;
+      if (bytes > opts.maxBytes)
+        throw new CdrFileError(
+          'TOO_LARGE',
+          `the CDR file holds more than ${opts.maxBytes} bytes (decompressed)`,
+        );
+    }
+  } catch (err) {
+    if (err instanceof CdrFileError) throw err;
+    throw new CdrFileError('UNREADABLE', `the CDR file cannot be read to its end: ${(err as Error).message}`);
+  } finally {
+    stream.close();
+  }
 }
 
 export interface CdrBatch {
@@ -202,13 +244,19 @@ export interface CdrBatch {
 /** The file's records and rejects, a chunk at a time, parsed on this thread. */
 export async function* readCdrBatches(
   path: string,
-  opts: { mapping?: ColumnMapping; chunkBytes?: number; skipUntilLine?: number } = {},
+  opts: OpenOptions & { tenant?: string } = {},
 ): AsyncGenerator<CdrBatch> {
   const mapping = opts.mapping ?? NATIVE_MAPPING;
   const f = await openCdrFile(path, opts);
+  const rules: LineRules = { index: f.index, columns: f.columns, mapping };
+  if (opts.tenant !== undefined) rules.tenant = opts.tenant;
   for await (const c of f.chunks) {
     const text = Buffer.from(c.bytes).toString('utf8');
-    const { records, rejects } = parseLines(text, c.firstLine, f.index, mapping);
-    yield { records, rejects, bytesRead: c.bytesRead };
+    const { records, rejects } = parseLines(text, c.firstLine, rules);
+    yield {
+      records,
+      rejects: [...c.rejects, ...rejects].sort((x, y) => x.line - y.line),
+      bytesRead: c.bytesRead,
+    };
   }
 }

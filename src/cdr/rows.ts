@@ -23,7 +23,8 @@ export const RATED_COLUMNS = [
   'charged_nano',
 ] as const;
 
-export const CLAIM_COLUMNS = ['cdr_id', 'answer_time', 'file_id'] as const;
+/** The claim of a CDR id, with what the CDR said (content-hash.ts) to tell a repeat from a conflict. */
+export const CLAIM_COLUMNS = ['cdr_id', 'answer_time', 'file_id', 'content_hash'] as const;
 
 const SPECIAL = /[\\\t\n\r]/;
 

@@ -33,8 +33,10 @@ export async function ensureCdrSchema(pool: Pool, schema: string): Promise<void>
   // Breakdowns are kept as written (json): converting millions of them to jsonb halves COPY's pace.
   await ensureColumnType(pool, `${s}.rated_cdrs`, 'breakdown', 'json');
   await pool.query(
-    `CREATE TABLE IF NOT EXISTS ${s}.cdr_ids (cdr_id text PRIMARY KEY, answer_time timestamptz NOT NULL, file_id text NOT NULL)`,
+    `CREATE TABLE IF NOT EXISTS ${s}.cdr_ids (cdr_id text PRIMARY KEY, answer_time timestamptz NOT NULL, file_id text NOT NULL, content_hash bigint)`,
   );
+  // Added later: claims made before it have none (their repeats stay quiet duplicates).
+  await pool.query(`ALTER TABLE ${s}.cdr_ids ADD COLUMN IF NOT EXISTS content_hash bigint`);
   await pool.query(`CREATE TABLE IF NOT EXISTS ${s}.cdr_rejects (
     file_id text NOT NULL, line bigint NOT NULL, raw text NOT NULL, reason text NOT NULL, detail text NOT NULL,
     created_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (file_id, line))`);
@@ -107,15 +109,45 @@ export async function claimCdrs(
     await client.query('ROLLBACK TO SAVEPOINT claim');
   }
   const rows = Array.from(ends, (_, i) => copyValues(rowAt(claims, ends, i)));
+  // An id repeated in the batch is claimed by its first row (with that row's content).
   const r = await client.query<{ cdr_id: string }>(
-    `INSERT INTO ${schema}.cdr_ids (cdr_id, answer_time, file_id)
-     SELECT DISTINCT ON (i) i, t::timestamptz, f FROM unnest($1::text[], $2::text[], $3::text[]) AS x(i, t, f)
+    `INSERT INTO ${schema}.cdr_ids (cdr_id, answer_time, file_id, content_hash)
+     SELECT DISTINCT ON (i) i, t::timestamptz, f, h::bigint
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS x(i, t, f, h, n)
+     ORDER BY i, n
      ON CONFLICT DO NOTHING RETURNING cdr_id`,
-    [rows.map((x) => x[0]), rows.map((x) => x[1]), rows.map((x) => x[2])],
+    [rows.map((x) => x[0]), rows.map((x) => x[1]), rows.map((x) => x[2]), rows.map((x) => x[3])],
   );
   const claimed = new Set(r.rows.map((x) => x.cdr_id));
   // An id claimed now counts for its first row only.
   return rows.map((x) => claimed.delete(x[0]!));
+}
+
+/**
+ * Of the rows `claimCdrs` found claimed before (fresh[i] false), the ones whose content differs
+ * from the claim's: an id reused for another CDR. Looked up by id (the primary key), only when a
+ * chunk has duplicates.
+ */
+export async function claimConflicts(
+  client: PoolClient,
+  schema: string,
+  claims: Uint8Array,
+  ends: Int32Array,
+  fresh: boolean[],
+): Promise<number[]> {
+  const seen = fresh.flatMap((isNew, i) => (isNew ? [] : [i]));
+  if (seen.length === 0) return [];
+  const rows = seen.map((i) => copyValues(rowAt(claims, ends, i)));
+  const r = await client.query<{ cdr_id: string; content_hash: string | null }>(
+    `SELECT cdr_id, content_hash::text FROM ${schema}.cdr_ids WHERE cdr_id = ANY($1)`,
+    [rows.map((x) => x[0])],
+  );
+  const claimed = new Map(r.rows.map((x) => [x.cdr_id, x.content_hash]));
+  // A claim without a hash (made before hashes were kept) cannot tell: it stays a duplicate.
+  return seen.filter((_, k) => {
+    const hash = claimed.get(rows[k]![0]!);
+    return hash != null && hash !== rows[k]![3];
+  });
 }
 
 /** Gives up claims (of CDRs that could not be charged: they may be fed again). */
@@ -142,6 +174,8 @@ export async function storeRejects(
   rejects: CdrReject[],
 ): Promise<number> {
   if (rejects.length === 0) return 0;
+  // A line may hold a NUL (it is a reject for that), which PostgreSQL text cannot.
+  const text = (v: string) => (v.includes('\u0000') ? v.replaceAll('\u0000', '\uFFFD') : v);
   const r = await db.query(
     `INSERT INTO ${checkSchema(schema)}.cdr_rejects (file_id, line, raw, reason, detail)
      SELECT $1, l, r, re, d FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[]) AS x(l, r, re, d)
@@ -149,9 +183,9 @@ export async function storeRejects(
     [
       fileId,
       rejects.map((x) => x.line),
-      rejects.map((x) => x.raw),
+      rejects.map((x) => text(x.raw)),
       rejects.map((x) => x.reason),
-      rejects.map((x) => x.detail),
+      rejects.map((x) => text(x.detail)),
     ],
   );
   return r.rowCount ?? 0;

@@ -20,7 +20,7 @@ import {
 } from '../rating/index.js';
 import { loadTariffFolder } from '../tariffs/load.js';
 import { ChunkBuilder, type ChunkAccount, type ChunkResult } from './chunk-result.js';
-import type { CdrField, CdrRecord, ColumnMapping } from './format.js';
+import type { CdrField, CdrRecord, ColumnMapping, LineRules } from './format.js';
 import { eachLine } from './parse.js';
 import { copyField } from './rows.js';
 
@@ -64,7 +64,11 @@ export interface ChunkTask extends TariffRef {
   bytes: ArrayBuffer;
   firstLine: number;
   index: Partial<Record<CdrField, number>>;
+  /** Columns in the file's header. */
+  columns: number;
   mapping: ColumnMapping;
+  /** The only tenant the lines may name (see LineRules). */
+  tenant?: string;
   fileId: string;
 }
 
@@ -187,11 +191,12 @@ async function rateChunk(task: ChunkTask): Promise<ChunkResult> {
   };
   const later: CdrRecord[] = [];
   const laterStarts: number[] = [];
+  const rules: LineRules = { index: task.index, columns: task.columns, mapping: task.mapping };
+  if (task.tenant !== undefined) rules.tenant = task.tenant;
   eachLine(
     source,
     task.firstLine,
-    task.index,
-    task.mapping,
+    rules,
     (r, start) => {
       const s = later.length ? undefined : knownOf(l, r.tenant, r.subscriber);
       if (s !== undefined) return rate(r, start, s);

@@ -46,7 +46,7 @@ export interface AppDeps {
   /** Where rated records and the charging trail are read back (optional). */
   history?: History;
   /** CDR file jobs over HTTP (optional). */
-  cdrJobs?: { jobs: CdrJobs; uploadDir: string };
+  cdrJobs?: { jobs: CdrJobs; uploadDir: string; maxUploadBytes?: number };
   health: { redis: Pingable; postgres?: Pingable };
   /** Past these, a request is answered 503 UNAVAILABLE (src/http/deadline.ts); none if unset. */
   deadlines?: Deadlines;

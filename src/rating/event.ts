@@ -5,6 +5,7 @@
 import type { Tor } from './model.js';
 import { ratingError, RatingErrorCode, type RatingError } from './errors.js';
 import { MAX_USAGE, parseTor, usageToBase } from './units.js';
+import { isRealTime } from './real-time.js';
 
 export interface RatingEvent {
   tenant: string;
@@ -27,7 +28,7 @@ export interface RatingEvent {
 const ISO_WITH_OFFSET = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
 
 export function parseIsoTime(s: unknown): number | undefined {
-  if (typeof s !== 'string' || !ISO_WITH_OFFSET.test(s)) return undefined;
+  if (typeof s !== 'string' || !ISO_WITH_OFFSET.test(s) || !isRealTime(s)) return undefined;
   const ms = Date.parse(s);
   return Number.isNaN(ms) ? undefined : ms;
 }

@@ -39,7 +39,7 @@ const row = (id: string, at: string, destination = '+442071234567') =>
     'f1',
     2,
   ]) + '\t208400000';
-const claim = (id: string, at: string) => copyRow([id, at, 'f1']);
+const claim = (id: string, at: string) => copyRow([id, at, 'f1', 0]);
 
 async function inTransaction<T>(work: (client: import('pg').PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();

@@ -3,7 +3,7 @@
  * poll it, resume it after a failure. The file is kept under the data directory while it is imported.
  */
 import { createWriteStream } from 'node:fs';
-import { mkdir, unlink } from 'node:fs/promises';
+import { mkdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
@@ -12,25 +12,40 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { CdrJobs } from '../../cdr/jobs.js';
+import { CdrFileError } from '../../cdr/read.js';
 import { AppError } from '../errors.js';
 
-const MAX_UPLOAD_BYTES = 4 * 1024 ** 3;
+/** The most an upload may hold, decompressed, unless configured (CDR_UPLOAD_MAX_BYTES): 1 GiB. */
+export const DEFAULT_UPLOAD_MAX_BYTES = 1 << 30;
 
-/** Counts bytes on their way to disk and stops an upload past the limit. */
+function tooLarge(max: number): AppError {
+  return new AppError('PAYLOAD_TOO_LARGE', `a CDR file may not hold more than ${max} bytes (decompressed)`);
+}
+
+/** Counts bytes on their way to disk and stops an upload past the limit (a gzip is not larger). */
 function limit(max: number): Transform {
   let seen = 0;
   return new Transform({
     transform(chunk: Buffer, _enc, done) {
       seen += chunk.length;
-      done(
-        seen > max ? new AppError('INVALID_REQUEST', `a CDR file may not exceed ${max} bytes`) : null,
-        chunk,
-      );
+      done(seen > max ? tooLarge(max) : null, chunk);
     },
   });
 }
 
-export function cdrJobRoutes(app: FastifyInstance, deps: { jobs: CdrJobs; uploadDir: string }): void {
+/** Why a file handed over was refused, as an answer. */
+function refusal(err: unknown, max: number): unknown {
+  if (!(err instanceof CdrFileError)) return err;
+  if (err.code === 'TOO_LARGE') return tooLarge(max);
+  // The file name is the server's own: the caller is told about the content only.
+  return new AppError('INVALID_REQUEST', err.message.replace(/^[^:]*\.cdr: /, 'the CDR file: '));
+}
+
+export function cdrJobRoutes(
+  app: FastifyInstance,
+  deps: { jobs: CdrJobs; uploadDir: string; maxUploadBytes?: number },
+): void {
+  const maxBytes = deps.maxUploadBytes ?? DEFAULT_UPLOAD_MAX_BYTES;
   app.addContentTypeParser(
     ['text/csv', 'application/gzip', 'application/octet-stream'],
     (_req, payload, done) => done(null, payload),
@@ -56,13 +71,15 @@ export function cdrJobRoutes(app: FastifyInstance, deps: { jobs: CdrJobs; upload
       await mkdir(deps.uploadDir, { recursive: true });
       const file = join(deps.uploadDir, `${randomUUID()}.cdr`);
       try {
-        await pipeline(req.body as Readable, limit(MAX_UPLOAD_BYTES), createWriteStream(file));
+        await pipeline(req.body as Readable, limit(maxBytes), createWriteStream(file));
+        if ((await stat(file)).size === 0) throw new AppError('INVALID_REQUEST', 'the CDR file is empty');
+        const job = await deps.jobs.start(req.principal.tenant, file, { maxBytes });
+        reply.status(202);
+        return job;
       } catch (err) {
         await unlink(file).catch(() => undefined);
-        throw err;
+        throw refusal(err, maxBytes);
       }
-      reply.status(202);
-      return deps.jobs.start(req.principal.tenant, file);
     },
   );
 

@@ -1,0 +1,207 @@
+/**
+ * CDR files that never block and never surprise: impossible dates, filler usage, extra columns,
+ * reused ids, NUL bytes, lines of megabytes and lines naming another tenant each become a reject of
+ * that line (with its number and reason); the rest of the file is imported, nothing is charged for
+ * a refused line, and no line costs more than linear work.
+ */
+import { writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createBalanceStore } from '../../src/balances/store.js';
+import { importCdrFile, type ImportDeps } from '../../src/cdr/pipeline.js';
+import { createRatingPool } from '../../src/cdr/pool.js';
+import { ensureCdrSchema } from '../../src/cdr/store.js';
+import { testPostgres } from '../support/postgres.js';
+import { testRedis } from '../support/redis.js';
+
+const { redis, prefix } = testRedis();
+const { pool, schema } = testPostgres();
+const balances = createBalanceStore({ redis, keyPrefix: prefix });
+const rating = createRatingPool({ tariffDir: 'tariffs/sample', threads: 1 });
+const deps: ImportDeps = { balances, pool, schema, rating };
+const dir = mkdtempSync(join(tmpdir(), 'hostile-'));
+const HEADER = 'cdr_id,tenant,subscriber,category,service,destination,start_time,usage,subject,rating_group';
+const START = 100_000_000_000;
+
+beforeAll(async () => {
+  await ensureCdrSchema(pool, schema);
+  await balances.createAccount(
+    {
+      tenant: 'acme',
+      id: 'a1',
+      type: 'prepaid',
+      currency: 'GBP',
+      subject: 'a1',
+      subscriptions: [{ type: 'msisdn', value: '447700900001' }],
+    },
+    'c',
+  );
+  await balances.addBalance('acme', 'a1', { id: 'main', unit: 'money', value: START }, 'b');
+});
+afterAll(() => rating.close());
+
+const money = async () => (await balances.getAccount('acme', 'a1'))!.balances[0]!.value;
+
+/** A voice CDR line of acme's subscriber. */
+const call = (id: string, start = '2026-11-20T10:00:00Z', usage = '60', extra = '') =>
+  `${id},acme,447700900001,call,voice,+442071234567,${start},${usage},,${extra}`;
+
+function file(name: string, lines: string[]): string {
+  const path = join(dir, name);
+  writeFileSync(path, [HEADER, ...lines].join('\n') + '\n');
+  return path;
+}
+
+async function rejectsOf(fileId: string): Promise<[number, string][]> {
+  const r = await pool.query<{ line: string; reason: string }>(
+    `SELECT line, reason FROM ${schema}.cdr_rejects WHERE file_id = $1 ORDER BY line`,
+    [fileId],
+  );
+  return r.rows.map((x) => [Number(x.line), x.reason]);
+}
+
+async function storedIds(fileId: string): Promise<string[]> {
+  const r = await pool.query<{ cdr_id: string }>(
+    `SELECT cdr_id FROM ${schema}.rated_cdrs WHERE file_id = $1 ORDER BY line`,
+    [fileId],
+  );
+  return r.rows.map((x) => x.cdr_id);
+}
+
+describe('a hostile CDR file', () => {
+  it('rejects impossible dates line by line (they stopped the whole COPY before), and imports the rest', async () => {
+    const path = file('dates.csv', [
+      call('d-ok-1'),
+      call('d-nov31', '2026-11-31T10:00:00Z'),
+      call('d-feb30', '2026-02-30T10:00:00Z'),
+      call('d-year0', '0000-01-01T10:00:00Z'),
+      call('d-feb29', '2026-02-29T10:00:00Z'),
+      call('d-hour25', '2026-11-20T25:00:00Z'),
+      call('d-offset', '2026-11-20T10:00:00+15:00'),
+      call('d-leap', '2028-02-29T10:00:00+01:00'),
+      call('d-ok-2'),
+    ]);
+    const c = await importCdrFile(deps, path, { fileId: 'dates' });
+    expect(c).toMatchObject({ read: 9, stored: 3, rejected: { INVALID_TIME: 6 } });
+    expect(await rejectsOf('dates')).toEqual([3, 4, 5, 6, 7, 8].map((l) => [l, 'INVALID_TIME']));
+    expect(await storedIds('dates')).toEqual(['d-ok-1', 'd-leap', 'd-ok-2']);
+  });
+
+  it('rejects usage beyond the HTTP API limits (USAGE_OUT_OF_RANGE) at once, charging nothing for it', async () => {
+    const before = await money();
+    const t = performance.now();
+    const path = file('usage.csv', [
+      call('u-huge', undefined, '10000000000000'),
+      call('u-filler', undefined, '4294967295'),
+      call('u-ok', undefined, '3600'),
+      call('u-over', undefined, '259200.5'),
+      `u-sms,acme,447700900001,sms,sms,+442071234567,2026-11-20T10:00:00Z,100001,,`,
+      `u-digits,acme,447700900001,call,voice,+442071234567,2026-11-20T10:00:00Z,${'9'.repeat(400)},,`,
+    ]);
+    const c = await importCdrFile(deps, path, { fileId: 'usage' });
+    expect(performance.now() - t).toBeLessThan(10_000); // 4294967295 s alone took 2 s to rate
+    expect(c).toMatchObject({ read: 6, stored: 1, rejected: { USAGE_OUT_OF_RANGE: 5 } });
+    expect(await rejectsOf('usage')).toEqual([2, 3, 5, 6, 7].map((l) => [l, 'USAGE_OUT_OF_RANGE']));
+    const charged = await pool.query(
+      `SELECT charged_nano::text AS n FROM ${schema}.rated_cdrs WHERE file_id = 'usage'`,
+    );
+    expect(before - (await money())).toBe(Number(charged.rows[0].n));
+  });
+
+  it('rejects a line with more columns than the header (COLUMN_COUNT) and charges nothing for it', async () => {
+    const before = await money();
+    const path = file('columns.csv', [call('c-extra', undefined, '60', '10,7'), call('c-ok')]);
+    const c = await importCdrFile(deps, path, { fileId: 'columns' });
+    expect(c).toMatchObject({ read: 2, stored: 1, rejected: { COLUMN_COUNT: 1 } });
+    expect(await rejectsOf('columns')).toEqual([[2, 'COLUMN_COUNT']]);
+    const charged = await pool.query(
+      `SELECT sum(charged_nano)::text AS n FROM ${schema}.rated_cdrs WHERE file_id = 'columns'`,
+    );
+    expect(before - (await money())).toBe(Number(charged.rows[0].n));
+  });
+
+  it('keeps a reused CDR id with other content as DUPLICATE_ID_CONFLICT; an identical repeat stays a quiet duplicate', async () => {
+    await importCdrFile(deps, file('first.csv', [call('x-1'), call('x-2')]), { fileId: 'first' });
+    const before = await money();
+    const again = file('again.csv', [
+      call('x-1'), // the same CDR fed again
+      call('x-2', undefined, '61'), // the same id, another call
+      call('x-3'),
+      call('x-3'), // repeated in the file: identical
+      call('x-3', '2026-11-20T11:00:00Z'), // repeated in the file: another call
+    ]);
+    const c = await importCdrFile(deps, again, { fileId: 'again' });
+    expect(c).toMatchObject({ read: 5, stored: 1, duplicates: 2, rejected: { DUPLICATE_ID_CONFLICT: 2 } });
+    expect(await rejectsOf('again')).toEqual([
+      [3, 'DUPLICATE_ID_CONFLICT'],
+      [6, 'DUPLICATE_ID_CONFLICT'],
+    ]);
+    expect(await storedIds('again')).toEqual(['x-3']);
+    const charged = await pool.query(
+      `SELECT charged_nano::text AS n FROM ${schema}.rated_cdrs WHERE file_id = 'again'`,
+    );
+    expect(before - (await money())).toBe(Number(charged.rows[0].n));
+  });
+
+  it('rejects a line holding a NUL byte (PostgreSQL text cannot hold one) and imports the rest', async () => {
+    const path = file('nul.csv', [call('n-\u0000-1'), call('n-ok')]);
+    const c = await importCdrFile(deps, path, { fileId: 'nul' });
+    expect(c).toMatchObject({ read: 2, stored: 1, rejected: { MALFORMED_LINE: 1 } });
+    const raw = await pool.query(`SELECT raw FROM ${schema}.cdr_rejects WHERE file_id = 'nul'`);
+    expect(raw.rows[0].raw).toContain('n-\uFFFD-1');
+  });
+
+  it('cuts a 50 MB line in a small gzip in linear time: LINE_TOO_LONG with its number, the lines after it imported', async () => {
+    const long = 'x'.repeat(50 << 20);
+    const path = join(dir, 'long.csv.gz');
+    writeFileSync(
+      path,
+      gzipSync([HEADER, call('l-1'), long, call('l-2'), `${call('l-3')},${long}`, call('l-4')].join('\n')),
+    );
+    const t = performance.now();
+    const c = await importCdrFile(deps, path, { fileId: 'long' });
+    expect(performance.now() - t).toBeLessThan(15_000); // 62 s of buffer copying before
+    expect(c).toMatchObject({ read: 5, stored: 3, rejected: { LINE_TOO_LONG: 2 } });
+    expect(await rejectsOf('long')).toEqual([
+      [3, 'LINE_TOO_LONG'],
+      [5, 'LINE_TOO_LONG'],
+    ]);
+    expect(await storedIds('long')).toEqual(['l-1', 'l-2', 'l-4']);
+  });
+
+  it('ends an import whose last line never ends (a 300 MB line resumed at every start before)', async () => {
+    const path = join(dir, 'endless.csv.gz');
+    writeFileSync(path, gzipSync(`${HEADER}\n${call('e-1')}\n${'y'.repeat(100 << 20)}`));
+    const c = await importCdrFile(deps, path, { fileId: 'endless', maxLineBytes: 4096 });
+    expect(c).toMatchObject({ read: 2, stored: 1, rejected: { LINE_TOO_LONG: 1 } });
+    expect(await rejectsOf('endless')).toEqual([[3, 'LINE_TOO_LONG']]);
+    const checkpoint = await pool.query(`SELECT 1 FROM ${schema}.cdr_files WHERE file_id = 'endless'`);
+    expect(checkpoint.rowCount).toBe(0); // read to its end: nothing to resume
+  });
+
+  it("charges only the file's tenant when asked to enforce it: another tenant's lines are TENANT_MISMATCH", async () => {
+    const before = await money();
+    const path = file('tenant.csv', [call('t-1'), call('t-2')]);
+    const c = await importCdrFile(deps, path, { fileId: 'tenant', tenant: 'globex', enforceTenant: true });
+    expect(c).toMatchObject({ read: 2, stored: 0, rejected: { TENANT_MISMATCH: 2 } });
+    expect(await money()).toBe(before);
+    expect(await rejectsOf('tenant')).toEqual([
+      [2, 'TENANT_MISMATCH'],
+      [3, 'TENANT_MISMATCH'],
+    ]);
+  });
+
+  it("gives lines without a tenant column the file's tenant", async () => {
+    const path = join(dir, 'no-tenant.csv');
+    writeFileSync(
+      path,
+      'cdr_id,subscriber,category,service,destination,start_time,usage\n' +
+        'nt-1,447700900001,call,voice,+442071234567,2026-11-20T10:00:00Z,60\n',
+    );
+    const c = await importCdrFile(deps, path, { fileId: 'no-tenant', tenant: 'acme', enforceTenant: true });
+    expect(c).toMatchObject({ read: 1, stored: 1 });
+  });
+});
