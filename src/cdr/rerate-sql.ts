@@ -21,10 +21,18 @@ export interface RerateRange {
 
 /**
  * One rerate at a time per schema: two would each read rows the other is changing. Taken on the
- * connection that reads; it goes when that connection does (a killed rerate leaves no lock).
+ * connection that reads; it goes when that connection does (a killed rerate leaves no lock). A
+ * rerate waits a little for one that is ending, then refuses rather than hang.
  */
-export async function lockRerates(client: PoolClient, schema: string): Promise<void> {
-  await client.query(`SELECT pg_advisory_lock(hashtext($1))`, [`${checkSchema(schema)}.cdr_rerate`]);
+export async function lockRerates(client: PoolClient, schema: string, waitSeconds = 10): Promise<void> {
+  await client.query(`SET lock_timeout = '${Math.round(waitSeconds * 1000)}ms'`);
+  try {
+    await client.query(`SELECT pg_advisory_lock(hashtext($1))`, [`${checkSchema(schema)}.cdr_rerate`]);
+  } catch (e) {
+    if ((e as { code?: string }).code !== '55P03') throw e; // lock_not_available
+    throw new Error(`another rerate of schema ${schema} is running: try again when it has finished`);
+  }
+  await client.query(`SET lock_timeout = 0`);
 }
 
 export async function ensurePendingTable(pool: Pool, schema: string): Promise<void> {

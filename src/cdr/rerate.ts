@@ -83,6 +83,8 @@ export interface RerateOptions {
   accountId?: string;
   /** Stored CDRs priced per task on the pool. Default 8192. */
   batchSize?: number;
+  /** How long to wait for another rerate of the schema to end before refusing. Default 10. */
+  lockWaitSeconds?: number;
   /** Called after each batch's changes are written and their money moved (progress). */
   onProgress?: (c: RerateCounters) => void;
 }
@@ -104,7 +106,7 @@ export async function rerateCdrs(deps: RerateDeps, range: RerateOptions): Promis
   await ensurePendingTable(deps.pool, deps.schema);
   const client = await deps.pool.connect();
   try {
-    await lockRerates(client, deps.schema);
+    await lockRerates(client, deps.schema, range.lockWaitSeconds);
     const money = new MoneyMover(deps.balances, c);
     c.recovered = await finishStopped(deps, client, money);
     await priceThePeriod(deps, range, client, money, c);

@@ -250,6 +250,21 @@ describe('rerating', () => {
     expect(money - (await moneyLeft())).toBe(costDiff);
   });
 
+  it('one rerate at a time: another waits for it, then refuses, changing nothing', async () => {
+    const holder = await pool.connect();
+    try {
+      await holder.query(`SELECT pg_advisory_lock(hashtext($1))`, [`${schema}.cdr_rerate`]);
+      const before = await stored();
+      await setRate('0.77');
+      await expect(rerateCdrs(deps(), { ...range, lockWaitSeconds: 0.2 })).rejects.toThrow(
+        /another rerate .* is running/,
+      );
+      expect([...(await stored())].every(([id, s]) => s.text === before.get(id)!.text)).toBe(true);
+    } finally {
+      holder.release(true);
+    }
+  });
+
   it('a failed money move keeps the old price of that CDR and is counted', async () => {
     // r2 cannot pay more: its money is gone; its dearer CDRs keep their price, others move on.
     const r2 = (await balances.getAccount('acme', 'r2'))!.balances[0]!;
