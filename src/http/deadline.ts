@@ -8,7 +8,6 @@
  * whole or not at all, and a retry with the same id replays its answer or applies it once.
  */
 import type { FastifyInstance, RouteOptions } from 'fastify';
-import { AppError } from './errors.js';
 
 export interface Deadlines {
   /** Charging events and sessions, pricing. */
@@ -30,49 +29,15 @@ export function deadlineOf(route: Pick<RouteOptions, 'url' | 'method'>, d: Deadl
   return d.provisioningMs;
 }
 
-type Handler = RouteOptions['handler'];
-
 /**
- * Wraps each route's handler: the time the request already spent (queued, parsed, authenticated)
- * counts, and a request already past its deadline is refused before it starts (changing nothing).
+ * Gives each route its deadline as fastify's `handlerTimeout`: counted from the request's arrival
+ * (time queued, parsed and authenticated counts), a request past it is answered at once and its
+ * handler, if it has not started yet, never starts (changing nothing). The timeout error is known
+ * as "not answering" (src/infra/unavailable.ts), which the error handler answers 503 UNAVAILABLE.
  */
 export function registerDeadlines(app: FastifyInstance, d: Deadlines): void {
   app.addHook('onRoute', (route) => {
     const ms = deadlineOf(route, d);
-    if (ms === null) return;
-    const handler = route.handler;
-    route.handler = function (this: FastifyInstance, req, reply) {
-      const left = ms - reply.elapsedTime;
-      if (left <= 0) throw late(ms);
-      const work = Promise.resolve().then(() => handler.call(this, req, reply));
-      return raceDeadline(work, left, ms, (err) =>
-        req.log.warn({ err }, 'a request answered at its deadline failed later'),
-      );
-    } as Handler;
+    if (ms !== null) route.handlerTimeout ??= ms;
   });
-}
-
-function late(ms: number): AppError {
-  return new AppError('UNAVAILABLE', `not answered within the ${ms} ms deadline: retry with the same id`);
-}
-
-/** The work's outcome, or UNAVAILABLE after `leftMs`; the work's later failure is only logged. */
-function raceDeadline<T>(
-  work: Promise<T>,
-  leftMs: number,
-  ms: number,
-  onLateError: (err: unknown) => void,
-): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  let expired = false;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      expired = true;
-      reject(late(ms));
-    }, leftMs);
-  });
-  work.catch((err: unknown) => {
-    if (expired) onLateError(err);
-  });
-  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }

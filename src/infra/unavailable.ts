@@ -20,6 +20,8 @@ const CODES = new Set([
   '08003',
   '08004',
   '08006',
+  // An API request past its deadline (src/http/deadline.ts): what it waited for did not answer.
+  'FST_ERR_HANDLER_TIMEOUT',
 ]);
 
 const MESSAGES =

@@ -1,0 +1,89 @@
+/**
+ * Request deadlines (src/http/deadline.ts): which routes have which, a slow answer becomes 503
+ * UNAVAILABLE with Retry-After at the deadline, and a request already past it never starts.
+ */
+import Fastify from 'fastify';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { deadlineOf, registerDeadlines } from '../../src/http/deadline.js';
+import { errorHandler } from '../../src/http/errors.js';
+
+const D = { chargingMs: 100, provisioningMs: 300 };
+
+describe('deadlineOf', () => {
+  it.each([
+    ['POST', '/v1/events/:eventId', 100],
+    ['POST', '/v1/sessions/:sessionId/update', 100],
+    ['POST', '/v1/rating/price', 100],
+    ['GET', '/v1/sessions/:sessionId', 300],
+    ['GET', '/v1/events/:id/trail', 300],
+    ['POST', '/v1/accounts', 300],
+    ['GET', '/v1/cdr/jobs/:id', 300],
+    ['POST', '/v1/cdr/jobs', null],
+    ['GET', '/health/ready', null],
+    ['GET', '/metrics', null],
+  ] as const)('%s %s: %s', (method, url, ms) => {
+    expect(deadlineOf({ method, url }, D)).toBe(ms);
+  });
+});
+
+async function appWith(opts: { handlerMs: number; beforeMs?: number }) {
+  const app = Fastify();
+  app.setErrorHandler(errorHandler);
+  const ran: string[] = [];
+  if (opts.beforeMs) app.addHook('onRequest', async () => new Promise((ok) => setTimeout(ok, opts.beforeMs)));
+  registerDeadlines(app, D);
+  app.post('/v1/events/:id', async () => {
+    ran.push('started');
+    await new Promise((ok) => setTimeout(ok, opts.handlerMs));
+    ran.push('done');
+    return { ok: true };
+  });
+  return { app, ran };
+}
+
+describe('registerDeadlines', () => {
+  it('answers in time as usual', async () => {
+    const { app } = await appWith({ handlerMs: 5 });
+    const r = await app.inject({ method: 'POST', url: '/v1/events/x' });
+    expect(r.json()).toEqual({ ok: true });
+  });
+
+  it('answers 503 UNAVAILABLE with Retry-After at the deadline; the work is not cut short', async () => {
+    const { app, ran } = await appWith({ handlerMs: 400 });
+    const t0 = performance.now();
+    const r = await app.inject({ method: 'POST', url: '/v1/events/x' });
+    expect(performance.now() - t0).toBeLessThan(350);
+    expect(r.statusCode).toBe(503);
+    expect(r.headers['content-type']).toContain('application/problem+json');
+    expect(r.headers['retry-after']).toBe('1');
+    expect(r.json()).toMatchObject({ cause: 'UNAVAILABLE', diameterResultCode: 3002 });
+    await new Promise((ok) => setTimeout(ok, 450));
+    expect(ran).toEqual(['started', 'done']);
+  });
+
+  it('never starts a request already past its deadline', async () => {
+    const { app, ran } = await appWith({ handlerMs: 5, beforeMs: 150 });
+    const r = await app.inject({ method: 'POST', url: '/v1/events/x' });
+    expect(r.statusCode).toBe(503);
+    expect(ran).toEqual([]);
+  });
+});
+
+describe('outage configuration', () => {
+  it('has defaults and refuses values out of range, naming the variable', () => {
+    const c = loadConfig({});
+    expect([
+      c.requestDeadlineMs,
+      c.provisioningDeadlineMs,
+      c.redisCommandTimeoutMs,
+      c.localRedisPort,
+      c.localPostgresPort,
+      c.embeddedPostgresPort,
+    ]).toEqual([1000, 5000, 5000, 6379, 5432, 5441]);
+    expect(loadConfig({ LOCAL_REDIS_PORT: '0', LOCAL_POSTGRES_PORT: '0' }).localRedisPort).toBe(0);
+    expect(() => loadConfig({ REQUEST_DEADLINE_MS: '0' })).toThrow(/REQUEST_DEADLINE_MS/);
+    expect(() => loadConfig({ PROVISIONING_DEADLINE_MS: 'soon' })).toThrow(/PROVISIONING_DEADLINE_MS/);
+    expect(() => loadConfig({ REDIS_COMMAND_TIMEOUT_MS: '1.5' })).toThrow(/REDIS_COMMAND_TIMEOUT_MS/);
+  });
+});
