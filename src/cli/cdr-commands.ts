@@ -13,7 +13,7 @@ import { nanoToDecimal } from '../rating/money.js';
 import { rejectReason } from '../cdr/chunk.js';
 import { withEngine } from './engine.js';
 import { startProgress } from './progress.js';
-import { STOPPED, stopOnSignals } from './stop.js';
+import { quitOnSignals, STOPPED, stopOnSignals } from './stop.js';
 import { countsText, importSummary } from './summary.js';
 
 export interface ImportOptions {
@@ -31,7 +31,12 @@ export async function cdrImportCommand(files: string[], opts: ImportOptions): Pr
   try {
     return await withEngine(async (e) => {
       const deps: ImportDeps = { balances: e.balances, pool: e.pool, schema: e.schema, rating: e.rating };
+      const notStarted = (rest: string[]) => {
+        if (rest.length) process.stdout.write(`not started: ${rest.join(', ')}\n`);
+        return STOPPED;
+      };
       for (const [i, file] of files.entries()) {
+        if (stop.signal.aborted) return notStarted(files.slice(i));
         const c = await importOne(deps, file, {
           ...(mapping ? { mapping } : {}),
           chunkBytes: e.config.cdrChunkKiB * 1024,
@@ -39,12 +44,9 @@ export async function cdrImportCommand(files: string[], opts: ImportOptions): Pr
           signal: stop.signal,
           progressSeconds: opts.progressSeconds,
         });
-        if (c.stoppedAfterLine === undefined) continue;
-        const rest = files.slice(i + 1);
-        if (rest.length) process.stdout.write(`not started: ${rest.join(', ')}\n`);
-        return STOPPED;
+        if (c.stoppedAfterLine !== undefined) return notStarted(files.slice(i + 1));
       }
-      return stop.signal.aborted ? STOPPED : 0;
+      return 0; // a signal that came after the last chunk was read stopped nothing
     });
   } catch (err) {
     if (!isUnavailable(err)) throw err;
@@ -96,6 +98,8 @@ export async function cdrRerateCommand(opts: {
   progressSeconds: number;
 }): Promise<number> {
   const what = `${opts.from} .. ${opts.to}${opts.account ? ` (account ${opts.account})` : ''}`;
+  // A rerate stopped part way is finished by the next one (rerate.ts), so Ctrl-C may quit at once.
+  const stopListening = quitOnSignals('the next cdr rerate finishes what this one began');
   return withEngine(async (e) => {
     const progress = startProgress({ label: `rerate ${what}`, total: 0, everySeconds: opts.progressSeconds });
     const c = await rerateCdrs(
@@ -120,5 +124,5 @@ export async function cdrRerateCommand(opts: {
         `bundle-paid (re-priced, not re-charged) ${c.skippedBundles}, failed: ${failed}; money moved ${nanoToDecimal(c.deltaNano)}\n`,
     );
     return 0;
-  });
+  }).finally(stopListening);
 }

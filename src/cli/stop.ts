@@ -1,12 +1,23 @@
 /**
- * Ctrl-C and `kill` for long commands: the first SIGINT or SIGTERM asks the command to stop cleanly
- * (an AbortSignal: it finishes what is in flight and says what it did); a second one quits at once.
- * Either way the exit code is STOPPED, and nothing is lost: what a quit left in flight is given
- * back by the next run.
+ * Ctrl-C and `kill` for long commands. An import asks to stop cleanly on the first SIGINT or
+ * SIGTERM (an AbortSignal: it finishes what is in flight and says what it did) and quits at once on
+ * a second; a command whose next run finishes what it began (rerate) quits at once. Either way the
+ * exit code is STOPPED, and nothing is lost: what a quit left in flight is given back or finished
+ * by the next run.
  */
 
 /** Exit code of a command that stopped before its end (Ctrl-C, an outage): run it again to go on. */
 export const STOPPED = 3;
+
+/** Handles SIGINT and SIGTERM until the returned function is called. */
+function onSignals(handle: (name: NodeJS.Signals) => void): () => void {
+  process.on('SIGINT', handle);
+  process.on('SIGTERM', handle);
+  return () => {
+    process.off('SIGINT', handle);
+    process.off('SIGTERM', handle);
+  };
+}
 
 export interface Stopper {
   signal: AbortSignal;
@@ -16,21 +27,21 @@ export interface Stopper {
 
 export function stopOnSignals(what: string, stderr: NodeJS.WritableStream = process.stderr): Stopper {
   const controller = new AbortController();
-  const onSignal = (name: NodeJS.Signals) => {
+  const dispose = onSignals((name) => {
     if (controller.signal.aborted) {
       stderr.write(`\n${name} again: quitting now; the next run gives back what was in flight\n`);
       process.exit(STOPPED);
     }
     stderr.write(`\n${name}: stopping after ${what} (press Ctrl-C again to quit at once)\n`);
     controller.abort();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  return {
-    signal: controller.signal,
-    dispose() {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    },
-  };
+  });
+  return { signal: controller.signal, dispose };
+}
+
+/** Quits at once on SIGINT or SIGTERM, saying `why` that is safe; returns how to stop listening. */
+export function quitOnSignals(why: string, stderr: NodeJS.WritableStream = process.stderr): () => void {
+  return onSignals((name) => {
+    stderr.write(`\n${name}: quitting; ${why}\n`);
+    process.exit(STOPPED);
+  });
 }
