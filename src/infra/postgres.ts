@@ -16,6 +16,7 @@ export interface PostgresHandle {
 
 async function canConnect(url: string): Promise<boolean> {
   const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 800 });
+  c.on('error', () => undefined); // a failure is the answer (false), not a crash
   try {
     await c.connect();
     await c.query('select 1');
@@ -28,7 +29,8 @@ async function canConnect(url: string): Promise<boolean> {
 }
 
 async function ensureDatabase(adminUrl: string, name: string): Promise<void> {
-  const c = new pg.Client({ connectionString: adminUrl });
+  const c = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 5000 });
+  c.on('error', () => undefined); // a dropped connection fails the query below, which says why
   await c.connect();
   try {
     const r = await c.query('select 1 from pg_database where datname = $1', [name]);
