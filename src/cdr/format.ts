@@ -66,6 +66,7 @@ export interface CdrRecord {
 export type RejectReason =
   | 'MALFORMED_LINE'
   | 'MISSING_FIELD'
+  | 'FIELD_TOO_LONG'
   | 'COLUMN_COUNT'
   | 'INVALID_TIME'
   | 'INVALID_USAGE'

@@ -122,6 +122,21 @@ function usageOf(text: string, service: Service, mapping: ColumnMapping): number
   return usage;
 }
 
+/**
+ * The longest id or name a line may hold: a CDR id is a primary key, and PostgreSQL cannot index a
+ * value past about 2.7 KB (the COPY would fail, and the file with it, at every run).
+ */
+export const MAX_FIELD_CHARS = 256;
+
+/** The first of these fields (in this order) longer than MAX_FIELD_CHARS, if any. */
+function longField(cdrId: string, tenant: string, subscriber: string, category: string, destination: string) {
+  if (cdrId.length > MAX_FIELD_CHARS) return 'cdr_id';
+  if (tenant.length > MAX_FIELD_CHARS) return 'tenant';
+  if (subscriber.length > MAX_FIELD_CHARS) return 'subscriber';
+  if (category.length > MAX_FIELD_CHARS) return 'category';
+  return destination.length > MAX_FIELD_CHARS ? 'destination' : null;
+}
+
 /** The largest rating group a line may name (they are kept as 32-bit integers). */
 const MAX_RATING_GROUP = 2 ** 31 - 1;
 
@@ -169,6 +184,9 @@ export function parseCdrLine(raw: string, line: number, rules: LineRules): CdrRe
                   ? 'usage'
                   : null;
   if (empty) return reject(line, raw, 'MISSING_FIELD', `${empty} is empty`);
+  const long = longField(cdrId, tenant, subscriber, category, destination);
+  if (long)
+    return reject(line, raw, 'FIELD_TOO_LONG', `${long} is longer than ${MAX_FIELD_CHARS} characters`);
   if (rules.tenant !== undefined && tenant !== rules.tenant)
     return reject(
       line,
@@ -203,6 +221,8 @@ export function parseCdrLine(raw: string, line: number, rules: LineRules): CdrRe
       `rating_group "${rg}" is not a whole number from 0 to ${MAX_RATING_GROUP}`,
     );
   const subject = field(cells, index, mapping, 'subject');
+  if (subject.length > MAX_FIELD_CHARS)
+    return reject(line, raw, 'FIELD_TOO_LONG', `subject is longer than ${MAX_FIELD_CHARS} characters`);
   const r: CdrRecord = {
     cdrId,
     tenant,

@@ -121,6 +121,11 @@ async function* chunksOf(
   yield* ready(cutter.end());
 }
 
+/** The header's text, without its carriage return. */
+function headerText(parts: Buffer[]): string {
+  return Buffer.concat(parts).toString('utf8').replace(/\r$/, '');
+}
+
 /** The header line: read up to its line break (at most `maxBytes`), and the bytes after it. */
 async function readHeader(
   it: AsyncIterator<Buffer>,
@@ -136,8 +141,7 @@ async function readHeader(
     const nl = b.indexOf(10);
     if (nl >= 0 && size + nl <= maxBytes) {
       parts.push(b.subarray(0, nl));
-      const header = Buffer.concat(parts).toString('utf8').replace(/\r$/, '');
-      return { header, rest: b.subarray(nl + 1) };
+      return { header: headerText(parts), rest: b.subarray(nl + 1) };
     }
     size += b.length;
     if (size > maxBytes || nl >= 0)
@@ -145,7 +149,7 @@ async function readHeader(
     parts.push(b);
   }
   if (size === 0) throw new CdrFileError('EMPTY_FILE', `${path}: no header line`);
-  return { header: Buffer.concat(parts).toString('utf8').replace(/\r$/, ''), rest: Buffer.alloc(0) };
+  return { header: headerText(parts), rest: Buffer.alloc(0) };
 }
 
 /** The file's bytes as text: gunzipped first when it is gzip. */

@@ -182,6 +182,17 @@ describe('a hostile CDR file', () => {
     expect(checkpoint.rowCount).toBe(0); // read to its end: nothing to resume
   });
 
+  it('rejects a CDR id too long to index (FIELD_TOO_LONG) instead of failing the COPY of its chunk at every run', async () => {
+    const id = Array.from({ length: 200 }, (_, i) => (i * 7919).toString(36) + 'q').join(''); // ~800 chars
+    const random = Buffer.from(Array.from({ length: 3000 }, (_, i) => (i * 2654435761) % 251)).toString(
+      'base64',
+    );
+    const path = file('ids.csv', [call(random), call(id.repeat(4)), call('i-ok')]);
+    const c = await importCdrFile(deps, path, { fileId: 'ids' });
+    expect(c).toMatchObject({ read: 3, stored: 1, rejected: { FIELD_TOO_LONG: 2 } });
+    expect(await storedIds('ids')).toEqual(['i-ok']);
+  });
+
   it("charges only the file's tenant when asked to enforce it: another tenant's lines are TENANT_MISMATCH", async () => {
     const before = await money();
     const path = file('tenant.csv', [call('t-1'), call('t-2')]);
