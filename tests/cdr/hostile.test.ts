@@ -83,10 +83,12 @@ describe('a hostile CDR file', () => {
       call('d-offset', '2026-11-20T10:00:00+15:00'),
       call('d-leap', '2028-02-29T10:00:00+01:00'),
       call('d-ok-2'),
+      call('d-year10000', '9999-12-31T23:00:00-12:00'), // UTC in year 10000: no partition to go to
+      call('d-year1bc', '0001-01-01T00:00:00+14:00'),
     ]);
     const c = await importCdrFile(deps, path, { fileId: 'dates' });
-    expect(c).toMatchObject({ read: 9, stored: 3, rejected: { INVALID_TIME: 6 } });
-    expect(await rejectsOf('dates')).toEqual([3, 4, 5, 6, 7, 8].map((l) => [l, 'INVALID_TIME']));
+    expect(c).toMatchObject({ read: 11, stored: 3, rejected: { INVALID_TIME: 8 } });
+    expect(await rejectsOf('dates')).toEqual([3, 4, 5, 6, 7, 8, 11, 12].map((l) => [l, 'INVALID_TIME']));
     expect(await storedIds('dates')).toEqual(['d-ok-1', 'd-leap', 'd-ok-2']);
   });
 
