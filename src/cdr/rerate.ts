@@ -89,6 +89,12 @@ export interface RerateOptions {
   onProgress?: (c: RerateCounters) => void;
 }
 
+/**
+ * Batches priced ahead beyond one per worker: the workers keep pricing while the main thread stores
+ * a batch's changes, moves their money and reads the next (a batch is ~1 MB of text).
+ */
+const EXTRA_AHEAD = 2;
+
 /** Money moves in flight at once (each is one Redis call, two for a refund's first of an account). */
 const MOVES_IN_FLIGHT = 128;
 
@@ -146,7 +152,8 @@ async function priceThePeriod(
       c.timing.read += performance.now() - t;
       const known = await timed(c, 'subjects', subjects.of(rows));
       ahead.push(deps.rating.rerateChunk({ rows, subjects: known }));
-      if (ahead.length > deps.rating.threads) await storeBatch(deps, await next(), money, range, c);
+      if (ahead.length > deps.rating.threads + EXTRA_AHEAD)
+        await storeBatch(deps, await next(), money, range, c);
       t = performance.now();
     }
     while (ahead.length) await storeBatch(deps, await next(), money, range, c);
