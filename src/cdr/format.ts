@@ -85,6 +85,11 @@ export interface LineRules {
   mapping: ColumnMapping;
   /** The only tenant the lines may name (a file uploaded over HTTP: its uploader's). */
   tenant?: string;
+  /**
+   * The latest start time a line may have, epoch ms (the import's clock and a day): a switch clock
+   * years ahead is wrong, and every month it names would become a partition of rated_cdrs.
+   */
+  latestMs?: number;
 }
 
 export interface CdrReject {

@@ -210,6 +210,13 @@ export function parseCdrLine(raw: string, line: number, rules: LineRules): CdrRe
       'INVALID_TIME',
       `start_time "${startTime}" is not a real date and time in ISO-8601 with an offset`,
     );
+  if (rules.latestMs !== undefined && answerTimeMs > rules.latestMs)
+    return reject(
+      line,
+      raw,
+      'INVALID_TIME',
+      `start_time "${startTime}" is after ${new Date(rules.latestMs).toISOString()}: in the future`,
+    );
   const usage = usageOf(usageText, service, mapping);
   if (typeof usage !== 'number') return reject(line, raw, usage[0], usage[1]);
   const rg = field(cells, index, mapping, 'rating_group');

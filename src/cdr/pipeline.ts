@@ -77,6 +77,9 @@ async function directoryOf(store: BalanceStore, job: string): Promise<Directory>
   return { ...base, redis: plainOptions((store.redis as { options?: RedisOptions }).options ?? {}) };
 }
 
+/** How far after the import's clock a CDR may start (switch clocks and time zones drift a little). */
+const MAX_FUTURE_MS = 24 * 3600_000;
+
 /** A mapping whose lines take the file's tenant when the file has no tenant column. */
 export function withFileTenant(mapping: ColumnMapping, tenant: string | undefined): ColumnMapping {
   return tenant === undefined ? mapping : { ...mapping, fixed: { tenant, ...mapping.fixed } };
@@ -114,6 +117,7 @@ export async function importCdrFile(
   const fileId = opts.fileId ?? path;
   const mapping = withFileTenant(opts.mapping ?? NATIVE_MAPPING, opts.tenant);
   const onlyTenant = opts.enforceTenant && opts.tenant !== undefined ? { tenant: opts.tenant } : {};
+  const latestMs = (deps.now ?? Date.now)() + MAX_FUTURE_MS;
   // Batches an earlier import left behind are settled first, and again at the end (an importer
   // killed just before this one started may not yet be known to be gone).
   const recover = (waitMs: number) =>
@@ -156,6 +160,7 @@ export async function importCdrFile(
           columns: file.columns,
           mapping,
           ...onlyTenant,
+          latestMs,
           fileId,
         });
         rated.catch(() => undefined); // awaited in order by nextRated

@@ -67,8 +67,9 @@ export interface ChunkTask extends TariffRef {
   /** Columns in the file's header. */
   columns: number;
   mapping: ColumnMapping;
-  /** The only tenant the lines may name (see LineRules). */
+  /** The only tenant the lines may name, and the latest start time (see LineRules). */
   tenant?: string;
+  latestMs?: number;
   fileId: string;
 }
 
@@ -193,6 +194,7 @@ async function rateChunk(task: ChunkTask): Promise<ChunkResult> {
   const laterStarts: number[] = [];
   const rules: LineRules = { index: task.index, columns: task.columns, mapping: task.mapping };
   if (task.tenant !== undefined) rules.tenant = task.tenant;
+  if (task.latestMs !== undefined) rules.latestMs = task.latestMs;
   eachLine(
     source,
     task.firstLine,

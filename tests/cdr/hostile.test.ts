@@ -81,7 +81,7 @@ describe('a hostile CDR file', () => {
       call('d-feb29', '2026-02-29T10:00:00Z'),
       call('d-hour25', '2026-11-20T25:00:00Z'),
       call('d-offset', '2026-11-20T10:00:00+15:00'),
-      call('d-leap', '2028-02-29T10:00:00+01:00'),
+      call('d-offset-ok', '2026-11-20T10:00:00+0100'),
       call('d-ok-2'),
       call('d-year10000', '9999-12-31T23:00:00-12:00'), // UTC in year 10000: no partition to go to
       call('d-year1bc', '0001-01-01T00:00:00+14:00'),
@@ -89,7 +89,22 @@ describe('a hostile CDR file', () => {
     const c = await importCdrFile(deps, path, { fileId: 'dates' });
     expect(c).toMatchObject({ read: 11, stored: 3, rejected: { INVALID_TIME: 8 } });
     expect(await rejectsOf('dates')).toEqual([3, 4, 5, 6, 7, 8, 11, 12].map((l) => [l, 'INVALID_TIME']));
-    expect(await storedIds('dates')).toEqual(['d-ok-1', 'd-leap', 'd-ok-2']);
+    expect(await storedIds('dates')).toEqual(['d-ok-1', 'd-offset-ok', 'd-ok-2']);
+  });
+
+  it('rejects a start time more than a day ahead of the clock (each month would be a partition)', async () => {
+    const at = (hours: number) => new Date(Date.now() + hours * 3600_000).toISOString();
+    const path = file('future.csv', [
+      call('f-soon', at(20)),
+      call('f-later', at(30)),
+      call('f-2100', '2100-01-01T00:00:00Z'),
+    ]);
+    const c = await importCdrFile(deps, path, { fileId: 'future' });
+    expect(c).toMatchObject({ read: 3, stored: 1, rejected: { INVALID_TIME: 2 } });
+    expect(await rejectsOf('future')).toEqual([
+      [3, 'INVALID_TIME'],
+      [4, 'INVALID_TIME'],
+    ]);
   });
 
   it('rejects usage beyond the HTTP API limits (USAGE_OUT_OF_RANGE) at once, charging nothing for it', async () => {
