@@ -4,10 +4,11 @@
  */
 import { type ParseArgsConfig } from 'node:util';
 import { generateCdrFile, MAX_SUBSCRIBERS } from '../cdr/generate.js';
-import { cdrImportCommand, cdrRerateCommand } from './cdr-commands.js';
 import { PROGRESS_SECONDS } from './progress.js';
-import { rateCommand } from './rate-command.js';
-import { cdrRejectsCommand } from './rejects-command.js';
+
+// The commands' code (Redis, PostgreSQL, the rating pool…) is loaded when one runs, so that
+// `--help` and a usage error answer at once.
+const cdrCommands = () => import('./cdr-commands.js');
 
 export type Values = Record<string, string | boolean | undefined>;
 
@@ -71,10 +72,11 @@ export const COMMANDS: Command[] = [
   --tariff DIR          the tariff folder (native tariff.json or CGRateS CSV)
   --timezone ZONE       the zone of a CGRateS folder (default UTC; a native tariff names its own)`,
     options: { tariff: { type: 'string' }, timezone: { type: 'string' } },
-    run(v) {
+    async run(v) {
       const tariff = str(v, 'tariff');
       if (!tariff) throw new UsageError('rate needs --tariff DIR');
       const timezone = str(v, 'timezone');
+      const { rateCommand } = await import('./rate-command.js');
       return rateCommand({ tariff, ...(timezone ? { timezone } : {}) }, process.stdin, process.stdout);
     },
   },
@@ -98,10 +100,11 @@ exit codes: 0 done, 2 bad command line, 3 stopped (Ctrl-C, Redis or PostgreSQL n
       'progress-seconds': { type: 'string' },
     },
     positionals: true,
-    run(v, files) {
+    async run(v, files) {
       if (files.length === 0) throw new UsageError('cdr import needs at least one FILE');
       const mapping = str(v, 'mapping');
       const tenant = str(v, 'tenant');
+      const { cdrImportCommand } = await cdrCommands();
       return cdrImportCommand(files, {
         ...(mapping ? { mapping } : {}),
         ...(tenant ? { tenant } : {}),
@@ -123,8 +126,9 @@ ${PROGRESS_HELP}`,
       account: { type: 'string' },
       'progress-seconds': { type: 'string' },
     },
-    run(v) {
+    async run(v) {
       const account = str(v, 'account');
+      const { cdrRerateCommand } = await cdrCommands();
       return cdrRerateCommand({
         from: isoTime(v, 'from', true)!,
         to: isoTime(v, 'to', true)!,
@@ -142,10 +146,11 @@ line: to read, or with --csv to fix and feed again. A count by reason on stderr.
   --since T             rejects stored at or after T (ISO-8601); with --file, both must hold
   --csv                 CSV with a header: file,line,reason,detail,raw,stored_at`,
     options: { file: { type: 'string' }, since: { type: 'string' }, csv: { type: 'boolean' } },
-    run(v) {
+    async run(v) {
       const file = str(v, 'file');
       const since = isoTime(v, 'since', false);
       if (!file && !since) throw new UsageError('cdr rejects needs --file F or --since T');
+      const { cdrRejectsCommand } = await import('./rejects-command.js');
       return cdrRejectsCommand(
         { ...(file ? { file } : {}), ...(since ? { since } : {}), csv: v.csv === true },
         process.stdout,
