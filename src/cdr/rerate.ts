@@ -224,11 +224,18 @@ class MoneyMover {
     private readonly c: RerateCounters,
   ) {}
 
-  /** Moves them all, a bounded number at a time; returns the CDR ids whose money was refused. */
+  /** Moves them all, MOVES_IN_FLIGHT at a time; returns the CDR ids whose money was refused. */
   async move(moves: MoneyMove[]): Promise<string[]> {
     const refused: string[] = [];
-    for (let i = 0; i < moves.length; i += MOVES_IN_FLIGHT)
-      await Promise.all(moves.slice(i, i + MOVES_IN_FLIGHT).map((m) => this.one(m, refused)));
+    let next = 0;
+    let error: { cause: unknown } | undefined;
+    // A lane stops at the first error (Redis gone): nothing goes on moving after the rerate failed.
+    const lane = async () => {
+      while (next < moves.length && !error)
+        await this.one(moves[next++]!, refused).catch((cause: unknown) => void (error ??= { cause }));
+    };
+    await Promise.all(Array.from({ length: Math.min(MOVES_IN_FLIGHT, moves.length) }, lane));
+    if (error) throw error.cause;
     return refused;
   }
 

@@ -15,7 +15,7 @@ import { ensureCdrSchema } from '../../src/cdr/store.js';
 import { testPostgres } from '../support/postgres.js';
 import { testRedis } from '../support/redis.js';
 
-const { redis, prefix } = testRedis();
+const { redis, prefix, connect } = testRedis();
 const { pool, schema } = testPostgres();
 const balances = createBalanceStore({ redis, keyPrefix: prefix });
 const START = 100_000_000_000;
@@ -248,6 +248,31 @@ describe('rerating', () => {
     const again = await rerateCdrs(deps(), range);
     expect(again).toMatchObject({ changed: 0, recovered: 0, deltaNano: 0 });
     expect(money - (await moneyLeft())).toBe(costDiff);
+  });
+
+  it('a rerate whose Redis goes away part way is finished exactly by the next one', async () => {
+    const before = await stored();
+    const money = await moneyLeft();
+    const lost = connect();
+    await setRate('0.43');
+    const failing: RerateOptions = {
+      ...range,
+      batchSize: 10,
+      onProgress: (p) => {
+        if (p.changed > 0) lost.disconnect(); // the next batch's money moves fail
+      },
+    };
+    const flaky = createBalanceStore({ redis: lost, keyPrefix: prefix });
+    await expect(rerateCdrs({ ...deps(), balances: flaky }, failing)).rejects.toThrow();
+    expect(
+      (await pool.query(`SELECT count(*)::int AS n FROM ${schema}.cdr_rerate_pending`)).rows[0].n,
+    ).toBeGreaterThan(0);
+
+    const c = await rerateCdrs(deps(), range);
+    expect(c.recovered).toBeGreaterThan(0);
+    const after = await stored();
+    expect(money - (await moneyLeft())).toBe(sum(after, (s) => s.cost) - sum(before, (s) => s.cost));
+    for (const s of after.values()) expect(s.charged).toBe(s.cost);
   });
 
   it('one rerate at a time: another waits for it, then refuses, changing nothing', async () => {
