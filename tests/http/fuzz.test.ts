@@ -118,6 +118,8 @@ const BAD_STRINGS = [
   '😀',
   'x'.repeat(300) + ' ',
   'y'.repeat(5000) + '}',
+  '😀'.repeat(100),
+  'é'.repeat(200),
   '%zz',
   '<script>alert(1)</script>',
   '../../etc/passwd',

@@ -280,8 +280,8 @@ describe('numbers the engine cannot hold', () => {
 });
 
 describe('subscription ids', () => {
-  it.each(['1 000', '{{7*7}}', 'a\tb', '\u00a0447700900001'])(
-    'refuses a subscription id with whitespace or braces (%j) in events and sessions with 400',
+  it.each(['1 000', '{{7*7}}', 'a\tb', '\u00a0447700900001', '😀'.repeat(100), 'é'])(
+    'refuses a subscription id that is not printable ASCII without braces (%j) in events and sessions with 400',
     async (data) => {
       const ids = [{ type: 'E164', data }];
       for (const req of [

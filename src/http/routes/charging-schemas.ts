@@ -45,8 +45,9 @@ export const SubscriptionIds = Type.Array(
         Type.Literal('NAI'),
         Type.Literal('PRIVATE'),
       ]),
-      // Whitespace and braces can never be part of a stored subscription (balances/keys.ts clean).
-      data: Type.String({ minLength: 1, maxLength: 128, pattern: '^[^\\s{}]+$' }),
+      // Printable ASCII without braces: inside what a stored subscription may be (balances/keys.ts
+      // clean: no whitespace or brace, 128 UTF-16 units), so an id is found or unknown, never an error.
+      data: Type.String({ minLength: 1, maxLength: 128, pattern: '^[\\x21-\\x7a|~]+$' }),
     },
     { additionalProperties: false },
   ),
