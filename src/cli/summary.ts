@@ -24,6 +24,11 @@ export function countsText(c: ImportCounters, seconds: number): string {
   );
 }
 
+/** A path as it can be pasted into a shell. */
+function shellWord(s: string): string {
+  return /^[\w./-]+$/.test(s) ? s : `'${s.replaceAll("'", "'\\''")}'`;
+}
+
 export function importSummary(file: string, c: ImportCounters, seconds: number): string {
   const reasons = Object.entries(c.rejected)
     .sort(([, a], [, b]) => b - a)
@@ -36,7 +41,7 @@ export function importSummary(file: string, c: ImportCounters, seconds: number):
       (reasons ? `: ${reasons}` : ''),
     `  charged ${chargedText(c.chargedNanoByCurrency)}`,
   ];
-  if (reasons) lines.push(`  the rejects, line by line: cli cdr rejects --file ${file}`);
+  if (reasons) lines.push(`  the rejects, line by line: cli cdr rejects --file ${shellWord(file)}`);
   if (c.stoppedAfterLine !== undefined)
     lines.push(
       `  stopped after line ${n(c.stoppedAfterLine)}: run the same command again to go on from there`,

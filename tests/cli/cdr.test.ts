@@ -251,7 +251,7 @@ describe('cli cdr import and rejects', () => {
 describe('cli cdr import: Ctrl-C', () => {
   it('stops cleanly: exit 3, a summary, no batch pending, and the rerun charges the rest once', async () => {
     const file = tmp('ctrl-c.csv');
-    const LINES = 150_000;
+    const LINES = 80_000;
     expect(
       (await cli(['cdr', 'generate', '--out', file, '--lines', String(LINES), '--seed', '9'])).code,
     ).toBe(0);
@@ -304,7 +304,7 @@ describe('cli cdr import --tenant', () => {
 
 describe('cli cdr rerate', () => {
   it('shows progress off a terminal', async () => {
-    // The Ctrl-C test stored 150,000 CDRs of this day.
+    // The Ctrl-C test stored 80,000 CDRs of this day.
     const r = await cli([
       'cdr',
       'rerate',
