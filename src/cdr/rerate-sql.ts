@@ -25,7 +25,8 @@ export interface RerateRange {
  * rerate waits a little for one that is ending, then refuses rather than hang.
  */
 export async function lockRerates(client: PoolClient, schema: string, waitSeconds = 10): Promise<void> {
-  await client.query(`SET lock_timeout = '${Math.round(waitSeconds * 1000)}ms'`);
+  // At least 1 ms: a lock_timeout of 0 would mean waiting for ever.
+  await client.query(`SET lock_timeout = '${Math.max(1, Math.round(waitSeconds * 1000))}ms'`);
   try {
     await client.query(`SELECT pg_advisory_lock(hashtext($1))`, [`${checkSchema(schema)}.cdr_rerate`]);
   } catch (e) {
@@ -44,7 +45,7 @@ export async function ensurePendingTable(pool: Pool, schema: string): Promise<vo
     rated_usage numeric NOT NULL, breakdown json)`);
 }
 
-/** The stored CDRs of the range as COPY text (RERATE_READ_COLUMNS), a chunk of about `rows` rows at a time. */
+/** The stored CDRs of the range as COPY text (RERATE_READ_COLUMNS), `rows` rows at a time (the last fewer). */
 export async function* readPeriod(
   client: PoolClient,
   schema: string,
