@@ -6,10 +6,10 @@
  * exported; the generator makes realistic files, the same for a seed.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBalanceStore } from '../../src/balances/store.js';
 import { GENERATED_REJECTS } from '../../src/cdr/generate.js';
 import { ensureCdrSchema } from '../../src/cdr/store.js';
@@ -21,7 +21,9 @@ const { pool, schema } = testPostgres();
 const balances = createBalanceStore({ redis, keyPrefix: prefix });
 const START = 100_000_000_000_000; // 100,000 GBP each: no CDR here is refused for credit
 const SUBSCRIBERS = 50;
-const tmp = (name: string) => join(tmpdir(), `cli-cdr-${process.pid}-${name}`);
+const dir = mkdtempSync(join(tmpdir(), 'cli-cdr-'));
+const tmp = (name: string) => join(dir, name);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 interface Run {
   code: number | null;
