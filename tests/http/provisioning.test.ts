@@ -4,6 +4,7 @@
  * amounts, numbers and ids beyond what the engine holds are a 400 naming the field.
  */
 import type { FastifyInstance, InjectOptions } from 'fastify';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BalanceStore } from '../../src/balances/store.js';
 import { testApp } from '../support/app.js';
@@ -35,16 +36,34 @@ const account = (id: string, msisdns: string[] = [], over: object = {}) =>
     ...over,
   });
 
-/** Every key under the test's prefix with its type and serialized value. */
+/** Every key under the test's prefix with what it holds, read by its type (a DUMP of a hash is not stable: rehashing reorders it). */
 async function dump(): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
+  const keys: string[] = [];
   let cursor = '0';
   do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    for (const k of keys) out.set(k, ((await redis.dumpBuffer(k)) ?? Buffer.alloc(0)).toString('hex'));
+    const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    keys.push(...found);
     cursor = next;
   } while (cursor !== '0');
-  return out;
+  const types = (await redis.pipeline(keys.map((k) => ['type', k])).exec())!.map(([, t]) => t as string);
+  const reads = keys.map((k, i) => {
+    const t = types[i];
+    if (t === 'string') return ['get', k];
+    if (t === 'hash') return ['hgetall', k];
+    if (t === 'set') return ['smembers', k];
+    if (t === 'zset') return ['zrange', k, '0', '-1', 'WITHSCORES'];
+    if (t === 'stream') return ['xrange', k, '-', '+'];
+    return ['lrange', k, '0', '-1'];
+  });
+  const values = (await redis.pipeline(reads).exec())!.map(([, v]) => v);
+  const sorted = (v: unknown) =>
+    Array.isArray(v) ? [...(v as string[])].sort() : Object.entries(v as object).sort();
+  return new Map(
+    keys.map((k, i) => [
+      k,
+      `${types[i]} ${JSON.stringify(['set', 'hash'].includes(types[i]!) ? sorted(values[i]) : values[i])}`,
+    ]),
+  );
 }
 
 /** Runs a request that must be refused with `status`, and checks that Redis did not change. */
@@ -397,4 +416,81 @@ describe('strict schemas: never a 500', () => {
     if (['value', 'amount', 'creditLimit'].includes(field) && !String(url).includes('subscriptions'))
       expect(r.json().detail).toMatch(/9007199\.?254740991/);
   });
+});
+
+describe('malformed provisioning requests', () => {
+  it('answer 4xx problem+json, never 500, and a refused one changes nothing', async () => {
+    await account('fuzz1', ['447700100099']);
+    await call('POST', '/v1/accounts/fuzz1/balances', {
+      id: 'main',
+      unit: 'money',
+      value: '1',
+      reference: ref(),
+    });
+    const weird = fc.oneof(
+      fc.constantFrom(
+        '1 000',
+        '{{7*7}}',
+        'a"b',
+        '',
+        '9'.repeat(400),
+        '99999999999999999999999999999.99',
+        '-1',
+        '1e308',
+        'x',
+      ),
+      fc.constantFrom(1e308, -1, 4294967296, 2 ** 53, 0.1 + 0.2, Number.MAX_SAFE_INTEGER, null, true, [], {}),
+      fc.string({ maxLength: 20 }),
+      fc.double(),
+    );
+    const field = fc.constantFrom(
+      'id',
+      'type',
+      'currency',
+      'subject',
+      'creditLimit',
+      'sharedGroup',
+      'subscriptions',
+      'unit',
+      'value',
+      'weight',
+      'activation',
+      'expiry',
+      'ratingGroups',
+      'destinations',
+      'balanceId',
+      'amount',
+      'kind',
+      'status',
+    );
+    const routes = [
+      ['POST', '/v1/accounts', { id: 'fz', type: 'prepaid', currency: 'GBP', subject: 's' }],
+      ['PATCH', '/v1/accounts/fuzz1', { status: 'active' }],
+      ['POST', '/v1/accounts/fuzz1/subscriptions', { type: 'msisdn', value: '447700100098' }],
+      ['POST', '/v1/accounts/fuzz1/balances', { id: 'fz', unit: 'data', value: 1 }],
+      ['PATCH', '/v1/accounts/fuzz1/balances/main', { weight: 1 }],
+      ['POST', '/v1/accounts/fuzz1/credits', { balanceId: 'main', amount: '1' }],
+      ['POST', '/v1/accounts/fuzz1/debits', { amount: '1' }],
+    ] as const;
+    const route = fc.constantFrom(...routes);
+    await fc.assert(
+      fc.asyncProperty(route, field, weird, async ([method, url, body], f, v) => {
+        const before = await dump();
+        const r = await call(method, url, { ...body, [f]: v, reference: ref() });
+        if (r.statusCode >= 500) throw new Error(`${method} ${url} ${f}=${JSON.stringify(v)}: ${r.body}`);
+        if (r.statusCode >= 400) {
+          expect(r.headers['content-type']).toContain('application/problem+json');
+          const after = await dump();
+          const diff = [...new Set([...before.keys(), ...after.keys()])].filter(
+            (k) => before.get(k) !== after.get(k),
+          );
+          if (diff.length)
+            throw new Error(
+              `${method} ${url} ${f}=${JSON.stringify(v)} ${r.statusCode} ${r.body}: ${diff.join(' ')}`,
+            );
+        }
+      }),
+      { numRuns: 100 },
+    );
+  }, 120_000);
 });
