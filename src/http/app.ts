@@ -10,7 +10,7 @@ import type { ApiKey } from '../config.js';
 import type { ActiveTariff } from '../tariffs/active.js';
 import { registerAuth } from './auth.js';
 import { registerDeadlines, type Deadlines } from './deadline.js';
-import { AppError, errorHandler } from './errors.js';
+import { AppError, clientErrorHandler, errorHandler } from './errors.js';
 import { registerMetrics } from './metrics.js';
 import { JSON_BODY_LIMIT_BYTES, registerJsonBody } from './json-body.js';
 import { registerRouteTable } from './route-table.js';
@@ -83,6 +83,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     frameworkErrors: (err, req, reply) => {
       void errorHandler(err, req, reply);
     },
+    // And HTTP that Node itself cannot parse, before fastify sees a request.
+    clientErrorHandler,
   });
   app.setErrorHandler(errorHandler);
   registerRouteTable(app);

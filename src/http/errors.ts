@@ -4,6 +4,8 @@
  * generic 500 (details only in the log).
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { isUnavailable } from '../infra/unavailable.js';
 
 export const ERRORS = {
@@ -50,6 +52,12 @@ export const ERRORS = {
     status: 503,
     title: 'Redis or PostgreSQL did not answer in time: retry',
     diameter: 3002,
+  },
+  REQUEST_TIMEOUT: { status: 408, title: 'The request did not arrive in time', diameter: 5004 },
+  HEADERS_TOO_LARGE: {
+    status: 431,
+    title: 'The request headers are larger than the server takes',
+    diameter: 5004,
   },
   INTERNAL: { status: 500, title: 'Internal error', diameter: 5012 },
 } as const;
@@ -129,4 +137,26 @@ export function errorHandler(err: FastifyError | AppError, req: FastifyRequest, 
   }
   req.log.error({ err }, 'unhandled error');
   return send(reply, 'INTERNAL');
+}
+
+/**
+ * What a connection gets when Node cannot parse its HTTP (a bad request line or header, headers over
+ * Node's limit, too slow): the same problem+json as any refusal, written on the socket, which closes.
+ */
+export function clientErrorHandler(err: Error & { code?: string }, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const code: ErrorCode =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? 'HEADERS_TOO_LARGE'
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? 'REQUEST_TIMEOUT'
+        : 'INVALID_REQUEST';
+  const body = JSON.stringify(problem(code, 'the request is not valid HTTP/1.1'));
+  if (socket.writable)
+    socket.write(
+      `HTTP/1.1 ${ERRORS[code].status} ${STATUS_CODES[ERRORS[code].status]}\r\n` +
+        `Content-Type: application/problem+json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `Connection: close\r\n\r\n${body}`,
+    );
+  socket.destroy(err);
 }

@@ -2,6 +2,7 @@
  * The API's limits (docs/LIMITS.md), through inject on the real Redis and PostgreSQL: every request
  * beyond them is a 4xx problem+json with a `cause` (never a 500) and changes nothing in Redis.
  */
+import { connect, type AddressInfo } from 'node:net';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureLedgerSchema } from '../../src/balances/ledger.js';
@@ -355,5 +356,45 @@ describe('paths', () => {
       },
     });
     expect(t.statusCode).toBe(200);
+  });
+});
+
+describe('HTTP that Node cannot parse (a real socket)', () => {
+  let port = 0;
+  beforeAll(async () => {
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    port = (app.server.address() as AddressInfo).port;
+  });
+
+  /** Sends raw bytes and reads the answer until the server closes the connection. */
+  async function rawHttp(port: number, bytes: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const socket = connect(port, '127.0.0.1', () => socket.write(bytes));
+      let answer = '';
+      socket.on('data', (d: Buffer) => (answer += d.toString()));
+      socket.on('close', () => resolve(answer));
+      socket.on('error', reject);
+    });
+  }
+
+  it.each([
+    [
+      'a header line without a colon',
+      'GET /v1/tariff HTTP/1.1\r\nHost: x\r\nNo colon here\r\n\r\n',
+      400,
+      'INVALID_REQUEST',
+    ],
+    [
+      'headers over the limit',
+      `GET /v1/tariff HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
+      431,
+      'HEADERS_TOO_LARGE',
+    ],
+  ])('answers %s with problem+json', async (_name, bytes, status, cause) => {
+    const answer = await rawHttp(port, bytes);
+    const [head, body] = answer.split('\r\n\r\n');
+    expect(head).toMatch(new RegExp(`^HTTP/1.1 ${status} `));
+    expect(head).toContain('application/problem+json');
+    expect(JSON.parse(body!)).toMatchObject({ status, cause });
   });
 });
