@@ -2,8 +2,9 @@
  * The balance store: accounts, balances, reservations and the ledger in Redis. Every change of
  * money or units is one Lua function on one hash tag (an account's; CDR batches: many accounts of
  * one tenant, balances/batch.ts); every change carries a caller-chosen operation id whose first
- * result is kept (failures too). This module plans and calls; the
- * scripts check and write.
+ * result is kept: a charge's failures too, a provisioning write's success only (a refusal changes
+ * nothing, so a corrected retry may reuse the id). Accounts and subscriptions: identity.ts. This
+ * module plans and calls; the scripts check and write.
  */
 import type { Cluster, Redis } from 'ioredis';
 import { BalanceCode, BalanceStoreError } from './codes.js';

@@ -94,11 +94,11 @@ if action == 'create' and whole then
   redis.call('SADD', KEYS[9], KEYS[6])
 end
 if action ~= 'update' then
-  local list, drop = {}, {}
-  if action == 'create' then list = {} else list = currentSubs() end
+  local drop, kept = {}, {}
   for _, s in ipairs(subs) do drop[s.key] = true end
-  local kept = {}
-  for _, k in ipairs(list) do if not drop[k] then kept[#kept + 1] = k end end
+  if action ~= 'create' then
+    for _, k in ipairs(currentSubs()) do if not drop[k] then kept[#kept + 1] = k end end
+  end
   for _, s in ipairs(subs) do
     if action == 'unsubscribe' then
       if whole and redis.call('GET', s.dir) == ACCOUNT then redis.call('DEL', s.dir) end
