@@ -151,7 +151,7 @@ export function clientErrorHandler(err: Error & { code?: string }, socket: Duple
       : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
         ? 'REQUEST_TIMEOUT'
         : 'INVALID_REQUEST';
-  const body = JSON.stringify(problem(code, 'the request is not valid HTTP/1.1'));
+  const body = JSON.stringify(problem(code));
   if (socket.writable)
     socket.write(
       `HTTP/1.1 ${ERRORS[code].status} ${STATUS_CODES[ERRORS[code].status]}\r\n` +

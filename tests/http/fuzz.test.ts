@@ -355,6 +355,8 @@ const QUERIES = [
   '?%zz',
   '?reference=%7B%7D',
   '?reference=fz-r',
+  '?__proto__[admin]=1',
+  '?constructor[prototype][x]=1',
 ];
 
 const keyFor = (roles: readonly string[] | undefined) =>
