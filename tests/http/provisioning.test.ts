@@ -172,6 +172,29 @@ describe('a refused request changes nothing (issue 11 §3)', () => {
   });
 });
 
+describe('numbers an older version left claimed', () => {
+  it('find nobody when charged, and can be given to an account', async () => {
+    await account('left1');
+    await redis.set(`${prefix}{s:acme:msisdn:447700100071}`, 'left1'); // left by a refused subscribe
+    const event = await app.inject({
+      method: 'POST',
+      url: '/v1/events/ev-left1',
+      headers: { authorization: 'Bearer demo-network' },
+      payload: {
+        requestedAction: 'DIRECT_DEBITING',
+        eventTime: '2026-11-20T10:10:00Z',
+        serviceContextId: '32274@3gpp.org',
+        subscriptionIds: [{ type: 'E164', data: '447700100071' }],
+        serviceInformation: { sms: { recipients: ['447911123456'] } },
+        mscc: [{ ratingGroup: 300, requested: { serviceSpecificUnits: 1 } }],
+      },
+    });
+    expect(event.json()).toMatchObject({ resultCode: 5030 });
+    expect((await account('left2', ['447700100071'])).statusCode).toBe(201);
+    expect(await owner('447700100071')).toBe('left2');
+  });
+});
+
 describe('references', () => {
   it.each([
     ['POST', '/v1/accounts', { id: 'noref', type: 'prepaid', currency: 'GBP', subject: 's' }],
