@@ -159,7 +159,7 @@ export class ChunkBuilder {
         `${copyField(r.destination)}\t${r.startTime}\t${r.usage}\t${baseToUsage(r.service, rated.ratedUsage)}\t${costNano}\t` +
         `${c.currency}\t${copyJson(compactBreakdownJson(rated))}\t${this.fileId}\t${r.line}\t${costNano}\n`,
     );
-    this.claims.append(`${cdrId}\t${r.startTime}\t${this.fileId}\t${contentHash(r)}\n`);
+    this.claims.append(`${cdrId}\t${r.startTime}\t${this.fileId}\t${contentHash(r.raw)}\n`);
   }
 
   finish(timing: ChunkResult['timing']): ChunkResult {
