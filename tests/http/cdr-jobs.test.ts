@@ -90,6 +90,21 @@ describe('CDR jobs over HTTP', () => {
     expect(job.counters.rejected).toMatchObject({ MALFORMED_LINE: 1 });
   });
 
+  it('takes an upload far larger than a JSON body may be (the file streams to disk)', async () => {
+    const body = `${HEADER}\n${Array.from({ length: 40_000 }, (_, i) => sampleLine(`large-${i}`)).join('\n')}\n`;
+    expect(body.length).toBeGreaterThan(2 << 20); // JSON bodies stop at 1 MiB
+    const r = await app.inject({
+      method: 'POST',
+      url: '/v1/cdr/jobs',
+      headers: { ...BILLING, 'content-type': 'text/csv' },
+      payload: body,
+    });
+    expect(r.statusCode).toBe(202);
+    await jobs.idle();
+    const job = (await app.inject({ url: `/v1/cdr/jobs/${r.json().id}`, headers: BILLING })).json();
+    expect(job).toMatchObject({ status: 'done', counters: { read: 40_000 } });
+  });
+
   it('says no to other roles and to a missing body, and 404 to an unknown job', async () => {
     expect(
       (
