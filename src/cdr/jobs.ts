@@ -4,9 +4,10 @@
  * answering, the job waits (status `waiting`, with the error) and tries again by itself, going on
  * from the last chunk it stored; the engine also resumes the jobs a restart interrupted. Any other
  * failure ends it (`failed`); a failed job can be resumed by a call. The import is exactly-once, so
- * running it again is always safe.
+ * running it again is always safe. The file is the job's: it is deleted once the job is done.
  */
 import { randomUUID } from 'node:crypto';
+import { unlink } from 'node:fs/promises';
 import type { Pool } from 'pg';
 import type { BalanceStore } from '../balances/store.js';
 import { isUnavailable } from '../infra/unavailable.js';
@@ -122,6 +123,8 @@ export function createCdrJobs(deps: JobDeps) {
       .then(async (c) => {
         await settled();
         await save(id, { status: 'done', counters: c, finished: true });
+        // A finished job is never read again (its rejects keep their lines): the upload would only fill the disk.
+        await unlink(file).catch(() => undefined);
       })
       .catch(async (err: unknown) => {
         await settled();

@@ -32,6 +32,7 @@ const sampleLine = (id: string) =>
 const plain = () => createBalanceStore({ redis, keyPrefix: prefix });
 let app: FastifyInstance;
 let jobs: ReturnType<typeof createCdrJobs>;
+const uploadDir = mkdtempSync(join(tmpdir(), 'uploads-'));
 
 beforeAll(async () => {
   await ensureCdrSchema(pool, schema);
@@ -55,7 +56,7 @@ beforeAll(async () => {
   ({ app } = await testApp({
     redis,
     prefix,
-    cdrJobs: { jobs, uploadDir: mkdtempSync(join(tmpdir(), 'uploads-')) },
+    cdrJobs: { jobs, uploadDir },
     keys: KEYS,
   }));
 });
@@ -88,6 +89,7 @@ describe('CDR jobs over HTTP', () => {
       error: null,
     });
     expect(job.counters.rejected).toMatchObject({ MALFORMED_LINE: 1 });
+    expect(readdirSync(uploadDir)).toEqual([]); // a finished job's upload is not kept
   });
 
   it('takes an upload far larger than a JSON body may be (the file streams to disk)', async () => {
