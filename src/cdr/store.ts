@@ -33,10 +33,10 @@ export async function ensureCdrSchema(pool: Pool, schema: string): Promise<void>
   // Breakdowns are kept as written (json): converting millions of them to jsonb halves COPY's pace.
   await ensureColumnType(pool, `${s}.rated_cdrs`, 'breakdown', 'json');
   await pool.query(
-    `CREATE TABLE IF NOT EXISTS ${s}.cdr_ids (cdr_id text PRIMARY KEY, answer_time timestamptz NOT NULL, file_id text NOT NULL, content_hash bigint)`,
+    `CREATE TABLE IF NOT EXISTS ${s}.cdr_ids (cdr_id text PRIMARY KEY, answer_time timestamptz NOT NULL, file_id text NOT NULL, content_hash integer)`,
   );
   // Added later: claims made before it have none (their repeats stay quiet duplicates).
-  await pool.query(`ALTER TABLE ${s}.cdr_ids ADD COLUMN IF NOT EXISTS content_hash bigint`);
+  await pool.query(`ALTER TABLE ${s}.cdr_ids ADD COLUMN IF NOT EXISTS content_hash integer`);
   await pool.query(`CREATE TABLE IF NOT EXISTS ${s}.cdr_rejects (
     file_id text NOT NULL, line bigint NOT NULL, raw text NOT NULL, reason text NOT NULL, detail text NOT NULL,
     created_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (file_id, line))`);
@@ -112,7 +112,7 @@ export async function claimCdrs(
   // An id repeated in the batch is claimed by its first row (with that row's content).
   const r = await client.query<{ cdr_id: string }>(
     `INSERT INTO ${schema}.cdr_ids (cdr_id, answer_time, file_id, content_hash)
-     SELECT DISTINCT ON (i) i, t::timestamptz, f, h::bigint
+     SELECT DISTINCT ON (i) i, t::timestamptz, f, h::integer
      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS x(i, t, f, h, n)
      ORDER BY i, n
      ON CONFLICT DO NOTHING RETURNING cdr_id`,
