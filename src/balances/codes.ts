@@ -27,6 +27,14 @@ export const BalanceCode = {
 
 export type BalanceCode = (typeof BalanceCode)[keyof typeof BalanceCode];
 
+/**
+ * The name an operator or API client reads for a store refusal: the store's INSUFFICIENT is
+ * INSUFFICIENT_CREDIT everywhere outside it (HTTP problems, CDR rejects, summaries, rerate failures).
+ */
+export function refusalName(code: string): string {
+  return code === BalanceCode.INSUFFICIENT ? 'INSUFFICIENT_CREDIT' : code;
+}
+
 export class BalanceStoreError extends Error {
   constructor(
     readonly code: BalanceCode | 'INVALID_AMOUNT' | 'INVALID_REQUEST',

@@ -184,7 +184,7 @@ export function createBalanceStore(opts: BalanceStoreOptions) {
    * after it wrote, so a refusal changes nothing (a mark lost in a crash waits for the full pass).
    */
   async function provision(
-    verb: 'balance-admin' | 'credit',
+    verb: 'balance-admin' | 'credit' | 'debit',
     k: AccountKeys,
     opId: string,
     fp: string,
@@ -244,10 +244,13 @@ export function createBalanceStore(opts: BalanceStoreOptions) {
     const k = await keysOf(tenant, id);
     let priced: { covered: number; moneyNano: number } | undefined;
     for (let round = 0; round < MAX_PRICINGS; round++) {
-      const r = await call(verb, k, opId, opts.fingerprint ?? fp, id, [
-        ...head,
-        ...chargeArgs(c, priced, opts.note ?? ''),
-      ]);
+      const args = [...head, ...chargeArgs(c, priced, opts.note ?? '')];
+      const fpr = opts.fingerprint ?? fp;
+      // A debit is provisioning: its outbox is marked only once it wrote (a refusal changes nothing).
+      const r =
+        verb === 'debit'
+          ? await provision(verb, k, opId, fpr, id, args)
+          : await call(verb, k, opId, fpr, id, args);
       if (r.code !== BalanceCode.NEED_PRICE) return r;
       const covered = r.covered!;
       priced = { covered, moneyNano: proRata(c.amountNano, c.units - covered, c.units) };

@@ -4,6 +4,7 @@
  * (rows, rejects, commit, then drop the journal). A step that fails, or a failure elsewhere, ends
  * in `fail`: the transaction rolls back and what the batch took is given back.
  */
+import { refusalName } from '../balances/codes.js';
 import type { PoolClient } from 'pg';
 import {
   abandonBatch,
@@ -35,7 +36,7 @@ import type { ChunkResult } from './chunk-result.js';
  * INSUFFICIENT_CREDIT wherever an operator reads it (rejects, summaries, rerate failures).
  */
 export function rejectReason(code: string): string {
-  return code === 'INSUFFICIENT' ? 'INSUFFICIENT_CREDIT' : code;
+  return refusalName(code);
 }
 
 /**

@@ -32,6 +32,11 @@ export const ERRORS = {
     title: 'The request number does not fit the request',
     diameter: 5004,
   },
+  INSUFFICIENT_CREDIT: {
+    status: 402,
+    title: 'The account cannot pay this (its balances or credit limit do not cover it)',
+    diameter: 4012,
+  },
   SESSION_NOT_FOUND: { status: 404, title: 'No such charging session', diameter: 5002 },
   REQUEST_CONFLICT: {
     status: 409,

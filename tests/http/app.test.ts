@@ -333,7 +333,19 @@ describe('changing balances', () => {
       headers: BILLING,
       payload: { amount: '1000', reference: 'x' },
     });
-    expect(tooMuch.json()).toMatchObject({ status: 400, result: 'INSUFFICIENT' });
+    expect(tooMuch.json()).toMatchObject({
+      status: 402,
+      cause: 'INSUFFICIENT_CREDIT',
+      result: 'INSUFFICIENT_CREDIT',
+    });
+    // A refusal is not remembered: the same reference, corrected, goes through.
+    const corrected = await app.inject({
+      method: 'POST',
+      url: '/v1/accounts/alice/debits',
+      headers: BILLING,
+      payload: { amount: '1', reference: 'x' },
+    });
+    expect(corrected.json()).toMatchObject({ result: 'OK', replayed: false });
     expect(
       (
         await app.inject({

@@ -369,14 +369,8 @@ const keyFor = (roles: readonly string[] | undefined) =>
     { weight: 1, arbitrary: fc.constantFrom(undefined, 'nope', '') },
   );
 
-/**
- * FINDING for engineer B (provisioning; see the report to the lead): a debit of an account that does
- * not exist answers 404 ACCOUNT_NOT_FOUND but leaves an idempotency record behind
- * (P{a:T:ID}:op:ID:debit:REF, with a TTL) and marks that account's outbox dirty. Refusals on these
- * routes are still checked for status and problem+json; only their Redis comparison is left out.
- * Empty this list to enable it once fixed.
- */
-const KNOWN_WRITES_ON_REFUSAL: readonly RegExp[] = [/^POST \/v1\/accounts\/[^/]+\/debits/];
+/** Routes whose refusals may write to Redis: none (a refused request changes nothing). */
+const KNOWN_WRITES_ON_REFUSAL: readonly RegExp[] = [];
 
 const HAS_BODY = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 

@@ -4,10 +4,12 @@
 -- Due reservations of the account expire first. Checks, in order: replay; ACCOUNT_NOT_FOUND;
 -- ACCOUNT_INACTIVE; NEED_PRICE (not recorded: the caller prices the uncovered part exactly and calls
 -- again); INSUFFICIENT (nothing below zero, or for postpaid money below minus the credit limit).
+-- A debit is a provisioning write (billing staff, rerating): refusals are answered, not recorded, so a
+-- corrected retry under the same reference goes through.
 NOTE = ARGV[15] or ''
 local r = replay(); if r then return r end
 expireDue({})
-local moves, reply = planAvailable(7)
+local moves, reply = planAvailable(7, refuse)
 if not moves then return reply end
 -- point of no return
 local out = {}

@@ -6,7 +6,7 @@ NOTE = ARGV[16] or ''
 local r = replay(); if r then return r end
 expireDue({})
 if redis.call('HEXISTS', KEYS[4], ARGV[6]) == 1 then return fail('RESERVATION_EXISTS', ARGV[6]) end
-local moves, reply = planAvailable(8)
+local moves, reply = planAvailable(8, fail)
 if not moves then return reply end
 -- point of no return
 local out, held = {}, {}

@@ -8,6 +8,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { OpResult } from '../../balances/snapshot.js';
+import { refusalName } from '../../balances/codes.js';
 import type { BalanceStore } from '../../balances/store.js';
 import { assertOwnAccount } from '../auth.js';
 import { AppError } from '../errors.js';
@@ -50,6 +51,8 @@ function answer(r: OpResult) {
     };
   if (r.code === 'ACCOUNT_NOT_FOUND') throw new AppError('ACCOUNT_NOT_FOUND');
   if (r.code === 'CONFLICT') throw new AppError('CONFLICT');
+  if (r.code === 'INSUFFICIENT')
+    throw new AppError('INSUFFICIENT_CREDIT', undefined, { result: refusalName(r.code) });
   throw new AppError('INVALID_REQUEST', `${r.code}${r.detail ? `: ${r.detail}` : ''}`, { result: r.code });
 }
 
