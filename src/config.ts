@@ -2,7 +2,11 @@
  * Configuration from the environment, checked eagerly: a wrong value stops the engine at start with
  * a message that names the variable. Pure: takes the environment as an argument.
  */
-export type Role = 'network' | 'billing' | 'selfcare';
+/**
+ * network: charging requests; billing: a tenant's accounts, money and CDR files; selfcare: one
+ * account; operator: what every tenant shares (the tariff folder).
+ */
+export type Role = 'network' | 'billing' | 'selfcare' | 'operator';
 
 export interface ApiKey {
   key: string;
@@ -59,6 +63,7 @@ export class ConfigError extends Error {}
 export const DEMO_KEYS: ApiKey[] = [
   { key: 'demo-billing', role: 'billing', tenant: 'acme', name: 'demo billing staff' },
   { key: 'demo-network', role: 'network', tenant: 'acme', name: 'demo network element' },
+  { key: 'demo-operator', role: 'operator', tenant: 'acme', name: 'demo operator (the shared tariff)' },
   {
     key: 'demo-selfcare-alice',
     role: 'selfcare',
@@ -89,8 +94,8 @@ function parseKeys(raw: string, source: string): ApiKey[] {
     const where = `${source}[${i}]`;
     if (typeof k.key !== 'string' || k.key.length < 8)
       throw new ConfigError(`${where}.key must be a string of 8+ characters`);
-    if (!['network', 'billing', 'selfcare'].includes(k.role as string))
-      throw new ConfigError(`${where}.role must be network, billing or selfcare`);
+    if (!['network', 'billing', 'selfcare', 'operator'].includes(k.role as string))
+      throw new ConfigError(`${where}.role must be network, billing, selfcare or operator`);
     if (typeof k.tenant !== 'string' || !k.tenant) throw new ConfigError(`${where}.tenant is required`);
     if (k.role === 'selfcare' && typeof k.accountId !== 'string')
       throw new ConfigError(`${where}.accountId is required for selfcare keys`);

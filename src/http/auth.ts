@@ -1,5 +1,5 @@
 /**
- * API keys: `Authorization: Bearer <key>`. Each key carries a role (network, billing, selfcare),
+ * API keys: `Authorization: Bearer <key>`. Each key carries a role (network, billing, selfcare, operator),
  * a tenant, and for selfcare the one account it may read. Keys are kept as SHA-256 digests and
  * compared in constant time. Routes say which roles may call them (`config.roles`).
  */

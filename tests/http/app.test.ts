@@ -23,6 +23,7 @@ const keys = [
 ];
 const as = (key: string) => ({ authorization: `Bearer ${key}` });
 const BILLING = as('demo-billing');
+const OPERATOR = as('demo-operator');
 
 beforeAll(async () => {
   tariffDir = await mkdtemp(join(tmpdir(), 'http-tariff-'));
@@ -37,6 +38,7 @@ describe('authentication and roles', () => {
     ['unknown key', as('nope-nope-nope'), 401, 'UNAUTHENTICATED'],
     ['selfcare on a billing route', as('demo-selfcare-alice'), 403, 'FORBIDDEN'],
     ['network on a billing route', as('demo-network'), 403, 'FORBIDDEN'],
+    ['billing on the operator’s route', BILLING, 403, 'FORBIDDEN'],
   ])('%s', async (_name, headers, status, cause) => {
     const r = await app.inject({ method: 'GET', url: '/v1/tariff', headers });
     expect(r.statusCode).toBe(status);
@@ -250,20 +252,20 @@ describe('provisioning and self-care', () => {
 
 describe('tariff reload', () => {
   it('swaps a good tariff in and refuses a bad one, keeping the last good tariff', async () => {
-    const before = (await app.inject({ url: '/v1/tariff', headers: BILLING })).json();
+    const before = (await app.inject({ url: '/v1/tariff', headers: OPERATOR })).json();
     const doc = JSON.parse(await readFile(join(tariffDir, 'tariff.json'), 'utf8'));
     doc.rates[0].slots[0].rate = 'free!';
     await writeFile(join(tariffDir, 'tariff.json'), JSON.stringify(doc));
-    const refused = await app.inject({ method: 'POST', url: '/v1/tariff/reload', headers: BILLING });
+    const refused = await app.inject({ method: 'POST', url: '/v1/tariff/reload', headers: OPERATOR });
     expect(refused.statusCode).toBe(422);
     expect(refused.json().problems[0]).toMatchObject({
       file: 'tariff.json',
       path: '/rates/0/slots/0',
       field: 'rate',
     });
-    expect((await app.inject({ url: '/v1/tariff', headers: BILLING })).json().version).toBe(before.version);
+    expect((await app.inject({ url: '/v1/tariff', headers: OPERATOR })).json().version).toBe(before.version);
     await cp('tariffs/sample/tariff.json', join(tariffDir, 'tariff.json'));
-    const ok = await app.inject({ method: 'POST', url: '/v1/tariff/reload', headers: BILLING });
+    const ok = await app.inject({ method: 'POST', url: '/v1/tariff/reload', headers: OPERATOR });
     expect(ok.json().version).toBe(before.version + 1);
   });
 });

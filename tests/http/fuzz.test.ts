@@ -49,6 +49,7 @@ const KEY_OF_ROLE: Record<string, string> = {
   network: 'demo-network',
   billing: 'demo-billing',
   selfcare: 'demo-selfcare-alice',
+  operator: 'demo-operator',
 };
 let app: FastifyInstance;
 let store: BalanceStore;

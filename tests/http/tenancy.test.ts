@@ -33,11 +33,14 @@ let app: FastifyInstance;
 let store: BalanceStore;
 let rating: RatingPool | undefined;
 
-const KEYS: ApiKey[] = ['acme', 'globex'].flatMap((tenant) => [
-  { key: `${tenant}-billing`, role: 'billing' as const, tenant },
-  { key: `${tenant}-network`, role: 'network' as const, tenant },
-  { key: `${tenant}-alice`, role: 'selfcare' as const, tenant, accountId: 'alice' },
-]);
+const KEYS: ApiKey[] = [
+  ...['acme', 'globex'].flatMap((tenant): ApiKey[] => [
+    { key: `${tenant}-billing`, role: 'billing', tenant },
+    { key: `${tenant}-network`, role: 'network', tenant },
+    { key: `${tenant}-alice`, role: 'selfcare', tenant, accountId: 'alice' },
+  ]),
+  { key: 'operator', role: 'operator', tenant: 'acme' },
+];
 const as = (key: string) => ({ authorization: `Bearer ${key}` });
 
 const ALICE_MSISDN = '447700900001'; // alice's number in both tenants
@@ -358,9 +361,13 @@ describe('rating and the tariff', () => {
     expect((await send(key, 'POST', '/v1/rating/price', price())).statusCode).toBe(200);
   });
 
-  it('the tariff is the operator’s, shared by every tenant: a reload re-reads its folder and moves no account', async () => {
+  it('the tariff is the operator’s, shared by every tenant: no tenant key reads or reloads it; the operator’s reload moves no account', async () => {
     await leavesAcmeAlone(async () => {
-      expect((await send('globex-billing', 'POST', '/v1/tariff/reload')).statusCode).toBe(200);
+      for (const key of ['globex-billing', 'globex-network', 'globex-alice']) {
+        expect((await send(key, 'POST', '/v1/tariff/reload')).statusCode).toBe(403);
+        expect((await send(key, 'GET', '/v1/tariff')).statusCode).toBe(403);
+      }
+      expect((await send('operator', 'POST', '/v1/tariff/reload')).statusCode).toBe(200);
     });
   });
 });
