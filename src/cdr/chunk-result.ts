@@ -4,7 +4,7 @@
  */
 import { baseToUsage, compactBreakdownJson, type RatingResult } from '../rating/index.js';
 import type { CdrRecord, CdrReject } from './format.js';
-import { contentHash } from './content-hash.js';
+import { contentHash, lineHash } from './content-hash.js';
 import { CopyBuffer, copyField, copyJson } from './rows.js';
 
 /** Units of CDRs as codes in `ChunkResult.unit`. */
@@ -106,6 +106,8 @@ export class ChunkBuilder {
     private readonly source: string,
     lines: number,
     fileId: string,
+    /** The chunk's bytes, when they are the text's characters one for one (ASCII). */
+    private readonly bytes?: Uint8Array,
   ) {
     this.fileId = copyField(fileId);
     // A rated row is about five times its line; a claim about half of it.
@@ -159,7 +161,9 @@ export class ChunkBuilder {
         `${copyField(r.destination)}\t${r.startTime}\t${r.usage}\t${baseToUsage(r.service, rated.ratedUsage)}\t${costNano}\t` +
         `${c.currency}\t${copyJson(compactBreakdownJson(rated))}\t${this.fileId}\t${r.line}\t${costNano}\n`,
     );
-    this.claims.append(`${cdrId}\t${r.startTime}\t${this.fileId}\t${contentHash(r.raw)}\n`);
+    // An ASCII chunk's characters are its bytes: the line is hashed where it lies.
+    const hash = this.bytes ? contentHash(this.bytes, start, start + r.raw.length) : lineHash(r.raw);
+    this.claims.append(`${cdrId}\t${r.startTime}\t${this.fileId}\t${hash}\n`);
   }
 
   finish(timing: ChunkResult['timing']): ChunkResult {

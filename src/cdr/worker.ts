@@ -170,8 +170,10 @@ async function rateChunk(task: ChunkTask): Promise<ChunkResult> {
   const t0 = performance.now();
   const tariff = await tariffFor(task);
   const l = lookupsFor(task.directory);
+  const bytes = new Uint8Array(task.bytes);
   const source = Buffer.from(task.bytes).toString('utf8');
-  const out = new ChunkBuilder(source, lineCount(source), task.fileId);
+  const ascii = source.length === bytes.length;
+  const out = new ChunkBuilder(source, lineCount(source), task.fileId, ascii ? bytes : undefined);
   const rate = (r: CdrRecord, start: number, s: Subscriber | null | undefined) => {
     if (!s) {
       const detail = `no account has msisdn ${r.subscriber}`;

@@ -163,6 +163,14 @@ describe('a hostile CDR file', () => {
     expect(before - (await money())).toBe(Number(charged.rows[0].n));
   });
 
+  it('tells a repeat from a conflict the same way in a chunk with non-ASCII text', async () => {
+    await importCdrFile(deps, file('ascii.csv', [call('na-1')]), { fileId: 'ascii' });
+    const c = await importCdrFile(deps, file('accents.csv', [call('na-1'), call('na-é')]), {
+      fileId: 'accents',
+    });
+    expect(c).toMatchObject({ read: 2, stored: 1, duplicates: 1, rejected: {} });
+  });
+
   it('rejects a line holding a NUL byte (PostgreSQL text cannot hold one) and imports the rest', async () => {
     const path = file('nul.csv', [call('n-\u0000-1'), call('n-ok')]);
     const c = await importCdrFile(deps, path, { fileId: 'nul' });
