@@ -11,8 +11,7 @@ import { createSessions } from './charging/sessions.js';
 import { ConfigError, loadConfig } from './config.js';
 import { buildApp } from './http/app.js';
 import { runEvery } from './infra/periodic.js';
-import { connectPostgres } from './infra/postgres.js';
-import { connectRedis } from './infra/redis.js';
+import { postgresFor, redisFor } from './infra/connect.js';
 import { handleUncaught } from './infra/uncaught.js';
 import { describeTariffError } from './cli/tariff-errors.js';
 import { seedDemoAccounts } from './seed.js';
@@ -27,19 +26,9 @@ import { openActiveTariff } from './tariffs/active.js';
 async function main(): Promise<void> {
   const config = loadConfig(process.env, (p) => readFileSync(p, 'utf8'));
   const say = (line: string) => process.stderr.write(`${line}\n`);
-  const redisHandle = await connectRedis({
-    url: config.redisUrl,
-    dataDir: config.dataDir,
-    localPort: config.localRedisPort,
-    commandTimeoutMs: config.redisCommandTimeoutMs,
-  });
+  const redisHandle = await redisFor(config);
   say(`balances: ${redisHandle.description}`);
-  const pgHandle = await connectPostgres({
-    url: config.databaseUrl,
-    dataDir: config.dataDir,
-    localPort: config.localPostgresPort,
-    embeddedPort: config.embeddedPostgresPort,
-  });
+  const pgHandle = await postgresFor(config);
   say(`history:  ${pgHandle.description}`);
   const tariff = await openActiveTariff(
     config.tariffDir,

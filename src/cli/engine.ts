@@ -9,8 +9,7 @@ import { createBalanceStore, type BalanceStore } from '../balances/store.js';
 import { createRatingPool, type RatingPool } from '../cdr/pool.js';
 import { ensureCdrSchema } from '../cdr/store.js';
 import { loadConfig, type Config } from '../config.js';
-import { connectPostgres } from '../infra/postgres.js';
-import { connectRedis } from '../infra/redis.js';
+import { postgresFor, redisFor } from '../infra/connect.js';
 
 export interface Engine {
   config: Config;
@@ -22,8 +21,8 @@ export interface Engine {
 
 export async function withEngine<T>(run: (e: Engine) => Promise<T>): Promise<T> {
   const config = loadConfig(process.env, (p) => readFileSync(p, 'utf8'));
-  const redis = await connectRedis({ url: config.redisUrl, dataDir: config.dataDir });
-  const pg = await connectPostgres({ url: config.databaseUrl, dataDir: config.dataDir });
+  const redis = await redisFor(config);
+  const pg = await postgresFor(config);
   process.stderr.write(`balances: ${redis.description}\nhistory:  ${pg.description}\n`);
   const rating = createRatingPool({
     tariffDir: config.tariffDir,
@@ -43,7 +42,7 @@ export async function withEngine<T>(run: (e: Engine) => Promise<T>): Promise<T> 
 /** PostgreSQL alone (reading what imports stored). */
 export async function withHistory<T>(run: (pool: Pool, schema: string) => Promise<T>): Promise<T> {
   const config = loadConfig(process.env, (p) => readFileSync(p, 'utf8'));
-  const pg = await connectPostgres({ url: config.databaseUrl, dataDir: config.dataDir });
+  const pg = await postgresFor(config);
   try {
     await ensureCdrSchema(pg.pool, config.dbSchema);
     return await run(pg.pool, config.dbSchema);

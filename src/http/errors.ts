@@ -137,7 +137,8 @@ export function errorHandler(err: FastifyError | AppError, req: FastifyRequest, 
   if (status >= 400 && status < 500)
     return send(reply, FRAMEWORK_STATUS[status] ?? 'INVALID_REQUEST', err.message);
   if (isUnavailable(err)) {
-    req.log.warn({ err: err.message }, 'a dependency did not answer');
+    // Debug only: the connections log an outage once, not once per request it refuses.
+    req.log.debug({ err: err.message }, 'a dependency did not answer');
     return send(reply, 'UNAVAILABLE');
   }
   req.log.error({ err }, 'unhandled error');
