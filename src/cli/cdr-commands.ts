@@ -40,6 +40,7 @@ export async function cdrImportCommand(files: string[], opts: ImportOptions): Pr
         const c = await importOne(deps, file, {
           ...(mapping ? { mapping } : {}),
           chunkBytes: e.config.cdrChunkKiB * 1024,
+          maxLineBytes: e.config.cdrMaxLineBytes,
           ...(opts.tenant ? { tenant: opts.tenant } : {}),
           signal: stop.signal,
           progressSeconds: opts.progressSeconds,
@@ -67,6 +68,7 @@ async function importOne(
   opts: {
     mapping?: ColumnMapping;
     chunkBytes: number;
+    maxLineBytes: number;
     tenant?: string;
     signal: AbortSignal;
     progressSeconds: number;
@@ -82,6 +84,7 @@ async function importOne(
   const c = await importCdrFile(deps, file, {
     ...(opts.mapping ? { mapping: opts.mapping } : {}),
     chunkBytes: opts.chunkBytes,
+    maxLineBytes: opts.maxLineBytes,
     // The operator says whose file it is: lines of another tenant are rejects, as in an upload.
     ...(opts.tenant ? { tenant: opts.tenant, enforceTenant: true } : {}),
     signal: opts.signal,
