@@ -8,6 +8,7 @@ export type { Resolution } from './resolve.js';
 export { parseEvent, parseIsoTime, type RatingEvent } from './event.js';
 export { compactBreakdown, compactBreakdownJson, describeResult, type Breakdown } from './breakdown.js';
 export { RatingErrorCode, type RatingError } from './errors.js';
+export { priceEvent, type PriceOutput } from './price.js';
 export { roundRational } from './rounding.js';
 export * from './model.js';
 export * from './money.js';

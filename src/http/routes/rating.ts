@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { rateObject } from '../../cli/rate-lines.js';
+import { priceEvent } from '../../rating/price.js';
 import { MAX_USAGE } from '../../rating/units.js';
 import type { ActiveTariff } from '../../tariffs/active.js';
 import { AppError } from '../errors.js';
@@ -43,8 +43,8 @@ export function ratingRoutes(app: FastifyInstance, tariff: ActiveTariff): void {
     async (req) => {
       const tenant = req.body.tenant ?? req.principal.tenant;
       if (tenant !== req.principal.tenant) throw new AppError('FORBIDDEN', 'another tenant');
-      const out = rateObject(tariff.current(), { ...req.body, id: 'price', tenant });
-      if ('error' in out) {
+      const out = priceEvent(tariff.current(), { ...req.body, tenant });
+      if (!out.ok) {
         throw new AppError('INVALID_REQUEST', out.error.message, {
           ratingError: out.error.code,
           ...(out.error.field
@@ -52,8 +52,7 @@ export function ratingRoutes(app: FastifyInstance, tariff: ActiveTariff): void {
             : {}),
         });
       }
-      const { id: _id, ...price } = out;
-      return price;
+      return out.price;
     },
   );
 }
