@@ -23,7 +23,27 @@ export const BalanceCode = {
   SUBSCRIPTION_TAKEN: 'SUBSCRIPTION_TAKEN',
   /** Internal, never recorded nor returned by the store: units are partly covered, price the rest. */
   NEED_PRICE: 'NEED_PRICE',
+  /** A step's operation would move other amounts than the caller expected (so the step applied nothing). */
+  EXPECTATION: 'EXPECTATION',
 } as const;
+
+/**
+ * How a charging step (lua/step.lua) ended: APPLIED, or nothing written and why — DEVIATED (an
+ * operation went otherwise than expected), REPLAY (the stored answer), CONFLICT (the id was used
+ * for another request), TOO_OLD (an answer no longer kept), STALE (another engine moved the
+ * session), CHANGED (the account's subject or subscription changed).
+ */
+export const StepStatus = {
+  APPLIED: 'APPLIED',
+  DEVIATED: 'DEVIATED',
+  REPLAY: 'REPLAY',
+  CONFLICT: 'CONFLICT',
+  TOO_OLD: 'TOO_OLD',
+  STALE: 'STALE',
+  CHANGED: 'CHANGED',
+} as const;
+
+export type StepStatus = (typeof StepStatus)[keyof typeof StepStatus];
 
 export type BalanceCode = (typeof BalanceCode)[keyof typeof BalanceCode];
 

@@ -4,6 +4,7 @@
  * caller plans and says what it expects each operation to move; when the balances disagree the step
  * writes nothing and reports how each operation would go, and the caller plans again.
  */
+import { BalanceCode, StepStatus } from './codes.js';
 import type { Charge } from './model.js';
 
 export type StepVerb = 'settle' | 'debit' | 'reserve' | 'release' | 'refund';
@@ -144,23 +145,23 @@ function decodeFree(detail: string): Map<string, number> {
 
 /** What a reserve's detail says: the holds of a reservation, or what a refused one found free. */
 function reserveDetail(code: string, detail: string): Partial<StepOpResult> {
-  if (code === 'NEED_PRICE') return {};
-  if (code === 'INSUFFICIENT') return { free: decodeFree(detail) };
+  if (code === BalanceCode.NEED_PRICE) return {};
+  if (code === BalanceCode.INSUFFICIENT) return { free: decodeFree(detail) };
   return { holds: decodeHolds(detail) };
 }
 
 export function decodeStep(raw: unknown, ops: StepOp[]): StepOutcome {
   const r = raw as [string, ...unknown[]];
   switch (r[0]) {
-    case 'REPLAY':
+    case StepStatus.REPLAY:
       return { status: 'REPLAY', answer: r[1] as string };
-    case 'CONFLICT':
+    case StepStatus.CONFLICT:
       return { status: 'CONFLICT' };
-    case 'TOO_OLD':
+    case StepStatus.TOO_OLD:
       return { status: 'TOO_OLD', newestDropped: Number(r[1]) };
-    case 'STALE':
+    case StepStatus.STALE:
       return { status: 'STALE', version: Number(r[1]), info: r[2] as string, state: r[3] as string };
-    case 'CHANGED':
+    case StepStatus.CHANGED:
       return { status: 'CHANGED', account: r[1] as string[] };
     default: {
       const results = (r[2] as [string, string, string, string][]).map(
@@ -168,7 +169,7 @@ export function decodeStep(raw: unknown, ops: StepOp[]): StepOutcome {
           code,
           moneyNano: Number(money),
           units: Number(units),
-          ...(code === 'NEED_PRICE' ? { covered: Number(detail) } : {}),
+          ...(code === BalanceCode.NEED_PRICE ? { covered: Number(detail) } : {}),
           ...(ops[i]!.verb === 'reserve' ? reserveDetail(code, detail) : {}),
         }),
       );

@@ -19,7 +19,7 @@ import {
 import { proRata } from '../balances/pro-rata.js';
 import type { Directory, Subscriber } from './directory.js';
 import { describeResult } from '../rating/index.js';
-import { result, type ResultName } from './result-codes.js';
+import { refusalResult, result, type ResultName } from './result-codes.js';
 import {
   destinationOf,
   serviceKind,
@@ -83,17 +83,6 @@ function answer(
     ),
     ...extra,
   };
-}
-
-/** The answer of a debit or refund the balances refused. */
-function refusedName(code: string): ResultName {
-  return code === 'INSUFFICIENT'
-    ? 'DIAMETER_CREDIT_LIMIT_REACHED'
-    : code === 'ACCOUNT_INACTIVE'
-      ? 'DIAMETER_END_USER_SERVICE_DENIED'
-      : code === 'ACCOUNT_NOT_FOUND'
-        ? 'DIAMETER_USER_UNKNOWN'
-        : 'DIAMETER_UNABLE_TO_COMPLY';
 }
 
 /** Whether the balances would cover the rated event now (no reservation, no guarantee: RFC 4006 6.4). */
@@ -283,7 +272,7 @@ async function settle(
         } else if (r.code === 'BALANCE_NOT_FOUND') {
           planned = { ...planned, ops: [] }; // a refund with no money balance to credit: nothing to move
         } else {
-          planned = { ops: [], answer: answer(eventId, req, refusedName(r.code)), rated: [] };
+          planned = { ops: [], answer: answer(eventId, req, refusalResult(r.code)), rated: [] };
         }
       }
     }

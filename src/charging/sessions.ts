@@ -18,7 +18,7 @@ import { proRata } from '../balances/pro-rata.js';
 import { affordableUsage, type BalanceSnapshot } from '../rating/affordable.js';
 import { parseEvent, rateEvent, type CompiledTariff, type RatingResult } from '../rating/index.js';
 import type { Directory } from './directory.js';
-import { result, type ResultName } from './result-codes.js';
+import { refusalResult, result, type ResultName } from './result-codes.js';
 import { destinationOf, serviceKind } from './service-context.js';
 import {
   fingerprintOf,
@@ -215,12 +215,7 @@ export function createSessions(deps: SessionDeps) {
         covered: r.covered!,
         moneyNano: proRata(c.amountNano, c.units - r.covered!, c.units),
       });
-      const refusal: ResultName =
-        r.code === 'ACCOUNT_INACTIVE'
-          ? 'DIAMETER_END_USER_SERVICE_DENIED'
-          : r.code === 'ACCOUNT_NOT_FOUND'
-            ? 'DIAMETER_USER_UNKNOWN'
-            : 'DIAMETER_CREDIT_LIMIT_REACHED';
+      const refusal = refusalResult(r.code);
       if (role === 'final') d.finalRefused.add(rg);
       else if (role === 'settle') {
         if (r.code === 'NEED_PRICE') {
