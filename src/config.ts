@@ -22,6 +22,8 @@ export interface Config {
   host: string;
   /** Unset: use 127.0.0.1:6379 if it answers, else start a private redis-server. */
   redisUrl: string | undefined;
+  /** A Redis Cluster (REDIS_CLUSTER_NODES or a redis+cluster:// REDIS_URL); redisUrl is then unset. */
+  redisCluster: RedisClusterConfig | undefined;
   /** Unset: use 127.0.0.1:5432 if it answers, else start an embedded PostgreSQL. */
   databaseUrl: string | undefined;
   tariffDir: string;
@@ -56,6 +58,14 @@ export interface Config {
   localPostgresPort: number;
   /** The port of the embedded PostgreSQL. */
   embeddedPostgresPort: number;
+}
+
+/** Where a Redis Cluster is reached: some of its nodes (the client learns the rest), auth and TLS. */
+export interface RedisClusterConfig {
+  nodes: { host: string; port: number }[];
+  username?: string;
+  password?: string;
+  tls: boolean;
 }
 
 export class ConfigError extends Error {}
@@ -115,6 +125,54 @@ function schemaName(s: string): string {
   return s;
 }
 
+function clusterNode(raw: string, source: string): { host: string; port: number } {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[^:,/@\s]+):(\d{1,5})$/.exec(raw.trim());
+  const port = m ? Number(m[2]) : 0;
+  if (!m || port < 1 || port > 65535)
+    throw new ConfigError(`${source} must list host:port entries separated by commas, got "${raw}"`);
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
+}
+
+/** `redis+cluster://[user:password@]host:port[,host:port…]`; `rediss+cluster://` for TLS. */
+function clusterUrl(url: string): RedisClusterConfig {
+  const m = /^(rediss?)\+cluster:\/\/(?:([^@/]*)@)?([^/?#]+)\/?$/.exec(url);
+  if (!m)
+    throw new ConfigError(
+      'REDIS_URL must look like redis+cluster://[user:password@]host:port[,host:port…] (rediss+cluster:// for TLS)',
+    );
+  const [user, password] = m[2] ? m[2].split(/:(.*)/s, 2).map(decodeURIComponent) : [];
+  return {
+    nodes: m[3]!.split(',').map((n) => clusterNode(n, 'REDIS_URL')),
+    ...(user ? { username: user } : {}),
+    ...(password ? { password } : {}),
+    tls: m[1] === 'rediss',
+  };
+}
+
+/**
+ * The Cluster, if one is named: REDIS_CLUSTER_NODES=host:port,… (with REDIS_USERNAME,
+ * REDIS_PASSWORD, REDIS_TLS=1) or REDIS_URL=redis+cluster://…; one form, not both.
+ */
+function redisCluster(env: NodeJS.ProcessEnv): RedisClusterConfig | undefined {
+  const url = env.REDIS_URL ?? '';
+  const fromUrl = /^rediss?\+cluster:/.test(url);
+  const list = env.REDIS_CLUSTER_NODES?.trim();
+  if (fromUrl && list)
+    throw new ConfigError('set REDIS_CLUSTER_NODES or a redis+cluster:// REDIS_URL, not both');
+  if (fromUrl) return clusterUrl(url);
+  if (!list) return undefined;
+  if (url) throw new ConfigError('REDIS_URL names one Redis and REDIS_CLUSTER_NODES a Cluster: set one');
+  const tls = env.REDIS_TLS ?? '';
+  if (!['', '0', '1', 'true', 'false'].includes(tls))
+    throw new ConfigError(`REDIS_TLS must be 1 or 0, got "${tls}"`);
+  return {
+    nodes: list.split(',').map((n) => clusterNode(n, 'REDIS_CLUSTER_NODES')),
+    ...(env.REDIS_USERNAME ? { username: env.REDIS_USERNAME } : {}),
+    ...(env.REDIS_PASSWORD ? { password: env.REDIS_PASSWORD } : {}),
+    tls: tls === '1' || tls === 'true',
+  };
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv, readFile: (path: string) => string = () => ''): Config {
   const keysRaw = env.API_KEYS ?? (env.API_KEYS_FILE ? readFile(env.API_KEYS_FILE) : undefined);
   const apiKeys = keysRaw ? parseKeys(keysRaw, env.API_KEYS ? 'API_KEYS' : 'API_KEYS_FILE') : DEMO_KEYS;
@@ -124,10 +182,12 @@ export function loadConfig(env: NodeJS.ProcessEnv, readFile: (path: string) => s
       'API_KEYS (or API_KEYS_FILE) must be set when HOST is not 127.0.0.1: the demo keys are public',
     );
   }
+  const cluster = redisCluster(env);
   return {
     port: int(env, 'PORT', 3000, 0, 65535),
     host,
-    redisUrl: env.REDIS_URL || undefined,
+    redisUrl: cluster ? undefined : env.REDIS_URL || undefined,
+    redisCluster: cluster,
     databaseUrl: env.DATABASE_URL || undefined,
     tariffDir: env.TARIFF_DIR ?? 'tariffs/sample',
     tariffTimezone: env.TARIFF_TIMEZONE || undefined,

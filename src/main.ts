@@ -4,7 +4,6 @@
  */
 import { readFileSync } from 'node:fs';
 import closeWithGrace from 'close-with-grace';
-import { ensureLedgerSchema } from './balances/ledger.js';
 import { createBalanceStore } from './balances/store.js';
 import { createDirectory } from './charging/directory.js';
 import { createSessions } from './charging/sessions.js';
@@ -12,15 +11,15 @@ import { ConfigError, loadConfig } from './config.js';
 import { buildApp } from './http/app.js';
 import { runEvery } from './infra/periodic.js';
 import { postgresFor, redisFor } from './infra/connect.js';
+import { checkRedisReady } from './infra/redis.js';
 import { handleUncaught } from './infra/uncaught.js';
 import { describeTariffError } from './cli/tariff-errors.js';
 import { seedDemoAccounts } from './seed.js';
 import { recoverBatches } from './cdr/batches.js';
-import { createCdrJobs, ensureJobsSchema } from './cdr/jobs.js';
+import { createCdrJobs } from './cdr/jobs.js';
 import { createRatingPool, type RatingPool } from './cdr/pool.js';
-import { ensureCdrSchema } from './cdr/store.js';
 import { drainOutboxes } from './storage/outbox.js';
-import { ensureRecordsSchema } from './storage/records.js';
+import { ensureEngineSchema } from './storage/schema.js';
 import { openActiveTariff } from './tariffs/active.js';
 
 async function main(): Promise<void> {
@@ -40,10 +39,7 @@ async function main(): Promise<void> {
   );
 
   const schema = config.dbSchema;
-  await ensureLedgerSchema(pgHandle.pool, schema);
-  await ensureRecordsSchema(pgHandle.pool, schema);
-  await ensureCdrSchema(pgHandle.pool, schema);
-  await ensureJobsSchema(pgHandle.pool, schema);
+  await ensureEngineSchema(pgHandle.pool, schema);
   const balances = createBalanceStore({ redis: redisHandle.redis, keyPrefix: config.keyPrefix });
   const directory = createDirectory(balances);
   if (config.demoKeys) {
@@ -97,7 +93,10 @@ async function main(): Promise<void> {
       uploadDir: `${config.dataDir}/cdr-uploads`,
       maxUploadBytes: config.cdrUploadMaxBytes,
     },
-    health: { redis: redisHandle.redis, postgres: { ping: () => pgHandle.pool.query('select 1') } },
+    health: {
+      redis: { ping: () => checkRedisReady(redisHandle.redis) },
+      postgres: { ping: () => pgHandle.pool.query('select 1') },
+    },
     deadlines: { chargingMs: config.requestDeadlineMs, provisioningMs: config.provisioningDeadlineMs },
     logger: { level: config.logLevel },
   });
@@ -126,14 +125,12 @@ async function main(): Promise<void> {
     job: () => drain(drains++ % 300 === 0),
     log: app.log,
   });
-  // Reservations and sessions whose time has come are released and closed by their sweep hints.
+  // Sessions whose time has come are closed by their sweep hints (a session's reservations go with
+  // it; a reservation past its expiry is released by the next step on its account).
   const stopSweep = runEvery({
     name: 'sweep',
     everyMs: 1000,
     job: async () => {
-      const swept = await balances.sweepExpired();
-      app.chargingMetrics.reservationExpiries.inc(swept.expired);
-      app.chargingMetrics.reservedMoney.dec(swept.moneyReleasedNano);
       const closed = await sessions.sweep();
       app.chargingMetrics.sessionExpiries.inc(closed);
     },

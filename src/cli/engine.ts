@@ -10,6 +10,7 @@ import { createRatingPool, type RatingPool } from '../cdr/pool.js';
 import { ensureCdrSchema } from '../cdr/store.js';
 import { loadConfig, type Config } from '../config.js';
 import { postgresFor, redisFor } from '../infra/connect.js';
+import { underSchemaLock } from '../storage/migrate.js';
 
 export interface Engine {
   config: Config;
@@ -29,7 +30,7 @@ export async function withEngine<T>(run: (e: Engine) => Promise<T>): Promise<T> 
     ...(config.tariffTimezone ? { timezone: config.tariffTimezone } : {}),
   });
   try {
-    await ensureCdrSchema(pg.pool, config.dbSchema);
+    await underSchemaLock(pg.pool, config.dbSchema, () => ensureCdrSchema(pg.pool, config.dbSchema));
     const balances = createBalanceStore({ redis: redis.redis, keyPrefix: config.keyPrefix });
     return await run({ config, pool: pg.pool, schema: config.dbSchema, balances, rating });
   } finally {
@@ -44,7 +45,7 @@ export async function withHistory<T>(run: (pool: Pool, schema: string) => Promis
   const config = loadConfig(process.env, (p) => readFileSync(p, 'utf8'));
   const pg = await postgresFor(config);
   try {
-    await ensureCdrSchema(pg.pool, config.dbSchema);
+    await underSchemaLock(pg.pool, config.dbSchema, () => ensureCdrSchema(pg.pool, config.dbSchema));
     return await run(pg.pool, config.dbSchema);
   } finally {
     await pg.stop();

@@ -8,6 +8,7 @@ import { connectRedis, type RedisHandle } from './redis.js';
 
 export function redisFor(config: Config): Promise<RedisHandle> {
   return connectRedis({
+    ...(config.redisCluster ? { cluster: config.redisCluster } : {}),
     url: config.redisUrl,
     dataDir: config.dataDir,
     localPort: config.localRedisPort,

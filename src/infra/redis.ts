@@ -1,5 +1,6 @@
 /**
- * Where balances live: REDIS_URL if set; else a Redis already answering on 127.0.0.1:6379; else a
+ * Where balances live: a Redis Cluster if one is configured (REDIS_CLUSTER_NODES or a
+ * redis+cluster:// REDIS_URL: docs/SCALE-OUT.md); else REDIS_URL if set; else a Redis already answering on 127.0.0.1:6379; else a
  * private `redis-server` this process starts on a unix socket under DATA_DIR (AOF on, everysec,
  * noeviction: balances must never be evicted). Says what it used.
  *
@@ -9,7 +10,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import type { RedisClusterConfig } from '../config.js';
+
+/** The engine's Redis: one server, or a Cluster (every key a script touches shares a hash tag). */
+export type RedisClient = Redis | Cluster;
+
+export function isCluster(redis: RedisClient): redis is Cluster {
+  return 'isCluster' in redis && redis.isCluster;
+}
 
 export const DEFAULT_COMMAND_TIMEOUT_MS = 5000;
 
@@ -40,8 +49,39 @@ export function boundedOptions(commandTimeoutMs = DEFAULT_COMMAND_TIMEOUT_MS): R
   return { ...failFastOptions(commandTimeoutMs), enableOfflineQueue: true };
 }
 
+/**
+ * The same for a Cluster: every node connection fails fast, and so does the Cluster while it has
+ * no slot map (no offline queue). A command whose slot moves (a failover: MOVED, ASK, TRYAGAIN,
+ * CLUSTERDOWN) is followed to the new master a few times, 100 ms apart, within its own timeout;
+ * the slot map is read again every 5 s and on every redirection.
+ */
+export function clusterOptions(
+  c: Omit<RedisClusterConfig, 'nodes'>,
+  commandTimeoutMs = DEFAULT_COMMAND_TIMEOUT_MS,
+): ClusterOptions {
+  return {
+    redisOptions: {
+      ...failFastOptions(commandTimeoutMs),
+      ...(c.username ? { username: c.username } : {}),
+      ...(c.password ? { password: c.password } : {}),
+      ...(c.tls ? { tls: {} } : {}),
+    },
+    enableOfflineQueue: false,
+    enableAutoPipelining: true,
+    clusterRetryStrategy: (attempt: number) => Math.min(50 * attempt, 1000),
+    maxRedirections: 16,
+    retryDelayOnFailover: 100,
+    retryDelayOnClusterDown: 100,
+    retryDelayOnTryAgain: 100,
+    slotsRefreshTimeout: 2000,
+    slotsRefreshInterval: 5000,
+    // With TLS the certificate names the host as configured: connect by that name, not a resolved address.
+    ...(c.tls ? { dnsLookup: (address, callback) => callback(null, address) } : {}),
+  };
+}
+
 /** Resolves once the client is ready; fails (and closes it) if it is not within `ms`. */
-export async function whenReady(redis: Redis, ms: number, what: string): Promise<void> {
+export async function whenReady(redis: RedisClient, ms: number, what: string): Promise<void> {
   if (redis.status === 'ready') return;
   let last = '';
   const noteError = (err: Error) => (last = err.message);
@@ -68,13 +108,16 @@ export async function whenReady(redis: Redis, ms: number, what: string): Promise
  * Reports a lost connection once per outage, not once per reconnect attempt, and its end; without
  * a listener ioredis would print every attempt.
  */
-function watchOutages(redis: Redis, say: (line: string) => void): void {
+function watchOutages(redis: RedisClient, say: (line: string) => void): void {
   let down = false;
-  redis.on('error', (err: Error) => {
+  const onError = (err: Error) => {
     if (down) return;
     down = true;
     say(`redis: ${err.message}; requests are answered 503 until it is back`);
-  });
+  };
+  redis.on('error', onError);
+  // A Cluster tells a node's lost connection apart; the Cluster itself may still be ready.
+  if (isCluster(redis)) redis.on('node error', onError);
   redis.on('ready', () => {
     if (!down) return;
     down = false;
@@ -83,9 +126,34 @@ function watchOutages(redis: Redis, say: (line: string) => void): void {
 }
 
 export interface RedisHandle {
-  redis: Redis;
+  redis: RedisClient;
   description: string;
   stop(): Promise<void>;
+}
+
+/**
+ * Readiness: one server answers PING; on a Cluster every master the client knows answers that all
+ * 16384 slots are served (cluster_state:ok): a master that died and whose slots have not moved
+ * yet, or a Cluster that lost its majority, is not ready.
+ */
+export async function checkRedisReady(redis: RedisClient): Promise<void> {
+  if (!isCluster(redis)) {
+    await redis.ping();
+    return;
+  }
+  const masters = redis.nodes('master');
+  if (masters.length === 0) throw new Error('no Cluster master connected');
+  await Promise.all(
+    masters.map(async (node) => {
+      const info = String(await node.call('CLUSTER', 'INFO'));
+      const state = /cluster_state:(\w+)/.exec(info)?.[1];
+      const slots = /cluster_slots_ok:(\d+)/.exec(info)?.[1];
+      if (state !== 'ok' || slots !== '16384')
+        throw new Error(
+          `${node.options.host}:${node.options.port}: cluster_state ${state}, ${slots ?? '?'} of 16384 slots served`,
+        );
+    }),
+  );
 }
 
 async function answers(client: Redis): Promise<boolean> {
@@ -158,7 +226,26 @@ export async function startPrivateRedis(
   return { socket, child };
 }
 
+/** A Cluster client, once it has its slot map; says when it loses and gets back a node. */
+async function connectCluster(
+  c: RedisClusterConfig,
+  commandTimeoutMs: number | undefined,
+  say: (line: string) => void,
+): Promise<RedisHandle> {
+  const redis = new Cluster(c.nodes, clusterOptions(c, commandTimeoutMs));
+  const where = c.nodes.map((n) => `${n.host}:${n.port}`).join(',');
+  await whenReady(redis, 10_000, `the Redis Cluster at ${where}`);
+  watchOutages(redis, say);
+  return {
+    redis,
+    description: `Redis Cluster at ${where}${c.tls ? ' (TLS)' : ''}: ${redis.nodes('master').length} masters`,
+    stop: async () => void (await redis.quit().catch(() => undefined)),
+  };
+}
+
 export async function connectRedis(opts: {
+  /** A Redis Cluster: used whatever else is set. */
+  cluster?: RedisClusterConfig;
   url?: string;
   dataDir: string;
   /** Where a Redis already running is looked for (default 6379); 0: do not look. */
@@ -169,6 +256,7 @@ export async function connectRedis(opts: {
 }): Promise<RedisHandle> {
   const quit = (r: Redis) => async () => void (await r.quit().catch(() => undefined));
   const say = opts.say ?? ((line: string) => process.stderr.write(`${line}\n`));
+  if (opts.cluster) return connectCluster(opts.cluster, opts.commandTimeoutMs, say);
   const client = async (target: string | RedisOptions, what: string) => {
     const options = failFastOptions(opts.commandTimeoutMs);
     const redis =

@@ -24,8 +24,10 @@ const CODES = new Set([
   'FST_ERR_HANDLER_TIMEOUT',
 ]);
 
+// Redis Cluster: no slot map yet, a node gone, slots moving in a failover (ioredis' own messages
+// and the server's CLUSTERDOWN / TRYAGAIN / MASTERDOWN replies).
 const MESSAGES =
-  /connection is closed|max retries per request|connection terminated|the database system is (starting|shutting) down|the database system is in recovery mode|timeout exceeded when trying to connect|stream isn't writeable|loading the dataset in memory|command timed out|is not queryable|aborted due to connection close/i;
+  /connection is closed|max retries per request|connection terminated|the database system is (starting|shutting) down|the database system is in recovery mode|timeout exceeded when trying to connect|stream isn't writeable|loading the dataset in memory|command timed out|is not queryable|aborted due to connection close|cluster isn't ready|none of startup nodes is available|failed to refresh slots cache|too many cluster redirections|cluster is disconnect|node is disconnected|^CLUSTERDOWN|^TRYAGAIN|^MASTERDOWN/i;
 
 export function isUnavailable(err: unknown): boolean {
   if (!err || typeof err !== 'object') return false;

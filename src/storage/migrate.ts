@@ -1,8 +1,37 @@
 /**
  * Small idempotent changes for tables an older version created (`CREATE TABLE IF NOT EXISTS` leaves
- * them as they were): a table's primary key is made the one this version keys its rows by.
+ * them as they were): a table's primary key is made the one this version keys its rows by. And the
+ * lock under which every start-up creates and upgrades a schema.
  */
 import type { Pool } from 'pg';
+
+/**
+ * Runs `ensure` (a schema's creation and upgrades) under a PostgreSQL advisory lock on the schema's
+ * name, held by a connection of its own: engines and commands starting together take turns, so none
+ * trips over a CREATE ... IF NOT EXISTS the other is running (`IF NOT EXISTS` checks, then inserts:
+ * two at once can both find nothing, and the second dies on a unique index of the catalog). The
+ * second finds everything made and changes nothing. `ensure` runs on the pool's other connections,
+ * so the pool must allow two.
+ */
+export async function underSchemaLock<T>(pool: Pool, schema: string, ensure: () => Promise<T>): Promise<T> {
+  const lock = await pool.connect();
+  const key = `ocs schema ${schema}`;
+  let failed: Error | undefined;
+  try {
+    await lock.query('SELECT pg_advisory_lock(hashtext($1))', [key]);
+    try {
+      return await ensure();
+    } finally {
+      await lock.query('SELECT pg_advisory_unlock(hashtext($1))', [key]);
+    }
+  } catch (err) {
+    failed = err as Error;
+    throw err;
+  } finally {
+    // A connection that failed may still hold the lock: closed, not handed back.
+    lock.release(failed);
+  }
+}
 
 export async function ensurePrimaryKey(pool: Pool, table: string, columns: string[]): Promise<void> {
   const [schema, name] = table.split('.') as [string, string];

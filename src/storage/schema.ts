@@ -1,0 +1,19 @@
+/**
+ * Every table the engine writes, created or upgraded at start, once at a time across the engines and
+ * commands starting on the same schema (migrate.ts underSchemaLock).
+ */
+import type { Pool } from 'pg';
+import { ensureLedgerSchema } from '../balances/ledger.js';
+import { ensureJobsSchema } from '../cdr/jobs.js';
+import { ensureCdrSchema } from '../cdr/store.js';
+import { underSchemaLock } from './migrate.js';
+import { ensureRecordsSchema } from './records.js';
+
+export function ensureEngineSchema(pool: Pool, schema: string): Promise<void> {
+  return underSchemaLock(pool, schema, async () => {
+    await ensureLedgerSchema(pool, schema);
+    await ensureRecordsSchema(pool, schema);
+    await ensureCdrSchema(pool, schema);
+    await ensureJobsSchema(pool, schema);
+  });
+}

@@ -1,0 +1,220 @@
+/**
+ * The engine as an operator runs it on a Redis Cluster: two engine processes (src/main.ts) started
+ * together on a 3-master Cluster this test starts (REDIS_CLUSTER_NODES) and on a new DB_SCHEMA,
+ * with the demo keys (their accounts are seeded through the Cluster). Accounts, events and a session
+ * that moves between the engines are answered, the drains store the ledger in PostgreSQL, readiness
+ * says ready; with the Cluster stopped readiness says 503 and requests 503 with Retry-After.
+ * Readiness also says not-ready while a slot is not served.
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Cluster } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkRedisReady } from '../../src/infra/redis.js';
+import { decimalToNano } from '../../src/rating/money.js';
+import { databaseUrl, testPostgres } from '../support/postgres.js';
+import { startEngine, type EngineProcess } from './engine-process.js';
+
+// Ports no other test uses (cluster.test.ts: 7100.., identity-cluster.test.ts: 7250..).
+const BASE = 7550 + (process.pid % 50) * 3;
+const dir = mkdtempSync(join(tmpdir(), 'ocs-cluster-engine-'));
+const { pool, schema } = testPostgres();
+const prefix = `t${randomBytes(4).toString('hex')}:`;
+const engines: EngineProcess[] = [];
+let cluster: Cluster | undefined;
+
+const BILLING = 'Bearer demo-billing';
+const NET = 'Bearer demo-network';
+
+function startCluster(): void {
+  execFileSync('bash', ['scripts/start-redis-cluster.sh', String(BASE), join(dir, 'redis')], {
+    stdio: 'pipe',
+  });
+}
+
+function stopCluster(): void {
+  execFileSync('bash', ['scripts/stop-redis-cluster.sh', join(dir, 'redis')]);
+}
+
+async function stopEngine(e: EngineProcess): Promise<void> {
+  if (e.child.exitCode !== null || e.child.signalCode !== null) return;
+  e.child.kill('SIGTERM');
+  const timer = setTimeout(() => e.child.kill('SIGKILL'), 15_000);
+  await e.exited;
+  clearTimeout(timer);
+}
+
+beforeAll(() => startCluster(), 60_000);
+
+afterAll(async () => {
+  await cluster?.quit().catch(() => undefined);
+  await Promise.all(engines.map(stopEngine));
+  stopCluster();
+  rmSync(dir, { recursive: true, force: true });
+}, 60_000);
+
+async function call(
+  e: EngineProcess,
+  method: string,
+  path: string,
+  auth: string,
+  body?: object,
+): Promise<{ status: number; json: Record<string, unknown>; headers: Headers }> {
+  const r = await fetch(`${e.baseUrl}${path}`, {
+    method,
+    headers: { authorization: auth, ...(body ? { 'content-type': 'application/json' } : {}) },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+  });
+  const text = await r.text();
+  return {
+    status: r.status,
+    json: text ? (JSON.parse(text) as Record<string, unknown>) : {},
+    headers: r.headers,
+  };
+}
+
+async function until<T>(what: string, ms: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((ok) => setTimeout(ok, 200));
+  }
+}
+
+const subscriber = [{ type: 'E164', data: '447700900077' }];
+
+function sms(at: string) {
+  return {
+    requestedAction: 'DIRECT_DEBITING',
+    eventTime: at,
+    serviceContextId: '32274@3gpp.org',
+    subscriptionIds: subscriber,
+    serviceInformation: { sms: { recipients: ['447911123456'] } },
+    mscc: [{ ratingGroup: 300 }],
+  };
+}
+
+describe('the engine on a Redis Cluster', () => {
+  it('two engines start together on a new schema, charge through the Cluster, and say 503 without it', async () => {
+    const env = (name: string) => ({
+      REDIS_CLUSTER_NODES: `127.0.0.1:${BASE},127.0.0.1:${BASE + 1}`,
+      DATABASE_URL: databaseUrl(),
+      DB_SCHEMA: schema,
+      KEY_PREFIX: prefix,
+      DATA_DIR: join(dir, name),
+      LOCAL_REDIS_PORT: '0',
+    });
+    const [a, b] = await Promise.all([startEngine(env('a')), startEngine(env('b'))]);
+    engines.push(a!, b!);
+    expect(a!.output()).toMatch(/balances: Redis Cluster at 127\.0\.0\.1:\d+,127\.0\.0\.1:\d+: 3 masters/);
+
+    // The demo accounts were seeded through the Cluster; a new account is created on it.
+    expect((await call(b!, 'GET', '/v1/accounts/alice', BILLING)).status).toBe(200);
+    const created = await call(a!, 'POST', '/v1/accounts', BILLING, {
+      id: 'carol',
+      type: 'prepaid',
+      currency: 'GBP',
+      subject: 'carol',
+      subscriptions: [{ type: 'msisdn', value: '447700900077' }],
+      reference: 'crm-carol',
+    });
+    expect(created.status).toBe(201);
+    const balance = await call(b!, 'POST', '/v1/accounts/carol/balances', BILLING, {
+      id: 'main',
+      unit: 'money',
+      value: '10.00',
+      reference: 'crm-carol-main',
+    });
+    expect(balance.status).toBe(201);
+
+    // Events on both engines, a session initiated on A, updated on B, terminated on A.
+    expect((await call(a!, 'POST', '/v1/events/sms-a', NET, sms('2026-11-20T10:10:00Z'))).status).toBe(200);
+    expect((await call(b!, 'POST', '/v1/events/sms-b', NET, sms('2026-11-20T10:11:00Z'))).status).toBe(200);
+    const session = (phase: string, requestNumber: number, extra: object) =>
+      call(phase === 'update' ? b! : a!, 'POST', `/v1/sessions/cs1/${phase}`, NET, {
+        requestNumber,
+        ...extra,
+      });
+    const init = await session('initiate', 0, {
+      eventTime: '2026-11-20T10:00:00Z',
+      serviceContextId: '32260@3gpp.org',
+      subscriptionIds: subscriber,
+      serviceInformation: { ims: { calledParty: 'tel:+447911123456' } },
+      mscc: [{ ratingGroup: 100, requested: { time: 60 } }],
+    });
+    expect(init.status).toBe(200);
+    const update = await session('update', 1, {
+      eventTime: '2026-11-20T10:01:00Z',
+      mscc: [{ ratingGroup: 100, used: [{ time: 60 }], requested: { time: 60 } }],
+    });
+    expect(update.status).toBe(200);
+    const end = await session('terminate', 2, {
+      eventTime: '2026-11-20T10:01:30Z',
+      terminationCause: 'DIAMETER_LOGOUT',
+      mscc: [{ ratingGroup: 100, used: [{ time: 30 }] }],
+    });
+    expect(end.status).toBe(200);
+
+    // The drains store every movement in PostgreSQL: the ledger sums to the balance.
+    const account = await call(a!, 'GET', '/v1/accounts/carol', BILLING);
+    const main = (account.json.balances as { id: string; value: string }[]).find((x) => x.id === 'main')!;
+    const valueNano = decimalToNano(main.value);
+    expect(valueNano).toBeLessThan(decimalToNano('10'));
+    await until('the ledger in PostgreSQL', 20_000, async () => {
+      const r = await pool
+        .query<{ sum: string | null }>(
+          `SELECT sum(delta)::text AS sum FROM ${schema}.balance_ledger
+            WHERE tenant = 'acme' AND account_id = 'carol' AND balance_id = 'main'`,
+        )
+        .catch(() => undefined);
+      return r?.rows[0]?.sum === String(valueNano) ? true : undefined;
+    });
+    for (const e of [a!, b!]) expect((await call(e, 'GET', '/health/ready', BILLING)).status).toBe(200);
+    // Nothing failed on a slot of another node (MOVED) or a deadlock in the background.
+    for (const e of [a!, b!]) expect(e.output()).not.toMatch(/MOVED|CROSSSLOT|deadlock/);
+
+    // The Cluster stops: readiness and requests say 503, with Retry-After.
+    stopCluster();
+    for (const e of [a!, b!])
+      await until('readiness 503', 10_000, async () =>
+        (await call(e, 'GET', '/health/ready', BILLING)).status === 503 ? true : undefined,
+      );
+    const refused = await call(a!, 'POST', '/v1/events/sms-c', NET, sms('2026-11-20T10:12:00Z'));
+    expect(refused.status).toBe(503);
+    expect(refused.json.cause).toBe('UNAVAILABLE');
+    expect(refused.headers.get('retry-after')).toBeTruthy();
+    expect(refused.headers.get('content-type')).toMatch(/application\/problem\+json/);
+    await Promise.all(engines.map(stopEngine));
+    startCluster(); // a fresh one for the next test
+  }, 240_000);
+
+  it('is not ready while a slot is not served', async () => {
+    cluster = new Cluster([{ host: '127.0.0.1', port: BASE }], {
+      redisOptions: { maxRetriesPerRequest: 1 },
+    });
+    cluster.on('error', () => undefined).on('node error', () => undefined);
+    const ready = () =>
+      checkRedisReady(cluster!).then(
+        () => true,
+        () => undefined,
+      );
+    await until('ready', 10_000, ready);
+    const owner = cluster.nodes('master')[0]!;
+    const slot = firstSlot(String(await owner.call('CLUSTER', 'NODES')));
+    await owner.call('CLUSTER', 'DELSLOTS', slot);
+    await expect(checkRedisReady(cluster)).rejects.toThrow(/slots served/);
+    await owner.call('CLUSTER', 'ADDSLOTS', slot);
+    await until('ready again', 10_000, ready);
+  }, 60_000);
+});
+
+/** The first slot the node that wrote this CLUSTER NODES answer serves. */
+function firstSlot(nodes: string): number {
+  const mine = nodes.split('\n').find((l) => l.includes('myself'))!;
+  return Number(mine.split(' ')[8]!.split('-')[0]);
+}
