@@ -95,6 +95,11 @@ export class LedgerRows {
     });
   }
 
+  /**
+   * Stores the rows in primary-key order: two drains that read the same entries (an outbox marked
+   * dirty again while one drain had it) insert them in the same order, so the second waits for the
+   * first instead of both waiting for each other (a deadlock that failed a drain).
+   */
   async insert(pool: Pool | { query: Pool['query'] }, schema: string): Promise<void> {
     if (this.length === 0) return;
     await pool.query(
@@ -104,6 +109,7 @@ export class LedgerRows {
          FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
                      $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[])
               AS x(s, e, q, t, a, o, sc, b, u, k, d, h, v, at)
+        ORDER BY s, e, q
        ON CONFLICT (stream, entry_id, seq) DO NOTHING`,
       [
         this.stream,

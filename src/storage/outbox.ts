@@ -12,14 +12,14 @@
  * marks; an outbox still holding entries after its read is marked again. A full pass over every
  * outbox (`full: true`, at start and now and then) catches a mark lost to a crash.
  */
-import type { Cluster, Redis } from 'ioredis';
+import type { RedisClient } from '../infra/redis.js';
 import type { Pool } from 'pg';
 import { dirtyOutboxesKey, outboxesKey } from '../balances/keys.js';
 import { LedgerRows } from '../balances/ledger.js';
 import { RecordRows } from './records.js';
 
 export interface DrainOptions {
-  redis: Redis | Cluster;
+  redis: RedisClient;
   pool: Pool;
   schema: string;
   keyPrefix: string;
@@ -33,6 +33,39 @@ export interface DrainOptions {
 function tenantOf(stream: string): string {
   const m = /\{[a-z]+:([^:}]+)[:}]/.exec(stream);
   return m ? m[1]! : '';
+}
+
+/** How many times a transaction PostgreSQL chose as a deadlock's victim is tried again. */
+const DEADLOCK_RETRIES = 3;
+
+function isDeadlock(err: Error | undefined): boolean {
+  return (err as { code?: string } | undefined)?.code === '40P01';
+}
+
+/**
+ * The rows in one transaction. Rows go in in key order, so two drains do not deadlock on them; if
+ * PostgreSQL still picks this one as a deadlock's victim (40P01), it is run again, quietly: the
+ * rows are keyed, so nothing is stored twice.
+ */
+async function storeRows(o: DrainOptions, ledger: LedgerRows, records: RecordRows): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    const client = await o.pool.connect();
+    let failed: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      await ledger.insert(client, o.schema);
+      await records.insert(client, o.schema);
+      await client.query('COMMIT');
+      return;
+    } catch (err) {
+      failed = err as Error;
+      await client.query('ROLLBACK').catch(() => undefined);
+      if (!isDeadlock(failed) || attempt >= DEADLOCK_RETRIES) throw err;
+    } finally {
+      // A connection that failed (PostgreSQL went away) is closed, not handed to the next drain.
+      client.release(isDeadlock(failed) ? undefined : failed);
+    }
+  }
 }
 
 /**
@@ -56,21 +89,7 @@ async function drainStreams(o: DrainOptions, streams: string[], batch: number): 
     }
   });
   if (total === 0) return 0;
-  const client = await o.pool.connect();
-  let failed: Error | undefined;
-  try {
-    await client.query('BEGIN');
-    await ledger.insert(client, o.schema);
-    await records.insert(client, o.schema);
-    await client.query('COMMIT');
-  } catch (err) {
-    failed = err as Error;
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    // A connection that failed (PostgreSQL went away) is closed, not handed to the next drain.
-    client.release(failed);
-  }
+  await storeRows(o, ledger, records);
   // Stored: now the entries may leave Redis (a crash before this only re-stores nothing).
   await Promise.all(
     streams.map((s, i) => (read[i]!.length ? o.redis.xdel(s, ...read[i]!.map(([id]) => id)) : null)),

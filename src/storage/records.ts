@@ -91,6 +91,7 @@ export async function ensureRecordsSchema(pool: Pool, schema: string): Promise<v
 /**
  * Rows of both tables from outbox entries, stored in one statement per table. Within a batch the
  * last version of a rated record wins (a session closed by expiry, then again by a late report).
+ * Rows go in in key order: two drains storing the same rows wait for each other, never deadlock.
  */
 export class RecordRows {
   private readonly rated = new Map<string, string>();
@@ -125,6 +126,7 @@ export class RecordRows {
         .join(', ');
       await db.query(
         `INSERT INTO ${t} (${cols}) SELECT ${cols} FROM json_populate_recordset(null::${t}, $1::json)
+         ORDER BY tenant, record_id
          ON CONFLICT (tenant, record_id) DO UPDATE SET ${updates}, stored_at = now() WHERE ${t}.usage <= EXCLUDED.usage`,
         [`[${[...this.rated.values()].join(',')}]`],
       );
@@ -133,7 +135,8 @@ export class RecordRows {
       const t = qualified(schema, 'charging_requests');
       const cols = COLUMNS.charging_requests;
       await db.query(
-        `INSERT INTO ${t} (${cols}) SELECT ${cols} FROM json_populate_recordset(null::${t}, $1::json) ON CONFLICT DO NOTHING`,
+        `INSERT INTO ${t} (${cols}) SELECT ${cols} FROM json_populate_recordset(null::${t}, $1::json)
+         ORDER BY tenant, session_id, request_number, phase ON CONFLICT DO NOTHING`,
         [`[${this.trail.join(',')}]`],
       );
     }
