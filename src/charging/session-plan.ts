@@ -13,6 +13,7 @@
 import type { StepOp } from '../balances/step.js';
 import { proRata } from '../balances/pro-rata.js';
 import { describeResult, nanoToDecimal, type RatingResult } from '../rating/index.js';
+import { disconnectUsage, hasDisconnectCap } from '../rating/max-cost.js';
 import { result, type ResultName } from './result-codes.js';
 import { unitsFor, usageOf } from './service-context.js';
 import {
@@ -73,6 +74,8 @@ export interface PlannedStep {
   refs: { rg: number; role: OpRole }[];
   /** The session after the step (reservation holds are learned from the results). */
   state: SessionRecord;
+  /** Whether the session is kept after the step (a refused initiate keeps only its answer). */
+  keepsSession: boolean;
   answer: SessionAnswer;
   /** Rated records of the groups, when the session closes (rows as JSON). */
   rated: string[];
@@ -189,10 +192,14 @@ class Planner {
     const g = this.group(rg);
     const refused = i.decisions.reserveRefused.get(rg);
     if (refused) return { ratingGroup: rg, resultCode: result(refused).resultCode };
-    const units = i.decisions.grant.get(rg) ?? quota;
+    const asked = i.decisions.grant.get(rg) ?? quota;
+    const chunk = asked > 0 ? i.rate(s, asked, base(s, g.used), i.req.eventTime) : null;
+    if (asked > 0 && !chunk)
+      return { ratingGroup: rg, resultCode: result('DIAMETER_RATING_FAILED').resultCode };
+    const units = chunk && hasDisconnectCap(chunk) ? Math.min(asked, this.capLeft(g, asked)) : asked;
     if (units <= 0)
       return { ratingGroup: rg, resultCode: result('DIAMETER_CREDIT_LIMIT_REACHED').resultCode };
-    const rated = i.rate(s, units, base(s, g.used), i.req.eventTime);
+    const rated = units === asked ? chunk : i.rate(s, units, base(s, g.used), i.req.eventTime);
     if (!rated) return { ratingGroup: rg, resultCode: result('DIAMETER_RATING_FAILED').resultCode };
     const validity = VALIDITY_SECONDS[s.tor]!;
     const reservationId = `${i.sessionId}#${rg}#${i.req.requestNumber}${units < quota ? 'p' : ''}`;
@@ -224,6 +231,19 @@ class Planner {
         ? { finalUnitIndication: finalUnitFor(s.tor, i.topUpUrl, s.subscriber) }
         : thresholdFor(s.tor, units)),
     };
+  }
+
+  /**
+   * What a `*disconnect` max cost leaves of `quota` after the group's usage so far: as CGRateS
+   * does, the cap is on the session's whole cost (what was used and what is granted, priced from
+   * the start as the terminate prices it), not on each chunk.
+   */
+  private capLeft(g: Group, quota: number): number {
+    const { s, i } = this;
+    const whole = i.rate(s, g.used + quota, 0, s.startedAt);
+    if (!whole) return 0;
+    const usage = disconnectUsage(whole);
+    return (s.tor === 'voice' ? Math.floor(usage / 1e9) : usage) - g.used;
   }
 
   /**
@@ -343,11 +363,15 @@ export function planStep(i: StepInput): PlannedStep {
       ? 'DIAMETER_UNKNOWN_SESSION_ID'
       : commandResult(i.phase === 'expire' ? 'terminate' : i.phase, p.barred, answers);
   const total = Object.values(s.groups).reduce((sum, g) => sum + g.chargedNano, 0);
+  // A refused initiate (4012, 5031, 4010...) opens no session: only its answer is kept, for replays.
+  const keepsSession = i.phase !== 'initiate' || command === 'DIAMETER_SUCCESS';
   const answer: SessionAnswer = {
     sessionId: i.sessionId,
     requestNumber: i.req.requestNumber,
     ...result(command),
-    ...(s.state === 'open' ? { sessionExpiresAt: new Date(s.expiresAtMs).toISOString() } : {}),
+    ...(keepsSession && s.state === 'open'
+      ? { sessionExpiresAt: new Date(s.expiresAtMs).toISOString() }
+      : {}),
     mscc: answers,
     ...(i.phase === 'terminate' || i.phase === 'expire'
       ? { costInformation: { amount: nanoToDecimal(total), currency: s.currency } }
@@ -359,5 +383,5 @@ export function planStep(i: StepInput): PlannedStep {
       : (req.terminationCause ?? (late ? 'TCC_EXPIRED' : answer.resultName));
   const rated = s.state === 'closed' ? closeRecords(i, s, cause, answer.resultCode) : [];
   const trail = trailEntry(i.tenant, i.sessionId, i.req.requestNumber, i.phase, i.req, i.req.eventTime);
-  return { ops: p.ops, refs: p.refs, state: s, answer, rated, trail };
+  return { ops: p.ops, refs: p.refs, state: s, keepsSession, answer, rated, trail };
 }

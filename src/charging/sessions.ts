@@ -13,11 +13,11 @@
  * late report is still charged.
  */
 import type { BalanceStore } from '../balances/store.js';
-import type { StepOpResult, StepOutcome } from '../balances/step.js';
+import type { StepOpResult, StepOutcome, StepRequest } from '../balances/step.js';
 import { proRata } from '../balances/pro-rata.js';
-import { affordableUsage, type BalanceSnapshot } from '../rating/affordable.js';
 import { parseEvent, rateEvent, type CompiledTariff, type RatingResult } from '../rating/index.js';
 import type { Directory } from './directory.js';
+import { affordableGrant, grantSnapshot, type Taken } from './session-grants.js';
 import { refusalResult, result, type ResultName } from './result-codes.js';
 import { destinationOf, serviceKind } from './service-context.js';
 import {
@@ -161,42 +161,23 @@ export function createSessions(deps: SessionDeps) {
   }
 
   /**
-   * What the balances can pay of the group's quota, from what each had free when the step refused
-   * the reservation (`free`, after the step's own settle) and the account's balances for what may
-   * pay what. A snapshot: the step checks it again.
+   * What the balances can pay of the group's quota (session-grants.ts): a snapshot of them, with
+   * what each had free when the step refused the reservation, less what earlier grants take.
    */
   async function affordable(
     s: SessionRecord,
     rg: number,
     plan: PlannedStep,
-    quota: number,
     at: string,
     free: Map<string, number> | undefined,
-  ) {
+    taken: Taken,
+  ): Promise<number> {
+    const quota = plan.state.groups[rg]!.quota;
     const view = await deps.balances.getAccount(s.tenant, s.accountId);
     const rated = rate(s, quota, (s.tor === 'voice' ? 1e9 : 1) * (plan.state.groups[rg]?.used ?? 0), at);
     if (!view || !rated) return 0;
-    const nowMs = deps.now();
-    const usable = view.balances.filter(
-      (b) =>
-        b.activationMs <= nowMs &&
-        (b.expiryMs === null || b.expiryMs > nowMs) &&
-        (b.ratingGroups.length === 0 || b.ratingGroups.includes(rg)) &&
-        (b.categories.length === 0 || b.categories.includes(s.category)),
-    );
-    const snapshot = usable.map((b): BalanceSnapshot => {
-      const id = `${b.scope}:${b.id}`;
-      return {
-        id,
-        unit: b.unit,
-        value: BigInt(Math.max(0, free?.get(id) ?? b.value - b.held)),
-        weight: b.weight,
-        destinations: b.destinations,
-        blocker: false,
-      };
-    });
-    const usage = affordableUsage(rated, snapshot).usage;
-    return Math.min(quota, s.tor === 'voice' ? Math.floor(usage / 1e9) : usage);
+    const snapshot = grantSnapshot(view, s, rg, deps.now(), free, taken);
+    return affordableGrant(s, rated, snapshot, quota, taken);
   }
 
   /** Turns what the balances said of a planned step into decisions for the next plan. */
@@ -207,6 +188,7 @@ export function createSessions(deps: SessionDeps) {
     d: Decisions,
     req: SessionRequest,
   ): Promise<void> {
+    const taken: Taken = new Map(); // what the grants learned in this pass take, in request order
     for (const [i, r] of outcome.results.entries()) {
       if (r.code === 'OK') continue;
       const { rg, role } = plan.refs[i]!;
@@ -227,11 +209,10 @@ export function createSessions(deps: SessionDeps) {
       } else if (role === 'reserve') {
         if (r.code === 'NEED_PRICE') d.reservePriced.set(rg, priced());
         else if (r.code === 'INSUFFICIENT') {
-          // What the balances afford, once; refused again (they changed meanwhile): nothing.
-          const can = d.grant.has(rg)
-            ? 0
-            : await affordable(s, rg, plan, plan.state.groups[rg]!.quota, req.eventTime, r.free);
-          d.grant.set(rg, can);
+          // What the balances afford; refused again (they changed meanwhile): less, or nothing.
+          const before = d.grant.get(rg);
+          const can = await affordable(s, rg, plan, req.eventTime, r.free, taken);
+          d.grant.set(rg, before === undefined || can < before ? can : 0);
           d.reservePriced.delete(rg);
         } else d.reserveRefused.set(rg, refusal);
       }
@@ -251,6 +232,76 @@ export function createSessions(deps: SessionDeps) {
     return delta;
   }
 
+  /** What the step script is asked: the plan's operations, its answer and the session after it. */
+  function stepRequest(
+    k: Known,
+    phase: StepPhase,
+    req: SessionRequest,
+    ids: { fp: string; requestKey: string; subscription: string | undefined },
+    plan: PlannedStep,
+    json: string,
+  ): StepRequest {
+    const keeps = plan.keepsSession;
+    return {
+      stepId: `sess:${plan.answer.sessionId}#${phase === 'expire' ? 'x' : req.requestNumber}`,
+      fingerprint: ids.fp,
+      answer: json,
+      retentionSeconds: 2 * VALIDITY_SECONDS[k.state.tor]! + 86_400,
+      session: {
+        id: plan.answer.sessionId,
+        expectedVersion: k.version,
+        requestKey: ids.requestKey,
+        ...(phase === 'initiate' && keeps ? { info: infoOf(plan.state) } : {}),
+        state: keeps ? stateOf(plan.state) : '',
+        // The sweep's hint follows the Tcc deadline; the next request finds the account by the index,
+        // which lives as long as the session's record (renewed with it at every step).
+        ...(keeps ? { dueMs: plan.state.state === 'open' ? plan.state.expiresAtMs : null } : {}),
+        index: keeps,
+      },
+      ...(phase === 'initiate'
+        ? { expectSubject: k.state.subject, expectSubscription: ids.subscription }
+        : {}),
+      ops: plan.ops,
+      rated: plan.rated,
+      trail: plan.trail,
+    };
+  }
+
+  /** What an applied step changes in this process: the metrics, the reservations' holds, the cache. */
+  function applied(key: string, k: Known, phase: StepPhase, plan: PlannedStep, outcome: StepOutcome): void {
+    if (outcome.status !== 'APPLIED') return;
+    const delta = heldChange(k.state, plan, outcome);
+    if (delta !== 0) deps.onHeld?.(delta);
+    const isOpen = plan.keepsSession && plan.state.state !== 'closed';
+    if (phase === 'initiate' && isOpen) deps.onOpenSessions?.(1);
+    if (phase !== 'initiate' && k.state.state !== 'closed' && !isOpen) deps.onOpenSessions?.(-1);
+    plan.refs.forEach(({ rg, role }, i) => {
+      if (role === 'reserve') plan.state.groups[rg]!.holds = outcome.results[i]!.holds!;
+    });
+    if (plan.keepsSession)
+      remember(key, { accountId: k.accountId, version: outcome.version, state: plan.state });
+  }
+
+  /** The error of a request the session's stored answers refuse. */
+  function refusedRequest(
+    sessionId: string,
+    phase: StepPhase,
+    req: SessionRequest,
+    outcome: StepOutcome,
+  ): SessionError {
+    if (outcome.status === 'TOO_OLD')
+      return new SessionError(
+        'REQUEST_TOO_OLD',
+        `requestNumber ${req.requestNumber} is not newer than ${outcome.newestDropped}, whose answer the session no longer keeps (it keeps the last ${KEPT_ANSWERS}): it is refused, never charged twice`,
+      );
+    if (phase === 'initiate')
+      return new SessionError('SESSION_EXISTS', `session ${sessionId} was opened with a different request`);
+    return new SessionError(
+      'REQUEST_CONFLICT',
+      `requestNumber ${req.requestNumber} was already processed with a different body`,
+    );
+  }
+
   async function step(
     tenant: string,
     sessionId: string,
@@ -260,16 +311,19 @@ export function createSessions(deps: SessionDeps) {
     requestKey: string,
   ): Promise<HandledAnswer> {
     const key = `${tenant}\u0000${sessionId}`;
-    let subscription: string | undefined;
-    const fresh = async (): Promise<Known | SessionAnswer | null> => {
-      if (phase !== 'initiate') return load(tenant, sessionId);
+    const ids = { fp, requestKey, subscription: undefined as string | undefined };
+    const fresh = async (): Promise<Known | SessionAnswer> => {
+      if (phase !== 'initiate') {
+        const found = await load(tenant, sessionId);
+        if (found === null) throw new SessionError('SESSION_NOT_FOUND', `no charging session ${sessionId}`);
+        return found;
+      }
       const opened = await open(tenant, sessionId, req);
       if ('resultCode' in opened) return opened;
-      subscription = opened.subscription;
+      ids.subscription = opened.subscription;
       return opened.known;
     };
     const first = await fresh();
-    if (first === null) throw new SessionError('SESSION_NOT_FOUND', `no charging session ${sessionId}`);
     if ('resultCode' in first) return noAccount(tenant, phase, req, first);
     let k: Known = first;
     let d = noDecisions();
@@ -285,43 +339,16 @@ export function createSessions(deps: SessionDeps) {
         decisions: d,
         ...(deps.topUpUrl ? { topUpUrl: deps.topUpUrl } : {}),
       });
-      const opened = phase !== 'initiate' || plan.answer.resultCode === 2001;
       const json = JSON.stringify(plan.answer);
-      const retentionSeconds: number = 2 * VALIDITY_SECONDS[k.state.tor]! + 86_400;
-      const outcome: StepOutcome = await deps.balances.step(tenant, k.accountId, {
-        stepId: `sess:${sessionId}#${phase === 'expire' ? 'x' : req.requestNumber}`,
-        fingerprint: fp,
-        answer: json,
-        retentionSeconds,
-        session: {
-          id: sessionId,
-          expectedVersion: k.version,
-          requestKey,
-          ...(phase === 'initiate' && opened ? { info: infoOf(plan.state) } : {}),
-          state: opened ? stateOf(plan.state) : '',
-          // The sweep's hint follows the Tcc deadline; the next request finds the account by the index,
-          // which lives as long as the session's record (renewed with it at every step).
-          ...(opened ? { dueMs: plan.state.state === 'open' ? plan.state.expiresAtMs : null } : {}),
-          index: opened,
-        },
-        ...(phase === 'initiate' ? { expectSubject: k.state.subject, expectSubscription: subscription } : {}),
-        ops: plan.ops,
-        rated: plan.rated,
-        trail: plan.trail,
-      });
+      const outcome = await deps.balances.step(
+        tenant,
+        k.accountId,
+        stepRequest(k, phase, req, ids, plan, json),
+      );
       switch (outcome.status) {
-        case 'APPLIED': {
-          const delta = heldChange(k.state, plan, outcome);
-          if (delta !== 0) deps.onHeld?.(delta);
-          const isOpen = opened && plan.state.state !== 'closed';
-          if (phase === 'initiate' && isOpen) deps.onOpenSessions?.(1);
-          if (phase !== 'initiate' && k.state.state !== 'closed' && !isOpen) deps.onOpenSessions?.(-1);
-          plan.refs.forEach(({ rg, role }, i) => {
-            if (role === 'reserve') plan.state.groups[rg]!.holds = outcome.results[i]!.holds!;
-          });
-          if (opened) remember(key, { accountId: k.accountId, version: outcome.version, state: plan.state });
+        case 'APPLIED':
+          applied(key, k, phase, plan, outcome);
           return { answer: plan.answer, json, replayed: false };
-        }
         case 'REPLAY':
           return {
             answer: JSON.parse(outcome.answer) as SessionAnswer,
@@ -329,20 +356,8 @@ export function createSessions(deps: SessionDeps) {
             replayed: true,
           };
         case 'CONFLICT':
-          if (phase === 'initiate')
-            throw new SessionError(
-              'SESSION_EXISTS',
-              `session ${sessionId} was opened with a different request`,
-            );
-          throw new SessionError(
-            'REQUEST_CONFLICT',
-            `requestNumber ${req.requestNumber} was already processed with a different body`,
-          );
         case 'TOO_OLD':
-          throw new SessionError(
-            'REQUEST_TOO_OLD',
-            `requestNumber ${req.requestNumber} is not newer than ${outcome.newestDropped}, whose answer the session no longer keeps (it keeps the last ${KEPT_ANSWERS}): it is refused, never charged twice`,
-          );
+          throw refusedRequest(sessionId, phase, req, outcome);
         case 'STALE':
           if (phase === 'initiate')
             throw new SessionError('SESSION_EXISTS', `session ${sessionId} is already open`);
@@ -359,7 +374,6 @@ export function createSessions(deps: SessionDeps) {
         case 'CHANGED': {
           deps.directory.forget(tenant, req.subscriptionIds ?? []);
           const again = await fresh();
-          if (again === null) throw new SessionError('SESSION_NOT_FOUND', `no charging session ${sessionId}`);
           if ('resultCode' in again) return noAccount(tenant, phase, req, again);
           k = again;
           d = noDecisions();
