@@ -47,6 +47,13 @@ export interface BalanceMeta extends BalanceFilters {
   expiryMs: number | null;
   /** Set when the balance belongs to the account's shared group rather than the account. */
   shared: boolean;
+  /** A blocker that cannot pay what is left stops the paying chain (docs/BALANCES.md). */
+  blocker: boolean;
+  /**
+   * CGRateS's rating subject of usage taken from this unit balance: `*zero<step>` (free, consumed in
+   * whole steps, e.g. `*zero1m`) or '' (consumed unit for unit).
+   */
+  ratingSubject: string;
 }
 
 export interface Balance extends BalanceMeta {
@@ -75,6 +82,10 @@ export interface Charge {
   units: number;
   /** The money price of all `units` at the rated price, nano. */
   amountNano: number;
+  /**
+   * What balance destination filters match: rating's `balanceDestinations` ('length:id,…', see
+   * rating/balance-match.ts), or a bare destination id.
+   */
   destination?: string;
   category?: string;
   ratingGroup?: number;

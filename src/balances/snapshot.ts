@@ -4,6 +4,8 @@ import type { Account, Balance, BalanceMeta, Movement } from './model.js';
 
 export interface SnapshotBalance extends Balance {
   scope: 'a' | 'g';
+  /** The step a `*zero<step>` rating subject consumes in, base units (1 without one). */
+  unitIncrement: number;
 }
 
 export interface OpResult {
@@ -80,9 +82,12 @@ export function decodeBalances(flat: string[], scope: 'a' | 'g'): SnapshotBalanc
   for (const [k, v] of f) {
     if (!k.startsWith('m:')) continue;
     const id = k.slice(2);
-    const meta = JSON.parse(v) as BalanceMeta;
+    const meta = JSON.parse(v) as Partial<BalanceMeta> & Omit<BalanceMeta, 'blocker' | 'ratingSubject'>;
     out.push({
       ...meta,
+      blocker: meta.blocker ?? false,
+      ratingSubject: meta.ratingSubject ?? '',
+      unitIncrement: (meta as { unitIncrement?: number }).unitIncrement ?? 1,
       id,
       scope,
       shared: scope === 'g',

@@ -23,6 +23,7 @@ import {
   type AccountKeys,
 } from './keys.js';
 import type { Account, BalanceFilters, BalanceUnit, Charge } from './model.js';
+import { payingFields } from './paying-fields.js';
 import { proRata } from './pro-rata.js';
 import { runScript, type Verb } from './scripts.js';
 import { decodeStep, stepArgs, type StepOutcome, type StepRequest } from './step.js';
@@ -57,6 +58,9 @@ export interface NewBalance extends Partial<BalanceFilters> {
   expiryMs?: number | null;
   /** Put it in the account's shared group (drawn from by every member). */
   shared?: boolean;
+  /** See BalanceMeta; default false and ''. */
+  blocker?: boolean;
+  ratingSubject?: string;
 }
 
 export interface AccountView {
@@ -329,6 +333,7 @@ export function createBalanceStore(opts: BalanceStoreOptions) {
         destinations: b.destinations ?? [],
         ratingGroups: b.ratingGroups ?? [],
         categories: b.categories ?? [],
+        ...payingFields(b.blocker, b.ratingSubject),
       };
       const k = await keysOf(tenant, id);
       const scope = b.shared ? 'g' : 'a';
@@ -349,7 +354,14 @@ export function createBalanceStore(opts: BalanceStoreOptions) {
       patch: Partial<
         Pick<
           NewBalance,
-          'weight' | 'activationMs' | 'expiryMs' | 'destinations' | 'ratingGroups' | 'categories'
+          | 'weight'
+          | 'activationMs'
+          | 'expiryMs'
+          | 'destinations'
+          | 'ratingGroups'
+          | 'categories'
+          | 'blocker'
+          | 'ratingSubject'
         >
       >,
       opId: string,
@@ -364,6 +376,7 @@ export function createBalanceStore(opts: BalanceStoreOptions) {
         destinations: patch.destinations ?? b.destinations,
         ratingGroups: patch.ratingGroups ?? b.ratingGroups,
         categories: patch.categories ?? b.categories,
+        ...payingFields(patch.blocker ?? b.blocker, patch.ratingSubject ?? b.ratingSubject),
       };
       const k = await keysOf(tenant, id);
       return provision('balance-admin', k, opId, fingerprint('update', [balanceId, patch]), id, [

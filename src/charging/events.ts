@@ -17,6 +17,7 @@ import {
   type RatingResult,
 } from '../rating/index.js';
 import { proRata } from '../balances/pro-rata.js';
+import { destinationSpecificity, parseMatches } from '../rating/balance-match.js';
 import type { Directory, Subscriber } from './directory.js';
 import { describeResult } from '../rating/index.js';
 import { refusalResult, result, type ResultName } from './result-codes.js';
@@ -97,7 +98,7 @@ function enoughCredit(
     (b) =>
       b.activationMs <= now &&
       (b.expiryMs === null || b.expiryMs > now) &&
-      (b.destinations.length === 0 || b.destinations.includes(destination)),
+      destinationSpecificity(b.destinations, parseMatches(destination)) >= 0,
   );
   const units = rated.usage;
   const covered = Math.min(
@@ -177,13 +178,14 @@ async function tryEvent(
   const cost = { amount: nanoToDecimal(rated.costNano), currency: account.currency };
   const granted = unitsFor(kind, usage);
   const matched = rated.segments[0]!.destination;
+  const payable = rated.segments[0]!.balanceDestinations; // what balance filters match (balance-match.ts)
 
   switch (req.requestedAction) {
     case 'PRICE_ENQUIRY':
       return fresh(answer(eventId, req, 'DIAMETER_SUCCESS', { costInformation: cost }));
     case 'CHECK_BALANCE': {
       const view = await deps.balances.getAccount(tenant, account.id);
-      const enough = view ? enoughCredit(view, rated, kind.tor, matched, nowMs) : false;
+      const enough = view ? enoughCredit(view, rated, kind.tor, payable, nowMs) : false;
       return fresh(
         answer(eventId, req, 'DIAMETER_SUCCESS', {
           checkBalanceResult: enough ? 'ENOUGH_CREDIT' : 'NO_CREDIT',
@@ -197,7 +199,7 @@ async function tryEvent(
         unit: kind.tor,
         units: refund ? 0 : rated.usage,
         amountNano: Number(rated.costNano),
-        destination: matched,
+        destination: payable,
         category: kind.category,
         ratingGroup: rg.ratingGroup,
       };

@@ -152,7 +152,7 @@ class Planner {
       unit: s.tor,
       units: rated.usage,
       amountNano: exactNano(rated),
-      destination: rated.segments[0]!.destination,
+      destination: rated.segments[0]!.balanceDestinations,
       category: s.category,
       ratingGroup: rg,
     };
@@ -213,7 +213,7 @@ class Planner {
         unit: s.tor,
         units: rated.usage,
         amountNano: exactNano(rated),
-        destination: rated.segments[0]!.destination,
+        destination: rated.segments[0]!.balanceDestinations,
         category: s.category,
         ratingGroup: rg,
       },

@@ -39,6 +39,8 @@ function presentBalance(b: SnapshotBalance) {
     destinations: b.destinations,
     ratingGroups: b.ratingGroups,
     categories: b.categories,
+    blocker: b.blocker,
+    ratingSubject: b.ratingSubject,
   };
 }
 

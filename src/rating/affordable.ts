@@ -1,12 +1,13 @@
 /**
  * How much of a rated usage a set of balances can pay (CGRateS `GetMaxSessionDuration` without
- * its float drift): the connect fee first, then increment by increment, unit balances of the
- * event's kind before money, most specific destination match first, then heavier first; a
+ * its float drift): the connect fee first, then increment by increment, along `payingOrder` (the
+ * one rule, docs/BALANCES.md, which the Lua planner in balances/lua/common.lua also follows); a
  * blocker balance that cannot pay stops the chain; a `disconnect` max cost stops it too.
  *
  * Pure: the caller passes the rating of the requested usage and a snapshot of the balances.
  * Increments are paid in bulk per balance (closed form), so a long data session costs no loop.
  */
+import { destinationSpecificity, parseMatches, type DestinationMatches } from './balance-match.js';
 import type { Tor } from './model.js';
 import { pow10 } from './money.js';
 import type { RatingResult } from './rate.js';
@@ -19,9 +20,13 @@ export interface BalanceSnapshot {
   /** Money: nano units; units: base units (ns of voice, bytes, messages). */
   value: bigint;
   weight: number;
-  /** Destination ids the balance is restricted to; empty = any. */
+  /** Destination ids the balance is restricted to (`!ID` excludes); empty = any. */
   destinations: string[];
   blocker: boolean;
+  /** Epoch ms; null or absent = never expires (sooner pays first among equals). */
+  expiryMs?: number | null;
+  /** A `*zero<step>` rating subject: consumed in whole steps of this many base units. */
+  unitIncrement?: number;
 }
 
 export interface Movement {
@@ -48,22 +53,40 @@ interface Live {
   spentDen: bigint;
 }
 
-/** Orders the balances that may pay an event of `tor` to destination `dest`. */
-function chain(balances: BalanceSnapshot[], tor: Tor, dest: string, prefixLength: number): Live[] {
-  const precedence = (b: BalanceSnapshot) => (b.destinations.length === 0 ? 0 : prefixLength + 1);
+/**
+ * The balances that may pay an event of `tor` whose number matched `matches`, in paying order:
+ * unit balances of the event's type, then money; within each the most specific destination match
+ * first, then the heaviest, the soonest to expire, then by id. The caller has kept only balances
+ * active now and matching the event's category and rating group.
+ */
+export function payingOrder(
+  balances: readonly BalanceSnapshot[],
+  tor: Tor,
+  matches: DestinationMatches,
+): BalanceSnapshot[] {
+  const expiry = (b: BalanceSnapshot) => b.expiryMs ?? Number.POSITIVE_INFINITY;
   return balances
-    .filter(
-      (b) =>
-        (b.unit === tor || b.unit === 'money') &&
-        (b.destinations.length === 0 || b.destinations.includes(dest)),
-    )
+    .map((b) => ({ b, spec: destinationSpecificity(b.destinations, matches) }))
+    .filter(({ b, spec }) => (b.unit === tor || b.unit === 'money') && spec >= 0)
     .sort(
-      (a, b) =>
-        Number(a.unit === 'money') - Number(b.unit === 'money') ||
-        precedence(b) - precedence(a) ||
-        b.weight - a.weight,
+      (x, y) =>
+        Number(x.b.unit === 'money') - Number(y.b.unit === 'money') ||
+        y.spec - x.spec ||
+        y.b.weight - x.b.weight ||
+        expiry(x.b) - expiry(y.b) ||
+        (x.b.id < y.b.id ? -1 : x.b.id > y.b.id ? 1 : 0),
     )
-    .map((b) => ({ b, num: b.value, den: 1n, spentNum: 0n, spentDen: 1n }));
+    .map(({ b }) => b);
+}
+
+function chain(balances: BalanceSnapshot[], tor: Tor, matches: DestinationMatches): Live[] {
+  return payingOrder(balances, tor, matches).map((b) => ({
+    b,
+    num: b.value,
+    den: 1n,
+    spentNum: 0n,
+    spentDen: 1n,
+  }));
 }
 
 /** How many whole items of `costNum/costDen` fit in `num/den` (costNum > 0). */
@@ -80,6 +103,28 @@ function take(l: Live, count: bigint, costNum: bigint, costDen: bigint): void {
   l.spentDen *= costDen;
 }
 
+const min = (a: bigint, b: bigint) => (a < b ? a : b);
+
+/** Pays up to `want` increments of money cost costNum/costDen from a money balance; returns how many. */
+function payMoney(l: Live, want: bigint, costNum: bigint, costDen: bigint): bigint {
+  const n = costNum === 0n ? want : min(want, fits(l.num, l.den, costNum, costDen));
+  if (n > 0n) take(l, n, costNum, costDen);
+  return n;
+}
+
+/**
+ * Pays up to `want` increments of `inc` units from a unit balance; one consumed in steps of
+ * `unitIncrement` (a `*zero` rating subject) gives whole steps, the last one rounded up.
+ */
+function payUnits(l: Live, want: bigint, inc: bigint): bigint {
+  if (inc === 0n) return want;
+  const step = BigInt(l.b.unitIncrement ?? 1);
+  const n = min(want, ((l.num / l.den / step) * step) / inc);
+  const consumed = ((n * inc + step - 1n) / step) * step;
+  if (consumed > 0n) take(l, 1n, consumed, 1n);
+  return n;
+}
+
 /**
  * Pays `count` increments of (usage `inc`, money cost `costNum/costDen` nano) along the chain.
  * Returns how many were paid; stops at a blocker that cannot pay.
@@ -88,12 +133,8 @@ function payIncrements(live: Live[], count: bigint, inc: bigint, costNum: bigint
   let paid = 0n;
   for (const l of live) {
     if (paid === count) break;
-    const isMoney = l.b.unit === 'money';
-    const [cn, cd] = isMoney ? [costNum, costDen] : [inc, 1n];
-    const k = cn === 0n ? count - paid : fits(l.num, l.den, cn, cd);
-    const n = k < count - paid ? k : count - paid;
-    if (n > 0n) take(l, n, cn, cd);
-    paid += n;
+    paid +=
+      l.b.unit === 'money' ? payMoney(l, count - paid, costNum, costDen) : payUnits(l, count - paid, inc);
     if (paid < count && l.b.blocker) break;
   }
   return paid;
@@ -105,9 +146,7 @@ export function affordableUsage(
   opts: { allowNegative?: boolean } = {},
 ): Affordable {
   if (opts.allowNegative) return { usage: rated.usage, complete: true, movements: [] };
-  const seg = rated.segments[0];
-  const prefixLength = seg && seg.matchedPrefix !== '*any' ? seg.matchedPrefix.length : 0;
-  const live = chain(balances, rated.tor, seg?.destination ?? '', prefixLength);
+  const live = chain(balances, rated.tor, parseMatches(rated.segments[0]?.balanceDestinations ?? ''));
   const result = (usage: number, complete: boolean): Affordable => ({
     usage: Math.min(usage, rated.usage),
     complete,

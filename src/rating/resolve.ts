@@ -8,6 +8,7 @@
 import type { CompiledActivation, CompiledProfile, CompiledTariff, BindingSet } from './compile.js';
 import { RatingErrorCode } from './errors.js';
 import { ANY } from './model.js';
+import { encodeMatches } from './balance-match.js';
 import { collectPrefixes, found } from './prefix-index.js';
 import { activeAt } from './timeline.js';
 
@@ -21,6 +22,8 @@ export interface Resolution {
   destination: string;
   matchedPrefix: string;
   bindings: BindingSet;
+  /** Every destination holding a prefix of the number, for balance filters (balance-match.ts). */
+  balanceDestinations: string;
 }
 
 export interface Who {
@@ -77,11 +80,13 @@ function matchDestination(
         destination: t.destinationIds[bestId]!,
         matchedPrefix: prefix,
         bindings: best,
+        balanceDestinations: encodeMatches(t, number),
       };
     }
   }
   if (plan.any && activeAt(plan.any, t.calendar, atMs)) {
-    return { profile, activation, destination: ANY, matchedPrefix: ANY, bindings: plan.any };
+    const balanceDestinations = encodeMatches(t, number);
+    return { profile, activation, destination: ANY, matchedPrefix: ANY, bindings: plan.any, balanceDestinations };
   }
   return null;
 }

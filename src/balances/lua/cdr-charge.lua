@@ -31,7 +31,7 @@ local journals, ledgers = {}, {}   -- per journal / outbox key: fields and lines
 
 local function restricted(b)
   local function set(l) return l ~= nil and l ~= cjson.null and #l > 0 end
-  return set(b.destinations) or set(b.categories) or set(b.ratingGroups)
+  return b.blocker or set(b.destinations) or set(b.categories) or set(b.ratingGroups)
 end
 
 -- Applies what an account's CDRs took (per balance, summed) and records it for journal and ledger.

@@ -170,6 +170,42 @@ local function contains(list, v)
   return false
 end
 
+-- The charge's destination as rating computed it (src/rating/balance-match.ts): 'len:id,...', every
+-- destination holding a prefix of the dialled number with the length of its longest such prefix; a
+-- bare id (an older caller) counts as matched by a prefix of length 1. Returns {id = length}.
+local function destinationMatches(dest)
+  local m = {}
+  for entry in string.gmatch(dest or '', '[^,]+') do
+    local len, id = string.match(entry, '^(%d+):(.+)$')
+    if not len then len, id = '1', entry end
+    len = tonumber(len)
+    if (m[id] or -1) < len then m[id] = len end
+  end
+  return m
+end
+
+-- How specifically a balance's destination list matches the charge (docs/BALANCES.md, the same rule
+-- as destinationSpecificity in src/rating/balance-match.ts): -1 = it may not pay; 0 = it pays any
+-- destination (no list, or only exclusions none of which holds a prefix of the number); else the
+-- length of the longest prefix of the number held by an included destination. One excluded
+-- destination (`!ID`) holding a prefix of the number rules the balance out.
+local function specificity(list, matches)
+  if list == nil or list == cjson.null or #list == 0 then return 0 end
+  local best, included = -1, false
+  for _, x in ipairs(list) do
+    local s = tostring(x)
+    if string.sub(s, 1, 1) == '!' then
+      if matches[string.sub(s, 2)] then return -1 end
+    else
+      included = true
+      local len = matches[s]
+      if len and len > best then best = len end
+    end
+  end
+  if not included then return 0 end
+  return best
+end
+
 -- Decoded balance metadata by its JSON. The library lives across calls and most accounts' metas
 -- are alike, so a decode (the dearest step of a charge) is mostly skipped. Read-only; bounded.
 local METAS, METAS_COUNT = {}, 0
@@ -195,6 +231,7 @@ local function collect(scope, list)
       local id = string.sub(k, 3)
       list[#list + 1] = { id = id, scope = scope, unit = m.unit, weight = m.weight, activationMs = m.activationMs,
         expiryMs = m.expiryMs, destinations = m.destinations, ratingGroups = m.ratingGroups, categories = m.categories,
+        blocker = m.blocker == true, unitIncrement = tonumber(m.unitIncrement or 1),
         value = tonumber(fields['v:' .. id] or '0'), held = tonumber(fields['h:' .. id] or '0') }
     end
   end
@@ -205,26 +242,44 @@ local function expiryOf(b)
   return tonumber(b.expiryMs)
 end
 
--- Heaviest first, then the soonest to expire, then by id (the documented consumption order).
+-- The paying order (docs/BALANCES.md; the same as payingOrder in src/rating/affordable.ts): the
+-- most specific destination match first, then the heaviest, the soonest to expire, by scope:id.
 local function byPriority(a, b)
+  if a.spec ~= b.spec then return a.spec > b.spec end
   if a.weight ~= b.weight then return a.weight > b.weight end
   if expiryOf(a) ~= expiryOf(b) then return expiryOf(a) < expiryOf(b) end
-  return a.id < b.id
+  return a.scope .. ':' .. a.id < b.scope .. ':' .. b.id
 end
 
+-- The balances of `unit` that may pay the charge, in paying order.
 local function usable(list, c, unit)
+  c.matches = c.matches or destinationMatches(c.destination)
   local out = {}
   for _, b in ipairs(list) do
-    if b.unit == unit and isActive(b) and contains(b.destinations, c.destination)
-      and contains(b.categories, c.category) and contains(b.ratingGroups, c.ratingGroup) then
-      out[#out + 1] = b
+    if b.unit == unit and isActive(b) and contains(b.categories, c.category)
+      and contains(b.ratingGroups, c.ratingGroup) then
+      b.spec = specificity(b.destinations, c.matches)
+      if b.spec >= 0 then out[#out + 1] = b end
     end
   end
   table.sort(out, byPriority)
   return out
 end
 
--- Plans who pays a charge: matching unit balances first, then money for what they do not cover.
+-- What a unit balance with `free` units covers of `remaining`, and what that consumes: a balance
+-- whose rating subject is *zero<step> is consumed in whole steps (unitIncrement) at no cost.
+local function coverage(b, remaining, free)
+  local step = b.unitIncrement or 1
+  if free <= 0 then return 0, 0 end
+  if step <= 1 then local n = math.min(remaining, free); return n, n end
+  local needed = math.ceil(remaining / step)
+  local whole = math.floor(free / step)
+  if whole >= needed then return remaining, needed * step end
+  return whole * step, whole * step
+end
+
+-- Plans who pays a charge: matching unit balances first, then money for what they do not cover,
+-- each in paying order. A blocker that cannot pay what is left stops the chain: INSUFFICIENT.
 -- `avail(b)` says how much of b may be taken; `floor` how far below zero the main wallet may go.
 -- Returns moves {b, amount}, or nil and a code: NEED_PRICE (with the covered units) when units are
 -- partly covered and the caller has not priced the rest (exact pro rata needs big integers), or
@@ -234,8 +289,9 @@ local function plan(list, c, avail, floor)
   if c.units > 0 then
     for _, b in ipairs(usable(list, c, c.unit)) do
       if remaining == 0 then break end
-      local take = math.min(remaining, avail(b))
-      if take > 0 then moves[#moves + 1] = { b = b, amount = take }; remaining = remaining - take end
+      local covered, take = coverage(b, remaining, avail(b))
+      if take > 0 then moves[#moves + 1] = { b = b, amount = take }; remaining = remaining - covered end
+      if remaining > 0 and b.blocker then return nil, 'INSUFFICIENT' end
     end
   end
   local covered = c.units - remaining
@@ -249,6 +305,7 @@ local function plan(list, c, avail, floor)
     if money == 0 then break end
     local take = math.min(money, math.max(0, avail(b)))
     if take > 0 then moves[#moves + 1] = { b = b, amount = take }; money = money - take end
+    if money > 0 and b.blocker then return nil, 'INSUFFICIENT' end
   end
   if money > 0 then
     local main = wallets[1]

@@ -49,6 +49,17 @@ const Filters = {
   categories: Type.Optional(Type.Array(Label, { maxItems: 256 })),
 };
 const Time = Type.String({ format: 'date-time', maxLength: 40 });
+/** The paying chain's fields (docs/BALANCES.md): a blocker stops it; `*zero<step>` usage is free. */
+const Paying = {
+  blocker: Type.Optional(Type.Boolean()),
+  ratingSubject: Type.Optional(
+    Type.String({
+      maxLength: 32,
+      pattern: '^\\*zero[0-9]{1,12}(ns|us|ms|s|m|h)$',
+      description: 'CGRateS *zero<duration>: usage taken from this balance is free, consumed in whole steps',
+    }),
+  ),
+};
 const Subject = Type.String({ minLength: 1, maxLength: 128 });
 
 export const NewAccount = Type.Object(
@@ -92,6 +103,7 @@ export const NewBalance = Type.Object(
     activation: Type.Optional(Time),
     expiry: Type.Optional(Time),
     ...Filters,
+    ...Paying,
     shared: Type.Optional(Type.Boolean()),
     reference: Reference,
   },
@@ -104,6 +116,7 @@ export const BalancePatch = Type.Object(
     activation: Type.Optional(Time),
     expiry: Type.Optional(Type.Union([Time, Type.Null()])),
     ...Filters,
+    ...Paying,
     reference: Reference,
   },
   { additionalProperties: false },

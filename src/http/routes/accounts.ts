@@ -217,6 +217,8 @@ export function accountRoutes(app: FastifyInstance, store: BalanceStore): void {
           ratingGroups: b.ratingGroups ?? [],
           categories: b.categories ?? [],
           shared: b.shared ?? false,
+          blocker: b.blocker ?? false,
+          ratingSubject: b.ratingSubject ?? '',
         },
         opOf(b.reference),
       );
