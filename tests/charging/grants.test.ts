@@ -209,6 +209,7 @@ describe('a refused initiate', () => {
     const again = await call(sid, 'initiate', voiceInit(c.msisdn, to, 60));
     expect(again.body).toBe(r.body);
     const u = await call(sid, 'update', update(1, 0, 60));
+    expect(u.statusCode).toBe(404);
     expect(u.json()).toMatchObject({ cause: 'SESSION_NOT_FOUND' });
   });
 });
