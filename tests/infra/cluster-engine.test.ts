@@ -6,9 +6,9 @@
  * says ready; with the Cluster stopped readiness says 503 and requests 503 with Retry-After.
  * Readiness also says not-ready while a slot is not served.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster } from 'ioredis';
@@ -74,6 +74,22 @@ async function call(
     json: text ? (JSON.parse(text) as Record<string, unknown>) : {},
     headers: r.headers,
   };
+}
+
+/** Runs the command line with this environment; its exit code and everything it wrote. */
+async function cliRun(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number | null; output: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  const code = await new Promise<number | null>((ok) => child.once('exit', ok));
+  return { code, output };
 }
 
 async function until<T>(what: string, ms: number, probe: () => Promise<T | undefined>): Promise<T> {
@@ -159,6 +175,24 @@ describe('the engine on a Redis Cluster', () => {
       mscc: [{ ratingGroup: 100, used: [{ time: 30 }] }],
     });
     expect(end.status).toBe(200);
+
+    // The command line imports CDRs through the same Cluster (its workers reach every master).
+    const cdrs = join(dir, 'carol.csv');
+    writeFileSync(
+      cdrs,
+      'cdr_id,tenant,subscriber,category,service,destination,start_time,usage,subject,rating_group\n' +
+        [1, 2, 3]
+          .map((i) => `cl-${i},acme,447700900077,sms,sms,+447911123456,2026-11-20T11:0${i}:00Z,1,,`)
+          .join('\n') +
+        '\n',
+    );
+    const imported = await cliRun(['cdr', 'import', cdrs], { ...env('cli'), TARIFF_DIR: 'tariffs/sample' });
+    expect(imported.output).toContain('Redis Cluster at');
+    expect(imported.code).toBe(0);
+    const rated = await pool.query(
+      `SELECT count(*)::int AS n FROM ${schema}.rated_cdrs WHERE account_id = 'carol'`,
+    );
+    expect(rated.rows[0].n).toBe(3);
 
     // The drains store every movement in PostgreSQL: the ledger sums to the balance.
     const account = await call(a!, 'GET', '/v1/accounts/carol', BILLING);
