@@ -19,6 +19,7 @@ import {
   type CompiledTariff,
 } from '../rating/index.js';
 import { loadTariffFolder } from '../tariffs/load.js';
+import { dialledNumber } from '../rating/number-format.js';
 import { ChunkBuilder, type ChunkAccount, type ChunkResult } from './chunk-result.js';
 import type { CdrField, CdrRecord, ColumnMapping, LineRules } from './format.js';
 import { eachLine } from './parse.js';
@@ -180,6 +181,8 @@ async function rateChunk(task: ChunkTask): Promise<ChunkResult> {
       out.rejects.push({ line: r.line, reason: 'UNKNOWN_SUBSCRIBER', detail, raw: r.raw });
       return;
     }
+    // Rated and stored as the tenant's number rules make it, as the charging API does.
+    r.destination = dialledNumber(tariff.numbers, r.tenant, r.destination);
     const rated = rateEvent(tariff, {
       tenant: r.tenant,
       category: r.category,
@@ -224,6 +227,7 @@ async function rateEvents(task: RateTask): Promise<RateOutcome[]> {
   return task.events.map((e) => {
     const ev = parseEvent({ ...e, answerTime: e.startTime });
     if ('ok' in ev) return { ok: false, code: ev.code, message: ev.message };
+    ev.destination = dialledNumber(tariff.numbers, ev.tenant, ev.destination);
     const r = rateEvent(tariff, ev);
     if (!r.ok) return { ok: false, code: r.code, message: r.message };
     const b = describeResult(r);

@@ -144,7 +144,7 @@ async function tryEvent(
   nowMs: number,
 ): Promise<EventOutcome | 'CHANGED'> {
   const fresh = (a: EventAnswer): EventOutcome => ({ answer: a, json: JSON.stringify(a), replayed: false });
-  const kind = serviceKind(req.serviceContextId);
+  const kind = serviceKind(deps.tariff(), req.serviceContextId);
   if (!kind)
     return orphan(
       deps,
@@ -165,7 +165,7 @@ async function tryEvent(
     tenant,
     category: kind.category,
     subject: account.subject,
-    destination: destinationOf(req.serviceInformation),
+    destination: destinationOf(deps.tariff(), tenant, req.serviceInformation),
     answerTime: req.eventTime,
     usage,
     tor: kind.tor,

@@ -138,6 +138,8 @@ export interface SessionRecord {
   currency: string;
   category: string;
   tor: ServiceKind['tor'];
+  /** Which unit field is the usage (service-kinds.ts); absent in sessions opened before it was kept. */
+  usage?: ServiceKind['usage'];
   destination: string;
   state: 'open' | 'closed';
   /** Tcc: when the session expires unless a request comes (its reservations expire with it). */

@@ -277,7 +277,7 @@ class Planner {
 
 /** The answers of the request's rating groups, with their operations planned. */
 function planGroups(p: Planner, i: StepInput, phase: StepPhase): MsccAnswer[] {
-  const kind = { category: p.s.category, tor: p.s.tor };
+  const kind = { tor: p.s.tor, ...(p.s.usage ? { usage: p.s.usage } : {}) };
   const answers: MsccAnswer[] = [];
   for (const m of i.req.mscc ?? []) {
     const used = (m.used ?? []).reduce((sum, u) => sum + (usageOf(kind, u) ?? 0), 0);

@@ -137,7 +137,7 @@ export function createSessions(deps: SessionDeps) {
       ...result(name),
       mscc: [],
     });
-    const kind = serviceKind(req.serviceContextId);
+    const kind = serviceKind(deps.tariff(), req.serviceContextId);
     if (!kind) return fail('DIAMETER_RATING_FAILED');
     const found = await deps.directory.find(tenant, req.subscriptionIds);
     if (!found) return fail('DIAMETER_USER_UNKNOWN');
@@ -149,7 +149,8 @@ export function createSessions(deps: SessionDeps) {
       currency: a.currency,
       category: kind.category,
       tor: kind.tor,
-      destination: destinationOf(req.serviceInformation),
+      usage: kind.usage,
+      destination: destinationOf(deps.tariff(), tenant, req.serviceInformation),
       state: 'open',
       expiresAtMs: deps.now(),
       startedAt: req.eventTime,

@@ -7,6 +7,8 @@ import { makeCalendar, type Calendar } from './calendar.js';
 import { ANY, type RoundingMethod, type MaxCostStrategy, type TariffPlan, type Timing } from './model.js';
 import { parseDecimal, pow10, type Decimal } from './money.js';
 import { buildPrefixIndex, type PrefixIndex } from './prefix-index.js';
+import { compileNumberRules, type CompiledNumberRules } from './number-format.js';
+import { compileServiceKinds, type ServiceKinds } from './service-kinds.js';
 
 export interface CompiledTiming {
   id: string;
@@ -91,6 +93,10 @@ export interface CompiledTariff {
   prefixes: PrefixIndex;
   /** tenant -> category -> subject -> profile (nested: no key strings built per event). */
   profiles: Map<string, Map<string, Map<string, CompiledProfile>>>;
+  /** Per tenant, the rules that turn a number as sent into the number rated (network.json). */
+  numbers: CompiledNumberRules;
+  /** Service context id -> what it is rated as (network.json over the 3GPP defaults). */
+  serviceKinds: ServiceKinds;
   counts: {
     destinations: number;
     prefixes: number;
@@ -284,6 +290,8 @@ export function compileTariff(plan: TariffPlan): CompiledTariff {
     destinationIds,
     prefixes,
     profiles,
+    numbers: compileNumberRules(plan.network?.numbers),
+    serviceKinds: compileServiceKinds(plan.network?.serviceContexts),
     counts: {
       destinations: plan.destinations.length,
       prefixes: prefixes.size,

@@ -110,9 +110,38 @@ export interface RatingProfile {
   activations: Activation[];
 }
 
+/** A number rule: where it matches, the number's match is replaced (number-format.ts). */
+export interface NumberRule {
+  /** Names the rule in problems and docs. */
+  id: string;
+  /** A JavaScript regular expression anchored at the start (`^`), checked by `patternProblem`. */
+  match: string;
+  /** The replacement; `$1`… name the match's groups. */
+  replace: string;
+}
+
+/** Which requested/used unit field counts: `totalOctets` falls back to input + output octets. */
+export type UsageField = 'time' | 'totalOctets' | 'inputOctets' | 'outputOctets' | 'serviceSpecificUnits';
+
+/** What a service context is rated as (service-kinds.ts). */
+export interface ServiceKind {
+  category: string;
+  tor: Tor;
+  usage: UsageField;
+}
+
+/** How the network's requests are read before rating (the folder's network.json). */
+export interface NetworkConfig {
+  /** Ordered number rules per tenant (`*any`: tenants without their own): number-format.ts. */
+  numbers?: Record<string, NumberRule[]>;
+  /** Service contexts over the four 3GPP defaults: service-kinds.ts. */
+  serviceContexts?: Record<string, ServiceKind>;
+}
+
 export interface TariffPlan {
   /** IANA time zone in which timings (days, start times) are read. Default "UTC". */
   timezone: string;
+  network?: NetworkConfig;
   destinations: Destination[];
   timings: Timing[];
   rates: Rate[];

@@ -6,6 +6,7 @@ import { describeResult } from './breakdown.js';
 import type { CompiledTariff } from './compile.js';
 import type { RatingError } from './errors.js';
 import { parseEvent } from './event.js';
+import { dialledNumber } from './number-format.js';
 import { rateEvent } from './rate.js';
 
 export type PriceOutput =
@@ -24,6 +25,8 @@ function failure(e: RatingError): PriceOutput {
 export function priceEvent(tariff: CompiledTariff, input: unknown): PriceOutput {
   const event = parseEvent(input);
   if ('ok' in event) return failure(event);
+  // The number as the charging API rates it (URI stripped, the tenant's number rules applied).
+  event.destination = dialledNumber(tariff.numbers, event.tenant, event.destination);
   const result = rateEvent(tariff, event);
   if (!result.ok) return failure(result);
   return { ok: true, price: describeResult(result) };

@@ -9,6 +9,7 @@ import type { TariffPlan } from '../rating/model.js';
 import { isCgratesFolder, readCgratesFolder } from './cgrates-csv.js';
 import { TariffError } from './errors.js';
 import { NATIVE_FILE, readNativeFolder } from './native.js';
+import { readNetworkFile } from './network-file.js';
 import { jsonPaths, validateTariff } from './validate.js';
 
 export type TariffFormat = 'native' | 'cgrates-csv';
@@ -42,6 +43,21 @@ export async function loadTariffFolder(dir: string, opts: { timezone?: string } 
   if (!(await stat(dir).catch(() => null))?.isDirectory()) {
     throw new TariffError([{ file: dir, message: 'not a directory' }]);
   }
+  const { network, problems } = await readNetworkFile(dir);
+  let loaded: LoadedTariff;
+  try {
+    loaded = await loadPlan(dir, opts);
+  } catch (e) {
+    // Every problem of the folder at once: the plan's and network.json's.
+    if (e instanceof TariffError) throw new TariffError([...e.problems, ...problems]);
+    throw e;
+  }
+  if (problems.length) throw new TariffError(problems);
+  if (network) loaded.plan.network = network;
+  return loaded;
+}
+
+async function loadPlan(dir: string, opts: { timezone?: string }): Promise<LoadedTariff> {
   const format = await detectFormat(dir);
   if (format === 'native') {
     const { plan, problems } = await readNativeFolder(dir);
