@@ -102,3 +102,49 @@ describe('affordable usage', () => {
     ]);
   });
 });
+
+/** CGRateS-style bundle destinations no rate uses: all of the UK, and Vodafone UK mobiles. */
+const national = build({
+  destinations: { UK: ['+44'], UK_MOBILE: ['+447'], UK_MOBILE_VF: ['+447700'] },
+  rates: { R: [slot('0.6', 60, 1)] },
+  bindings: [{ destination: 'UK_MOBILE', rate: 'R' }],
+});
+const paid = (r: ReturnType<typeof afford>) =>
+  r.movements.map((m) => [m.balanceId, m.num / m.den / BigInt(S)]);
+
+describe('which balance pays (docs/BALANCES.md)', () => {
+  it('a national bundle pays for a call rated by a narrower destination', () => {
+    const uk = minutes('uk', 10, { destinations: ['UK'] });
+    expect(afford(national, 600, [uk], '+447911123456').usage / S).toBe(600);
+  });
+
+  it('an excluded destination holding a prefix keeps the bundle out', () => {
+    const uk = minutes('uk', 10, { destinations: ['UK', '!UK_MOBILE_VF'] });
+    expect(afford(national, 600, [uk], '+447700900123').usage).toBe(0);
+    expect(afford(national, 600, [uk], '+447911123456').usage / S).toBe(600);
+    const notVf = minutes('x', 10, { destinations: ['!UK_MOBILE_VF'] });
+    expect(afford(national, 60, [notVf], '+447911123456').usage / S).toBe(60);
+  });
+
+  it('the most specific match pays first, then the heaviest, then the soonest to expire', () => {
+    const uk = minutes('uk', 10, { destinations: ['UK'], weight: 50 });
+    const vf = minutes('vf', 10, { destinations: ['UK_MOBILE_VF'], weight: 0 });
+    expect(paid(afford(national, 60, [uk, vf], '+447700900123'))).toEqual([['vf', 60n]]);
+    const late = minutes('late', 10, { expiryMs: 2_000 });
+    const soon = minutes('soon', 10, { expiryMs: 1_000 });
+    const never = minutes('never', 10);
+    expect(paid(afford(national, 60, [never, late, soon], '+447911123456'))).toEqual([['soon', 60n]]);
+  });
+
+  it('a unit blocker that cannot pay all stops the chain: money does not pay after it', () => {
+    const b = minutes('b', 0.5, { blocker: true, destinations: ['UK'] });
+    expect(afford(national, 60, [b, money('m', '10')], '+447911123456').usage / S).toBe(30);
+  });
+
+  it('a *zero1m bundle is consumed in whole minutes, free', () => {
+    const z = minutes('z', 1.5, { unitIncrement: 60 * S });
+    const r = afford(perSecond, 90, [z]);
+    expect(r.usage / S).toBe(60);
+    expect(paid(afford(perSecond, 30, [z]))).toEqual([['z', 60n]]);
+  });
+});
