@@ -303,6 +303,44 @@ export function createSessions(deps: SessionDeps) {
     );
   }
 
+  /**
+   * The session a request steps from: the one stored, or for an initiate a new one (or the answer
+   * of an initiate that opens none: nobody to charge); `ids` learns the subscription it found.
+   */
+  async function sessionFor(
+    tenant: string,
+    sessionId: string,
+    phase: StepPhase,
+    req: SessionRequest,
+    ids: { subscription: string | undefined },
+  ): Promise<Known | SessionAnswer> {
+    if (phase !== 'initiate') {
+      const found = await load(tenant, sessionId);
+      if (found === null) throw new SessionError('SESSION_NOT_FOUND', `no charging session ${sessionId}`);
+      return found;
+    }
+    const opened = await open(tenant, sessionId, req);
+    if ('resultCode' in opened) return opened;
+    ids.subscription = opened.subscription;
+    return opened.known;
+  }
+
+  /** The session as the step found it, moved on by another engine since this one planned (STALE). */
+  function moved(key: string, k: Known, phase: StepPhase, sessionId: string, outcome: StepOutcome): Known {
+    if (phase === 'initiate')
+      throw new SessionError('SESSION_EXISTS', `session ${sessionId} is already open`);
+    if (outcome.status !== 'STALE') return k;
+    const now = {
+      accountId: k.accountId,
+      version: outcome.version,
+      state: sessionFrom(outcome.info, outcome.state),
+    };
+    remember(key, now);
+    // The sweep saw an old state: the session may have been closed or renewed since.
+    if (phase === 'expire' && !dueNow(now.state)) throw new NoLongerDue();
+    return now;
+  }
+
   async function step(
     tenant: string,
     sessionId: string,
@@ -313,17 +351,7 @@ export function createSessions(deps: SessionDeps) {
   ): Promise<HandledAnswer> {
     const key = `${tenant}\u0000${sessionId}`;
     const ids = { fp, requestKey, subscription: undefined as string | undefined };
-    const fresh = async (): Promise<Known | SessionAnswer> => {
-      if (phase !== 'initiate') {
-        const found = await load(tenant, sessionId);
-        if (found === null) throw new SessionError('SESSION_NOT_FOUND', `no charging session ${sessionId}`);
-        return found;
-      }
-      const opened = await open(tenant, sessionId, req);
-      if ('resultCode' in opened) return opened;
-      ids.subscription = opened.subscription;
-      return opened.known;
-    };
+    const fresh = () => sessionFor(tenant, sessionId, phase, req, ids);
     const first = await fresh();
     if ('resultCode' in first) return noAccount(tenant, phase, req, first);
     let k: Known = first;
@@ -360,16 +388,7 @@ export function createSessions(deps: SessionDeps) {
         case 'TOO_OLD':
           throw refusedRequest(sessionId, phase, req, outcome);
         case 'STALE':
-          if (phase === 'initiate')
-            throw new SessionError('SESSION_EXISTS', `session ${sessionId} is already open`);
-          k = {
-            accountId: k.accountId,
-            version: outcome.version,
-            state: sessionFrom(outcome.info, outcome.state),
-          };
-          remember(key, k);
-          // The sweep saw an old state: the session may have been closed or renewed since.
-          if (phase === 'expire' && !dueNow(k.state)) throw new NoLongerDue();
+          k = moved(key, k, phase, sessionId, outcome);
           d = noDecisions();
           break;
         case 'CHANGED': {
