@@ -26,20 +26,22 @@ const BILLING = { authorization: 'Bearer demo-billing' };
 
 /**
  * After the CGRateS tutorial: calls to DST_CAPPED at 0.01 per second with a 0.12 `*disconnect` max
- * cost (the tutorial's call to 1003, cut after 12 s); mobiles at 0.05 connect + 0.15 per minute
+ * cost (the tutorial's call to 1003, cut after 12 s), and to DST_FEE_CAPPED with a 0.05 connect fee
+ * under the same cap; mobiles at 0.05 connect + 0.15 per minute
  * per second; data at 0.01 per MiB counted per KiB.
  */
 const TARIFF: Record<string, string> = {
-  'Destinations.csv': '#Id,Prefix\nDST_CAPPED,+4420\nDST_MOBILE,+447\n',
+  'Destinations.csv': '#Id,Prefix\nDST_CAPPED,+4420\nDST_FEE_CAPPED,+4421\nDST_MOBILE,+447\n',
   'Rates.csv':
     '#Id,ConnectFee,Rate,RateUnit,RateIncrement,GroupIntervalStart\n' +
-    'RT_1CNT_PER_SEC,0,0.01,1s,1s,0s\nRT_MOBILE,0.05,0.15,60s,1s,0s\nRT_DATA,0,0.01,1048576,1024,0s\n',
+    'RT_1CNT_PER_SEC,0,0.01,1s,1s,0s\nRT_FEE,0.05,0.01,1s,1s,0s\nRT_MOBILE,0.05,0.15,60s,1s,0s\nRT_DATA,0,0.01,1048576,1024,0s\n',
   'DestinationRates.csv':
     '#Id,DestinationId,RatesTag,RoundingMethod,RoundingDecimals,MaxCost,MaxCostStrategy\n' +
     'DR_CAPPED,DST_CAPPED,RT_1CNT_PER_SEC,*up,4,0.12,*disconnect\n' +
+    'DR_FEE_CAPPED,DST_FEE_CAPPED,RT_FEE,*up,4,0.12,*disconnect\n' +
     'DR_MOBILE,DST_MOBILE,RT_MOBILE,*up,4,0,\nDR_DATA,*any,RT_DATA,*up,4,0,\n',
   'RatingPlans.csv':
-    '#Id,DestinationRatesId,TimingTag,Weight\nRP_CALL,DR_CAPPED,*any,10\nRP_CALL,DR_MOBILE,*any,10\n' +
+    '#Id,DestinationRatesId,TimingTag,Weight\nRP_CALL,DR_CAPPED,*any,10\nRP_CALL,DR_FEE_CAPPED,*any,10\nRP_CALL,DR_MOBILE,*any,10\n' +
     'RP_DATA,DR_DATA,*any,10\n',
   'RatingProfiles.csv':
     '#Tenant,Category,Subject,ActivationTime,RatingPlanId,RatesFallbackSubject\n' +
@@ -146,6 +148,12 @@ describe('max cost *disconnect', () => {
     const t = await call(sid, 'terminate', { requestNumber: 3, eventTime: at(30), mscc: [] });
     expect(t.json().costInformation).toEqual({ amount: '0.12', currency: 'GBP' });
     expect(await c.balance('main')).toMatchObject({ value: 10_000_000_000 - 120_000_000, held: 0 });
+  });
+
+  it('counts the connect fee in the cost the cap limits', async () => {
+    const c = await customer('10');
+    const i = await call('cap;fee', 'initiate', voiceInit(c.msisdn, '+442179460000', 60));
+    expect(i.json().mscc[0]).toMatchObject({ granted: { time: 7 } }); // 0.05 + 7 x 0.01 = 0.12
   });
 
   it('leaves uncapped destinations alone', async () => {
