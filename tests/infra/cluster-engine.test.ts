@@ -8,12 +8,12 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkRedisReady } from '../../src/infra/redis.js';
+import { checkRedisReady, clusterOptions } from '../../src/infra/redis.js';
 import { decimalToNano } from '../../src/rating/money.js';
 import { databaseUrl, testPostgres } from '../support/postgres.js';
 import { startEngine, type EngineProcess } from './engine-process.js';
@@ -245,6 +245,50 @@ describe('the engine on a Redis Cluster', () => {
     await owner.call('CLUSTER', 'ADDSLOTS', slot);
     await until('ready again', 10_000, ready);
   }, 60_000);
+});
+
+describe('a Cluster with replicas (scripts/start-redis-cluster.sh, REPLICAS=1)', () => {
+  // Six ports of its own, away from the other Cluster tests.
+  const base = 7700 + (process.pid % 50) * 6;
+  const where = join(dir, 'replicas');
+  let client: Cluster | undefined;
+
+  afterAll(async () => {
+    await client?.quit().catch(() => undefined);
+    execFileSync('bash', ['scripts/stop-redis-cluster.sh', where]);
+  });
+
+  it('has 3 masters and 3 replicas; a master killed is not ready until its replica serves its slots', async () => {
+    execFileSync('bash', ['scripts/start-redis-cluster.sh', String(base), where], {
+      stdio: 'pipe',
+      env: { ...process.env, REPLICAS: '1' },
+    });
+    client = new Cluster([{ host: '127.0.0.1', port: base }], {
+      ...clusterOptions({ tls: false }, 2000),
+    });
+    client.on('error', () => undefined).on('node error', () => undefined);
+    const ready = () =>
+      checkRedisReady(client!).then(
+        () => true,
+        () => undefined,
+      );
+    await until('ready', 10_000, ready);
+    expect(client.nodes('master')).toHaveLength(3);
+    const roles = String(await client.nodes('master')[0]!.call('CLUSTER', 'NODES'))
+      .split('\n')
+      .filter((l) => / (myself,)?slave /.test(l));
+    expect(roles).toHaveLength(3);
+
+    const victim = client.nodes('master')[0]!;
+    const port = victim.options.port!;
+    const key = `k{${port}}`;
+    await client.set(key, '1'); // somewhere; read back after the failover
+    process.kill(Number(readFileSync(join(where, String(port), 'redis.pid'), 'utf8')), 'SIGKILL');
+    await until('not ready', 10_000, async () => ((await ready()) ? undefined : true));
+    await until('ready after the failover', 30_000, ready);
+    expect(client.nodes('master').map((n) => n.options.port)).not.toContain(port);
+    expect(await client.incr(key)).toBeGreaterThan(0);
+  }, 90_000);
 });
 
 /** The first slot the node that wrote this CLUSTER NODES answer serves. */
