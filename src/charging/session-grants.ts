@@ -47,7 +47,9 @@ export function grantSnapshot(
       value: BigInt(free?.get(id) ?? b.value - b.held) - (taken.get(id) ?? 0n),
       weight: b.weight,
       destinations: b.destinations,
-      blocker: false,
+      blocker: b.blocker,
+      expiryMs: b.expiryMs,
+      unitIncrement: b.unitIncrement,
     };
   });
   const credit = creditLine(view.account, balances, taken);

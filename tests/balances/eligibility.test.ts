@@ -38,7 +38,7 @@ const caseArb = fc.record({
   seconds: fc.integer({ min: 1, max: 200 }),
   pricePerSecondNano: fc.constantFrom(0, 1_000_000, 7_000_000),
 });
-type Case = fc.infer<typeof caseArb>;
+type Case = typeof caseArb extends fc.Arbitrary<infer T> ? T : never;
 type Expected = { code: 'OK'; taken: Map<string, number> } | { code: 'INSUFFICIENT' };
 
 let accounts = 0;

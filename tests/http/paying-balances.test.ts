@@ -175,3 +175,32 @@ describe('rating subject *zero1m', () => {
     expect(await c.values()).toEqual({ main: '5' });
   });
 });
+
+describe('a session grant follows the same rule (affordableUsage)', () => {
+  it('a national blocker bundle with 30 s grants 30 s of a 60 s request, money untouched', async () => {
+    const c = await customer([
+      MONEY,
+      { id: 'uk-mins', unit: 'voice', value: 30, destinations: ['UK'], blocker: true },
+    ]);
+    const r = await post(
+      `/v1/sessions/${encodeURIComponent(`tas1;s${++n}`)}/initiate`,
+      {
+        requestNumber: 0,
+        eventTime: new Date(clock).toISOString(),
+        serviceContextId: '32260@3gpp.org',
+        subscriptionIds: [{ type: 'E164', data: c.msisdn }],
+        serviceInformation: { ims: { calledParty: 'tel:+447911123456' } },
+        mscc: [{ ratingGroup: 100, requested: { time: 60 } }],
+      },
+      NET,
+    );
+    expect(r.json()).toMatchObject({ resultCode: 2001, mscc: [{ granted: { time: 30 } }] });
+    const v = await app.inject({ method: 'GET', url: `/v1/accounts/${c.id}`, headers: BILLING });
+    expect(v.json()).toMatchObject({
+      balances: [
+        { id: 'main', reserved: '0' },
+        { id: 'uk-mins', reserved: 30 },
+      ],
+    });
+  });
+});
