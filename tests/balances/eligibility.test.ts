@@ -9,8 +9,10 @@ import { describe, expect, it } from 'vitest';
 import { proRata } from '../../src/balances/pro-rata.js';
 import type { SnapshotBalance } from '../../src/balances/snapshot.js';
 import { createBalanceStore } from '../../src/balances/store.js';
-import { payingOrder, type BalanceSnapshot } from '../../src/rating/affordable.js';
+import { affordableUsage, payingOrder, type BalanceSnapshot } from '../../src/rating/affordable.js';
 import { parseMatches } from '../../src/rating/balance-match.js';
+import { parseEvent, rateEvent } from '../../src/rating/index.js';
+import { build, slot } from '../support/plans.js';
 import { testRedis } from '../support/redis.js';
 
 const { redis, prefix } = testRedis();
@@ -73,6 +75,20 @@ async function provision(c: Case): Promise<string> {
 }
 
 const keyOf = (b: SnapshotBalance) => `${b.scope}:${b.id}`;
+
+const snapshotOf = (balances: SnapshotBalance[]) =>
+  balances
+    .filter((b) => b.expiryMs === null || b.expiryMs > NOW)
+    .map((b): BalanceSnapshot => ({
+      id: keyOf(b),
+      unit: b.unit,
+      value: BigInt(b.value),
+      weight: b.weight,
+      destinations: b.destinations,
+      blocker: b.blocker,
+      expiryMs: b.expiryMs,
+      unitIncrement: b.unitIncrement,
+    }));
 
 /** The TypeScript side: the balances in `payingOrder`, paid as the documented rule says. */
 function predict(balances: SnapshotBalance[], c: Case, units: number, amountNano: number): Expected {
@@ -159,6 +175,78 @@ describe('which balance pays, and in what order: TypeScript and Lua agree', () =
         expect(await charge(id, c, units, amountNano)).toEqual(predict(balances, c, units, amountNano));
       }),
       { numRuns: 300 },
+    );
+  });
+});
+
+/** Every destination priced at 0.01/s in 1 s increments, so that the rated numbers match several. */
+const tariff = build({
+  destinations: { UK: ['+44'], UK_MOB: ['+447'], UK_MOB_VF: ['+447700'], FR: ['+33'] },
+  rates: { R: [slot('0.6', 60, 1)] },
+  bindings: ['UK', 'UK_MOB', 'UK_MOB_VF', 'FR'].map((destination) => ({ destination, rate: 'R' })),
+});
+const PER_SECOND_NANO = 10_000_000;
+const DIALLED = ['+447700900123', '+447911123456', '+442071234567', '+33123456789'];
+
+function rated(number: string, seconds: number) {
+  const ev = parseEvent({
+    tenant: 't',
+    category: 'call',
+    subject: 'u',
+    destination: number,
+    answerTime: new Date(NOW).toISOString(),
+    usage: seconds,
+    tor: 'voice',
+  });
+  if ('ok' in ev) throw new Error(ev.message);
+  const r = rateEvent(tariff, ev);
+  if (!r.ok) throw new Error(r.message);
+  return r;
+}
+
+/** Whether the step script would reserve `seconds` to the number now (a probe: nothing moves). */
+async function reservable(id: string, destination: string, seconds: number): Promise<boolean> {
+  const units = seconds * S;
+  const amountNano = seconds * PER_SECOND_NANO;
+  let priced: { covered: number; moneyNano: number } | undefined;
+  for (let round = 0; round < 3; round++) {
+    const out = await store.step('t', id, {
+      stepId: `${id}:probe:${seconds}:${round}`,
+      fingerprint: `${id}:${seconds}:${round}`,
+      answer: '{}',
+      retentionSeconds: 60,
+      ops: [
+        {
+          verb: 'reserve',
+          reservationId: 'r',
+          expiresMs: NOW + 60_000,
+          charge: { unit: 'voice', units, amountNano, destination, category: 'call' },
+          expect: 'probe',
+          ...(priced ? { priced } : {}),
+        },
+      ],
+    });
+    if (out.status !== 'APPLIED' && out.status !== 'DEVIATED') throw new Error(out.status);
+    const r = out.results[0]!;
+    if (r.code !== 'NEED_PRICE') return r.code === 'EXPECTATION' || r.code === 'OK';
+    priced = { covered: r.covered!, moneyNano: proRata(amountNano, units - r.covered!, units) };
+  }
+  throw new Error('priced three times');
+}
+
+describe('the grant computed in TypeScript is what the step script reserves', () => {
+  it('on random accounts and dialled numbers', { timeout: 120_000 }, async () => {
+    await fc.assert(
+      fc.asyncProperty(caseArb, fc.constantFrom(...DIALLED), async (c, number) => {
+        const id = await provision(c);
+        const asked = rated(number, c.seconds);
+        const balances = (await store.getAccount('t', id))!.balances;
+        const seconds = affordableUsage(asked, snapshotOf(balances)).usage / S;
+        const destination = asked.segments[0]!.balanceDestinations;
+        if (seconds > 0) expect(await reservable(id, destination, seconds)).toBe(true);
+        if (seconds < c.seconds) expect(await reservable(id, destination, seconds + 1)).toBe(false);
+      }),
+      { numRuns: 200 },
     );
   });
 });
