@@ -24,10 +24,12 @@ export type CompiledNumberRules = ReadonlyMap<string, readonly CompiledRule[]>;
 export const MAX_RULES_PER_TENANT = 32;
 export const MAX_PATTERN_CHARS = 100;
 export const MAX_REPLACEMENT_CHARS = 64;
-/** Quantifiers that repeat without bound (`*`, `+`, `{n,}`, and `{n,m}` wider than this). */
-const MAX_UNBOUNDED_QUANTIFIERS = 2;
-const MAX_VARIABLE_QUANTIFIERS = 4;
-const WIDE_RANGE = 32;
+/**
+ * The most ways a pattern may try to split one number: the product of the counts each quantifier
+ * can take (2 for `?`, m-n+1 for `{n,m}`, 257 for `*`, `+`, `{n,}` on a number of up to 256
+ * characters): two unbounded quantifiers and two `?`, about 2 ms on 256 digits at worst, measured.
+ */
+export const MAX_BACKTRACKING_WAYS = 257 * 257 * 2 * 2;
 
 /** The number without URI scheme, host and parameters: `tel:`, `sip:`, `sips:` (any case). */
 export function stripUri(raw: string): string {
@@ -36,10 +38,20 @@ export function stripUri(raw: string): string {
   return end < 0 ? bare : bare.slice(0, end);
 }
 
+/**
+ * Longer numbers skip the rules: the HTTP schemas and CDR fields stop at 256 characters anyway, but
+ * the CLI reads lines of any length, on which even a checked pattern could take quadratic time.
+ */
+export const MAX_NUMBER_CHARS = 256;
+
 /** The number rating sees: the URI stripped, then the tenant's rules (or `*any`'s) in order. */
 export function dialledNumber(rules: CompiledNumberRules, tenant: string, raw: string): string {
   let number = stripUri(raw);
-  for (const r of rules.get(tenant) ?? rules.get(ANY) ?? []) number = number.replace(r.re, r.replace);
+  for (const r of rules.get(tenant) ?? rules.get(ANY) ?? []) {
+    // Also after a rule: a replacement holding `$&` twice could double the number at each rule.
+    if (number.length > MAX_NUMBER_CHARS) break;
+    number = number.replace(r.re, r.replace);
+  }
   return number;
 }
 
@@ -57,8 +69,8 @@ export function compileNumberRules(rules: NumberRules | undefined): CompiledNumb
 /**
  * Why a pattern may not be used, or undefined. Rules run on every charging request, so a pattern
  * must not backtrack catastrophically: anchored at the start, short, no repeated group that holds a
- * quantifier or an alternation (`(\d+)*`, `(a|a)*`), no backreference, few variable quantifiers. Then the work is at most
- * polynomial of a low degree in the number's length, which the request schemas bound.
+ * quantifier or an alternation (`(\d+)*`, `(a|a)*`), no backreference, and few ways to split a
+ * number (`MAX_BACKTRACKING_WAYS`): then a number of up to 256 characters costs a few ms at worst.
  */
 export function patternProblem(pattern: string): string | undefined {
   if (pattern.length === 0 || pattern.length > MAX_PATTERN_CHARS)
@@ -81,15 +93,13 @@ interface Group {
 function shapeProblem(p: string): string | undefined {
   const open: Group[] = [];
   let last: Group | undefined; // the group just closed, if the previous token closed one
-  let unbounded = 0;
-  let variable = 0;
+  let ways = 1;
   for (let i = 0; i < p.length; i++) {
     const c = p[i]!;
     const q = quantifierAt(p, i);
     if (q) {
       if (last?.varies) return 'match repeats a group that itself varies (nested quantifier or alternation)';
-      if (q.unbounded) unbounded++;
-      if (q.variable) variable++;
+      ways *= q.ways;
       for (const g of open) g.varies = true;
       i += q.length - 1;
       last = undefined;
@@ -110,27 +120,23 @@ function shapeProblem(p: string): string | undefined {
       last = open.pop();
     }
   }
-  if (unbounded > MAX_UNBOUNDED_QUANTIFIERS)
-    return `match may use at most ${MAX_UNBOUNDED_QUANTIFIERS} unbounded quantifiers (*, +, {n,})`;
-  if (variable > MAX_VARIABLE_QUANTIFIERS)
-    return `match may use at most ${MAX_VARIABLE_QUANTIFIERS} quantifiers that vary (?, *, +, {n,m})`;
+  if (ways > MAX_BACKTRACKING_WAYS)
+    return 'match has too many quantifiers that vary (at most two of *, +, {n,} and two ?, or the like)';
   return undefined;
 }
 
-/** The quantifier starting at `i` (with its lazy `?`), or undefined. */
-function quantifierAt(
-  p: string,
-  i: number,
-): { length: number; unbounded: boolean; variable: boolean } | undefined {
+/** The quantifier starting at `i` (with its lazy `?`) and how many counts it may take, or undefined. */
+function quantifierAt(p: string, i: number): { length: number; ways: number } | undefined {
   const c = p[i]!;
   const lazy = (n: number) => (p[i + n] === '?' ? n + 1 : n);
-  if (c === '*' || c === '+') return { length: lazy(1), unbounded: true, variable: true };
-  if (c === '?') return { length: lazy(1), unbounded: false, variable: true };
+  const unbounded = MAX_NUMBER_CHARS + 1;
+  if (c === '*' || c === '+') return { length: lazy(1), ways: unbounded };
+  if (c === '?') return { length: lazy(1), ways: 2 };
   const m = /^\{(\d+)(,(\d*))?\}/.exec(p.slice(i));
   if (!m) return undefined;
   const min = Number(m[1]);
   const max = m[2] === undefined ? min : m[3] === '' ? Infinity : Number(m[3]);
-  return { length: lazy(m[0].length), unbounded: max - min > WIDE_RANGE, variable: max > min };
+  return { length: lazy(m[0].length), ways: Math.min(max - min + 1, unbounded) };
 }
 
 /** The last index of a group's opening (`(`, `(?:`, `(?=`, `(?<!`, `(?<name>`), so its `?` is no quantifier. */

@@ -259,11 +259,29 @@ describe('numbers as the network sends them', () => {
     ['^(\\d+)*$', 'nested'],
     ['^(a|a)*$', 'alternation'],
     ['^(\\d)\\1', 'backreferences'],
-    ['^\\d*\\d*\\d*', 'unbounded'],
+    ['^\\d*\\d*\\d*', 'too many quantifiers'],
+    ['^\\d*\\d*\\d{0,32}\\d?x', 'too many quantifiers'],
     ['^(', 'not a valid regular expression'],
     [`^${'0'.repeat(100)}`, 'characters'],
   ])('refuses the pattern %s (%s)', (pattern, why) => {
     expect(patternProblem(pattern)).toContain(why);
+  });
+
+  it('prices a number in a few ms at most with the costliest pattern taken', () => {
+    const worst = '^\\d*\\d*\\d?\\d?x';
+    expect(patternProblem(worst)).toBeUndefined();
+    const rules = compileNumberRules({ t: [{ id: 'worst', match: worst, replace: '' }] });
+    const t0 = performance.now();
+    expect(dialledNumber(rules, 't', '1'.repeat(256))).toBe('1'.repeat(256));
+    expect(performance.now() - t0).toBeLessThan(50); // ~2 ms measured; slack for a loaded machine
+  });
+
+  it('stops applying rules once a number outgrows 256 characters', () => {
+    const double = { match: '^.*', replace: '$&$&' };
+    const rules = compileNumberRules({
+      t: Array.from({ length: 32 }, (_, i) => ({ id: `d${i}`, ...double })),
+    });
+    expect(dialledNumber(rules, 't', '12345678').length).toBe(512);
   });
 
   it.each(['^00', '^0(?=[1-9])', '^\\+?44(\\d{9,10})$', '^(?:0|\\+44)7', '^[0-9]{3,15}$'])(
