@@ -163,7 +163,7 @@ export class ChunkBuilder {
     );
     // An ASCII chunk's characters are its bytes: the line is hashed where it lies.
     const hash = this.bytes ? contentHash(this.bytes, start, start + r.raw.length) : lineHash(r.raw);
-    this.claims.append(`${cdrId}\t${r.startTime}\t${this.fileId}\t${hash}\n`);
+    this.claims.append(`${c.tenant}\t${cdrId}\t${r.startTime}\t${this.fileId}\t${hash}\n`);
   }
 
   finish(timing: ChunkResult['timing']): ChunkResult {

@@ -21,13 +21,15 @@ import type { ImportCounters, ImportDeps } from './pipeline.js';
 import {
   claimCdrs,
   claimConflicts,
-  claimedId,
+  claimedCdr,
+  type ClaimedCdr,
   copyRatedCdrs,
   ensurePartitions,
   markLinesDone,
   rowAt,
   storeRejects,
   unclaimCdrs,
+  type ImportedFile,
 } from './store.js';
 import type { ChunkResult } from './chunk-result.js';
 
@@ -74,7 +76,7 @@ export class ChunkTransaction {
 
   private constructor(
     private readonly deps: ImportDeps,
-    private readonly fileId: string,
+    private readonly file: ImportedFile,
     private readonly r: ChunkResult,
     private readonly lastLine: number,
     private readonly c: ImportCounters,
@@ -85,16 +87,16 @@ export class ChunkTransaction {
     return (this.deps.now ?? Date.now)();
   }
 
-  /** Begins the chunk's transaction: claims its CDR ids (those claimed before are duplicates). */
+  /** Begins the chunk's transaction: claims its CDRs (those their tenant claimed before are duplicates). */
   static async open(
     deps: ImportDeps,
-    fileId: string,
+    file: ImportedFile,
     r: ChunkResult,
     lastLine: number,
     c: ImportCounters,
   ): Promise<ChunkTransaction> {
     const t = performance.now();
-    const tx = new ChunkTransaction(deps, fileId, r, lastLine, c, await deps.pool.connect());
+    const tx = new ChunkTransaction(deps, file, r, lastLine, c, await deps.pool.connect());
     try {
       await tx.client.query('BEGIN');
       await ownBatch(tx.client, tx.batchId);
@@ -119,7 +121,7 @@ export class ChunkTransaction {
       tenant: r.tenants[a]!,
       accountId: r.accountIds[a]!,
     }));
-    await registerBatch(this.deps.pool, this.deps.schema, this.batchId, this.fileId, this.accounts);
+    await registerBatch(this.deps.pool, this.deps.schema, this.batchId, this.file.fileId, this.accounts);
     this.registered = true;
     this.taken = await chargeChunk(this.deps.balances, this.batchId, r, this.positions, this.now());
     this.c.timing.charge += performance.now() - t;
@@ -134,10 +136,10 @@ export class ChunkTransaction {
       rejects.push({
         line: r.line[i]!,
         reason: 'DUPLICATE_ID_CONFLICT',
-        detail: 'a CDR with this id and other content is stored',
+        detail: 'a CDR of this tenant with this id and other content is stored',
         raw: r.source.slice(r.rawStart[i]!, r.rawEnd[i]!),
       });
-    const refused: string[] = [];
+    const refused: ClaimedCdr[] = [];
     let stored = 0;
     let chargedNano = 0;
     const charged: Record<string, number> = {};
@@ -157,7 +159,7 @@ export class ChunkTransaction {
         detail: `the account could not be charged: ${code}`,
         raw: r.source.slice(r.rawStart[i]!, r.rawEnd[i]!),
       });
-      refused.push(claimedId(r.claims, r.claimEnds, i));
+      refused.push(claimedCdr(r.claims, r.claimEnds, i));
     }
     if (this.positions.length) {
       await unclaimCdrs(client, deps.schema, refused);
@@ -165,8 +167,8 @@ export class ChunkTransaction {
       await copyRatedCdrs(client, deps.schema, storedRows(r, this.taken, this.fresh));
       await markStored(client, deps.schema, this.batchId);
     }
-    await storeRejects(client, deps.schema, this.fileId, rejects);
-    await markLinesDone(client, deps.schema, this.fileId, this.lastLine);
+    await storeRejects(client, deps.schema, this.file.fileId, rejects);
+    await markLinesDone(client, deps.schema, this.file, this.lastLine);
     await client.query('COMMIT');
     this.done = true;
     client.release();

@@ -19,7 +19,7 @@ import { NATIVE_MAPPING, type CdrReject, type ColumnMapping } from './format.js'
 import type { RatingPool } from './pool.js';
 import type { Directory } from './worker.js';
 import { fileFingerprint, openCdrFile } from './read.js';
-import { forgetLinesDone, linesDone } from './store.js';
+import { forgetLinesDone, linesDone, type ImportedFile } from './store.js';
 import type { ChunkResult } from './chunk-result.js';
 
 export interface ImportCounters {
@@ -115,6 +115,7 @@ export async function importCdrFile(
     timing: { read: 0, rate: 0, charge: 0, store: 0, worker: 0 },
   };
   const fileId = opts.fileId ?? path;
+  const run: ImportedFile = { fileId, tenant: opts.tenant ?? '' };
   const mapping = withFileTenant(opts.mapping ?? NATIVE_MAPPING, opts.tenant);
   const onlyTenant = opts.enforceTenant && opts.tenant !== undefined ? { tenant: opts.tenant } : {};
   const latestMs = (deps.now ?? Date.now)() + MAX_FUTURE_MS;
@@ -124,7 +125,7 @@ export async function importCdrFile(
     recoverBatches(deps.pool, deps.schema, deps.balances, (deps.now ?? Date.now)(), waitMs);
   await recover(2000);
   // An earlier run of this very file (same id, same content) stored its lines up to a point.
-  c.resumedAfterLine = await linesDone(deps.pool, deps.schema, fileId, await fileFingerprint(path));
+  c.resumedAfterLine = await linesDone(deps.pool, deps.schema, run, await fileFingerprint(path));
   const file = await openCdrFile(path, {
     mapping,
     skipUntilLine: c.resumedAfterLine,
@@ -201,7 +202,7 @@ export async function importCdrFile(
   };
   let lastLineDone = c.resumedAfterLine;
   try {
-    await pipelineChunks(deps, fileId, c, nextRated, (bytesRead, lastLine) => {
+    await pipelineChunks(deps, run, c, nextRated, (bytesRead, lastLine) => {
       c.bytesRead = bytesRead;
       lastLineDone = lastLine;
       opts.onProgress?.(c);
@@ -211,7 +212,7 @@ export async function importCdrFile(
   }
   // A stopped import keeps its checkpoint, so the next run goes on after it.
   if (stopped) c.stoppedAfterLine = lastLineDone;
-  else await forgetLinesDone(deps.pool, deps.schema, fileId);
+  else await forgetLinesDone(deps.pool, deps.schema, run);
   await recover(0);
   return c;
 }
@@ -239,7 +240,7 @@ interface Rated {
  */
 async function pipelineChunks(
   deps: ImportDeps,
-  fileId: string,
+  file: ImportedFile,
   c: ImportCounters,
   nextRated: () => Promise<Rated | null>,
   stored: (bytesRead: number, lastLine: number) => void,
@@ -247,7 +248,7 @@ async function pipelineChunks(
   const first = await nextRated();
   if (!first) return;
   let cur = {
-    tx: await ChunkTransaction.open(deps, fileId, first.r, first.lastLine, c),
+    tx: await ChunkTransaction.open(deps, file, first.r, first.lastLine, c),
     bytesRead: first.bytesRead,
     lastLine: first.lastLine,
   };
@@ -266,7 +267,7 @@ async function pipelineChunks(
       const n = await nextRated();
       if (n) {
         next = {
-          tx: await ChunkTransaction.open(deps, fileId, n.r, n.lastLine, c),
+          tx: await ChunkTransaction.open(deps, file, n.r, n.lastLine, c),
           bytesRead: n.bytesRead,
           lastLine: n.lastLine,
         };

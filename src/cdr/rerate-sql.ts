@@ -10,7 +10,7 @@ import { Readable } from 'node:stream';
 import type { Pool, PoolClient } from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { PENDING_COLUMNS, type MoneyMove } from './rerate-worker.js';
-import { checkSchema } from './store.js';
+import { checkSchema, type ClaimedCdr } from './store.js';
 
 export interface RerateRange {
   from: string;
@@ -106,8 +106,12 @@ export async function copyPending(pool: Pool, schema: string, text: string): Pro
 }
 
 /** Forgets pending CDRs whose money could not move: they keep their old price. */
-export async function dropPending(pool: Pool, schema: string, cdrIds: string[]): Promise<void> {
-  await pool.query(`DELETE FROM ${checkSchema(schema)}.cdr_rerate_pending WHERE cdr_id = ANY($1)`, [cdrIds]);
+export async function dropPending(pool: Pool, schema: string, cdrs: ClaimedCdr[]): Promise<void> {
+  await pool.query(
+    `DELETE FROM ${checkSchema(schema)}.cdr_rerate_pending p USING unnest($1::text[], $2::text[]) AS x(t, i)
+      WHERE p.tenant = x.t AND p.cdr_id = x.i`,
+    [cdrs.map((x) => x.tenant), cdrs.map((x) => x.cdrId)],
+  );
 }
 
 /** The money moves of pending CDRs (a stopped rerate's, to move again: replays where already moved). */
@@ -128,8 +132,9 @@ export async function pendingCount(pool: Pool, schema: string): Promise<number> 
 
 /**
  * Gives every pending CDR its new price and bumps its rerate counter, then empties the journal, in
- * one transaction. The time bounds let the planner keep only the partitions concerned; the row's
- * counter must still be the one priced, so a row is never applied twice.
+ * one transaction. A row is its tenant's CDR (another tenant may use the same id). The time bounds
+ * let the planner keep only the partitions concerned; the row's counter must still be the one
+ * priced, so a row is never applied twice.
  */
 export async function applyPending(client: PoolClient, schema: string): Promise<number> {
   const s = checkSchema(schema);
@@ -148,7 +153,8 @@ export async function applyPending(client: PoolClient, schema: string): Promise<
                 breakdown = p.breakdown, rated_usage = p.rated_usage, rerated = t.rerated + 1
            FROM ${s}.cdr_rerate_pending p
           WHERE t.answer_time >= $1::timestamptz AND t.answer_time <= $2::timestamptz
-            AND t.cdr_id = p.cdr_id AND t.answer_time = p.answer_time AND t.rerated = p.rerated`,
+            AND t.tenant = p.tenant AND t.cdr_id = p.cdr_id AND t.answer_time = p.answer_time
+            AND t.rerated = p.rerated`,
         [lo, hi],
       );
       updated = r.rowCount ?? 0;

@@ -31,6 +31,7 @@ import {
   pendingMoves,
   readPeriod,
 } from './rerate-sql.js';
+import type { ClaimedCdr } from './store.js';
 
 export interface RerateCounters {
   examined: number;
@@ -224,9 +225,9 @@ class MoneyMover {
     private readonly c: RerateCounters,
   ) {}
 
-  /** Moves them all, MOVES_IN_FLIGHT at a time; returns the CDR ids whose money was refused. */
-  async move(moves: MoneyMove[]): Promise<string[]> {
-    const refused: string[] = [];
+  /** Moves them all, MOVES_IN_FLIGHT at a time; returns the CDRs whose money was refused. */
+  async move(moves: MoneyMove[]): Promise<ClaimedCdr[]> {
+    const refused: ClaimedCdr[] = [];
     let next = 0;
     let error: { cause: unknown } | undefined;
     // A lane stops at the first error (Redis gone): nothing goes on moving after the rerate failed.
@@ -239,7 +240,7 @@ class MoneyMover {
     return refused;
   }
 
-  private async one(m: MoneyMove, refused: string[]): Promise<void> {
+  private async one(m: MoneyMove, refused: ClaimedCdr[]): Promise<void> {
     const delta = BigInt(m.deltaNano);
     const code = await this.apply(m, delta);
     if (code === 'OK' || code === 'REPLAYED') {
@@ -247,7 +248,7 @@ class MoneyMover {
       return;
     }
     this.c.failed[code] = (this.c.failed[code] ?? 0) + 1;
-    refused.push(m.cdrId);
+    refused.push({ tenant: m.tenant, cdrId: m.cdrId });
   }
 
   /** OK, REPLAYED (moved before, by a stopped rerate) or why it was refused. */
@@ -255,6 +256,7 @@ class MoneyMover {
     const amountNano = Number(delta < 0n ? -delta : delta);
     if (!Number.isSafeInteger(amountNano)) return 'INVALID_AMOUNT';
     // The operation is what identifies it: a replay matches even if the account's wallets changed.
+    // Operations are kept per account (of one tenant): another tenant's CDR of this id is another.
     const req = { opId: `rerate:${m.cdrId}:${m.rerated}`, fingerprint: `rerate:${delta}` };
     try {
       let r;

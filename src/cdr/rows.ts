@@ -23,8 +23,11 @@ export const RATED_COLUMNS = [
   'charged_nano',
 ] as const;
 
-/** The claim of a CDR id, with what the CDR said (content-hash.ts) to tell a repeat from a conflict. */
-export const CLAIM_COLUMNS = ['cdr_id', 'answer_time', 'file_id', 'content_hash'] as const;
+/**
+ * The claim of a CDR id in its tenant (a CDR is known by both: switches of different operators
+ * number their records alike), with what the CDR said (content-hash.ts) to tell a repeat from a conflict.
+ */
+export const CLAIM_COLUMNS = ['tenant', 'cdr_id', 'answer_time', 'file_id', 'content_hash'] as const;
 
 const SPECIAL = /[\\\t\n\r]/;
 

@@ -1,17 +1,19 @@
 /**
  * Rated CDRs in PostgreSQL: a table partitioned by month (partitions made on demand), a claim table
- * that makes each CDR id count once across all partitions, a rejects table keyed by file and line,
- * and the batches being charged (batches.ts). A batch claims its CDR ids first, in the transaction
- * that later stores its rows: ids already claimed are duplicates, and a batch that does not commit
- * leaves no claim behind.
+ * that makes each CDR count once across all partitions, a rejects table keyed by file and line,
+ * and the batches being charged (batches.ts). A CDR is known by its tenant and its id (switches of
+ * different operators number their records alike). A batch claims its CDRs first, in the
+ * transaction that later stores its rows: CDRs already claimed are duplicates, and a batch that
+ * does not commit leaves no claim behind.
  */
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import type { Pool, PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { ensureColumnType } from '../storage/migrate.js';
+import { ensureColumnType, ensurePrimaryKey } from '../storage/migrate.js';
 import type { CdrReject } from './format.js';
 import { CLAIM_COLUMNS, RATED_COLUMNS } from './rows.js';
+import { keyClaimsByTenant } from './upgrade.js';
 
 export function checkSchema(schema: string): string {
   if (!/^[a-z_][a-z0-9_]*$/.test(schema)) throw new Error(`bad schema name "${schema}"`);
@@ -33,16 +35,23 @@ export async function ensureCdrSchema(pool: Pool, schema: string): Promise<void>
   // Breakdowns are kept as written (json): converting millions of them to jsonb halves COPY's pace.
   await ensureColumnType(pool, `${s}.rated_cdrs`, 'breakdown', 'json');
   await pool.query(
-    `CREATE TABLE IF NOT EXISTS ${s}.cdr_ids (cdr_id text PRIMARY KEY, answer_time timestamptz NOT NULL, file_id text NOT NULL, content_hash integer)`,
+    `CREATE TABLE IF NOT EXISTS ${s}.cdr_ids (tenant text NOT NULL, cdr_id text NOT NULL, answer_time timestamptz NOT NULL,
+      file_id text NOT NULL, content_hash integer, PRIMARY KEY (tenant, cdr_id))`,
   );
   // Added later: claims made before it have none (their repeats stay quiet duplicates).
   await pool.query(`ALTER TABLE ${s}.cdr_ids ADD COLUMN IF NOT EXISTS content_hash integer`);
+  // Claims were once keyed by the id alone, across tenants.
+  await keyClaimsByTenant(pool, s);
   await pool.query(`CREATE TABLE IF NOT EXISTS ${s}.cdr_rejects (
     file_id text NOT NULL, line bigint NOT NULL, raw text NOT NULL, reason text NOT NULL, detail text NOT NULL,
     created_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (file_id, line))`);
   await pool.query(`CREATE TABLE IF NOT EXISTS ${s}.cdr_files (
-    file_id text PRIMARY KEY, fingerprint text NOT NULL, lines_done bigint NOT NULL,
-    updated_at timestamptz NOT NULL DEFAULT now())`);
+    file_id text NOT NULL, tenant text NOT NULL DEFAULT '', fingerprint text NOT NULL, lines_done bigint NOT NULL,
+    updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (file_id, tenant))`);
+  // Checkpoints were once kept per file alone (one made then is not found: its file is read whole
+  // again, every CDR stored before a duplicate).
+  await pool.query(`ALTER TABLE ${s}.cdr_files ADD COLUMN IF NOT EXISTS tenant text NOT NULL DEFAULT ''`);
+  await ensurePrimaryKey(pool, `${s}.cdr_files`, ['file_id', 'tenant']);
   await pool.query(`CREATE TABLE IF NOT EXISTS ${s}.cdr_batches (
     batch_id text PRIMARY KEY, file_id text NOT NULL, status text NOT NULL, tenants text[] NOT NULL,
     accounts text[] NOT NULL, created_at timestamptz NOT NULL DEFAULT now())`);
@@ -87,10 +96,22 @@ function copyValues(row: string): string[] {
     );
 }
 
+/** A CDR as claims know it: its tenant and its id. */
+export interface ClaimedCdr {
+  tenant: string;
+  cdrId: string;
+}
+
+/** One string per (tenant, id): PostgreSQL text holds no NUL, so the pair reads back unambiguously. */
+const keyOf = (tenant: string, cdrId: string) => `${tenant}\u0000${cdrId}`;
+
+/** Column k of cdr_ids rows (CLAIM_COLUMNS order), as a query parameter. */
+const column = (rows: string[][], k: number) => rows.map((x) => x[k]!);
+
 /**
- * Claims CDR ids (in the caller's transaction) from their cdr_ids COPY rows (row i ends at
- * `ends[i]`). Returns, per row, whether its id is new: all of them (one COPY) unless some id was
- * claimed before or repeats in the batch (then each id once, by INSERT ... ON CONFLICT).
+ * Claims CDRs (in the caller's transaction) from their cdr_ids COPY rows (row i ends at `ends[i]`).
+ * Returns, per row, whether its CDR is new to its tenant: all of them (one COPY) unless some was
+ * claimed before or repeats in the batch (then each (tenant, id) once, by INSERT ... ON CONFLICT).
  */
 export async function claimCdrs(
   client: PoolClient,
@@ -109,24 +130,24 @@ export async function claimCdrs(
     await client.query('ROLLBACK TO SAVEPOINT claim');
   }
   const rows = Array.from(ends, (_, i) => copyValues(rowAt(claims, ends, i)));
-  // An id repeated in the batch is claimed by its first row (with that row's content).
-  const r = await client.query<{ cdr_id: string }>(
-    `INSERT INTO ${schema}.cdr_ids (cdr_id, answer_time, file_id, content_hash)
-     SELECT DISTINCT ON (i) i, t::timestamptz, f, h::integer
-     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS x(i, t, f, h, n)
-     ORDER BY i, n
-     ON CONFLICT DO NOTHING RETURNING cdr_id`,
-    [rows.map((x) => x[0]), rows.map((x) => x[1]), rows.map((x) => x[2]), rows.map((x) => x[3])],
+  // A CDR repeated in the batch is claimed by its first row (with that row's content).
+  const r = await client.query<{ tenant: string; cdr_id: string }>(
+    `INSERT INTO ${schema}.cdr_ids (tenant, cdr_id, answer_time, file_id, content_hash)
+     SELECT DISTINCT ON (t, i) t, i, a::timestamptz, f, h::integer
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS x(t, i, a, f, h, n)
+     ORDER BY t, i, n
+     ON CONFLICT DO NOTHING RETURNING tenant, cdr_id`,
+    [0, 1, 2, 3, 4].map((k) => column(rows, k)),
   );
-  const claimed = new Set(r.rows.map((x) => x.cdr_id));
-  // An id claimed now counts for its first row only.
-  return rows.map((x) => claimed.delete(x[0]!));
+  const claimed = new Set(r.rows.map((x) => keyOf(x.tenant, x.cdr_id)));
+  // A CDR claimed now counts for its first row only.
+  return rows.map((x) => claimed.delete(keyOf(x[0]!, x[1]!)));
 }
 
 /**
  * Of the rows `claimCdrs` found claimed before (fresh[i] false), the ones whose content differs
- * from the claim's: an id reused for another CDR. Looked up by id (the primary key), only when a
- * chunk has duplicates.
+ * from the claim's: an id its tenant used for another CDR. Looked up by (tenant, id), the primary
+ * key, only when a chunk has duplicates.
  */
 export async function claimConflicts(
   client: PoolClient,
@@ -138,26 +159,34 @@ export async function claimConflicts(
   const seen = fresh.flatMap((isNew, i) => (isNew ? [] : [i]));
   if (seen.length === 0) return [];
   const rows = seen.map((i) => copyValues(rowAt(claims, ends, i)));
-  const r = await client.query<{ cdr_id: string; content_hash: string | null }>(
-    `SELECT cdr_id, content_hash::text FROM ${schema}.cdr_ids WHERE cdr_id = ANY($1)`,
-    [rows.map((x) => x[0])],
+  const r = await client.query<{ tenant: string; cdr_id: string; content_hash: string | null }>(
+    `SELECT c.tenant, c.cdr_id, c.content_hash::text FROM ${schema}.cdr_ids c
+       JOIN unnest($1::text[], $2::text[]) AS x(t, i) ON c.tenant = x.t AND c.cdr_id = x.i`,
+    [column(rows, 0), column(rows, 1)],
   );
-  const claimed = new Map(r.rows.map((x) => [x.cdr_id, x.content_hash]));
+  const claimed = new Map(r.rows.map((x) => [keyOf(x.tenant, x.cdr_id), x.content_hash]));
   // A claim without a hash (made before hashes were kept) cannot tell: it stays a duplicate.
   return seen.filter((_, k) => {
-    const hash = claimed.get(rows[k]![0]!);
-    return hash != null && hash !== rows[k]![3];
+    const [tenant, cdrId, , , hash] = rows[k]! as [string, string, string, string, string];
+    const before = claimed.get(keyOf(tenant, cdrId));
+    return before != null && before !== hash;
   });
 }
 
 /** Gives up claims (of CDRs that could not be charged: they may be fed again). */
-export async function unclaimCdrs(client: PoolClient, schema: string, ids: string[]): Promise<void> {
-  if (ids.length) await client.query(`DELETE FROM ${schema}.cdr_ids WHERE cdr_id = ANY($1)`, [ids]);
+export async function unclaimCdrs(client: PoolClient, schema: string, cdrs: ClaimedCdr[]): Promise<void> {
+  if (cdrs.length)
+    await client.query(
+      `DELETE FROM ${schema}.cdr_ids c USING unnest($1::text[], $2::text[]) AS x(t, i)
+        WHERE c.tenant = x.t AND c.cdr_id = x.i`,
+      [cdrs.map((x) => x.tenant), cdrs.map((x) => x.cdrId)],
+    );
 }
 
-/** The id of a cdr_ids COPY row. */
-export function claimedId(claims: Uint8Array, ends: Int32Array, i: number): string {
-  return copyValues(rowAt(claims, ends, i))[0]!;
+/** The CDR of a cdr_ids COPY row. */
+export function claimedCdr(claims: Uint8Array, ends: Int32Array, i: number): ClaimedCdr {
+  const [tenant, cdrId] = copyValues(rowAt(claims, ends, i)) as [string, string];
+  return { tenant, cdrId };
 }
 
 /** Stores rated CDR rows (COPY text in RATED_COLUMNS order, whole rows). */
@@ -192,43 +221,57 @@ export async function storeRejects(
 }
 
 /**
+ * A file as an import reads it: its id, and the tenant the import is for ('' when its lines name
+ * their own). The same file imported for two tenants is two runs, each with its own checkpoint: one
+ * stopped part way never makes the other skip lines.
+ */
+export interface ImportedFile {
+  fileId: string;
+  tenant: string;
+}
+
+/**
  * How far an earlier run of this file got: every line up to the returned one is stored, rejected
  * or a duplicate. 0 for a new file, or when the file under this id is not the one that ran.
  */
 export async function linesDone(
   pool: Pool,
   schema: string,
-  fileId: string,
+  file: ImportedFile,
   fingerprint: string,
 ): Promise<number> {
   const r = await pool.query<{ fingerprint: string; lines_done: string }>(
-    `SELECT fingerprint, lines_done::text FROM ${checkSchema(schema)}.cdr_files WHERE file_id = $1`,
-    [fileId],
+    `SELECT fingerprint, lines_done::text FROM ${checkSchema(schema)}.cdr_files WHERE file_id = $1 AND tenant = $2`,
+    [file.fileId, file.tenant],
   );
   const row = r.rows[0];
   if (row?.fingerprint === fingerprint) return Number(row.lines_done);
   await pool.query(
-    `INSERT INTO ${schema}.cdr_files (file_id, fingerprint, lines_done) VALUES ($1, $2, 0)
-     ON CONFLICT (file_id) DO UPDATE SET fingerprint = $2, lines_done = 0, updated_at = now()`,
-    [fileId, fingerprint],
+    `INSERT INTO ${schema}.cdr_files (file_id, tenant, fingerprint, lines_done) VALUES ($1, $2, $3, 0)
+     ON CONFLICT (file_id, tenant) DO UPDATE SET fingerprint = $3, lines_done = 0, updated_at = now()`,
+    [file.fileId, file.tenant, fingerprint],
   );
   return 0;
 }
 
-/** In a chunk's transaction: the file is done up to `line`. */
 /** A file read to its end needs no checkpoint: fed again, it is read whole (its rejects retried). */
-export async function forgetLinesDone(pool: Pool, schema: string, fileId: string): Promise<void> {
-  await pool.query(`DELETE FROM ${checkSchema(schema)}.cdr_files WHERE file_id = $1`, [fileId]);
+export async function forgetLinesDone(pool: Pool, schema: string, file: ImportedFile): Promise<void> {
+  await pool.query(`DELETE FROM ${checkSchema(schema)}.cdr_files WHERE file_id = $1 AND tenant = $2`, [
+    file.fileId,
+    file.tenant,
+  ]);
 }
 
+/** In a chunk's transaction: the file is done up to `line`. */
 export async function markLinesDone(
   client: PoolClient,
   schema: string,
-  fileId: string,
+  file: ImportedFile,
   line: number,
 ): Promise<void> {
   await client.query(
-    `UPDATE ${schema}.cdr_files SET lines_done = GREATEST(lines_done, $2), updated_at = now() WHERE file_id = $1`,
-    [fileId, line],
+    `UPDATE ${schema}.cdr_files SET lines_done = GREATEST(lines_done, $3), updated_at = now()
+      WHERE file_id = $1 AND tenant = $2`,
+    [file.fileId, file.tenant, line],
   );
 }

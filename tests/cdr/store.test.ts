@@ -1,6 +1,6 @@
 /**
  * Rated CDRs in PostgreSQL: monthly partitions on demand, rows exactly as written (COPY escapes),
- * each CDR id claimed once across partitions and within a batch, claims given up, rejects once.
+ * each CDR claimed once per tenant across partitions and within a batch, claims given up, rejects once.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { copyRow, CopyBuffer } from '../../src/cdr/rows.js';
@@ -39,7 +39,7 @@ const row = (id: string, at: string, destination = '+442071234567') =>
     'f1',
     2,
   ]) + '\t208400000';
-const claim = (id: string, at: string) => copyRow([id, at, 'f1', 0]);
+const claim = (id: string, at: string, tenant = 'acme') => copyRow([tenant, id, at, 'f1', 0]);
 
 async function inTransaction<T>(work: (client: import('pg').PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
@@ -108,10 +108,26 @@ describe('rated CDR store', () => {
     expect(odd.rows[0].cdr_id).toBe('a\\odd\tid');
   });
 
+  it('claims an id once per tenant: the same id in another tenant is another CDR', async () => {
+    const rows = [claim('t1', '2026-11-15T10:00:00Z'), claim('t1', '2026-11-15T10:00:00Z', 'globex')];
+    expect(await inTransaction((client) => claimCdrs(client, schema, ...text(rows)))).toEqual([true, true]);
+    // Claimed again (with a new one, so the batch goes the per-row way): each is a duplicate in its own tenant.
+    const again = [...rows, claim('t2', '2026-11-15T10:00:00Z', 'globex'), rows[1]!];
+    expect(await inTransaction((client) => claimCdrs(client, schema, ...text(again)))).toEqual([
+      false,
+      false,
+      true,
+      false,
+    ]);
+    await inTransaction((client) => unclaimCdrs(client, schema, [{ tenant: 'globex', cdrId: 't1' }]));
+    const left = await pool.query(`SELECT tenant FROM ${schema}.cdr_ids WHERE cdr_id = 't1'`);
+    expect(left.rows).toEqual([{ tenant: 'acme' }]);
+  });
+
   it('gives up claims of CDRs that could not be charged, so they can be fed again', async () => {
     await inTransaction(async (client) => {
       await claimCdrs(client, schema, ...text([claim('d', '2026-11-15T10:00:00Z')]));
-      await unclaimCdrs(client, schema, ['d']);
+      await unclaimCdrs(client, schema, [{ tenant: 'acme', cdrId: 'd' }]);
     });
     expect(await store([['d', '2026-11-15T10:00:00Z']])).toEqual([true]);
   });
