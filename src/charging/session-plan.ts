@@ -225,7 +225,7 @@ class Planner {
     return {
       ratingGroup: rg,
       resultCode: result('DIAMETER_SUCCESS').resultCode,
-      granted: unitsFor({ category: s.category, tor: s.tor }, units),
+      granted: unitsFor(s, units), // in the field the service context counts (s.usage)
       validityTime: validity,
       ...(units < quota
         ? { finalUnitIndication: finalUnitFor(s.tor, i.topUpUrl, s.subscriber) }

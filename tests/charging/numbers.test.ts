@@ -47,6 +47,7 @@ RT_FIXED,0,0.06,60s,60s,0s
 RT_FR,0,0.30,60s,60s,0s
 RT_SHORT,0,0.01,60s,60s,0s
 RT_MMS,0,0.25,1,1,0
+RT_DATA,0,0.01,1048576,1048576,0
 `,
   'DestinationRates.csv': `#Id,DestinationId,RatesTag,RoundingMethod,RoundingDecimals,MaxCost,MaxCostStrategy
 DR_STD,DST_UK_MOBILE,RT_MOBILE,*up,4,0,
@@ -54,14 +55,17 @@ DR_STD,DST_UK_FIXED,RT_FIXED,*up,4,0,
 DR_STD,DST_FR,RT_FR,*up,4,0,
 DR_STD,DST_SHORT,RT_SHORT,*up,4,0,
 DR_MMS,*any,RT_MMS,*up,4,0,
+DR_DATA,*any,RT_DATA,*up,4,0,
 `,
   'RatingPlans.csv': `#Id,DestinationRatesId,TimingTag,Weight
 RP_STD,DR_STD,*any,10
 RP_MMS,DR_MMS,*any,10
+RP_DATA,DR_DATA,*any,10
 `,
   'RatingProfiles.csv': `#Tenant,Category,Subject,ActivationTime,RatingPlanId,RatesFallbackSubject
 cgrates.org,call,*any,2026-01-01T00:00:00Z,RP_STD,
 cgrates.org,mms,*any,2026-01-01T00:00:00Z,RP_MMS,
+cgrates.org,data,*any,2026-01-01T00:00:00Z,RP_DATA,
 e164.org,call,*any,2026-01-01T00:00:00Z,RP_STD,
 `,
 };
@@ -78,6 +82,8 @@ const NETWORK = {
   serviceContexts: {
     '32260@huawei.com': { category: 'call', tor: 'voice' },
     '32270@3gpp.org': { category: 'mms', tor: 'sms' },
+    // A gateway that charges downlink only.
+    '32251@huawei.com': { category: 'data', tor: 'data', usage: 'outputOctets' },
   },
 };
 
@@ -376,5 +382,32 @@ describe('numbers as the network sends them', () => {
     });
     // An unknown context is still refused as before.
     expect((await chargingApiCost('cgrates.org', '07700900123', '99999@example.com')).resultCode).toBe(5031);
+  });
+
+  it('counts the usage field a context names, in a session too (a downlink-only data context)', async () => {
+    const MiB = 1048576;
+    const money = async () =>
+      (await balances.getAccount('cgrates.org', 'alice'))!.balances.find((b) => b.id === 'main')!.value;
+    const step = (phase: string, body: object) =>
+      app.inject({
+        method: 'POST',
+        url: `/v1/sessions/downlink-1/${phase}`,
+        headers: auth('cgrates.org'),
+        payload: { eventTime: ANSWER_TIME, ...body },
+      });
+    const before = await money();
+    const init = await step('initiate', {
+      requestNumber: 0,
+      serviceContextId: '6.32251@huawei.com',
+      subscriptionIds: [{ type: 'E164', data: MSISDN }],
+      mscc: [{ ratingGroup: 10, requested: { outputOctets: 2 * MiB } }],
+    });
+    expect(init.json()).toMatchObject({ resultCode: 2001, mscc: [{ granted: { outputOctets: 2 * MiB } }] });
+    const end = await step('terminate', {
+      requestNumber: 1,
+      mscc: [{ ratingGroup: 10, used: [{ inputOctets: 5 * MiB, outputOctets: MiB }] }],
+    });
+    expect(end.json()).toMatchObject({ resultCode: 2001 });
+    expect(before - (await money())).toBe(decimalToNano('0.01')); // 1 MiB down; the 5 MiB up are free
   });
 });
