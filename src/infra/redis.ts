@@ -50,10 +50,12 @@ export function boundedOptions(commandTimeoutMs = DEFAULT_COMMAND_TIMEOUT_MS): R
 }
 
 /**
- * The same for a Cluster: every node connection fails fast, and so does the Cluster while it has
- * no slot map (no offline queue). A command whose slot moves (a failover: MOVED, ASK, TRYAGAIN,
- * CLUSTERDOWN) is followed to the new master a few times, 100 ms apart, within its own timeout;
- * the slot map is read again every 5 s and on every redirection.
+ * The same for a Cluster: a command fails at once while the Cluster has no slot map (no offline
+ * queue), and never waits longer than `commandTimeoutMs` on a node. A command whose slot moves (a
+ * failover: MOVED, ASK, TRYAGAIN, CLUSTERDOWN) is followed to the new master a few times, 100 ms
+ * apart; the slot map is read again every 5 s and on every redirection. (ioredis itself does not
+ * reconnect a lost node: it drops it and waits for the slot map to name its successor.) The whole
+ * Cluster lost is reconnected every second at most, for ever.
  */
 export function clusterOptions(
   c: Omit<RedisClusterConfig, 'nodes'>,
@@ -115,14 +117,24 @@ function watchOutages(redis: RedisClient, say: (line: string) => void): void {
     down = true;
     say(`redis: ${err.message}; requests are answered 503 until it is back`);
   };
-  redis.on('error', onError);
-  // A Cluster tells a node's lost connection apart; the Cluster itself may still be ready.
-  if (isCluster(redis)) redis.on('node error', onError);
-  redis.on('ready', () => {
+  const onBack = () => {
     if (!down) return;
     down = false;
     say('redis: answering again');
-  });
+  };
+  redis.on('error', onError);
+  redis.on('ready', onBack);
+  if (isCluster(redis)) {
+    redis.on('node error', onError);
+    // A node lost while the Cluster is up is dropped, not reconnected: its slots fail (503) until
+    // its replica takes them over and the slot map is read again. Said once per node.
+    redis.on('-node', (node: Redis) => {
+      if (redis.status !== 'ready') return; // stopping, or the whole Cluster is away (said above)
+      say(
+        `redis: lost Cluster node ${node.options.host}:${node.options.port}; its slots answer 503 until a replica serves them`,
+      );
+    });
+  }
 }
 
 export interface RedisHandle {

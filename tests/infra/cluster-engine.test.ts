@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkRedisReady, clusterOptions } from '../../src/infra/redis.js';
+import { checkRedisReady, connectRedis } from '../../src/infra/redis.js';
 import { decimalToNano } from '../../src/rating/money.js';
 import { databaseUrl, testPostgres } from '../support/postgres.js';
 import { startEngine, type EngineProcess } from './engine-process.js';
@@ -263,10 +263,15 @@ describe('a Cluster with replicas (scripts/start-redis-cluster.sh, REPLICAS=1)',
       stdio: 'pipe',
       env: { ...process.env, REPLICAS: '1' },
     });
-    client = new Cluster([{ host: '127.0.0.1', port: base }], {
-      ...clusterOptions({ tls: false }, 2000),
+    const said: string[] = [];
+    const handle = await connectRedis({
+      cluster: { nodes: [{ host: '127.0.0.1', port: base }], tls: false },
+      dataDir: where,
+      commandTimeoutMs: 2000,
+      say: (line) => said.push(line),
     });
-    client.on('error', () => undefined).on('node error', () => undefined);
+    client = handle.redis as Cluster;
+    expect(handle.description).toBe(`Redis Cluster at 127.0.0.1:${base}: 3 masters`);
     const ready = () =>
       checkRedisReady(client!).then(
         () => true,
@@ -288,6 +293,8 @@ describe('a Cluster with replicas (scripts/start-redis-cluster.sh, REPLICAS=1)',
     await until('ready after the failover', 30_000, ready);
     expect(client.nodes('master').map((n) => n.options.port)).not.toContain(port);
     expect(await client.incr(key)).toBeGreaterThan(0);
+    // The lost node was told, once.
+    expect(said.filter((l) => l.includes(`lost Cluster node 127.0.0.1:${port}`))).toHaveLength(1);
   }, 90_000);
 });
 
