@@ -5,24 +5,41 @@
  * of its longest such prefix; a balance restricted to destinations matches when one of them is in
  * its list, unless one of them is excluded (`!ID`). The rule is written out in docs/BALANCES.md.
  */
-import { collectPrefixes, found } from './prefix-index.js';
+import { collectPrefixes, found, type PrefixIndex } from './prefix-index.js';
 
 /** Destination id -> length of the longest prefix of the number it holds. */
 export type DestinationMatches = ReadonlyMap<string, number>;
 
 /**
+ * Encoded matches by the number's longest prefix in the index, per index: every shorter prefix of a
+ * number in the index is a prefix of that one, so it says all. Bounded by the tariff's prefixes.
+ */
+const ENCODED = new WeakMap<PrefixIndex, Map<string, string>>();
+
+/**
  * The destinations holding a prefix of `number`, encoded for the balance scripts as
- * 'length:id,…' (longest first). Ids never hold ',' (tariff ids are plain words).
+ * 'length:id,…' (longest first). Ids never hold ',' (tariff ids are plain words). Rating calls it
+ * for every event: cached, it costs a trie walk and a map lookup.
  */
 export function encodeMatches(
-  t: { prefixes: Parameters<typeof collectPrefixes>[0]; destinationIds: string[] },
+  t: { prefixes: PrefixIndex; destinationIds: string[] },
   number: string,
 ): string {
-  const parts: string[] = [];
-  for (let k = collectPrefixes(t.prefixes, number) - 1; k >= 0; k--) {
-    for (const i of found.ids[k]!) parts.push(`${found.lengths[k]}:${t.destinationIds[i]}`);
+  const count = collectPrefixes(t.prefixes, number);
+  if (count === 0) return '';
+  let byPrefix = ENCODED.get(t.prefixes);
+  if (byPrefix === undefined) ENCODED.set(t.prefixes, (byPrefix = new Map()));
+  const longest = number.slice(0, found.lengths[count - 1]);
+  let encoded = byPrefix.get(longest);
+  if (encoded === undefined) {
+    const parts: string[] = [];
+    for (let k = count - 1; k >= 0; k--) {
+      for (const i of found.ids[k]!) parts.push(`${found.lengths[k]}:${t.destinationIds[i]}`);
+    }
+    encoded = parts.join(',');
+    byPrefix.set(longest, encoded);
   }
-  return parts.join(',');
+  return encoded;
 }
 
 /**

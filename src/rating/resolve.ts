@@ -22,8 +22,33 @@ export interface Resolution {
   destination: string;
   matchedPrefix: string;
   bindings: BindingSet;
-  /** Every destination holding a prefix of the number, for balance filters (balance-match.ts). */
-  balanceDestinations: string;
+  /**
+   * Every destination holding a prefix of the number, for balance filters (balance-match.ts),
+   * computed when asked: only charging asks, so rating CDRs and price enquiries pay nothing for it.
+   */
+  readonly balanceDestinations: string;
+}
+
+class Resolved implements Resolution {
+  readonly #tariff: CompiledTariff;
+  readonly #number: string;
+
+  constructor(
+    readonly profile: CompiledProfile,
+    readonly activation: CompiledActivation,
+    readonly destination: string,
+    readonly matchedPrefix: string,
+    readonly bindings: BindingSet,
+    tariff: CompiledTariff,
+    number: string,
+  ) {
+    this.#tariff = tariff;
+    this.#number = number;
+  }
+
+  get balanceDestinations(): string {
+    return encodeMatches(this.#tariff, this.#number);
+  }
 }
 
 export interface Who {
@@ -74,19 +99,11 @@ function matchDestination(
       }
     if (best) {
       const prefix = number.slice(0, found.lengths[k]);
-      return {
-        profile,
-        activation,
-        destination: t.destinationIds[bestId]!,
-        matchedPrefix: prefix,
-        bindings: best,
-        balanceDestinations: encodeMatches(t, number),
-      };
+      return new Resolved(profile, activation, t.destinationIds[bestId]!, prefix, best, t, number);
     }
   }
   if (plan.any && activeAt(plan.any, t.calendar, atMs)) {
-    const balanceDestinations = encodeMatches(t, number);
-    return { profile, activation, destination: ANY, matchedPrefix: ANY, bindings: plan.any, balanceDestinations };
+    return new Resolved(profile, activation, ANY, ANY, plan.any, t, number);
   }
   return null;
 }

@@ -121,6 +121,21 @@ describe('blockers', () => {
     expect(v.json()).toMatchObject({ balances: [{ id: 'main', blocker: true, ratingSubject: '' }] });
   });
 
+  it('a PATCH makes a balance a blocker, and keeps it one through other changes', async () => {
+    const c = await customer([MONEY, { id: 'uk-mins', unit: 'voice', value: 30, destinations: ['UK'] }]);
+    const patch = (body: object, reference: string) =>
+      app.inject({
+        method: 'PATCH',
+        url: `/v1/accounts/${c.id}/balances/uk-mins`,
+        headers: BILLING,
+        payload: { ...body, reference },
+      });
+    expect((await patch({ blocker: true }, `${c.id}-blk`)).statusCode).toBe(200);
+    expect((await patch({ weight: 5 }, `${c.id}-w`)).statusCode).toBe(200);
+    expect((await callOf(c.msisdn, '+447911123456', 60)).json()).toMatchObject({ resultCode: 4012 });
+    expect(await c.values()).toEqual({ main: '5', 'uk-mins': 30 });
+  });
+
   it('an empty blocker that matches authorises nothing: money does not pay after it', async () => {
     const c = await customer([
       MONEY,
