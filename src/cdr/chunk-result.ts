@@ -38,7 +38,10 @@ export interface ChunkResult {
   units: Float64Array;
   /** Index into UNITS. */
   unit: Uint8Array;
-  /** The rated destination id (what bundles are restricted to) and the category, as dictionary indexes. */
+  /**
+   * What balance destination filters match (`Resolution.balanceDestinations`, docs/BALANCES.md) and
+   * the category, as dictionary indexes.
+   */
   destination: Int32Array;
   destinations: string[];
   category: Int32Array;
@@ -146,7 +149,7 @@ export class ChunkBuilder {
     this.costNano[n] = costNano;
     this.units[n] = rated.usage;
     this.unit[n] = UNITS.indexOf(r.service);
-    this.destination[n] = indexIn(this.destinations, this.destIndex, rated.segments[0]!.destination);
+    this.destination[n] = indexIn(this.destinations, this.destIndex, rated.segments[0]!.balanceDestinations);
     this.category[n] = indexIn(this.categories, this.catIndex, r.category);
     this.ratingGroup[n] = r.ratingGroup ?? -1;
     this.line[n] = r.line;
