@@ -14,7 +14,7 @@
  *   Poutboxes              set of every outbox   Poutbox:dirty        outboxes written since the last drain
  *   P{o:T}:outbox          records of requests that reached no account (unknown subscribers)
  *   P{c:T}:outbox|journal  CDR batches of tenant T (standalone; a Cluster uses each tag's, P{a:..}:journal)
- *   Preservations:due      zset: reservation -> expiry; Psessions:due  zset: session -> Tcc deadline
+ *   Psessions:due          zset: session -> Tcc deadline (the sweep's hints)
  *
  * The outbox holds ledger entries (balance movements), rated records and the charging trail, written
  * by the same script as the change they describe; the drain moves them to PostgreSQL.
@@ -123,11 +123,7 @@ export function sessionIndexKey(ks: KeySpace, tenant: string, sessionId: string)
   return `${ks.prefix}{si:${clean(tenant, 'tenant')}:${idPart(sessionId, 'session id')}}`;
 }
 
-/** Sweep hints: members due at their score (epoch ms) are looked at by the sweeper. */
-export function dueReservationsKey(ks: KeySpace): string {
-  return `${ks.prefix}reservations:due`;
-}
-
+/** Sweep hints: sessions due at their score (epoch ms) are looked at by the sweeper. */
 export function dueSessionsKey(ks: KeySpace): string {
   return `${ks.prefix}sessions:due`;
 }

@@ -14,10 +14,6 @@ import type { Cluster, Redis } from 'ioredis';
 const VERBS = [
   'debit',
   'credit',
-  'reserve',
-  'commit',
-  'release',
-  'expire',
   'snapshot',
   'balance-admin',
   'account-admin',

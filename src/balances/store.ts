@@ -13,7 +13,6 @@ import {
   accountDirectoryKey,
   accountKeys,
   dirtyOutboxesKey,
-  dueReservationsKey,
   dueSessionsKey,
   orphanOutboxKey,
   outboxesKey,
@@ -172,17 +171,6 @@ export function createBalanceStore(opts: BalanceStoreOptions) {
     return out;
   }
 
-  async function call(
-    verb: Verb,
-    k: AccountKeys,
-    opId: string,
-    fp: string,
-    accountId: string,
-    args: (string | number)[],
-  ) {
-    return decodeResult(await run(verb, keyList(k, opId), [opId, fp, now(), retention, accountId, ...args]));
-  }
-
   /**
    * A provisioning script that moves balances (balance-admin, credit): its outbox is marked dirty
    * after it wrote, so a refusal changes nothing (a mark lost in a crash waits for the full pass).
@@ -213,9 +201,6 @@ export function createBalanceStore(opts: BalanceStoreOptions) {
     forget: (tenant, id) => known.delete(`${tenant}\u0000${id}`),
   });
 
-  const dueMember = (tenant: string, id: string, reservationId: string) =>
-    `${tenant}\u0000${id}\u0000${reservationId}`;
-
   async function view(tenant: string, id: string): Promise<AccountView | null> {
     const k = await keysOf(tenant, id);
     const [a, b, g, r] = (await runScript(redis, 'snapshot', keyList(k, 'snapshot'), [
@@ -236,7 +221,7 @@ export function createBalanceStore(opts: BalanceStoreOptions) {
    * of the usage it asks for the exact price of the rest, which is computed here and sent back.
    */
   async function charged(
-    verb: 'debit' | 'reserve' | 'commit',
+    verb: 'debit',
     tenant: string,
     id: string,
     opId: string,
@@ -251,10 +236,7 @@ export function createBalanceStore(opts: BalanceStoreOptions) {
       const args = [...head, ...chargeArgs(c, priced, opts.note ?? '')];
       const fpr = opts.fingerprint ?? fp;
       // A debit is provisioning: its outbox is marked only once it wrote (a refusal changes nothing).
-      const r =
-        verb === 'debit'
-          ? await provision(verb, k, opId, fpr, id, args)
-          : await call(verb, k, opId, fpr, id, args);
+      const r = await provision(verb, k, opId, fpr, id, args);
       if (r.code !== BalanceCode.NEED_PRICE) return r;
       const covered = r.covered!;
       priced = { covered, moneyNano: proRata(c.amountNano, c.units - covered, c.units) };
@@ -448,84 +430,6 @@ export function createBalanceStore(opts: BalanceStoreOptions) {
         req.charge,
         req,
       );
-    },
-
-    /** Holds what a charge would cost, for `ttlSeconds`, under `reservationId`. All or nothing. */
-    async reserve(
-      tenant: string,
-      id: string,
-      req: { opId: string; reservationId: string; charge: Charge; ttlSeconds: number } & ChargeOptions,
-    ): Promise<OpResult> {
-      checkCharge(req.charge);
-      assertAmount(req.ttlSeconds, 'ttlSeconds');
-      const fp = fingerprint('reserve', [req.reservationId, req.charge, req.ttlSeconds]);
-      const expiresMs = now() + req.ttlSeconds * 1000;
-      // The sweep hint goes first: a reservation is never without one (a hint without one is harmless).
-      await redis.zadd(dueReservationsKey(ks), expiresMs, dueMember(tenant, id, req.reservationId));
-      return charged('reserve', tenant, id, req.opId, fp, [req.reservationId, expiresMs], req.charge, req);
-    },
-
-    /** Takes the `used` part of a reservation (within what it holds) and releases the rest. */
-    async commit(
-      tenant: string,
-      id: string,
-      req: { opId: string; reservationId: string; used: Charge } & ChargeOptions,
-    ): Promise<OpResult> {
-      checkCharge(req.used);
-      const fp = fingerprint('commit', [req.reservationId, req.used]);
-      const r = await charged('commit', tenant, id, req.opId, fp, [req.reservationId], req.used, req);
-      if (r.code === BalanceCode.OK)
-        await redis.zrem(dueReservationsKey(ks), dueMember(tenant, id, req.reservationId));
-      return r;
-    },
-
-    async release(
-      tenant: string,
-      id: string,
-      req: { opId: string; reservationId: string },
-    ): Promise<OpResult> {
-      const k = await keysOf(tenant, id);
-      const r = await call('release', k, req.opId, fingerprint('release', [req.reservationId]), id, [
-        req.reservationId,
-      ]);
-      await redis.zrem(dueReservationsKey(ks), dueMember(tenant, id, req.reservationId));
-      return r;
-    },
-
-    /** Releases the account's reservations whose time has come. */
-    async expireReservations(tenant: string, id: string): Promise<OpResult & { expired: string[] }> {
-      const k = await keysOf(tenant, id);
-      const raw = (await run('expire', keyList(k, 'expire'), ['expire', '', now(), retention, id])) as [
-        number,
-        string,
-      ];
-      const expired = (JSON.parse(raw[1]) as { expired?: string[] | object }).expired;
-      return { ...decodeResult(raw), expired: Array.isArray(expired) ? expired : [] };
-    },
-
-    /**
-     * The sweep: expires the reservations whose time has come, found by their hints (one per
-     * reservation, scored by its expiry), a bounded number of accounts per call; returns how many.
-     */
-    async sweepExpired(limit = 1000): Promise<{ expired: number; moneyReleasedNano: number }> {
-      const key = dueReservationsKey(ks);
-      const due = await redis.zrangebyscore(key, '-inf', now(), 'LIMIT', 0, limit);
-      const accounts = new Map<string, string[]>();
-      for (const member of due) {
-        const account = member.slice(0, member.lastIndexOf('\u0000'));
-        accounts.set(account, [...(accounts.get(account) ?? []), member]);
-      }
-      let expired = 0;
-      let moneyReleasedNano = 0;
-      for (const [account, members] of accounts) {
-        const [tenant, id] = account.split('\u0000') as [string, string];
-        const r = await this.expireReservations(tenant, id);
-        expired += r.expired.length;
-        for (const m of r.movements) if (m.unit === 'money') moneyReleasedNano -= m.heldDelta;
-        // Expired, or settled before their time: either way they need no more looking at.
-        await redis.zrem(key, ...members);
-      }
-      return { expired, moneyReleasedNano };
     },
 
     /** The account a session was opened on (from its id alone), and the session's version and state. */

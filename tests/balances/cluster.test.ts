@@ -9,11 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { StepOp } from '../../src/balances/step.js';
 import { createBalanceStore } from '../../src/balances/store.js';
 import { importCdrFile } from '../../src/cdr/pipeline.js';
 import { createRatingPool } from '../../src/cdr/pool.js';
 import { ensureCdrSchema } from '../../src/cdr/store.js';
 import { testPostgres } from '../support/postgres.js';
+import { firstResult, runStep } from './step-helpers.js';
 
 const BASE = 7100 + (process.pid % 50) * 3;
 const dir = mkdtempSync(join(tmpdir(), 'redis-cluster-'));
@@ -51,25 +53,15 @@ describe('balance store on Redis Cluster', () => {
         (await store.debit('t', id, { opId: `d-${id}`, charge: { unit: 'sms', units: 1, amountNano: 100 } }))
           .code,
       ).toBe('OK');
-      expect(
-        (
-          await store.reserve('t', id, {
-            opId: `r-${id}`,
-            reservationId: 'r',
-            charge: { unit: 'sms', units: 1, amountNano: 100 },
-            ttlSeconds: 60,
-          })
-        ).code,
-      ).toBe('OK');
-      expect(
-        (
-          await store.commit('t', id, {
-            opId: `m-${id}`,
-            reservationId: 'r',
-            used: { unit: 'sms', units: 1, amountNano: 50 },
-          })
-        ).code,
-      ).toBe('OK');
+      const sms = (amountNano: number) => ({ unit: 'sms' as const, units: 1, amountNano });
+      const reserved = await runStep(store, 't', id, `r-${id}`, [
+        { verb: 'reserve', reservationId: 'r', expiresMs: Date.now() + 60_000, charge: sms(100) },
+      ]);
+      expect(reserved.status).toBe('APPLIED');
+      const settled = await runStep(store, 't', id, `m-${id}`, [
+        { verb: 'settle', reservationId: 'r', charge: sms(50) },
+      ]);
+      expect(settled.status).toBe('APPLIED');
     }
     const slots = new Set<number>();
     for (const id of ids)
@@ -104,6 +96,58 @@ describe('balance store on Redis Cluster', () => {
     ]);
 
     expect((await store.getAccount('t', 'acct3'))!.balances[0]).toMatchObject({ value: 850, held: 0 });
+  });
+
+  it('runs session steps: the session, its index and its sweep hint live in other slots than the account', async () => {
+    const store = createBalanceStore({ redis: cluster, keyPrefix: 'sess:' });
+    await store.createAccount(
+      { tenant: 't', id: 'caller', type: 'prepaid', currency: 'EUR', subject: 'c' },
+      'c',
+    );
+    await store.addBalance('t', 'caller', { id: 'main', unit: 'money', value: 1000 }, 'b');
+    const voice = (units: number, amountNano: number) => ({ unit: 'voice' as const, units, amountNano });
+    const dueMs = Date.now() + 60_000;
+    const step = (n: number, state: string, ops: StepOp[], due: number | null) =>
+      store.step('t', 'caller', {
+        stepId: `call-1#${n}`,
+        fingerprint: `f${n}`,
+        answer: `answer ${n}`,
+        retentionSeconds: 600,
+        session: {
+          id: 'call-1',
+          expectedVersion: n,
+          requestKey: `a:${n}`,
+          state,
+          dueMs: due,
+          index: n === 0,
+          ...(n === 0 ? { info: 'i' } : {}),
+        },
+        ops,
+      });
+    const opened = await step(
+      0,
+      'open',
+      [{ verb: 'reserve', reservationId: 'g1', expiresMs: dueMs, charge: voice(60, 300) }],
+      dueMs,
+    );
+    expect(firstResult(opened)).toMatchObject({ code: 'OK', moneyNano: 300 });
+    expect(await store.findSession('t', 'call-1')).toMatchObject({
+      accountId: 'caller',
+      version: 1,
+      state: 'open',
+    });
+    expect(await cluster.zcard('sess:sessions:due')).toBe(1); // the Tcc hint
+    expect(await store.dueSessions(10)).toEqual([]); // not due yet
+    const closed = await step(
+      1,
+      'closed',
+      [{ verb: 'settle', reservationId: 'g1', charge: voice(30, 150) }],
+      null,
+    );
+    expect(closed).toMatchObject({ status: 'APPLIED', version: 2 });
+    expect(await step(1, 'closed', [], null)).toEqual({ status: 'REPLAY', answer: 'answer 1' });
+    expect((await store.getAccount('t', 'caller'))!.balances[0]).toMatchObject({ value: 850, held: 0 });
+    expect(await cluster.zcard('sess:sessions:due')).toBe(0);
   });
 
   it('imports a CDR file: the rating workers find subscribers on the Cluster, accounts on every master are charged', async () => {

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { createBalanceStore } from '../../src/balances/store.js';
 import { testRedis } from '../support/redis.js';
+import { firstResult, runStep } from './step-helpers.js';
 
 const { prefix, connect } = testRedis();
 
@@ -27,9 +28,9 @@ describe('concurrency on one account', () => {
         const charge = { unit: 'sms' as const, units: 1, amountNano: 150 };
         return i % 2 === 0
           ? store.debit('t', 'hot', { opId: `d${i}`, charge }).then((r) => ({ kind: 'debit', r }))
-          : store
-              .reserve('t', 'hot', { opId: `r${i}`, reservationId: `res${i}`, charge, ttlSeconds: 600 })
-              .then((r) => ({ kind: 'reserve', r }));
+          : runStep(store, 't', 'hot', `r${i}`, [
+              { verb: 'reserve', reservationId: `res${i}`, expiresMs: Date.now() + 600_000, charge },
+            ]).then((out) => ({ kind: 'reserve', r: firstResult(out) }));
       }),
     );
     const ok = (kind: string) => results.filter((x) => x.kind === kind && x.r.code === 'OK').length;

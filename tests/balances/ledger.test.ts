@@ -6,6 +6,7 @@ import { ensureRecordsSchema } from '../../src/storage/records.js';
 import { createBalanceStore } from '../../src/balances/store.js';
 import { testPostgres } from '../support/postgres.js';
 import { testRedis } from '../support/redis.js';
+import { runStep } from './step-helpers.js';
 
 const { redis, prefix } = testRedis();
 const { pool, schema } = testPostgres();
@@ -30,19 +31,13 @@ describe('ledger drain', () => {
     await store.addBalance('t', 'a', { id: 'mins', unit: 'voice', value: 60 }, 'b2');
     await store.credit('t', 'a', { opId: 'k1', balanceId: 'main', amount: 250 });
     await store.debit('t', 'a', { opId: 'd1', charge: { unit: 'voice', units: 90, amountNano: 90 } });
-    await store.reserve('t', 'a', {
-      opId: 'r1',
-      reservationId: 'res',
-      charge: { unit: 'sms', units: 1, amountNano: 100 },
-      ttlSeconds: 60,
-    });
-    await store.commit('t', 'a', {
-      opId: 'c2',
-      reservationId: 'res',
-      used: { unit: 'sms', units: 1, amountNano: 40 },
-    });
+    const sms = (amountNano: number) => ({ unit: 'sms' as const, units: 1, amountNano });
+    await runStep(store, 't', 'a', 'r1', [
+      { verb: 'reserve', reservationId: 'res', expiresMs: Date.now() + 60_000, charge: sms(100) },
+    ]);
+    await runStep(store, 't', 'a', 'c2', [{ verb: 'settle', reservationId: 'res', charge: sms(40) }]);
 
-    // Six operations, eight movements (the debit takes minutes and money; the commit releases and takes).
+    // Six operations, eight movements (the debit takes minutes and money; the settle releases and takes).
     expect(await drainOutboxes({ redis, pool, schema, keyPrefix: prefix, batchSize: 2 })).toBe(6);
     expect(await drainOutboxes({ redis, pool, schema, keyPrefix: prefix })).toBe(0);
     const view = (await store.getAccount('t', 'a'))!;

@@ -1,91 +1,129 @@
 /**
- * Reference model of the consumption order, for the model-based test: matching unit balances
- * first (heaviest first, then the soonest to expire), then money at the rated price for what they
- * do not cover; postpaid money may go down to minus the credit limit on the main wallet. The
- * store does this in Lua (debit.lua); this is an independent TypeScript reading of the same rules.
+ * Reference model of who pays a charge, for the model-based test: an independent TypeScript
+ * reading of the rules the store applies in Lua (`plan` in common.lua). Eligible unit balances of
+ * the charge's unit pay first, then eligible money balances the rated price of what they leave;
+ * postpaid money may go down to minus the credit limit on the first money balance in paying order;
+ * a blocker that cannot pay what is left stops the chain. Which balance may pay is `eligible`, in
+ * what order `payingOrder`: change those two when the rules change (docs/BALANCES.md).
  */
-import type { Account, Balance, Charge } from '../../src/balances/model.js';
-import { proRata } from '../../src/balances/pro-rata.js';
+import type { Balance, Charge } from '../../src/balances/model.js';
 
-export interface PlannedMove {
-  scope: 'a' | 'g';
-  balanceId: string;
+/** A balance as the reference sees it: the fields the rules read (scope: own or shared group). */
+export type RefBalance = Pick<
+  Balance,
+  | 'id'
+  | 'unit'
+  | 'value'
+  | 'held'
+  | 'weight'
+  | 'activationMs'
+  | 'expiryMs'
+  | 'destinations'
+  | 'ratingGroups'
+  | 'categories'
+  | 'shared'
+> & { scope: 'a' | 'g'; blocker?: boolean };
+
+export const keyOf = (b: { scope: string; id: string }) => `${b.scope}:${b.id}`;
+
+export function isActiveAt(b: RefBalance, nowMs: number): boolean {
+  return b.activationMs <= nowMs && (b.expiryMs === null || b.expiryMs > nowMs);
+}
+
+/**
+ * How specifically the balance's destination list matches the charge's destination (an id here,
+ * as an older caller sends it: a prefix of length 1): -1 = it may not pay (not listed, or excluded
+ * with `!ID`), 0 = any destination, 1 = listed.
+ */
+export function specificity(b: RefBalance, c: Charge): number {
+  if (b.destinations.includes(`!${c.destination}`)) return -1;
+  const included = b.destinations.filter((d) => !d.startsWith('!'));
+  if (included.length === 0) return 0;
+  return c.destination !== undefined && included.includes(c.destination) ? 1 : -1;
+}
+
+/** Whether the balance may pay the charge: active, and its filters (empty = any) admit it. */
+export function eligible(b: RefBalance, c: Charge, nowMs: number): boolean {
+  const admits = <T>(list: T[], v: T | undefined) =>
+    list.length === 0 || (v !== undefined && list.includes(v));
+  return (
+    isActiveAt(b, nowMs) &&
+    specificity(b, c) >= 0 &&
+    admits(b.ratingGroups, c.ratingGroup) &&
+    admits(b.categories, c.category)
+  );
+}
+
+/**
+ * The paying order of the balances eligible for a charge: the most specific destination match
+ * first, then the heaviest, the soonest to expire, by scope:id.
+ */
+export function payingOrder(c: Charge) {
+  return (a: RefBalance, b: RefBalance): number => {
+    const byExpiry = (a.expiryMs ?? Infinity) - (b.expiryMs ?? Infinity);
+    const [ka, kb] = [keyOf(a), keyOf(b)];
+    return (
+      specificity(b, c) - specificity(a, c) ||
+      b.weight - a.weight ||
+      (Number.isNaN(byExpiry) ? 0 : byExpiry) ||
+      (ka < kb ? -1 : ka > kb ? 1 : 0)
+    );
+  };
+}
+
+export interface Move {
+  key: string;
+  unit: string;
   amount: number;
 }
 
 export type Plan =
-  | { ok: true; moves: PlannedMove[]; unitsFromBundles: number; moneyNano: number }
-  | { ok: false; code: 'INSUFFICIENT' };
+  { code: 'OK'; moves: Move[] } | { code: 'NEED_PRICE'; covered: number } | { code: 'INSUFFICIENT' };
 
-export interface SnapshotBalance extends Balance {
-  scope: 'a' | 'g';
-}
-
-export function isActiveAt(b: Balance, nowMs: number): boolean {
-  return b.activationMs <= nowMs && (b.expiryMs === null || b.expiryMs > nowMs);
-}
-
-export function matches(b: Balance, c: Charge): boolean {
-  return (
-    (b.destinations.length === 0 ||
-      (c.destination !== undefined && b.destinations.includes(c.destination))) &&
-    (b.ratingGroups.length === 0 ||
-      (c.ratingGroup !== undefined && b.ratingGroups.includes(c.ratingGroup))) &&
-    (b.categories.length === 0 || (c.category !== undefined && b.categories.includes(c.category)))
-  );
-}
-
-function byPriority(a: SnapshotBalance, b: SnapshotBalance): number {
-  return (
-    b.weight - a.weight || (a.expiryMs ?? Infinity) - (b.expiryMs ?? Infinity) || a.id.localeCompare(b.id)
-  );
-}
-
-const available = (b: Balance) => b.value - b.held;
-
+/**
+ * Plans a charge: `free(b)` says how much of b may be taken, `floor` how far below zero the first
+ * money balance may go. A partly covered charge needs the price of the rest (`priced`, for exactly
+ * the units covered), else NEED_PRICE with the units covered.
+ */
 export function planCharge(
-  account: Account,
-  balances: SnapshotBalance[],
-  charge: Charge,
+  balances: RefBalance[],
+  c: Charge,
+  priced: { covered: number; moneyNano: number } | undefined,
+  free: (b: RefBalance) => number,
+  floor: number,
   nowMs: number,
 ): Plan {
-  const usable = balances.filter((b) => isActiveAt(b, nowMs) && matches(b, charge));
-  const moves: PlannedMove[] = [];
-  let remaining = charge.units;
-  for (const b of usable.filter((b) => b.unit === charge.unit).sort(byPriority)) {
+  const payers = (unit: string) =>
+    balances.filter((b) => b.unit === unit && eligible(b, c, nowMs)).sort(payingOrder(c));
+  const moves: Move[] = [];
+  let remaining = c.units;
+  for (const b of c.units > 0 ? payers(c.unit) : []) {
     if (remaining === 0) break;
-    const take = Math.min(remaining, available(b));
-    if (take <= 0) continue;
-    moves.push({ scope: b.scope, balanceId: b.id, amount: take });
-    remaining -= take;
+    const take = Math.min(remaining, free(b));
+    if (take > 0) moves.push({ key: keyOf(b), unit: b.unit, amount: take });
+    if (take > 0) remaining -= take;
+    if (remaining > 0 && b.blocker) return { code: 'INSUFFICIENT' };
   }
-  const unitsFromBundles = charge.units - remaining;
-  let money = proRata(charge.amountNano, remaining, charge.units);
-  const moneyNano = money;
-  const wallets = usable.filter((b) => b.unit === 'money').sort(byPriority);
+  const covered = c.units - remaining;
+  let money: number;
+  if (covered === 0) money = c.amountNano;
+  else if (remaining === 0) money = 0;
+  else if (priced?.covered === covered) money = priced.moneyNano;
+  else return { code: 'NEED_PRICE', covered };
+  const wallets = payers('money');
   for (const b of wallets) {
     if (money === 0) break;
-    const take = Math.min(money, Math.max(0, available(b)));
-    if (take <= 0) continue;
-    moves.push({ scope: b.scope, balanceId: b.id, amount: take });
-    money -= take;
+    const take = Math.min(money, Math.max(0, free(b)));
+    if (take > 0) moves.push({ key: keyOf(b), unit: 'money', amount: take });
+    if (take > 0) money -= take;
+    if (money > 0 && b.blocker) return { code: 'INSUFFICIENT' };
   }
-  if (money > 0) {
-    // Postpaid: the rest goes below zero on the main (heaviest) wallet, down to the credit limit.
-    const main = wallets[0];
-    const floor = account.type === 'postpaid' ? -account.creditLimitNano : 0;
-    if (
-      !main ||
-      available(main) -
-        (moves.find((m) => m.balanceId === main.id && m.scope === main.scope)?.amount ?? 0) -
-        money <
-        floor
-    ) {
-      return { ok: false, code: 'INSUFFICIENT' };
-    }
-    const existing = moves.find((m) => m.balanceId === main.id && m.scope === main.scope);
-    if (existing) existing.amount += money;
-    else moves.push({ scope: main.scope, balanceId: main.id, amount: money });
-  }
-  return { ok: true, moves, unitsFromBundles, moneyNano };
+  if (money === 0) return { code: 'OK', moves };
+  const main = wallets[0];
+  if (!main) return { code: 'INSUFFICIENT' };
+  const onMain = moves.find((m) => m.key === keyOf(main));
+  if (free(main) - (onMain?.amount ?? 0) - money < floor) return { code: 'INSUFFICIENT' };
+  if (onMain) onMain.amount += money;
+  else moves.push({ key: keyOf(main), unit: 'money', amount: money });
+  return { code: 'OK', moves };
 }

@@ -3,6 +3,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { libraryName } from '../../src/balances/scripts.js';
 import { createBalanceStore, type BalanceStore } from '../../src/balances/store.js';
 import { testRedis } from '../support/redis.js';
+import { firstResult, runStep } from './step-helpers.js';
 
 const { redis, prefix } = testRedis();
 let clock = Date.UTC(2026, 10, 20, 10, 0, 0);
@@ -10,6 +11,7 @@ const NANO = 1_000_000_000;
 const S = 1e9; // voice balances hold nanoseconds
 let n = 0;
 const op = () => `op-${++n}`;
+const data = (units: number, amountNano: number) => ({ unit: 'data' as const, units, amountNano });
 
 async function account(
   store: BalanceStore,
@@ -178,124 +180,95 @@ describe('balance store', () => {
     expect((await store.getAccount('t', 'r'))!.balances[0]!.value).toBe(980);
   });
 
-  it('reserves, commits part and releases the rest; available excludes holds', async () => {
+  it('reserves, settles part and releases the rest; available excludes holds', async () => {
     await account(store, 's');
     await store.addBalance('t', 's', { id: 'main', unit: 'money', value: 1000 }, op());
-    const r = await store.reserve('t', 's', {
-      opId: op(),
-      reservationId: 'sess1:rg10',
-      charge: { unit: 'data', units: 100, amountNano: 800 },
-      ttlSeconds: 60,
-    });
-    expect(r).toMatchObject({
+    const r = await runStep(store, 't', 's', op(), [
+      { verb: 'reserve', reservationId: 'sess1:rg10', expiresMs: clock + 60_000, charge: data(100, 800) },
+    ]);
+    expect(r).toMatchObject({ status: 'APPLIED' });
+    expect(firstResult(r)).toMatchObject({
       code: 'OK',
-      reservationId: 'sess1:rg10',
-      movements: [{ balanceId: 'main', delta: 0, heldDelta: 800, valueAfter: 1000 }],
+      moneyNano: 800,
+      holds: [{ unit: 'money', amount: 800 }],
     });
-    expect(
-      (
-        await store.reserve('t', 's', {
-          opId: op(),
-          reservationId: 'sess2',
-          charge: { unit: 'data', units: 100, amountNano: 300 },
-          ttlSeconds: 60,
-        })
-      ).code,
-    ).toBe('INSUFFICIENT');
-    const c = await store.commit('t', 's', {
-      opId: op(),
-      reservationId: 'sess1:rg10',
-      used: { unit: 'data', units: 25, amountNano: 200 },
-    });
-    expect(c.code).toBe('OK');
+    const more = await runStep(store, 't', 's', op(), [
+      { verb: 'reserve', reservationId: 'sess2', expiresMs: clock + 60_000, charge: data(100, 300) },
+    ]);
+    expect(firstResult(more)).toMatchObject({ code: 'INSUFFICIENT', free: new Map([['a:main', 200]]) });
+    const settled = await runStep(store, 't', 's', op(), [
+      { verb: 'settle', reservationId: 'sess1:rg10', charge: data(25, 200) },
+    ]);
+    expect(firstResult(settled)).toMatchObject({ code: 'OK', moneyNano: 200 });
     const main = (await store.getAccount('t', 's'))!.balances[0]!;
     expect([main.value, main.held]).toEqual([800, 0]);
-    expect(
-      (
-        await store.commit('t', 's', {
-          opId: op(),
-          reservationId: 'sess1:rg10',
-          used: { unit: 'data', units: 1, amountNano: 1 },
-        })
-      ).code,
-    ).toBe('RESERVATION_NOT_FOUND');
   });
 
-  it('refuses a commit larger than the reservation, and releases on request', async () => {
+  it('settles usage beyond the reservation, or without one, from the balances', async () => {
     await account(store, 'e');
     await store.addBalance('t', 'e', { id: 'main', unit: 'money', value: 1000 }, op());
-    await store.reserve('t', 'e', {
-      opId: op(),
-      reservationId: 'r1',
-      charge: { unit: 'sms', units: 1, amountNano: 100 },
-      ttlSeconds: 60,
-    });
-    expect(
-      (
-        await store.commit('t', 'e', {
-          opId: op(),
-          reservationId: 'r1',
-          used: { unit: 'sms', units: 2, amountNano: 200 },
-        })
-      ).code,
-    ).toBe('RESERVATION_EXCEEDED');
-    expect((await store.release('t', 'e', { opId: op(), reservationId: 'r1' })).movements).toEqual([
-      { balanceId: 'main', unit: 'money', delta: 0, heldDelta: -100, valueAfter: 1000 },
+    const sms = (amountNano: number) => ({ unit: 'sms' as const, units: 1, amountNano });
+    await runStep(store, 't', 'e', op(), [
+      { verb: 'reserve', reservationId: 'r1', expiresMs: clock + 60_000, charge: sms(100) },
     ]);
-    expect((await store.release('t', 'e', { opId: op(), reservationId: 'r1' })).code).toBe(
-      'RESERVATION_NOT_FOUND',
-    );
-    expect(
-      (
-        await store.reserve('t', 'e', {
-          opId: op(),
-          reservationId: 'r2',
-          charge: { unit: 'sms', units: 1, amountNano: 1000 },
-          ttlSeconds: 60,
-        })
-      ).code,
-    ).toBe('OK');
-    expect(
-      (
-        await store.reserve('t', 'e', {
-          opId: op(),
-          reservationId: 'r2',
-          charge: { unit: 'sms', units: 1, amountNano: 0 },
-          ttlSeconds: 60,
-        })
-      ).code,
-    ).toBe('RESERVATION_EXISTS');
+    // Twice what it holds: the reservation goes and the whole usage is debited.
+    const over = await runStep(store, 't', 'e', op(), [
+      { verb: 'settle', reservationId: 'r1', charge: sms(200) },
+    ]);
+    expect(firstResult(over)).toMatchObject({ code: 'OK', moneyNano: 200 });
+    const gone = await runStep(store, 't', 'e', op(), [
+      { verb: 'settle', reservationId: 'r1', charge: sms(50) },
+    ]);
+    expect(firstResult(gone)).toMatchObject({ code: 'OK', moneyNano: 50 });
+    const view = (await store.getAccount('t', 'e'))!;
+    expect([view.balances[0]!.value, view.balances[0]!.held, view.reservations]).toEqual([750, 0, []]);
   });
 
-  it('expires stale reservations by sweep and on read', async () => {
+  it('releases on request, and refuses a second reservation under one id', async () => {
+    await account(store, 'e2');
+    await store.addBalance('t', 'e2', { id: 'main', unit: 'money', value: 1000 }, op());
+    const sms = { unit: 'sms' as const, units: 1, amountNano: 100 };
+    const reserve = (id: string) => ({
+      verb: 'reserve' as const,
+      reservationId: id,
+      expiresMs: clock + 60_000,
+      charge: sms,
+    });
+    await runStep(store, 't', 'e2', op(), [reserve('r1')]);
+    expect(firstResult(await runStep(store, 't', 'e2', op(), [reserve('r1')])).code).toBe(
+      'RESERVATION_EXISTS',
+    );
+    // Nor twice in one step: the first one's holds would be lost.
+    const twice = await runStep(store, 't', 'e2', op(), [reserve('r2'), reserve('r2')]);
+    expect(twice).toMatchObject({
+      status: 'DEVIATED',
+      results: [{ code: 'OK' }, { code: 'RESERVATION_EXISTS' }],
+    });
+    expect((await runStep(store, 't', 'e2', op(), [{ verb: 'release', reservationId: 'r1' }])).status).toBe(
+      'APPLIED',
+    );
+    expect((await runStep(store, 't', 'e2', op(), [{ verb: 'release', reservationId: 'r1' }])).status).toBe(
+      'APPLIED',
+    );
+    const view = (await store.getAccount('t', 'e2'))!;
+    expect([view.balances[0]!.value, view.balances[0]!.held, view.reservations]).toEqual([1000, 0, []]);
+  });
+
+  it('expires stale reservations on read and at the next step', async () => {
     await account(store, 'x');
     await store.addBalance('t', 'x', { id: 'main', unit: 'money', value: 1000 }, op());
-    await store.reserve('t', 'x', {
-      opId: op(),
-      reservationId: 'old',
-      charge: { unit: 'sms', units: 1, amountNano: 600 },
-      ttlSeconds: 30,
+    const hold = (id: string) => ({
+      verb: 'reserve' as const,
+      reservationId: id,
+      expiresMs: clock + 30_000,
+      charge: { unit: 'sms' as const, units: 1, amountNano: 600 },
     });
+    await runStep(store, 't', 'x', op(), [hold('old')]);
     clock += 31_000;
-    expect(await store.sweepExpired()).toEqual({ expired: 1, moneyReleasedNano: 600 });
-    expect((await store.getAccount('t', 'x'))!.balances[0]!.held).toBe(0);
-    await store.reserve('t', 'x', {
-      opId: op(),
-      reservationId: 'r2',
-      charge: { unit: 'sms', units: 1, amountNano: 600 },
-      ttlSeconds: 30,
-    });
+    expect(firstResult(await runStep(store, 't', 'x', op(), [hold('r2')])).code).toBe('OK'); // old gave back 600
     clock += 31_000;
-    expect((await store.getAccount('t', 'x'))!.reservations).toEqual([]); // expired on read
-    expect(
-      (
-        await store.commit('t', 'x', {
-          opId: op(),
-          reservationId: 'r2',
-          used: { unit: 'sms', units: 1, amountNano: 600 },
-        })
-      ).code,
-    ).toBe('RESERVATION_NOT_FOUND');
+    const view = (await store.getAccount('t', 'x'))!;
+    expect([view.reservations, view.balances[0]!.held]).toEqual([[], 0]); // expired on read
   });
 
   it('refuses debits and reservations on a suspended account, but credits it', async () => {
@@ -305,16 +278,15 @@ describe('balance store', () => {
     expect(
       (await store.debit('t', 'sus', { opId: op(), charge: { unit: 'sms', units: 1, amountNano: 1 } })).code,
     ).toBe('ACCOUNT_INACTIVE');
-    expect(
-      (
-        await store.reserve('t', 'sus', {
-          opId: op(),
-          reservationId: 'q',
-          charge: { unit: 'sms', units: 1, amountNano: 1 },
-          ttlSeconds: 5,
-        })
-      ).code,
-    ).toBe('ACCOUNT_INACTIVE');
+    const reserve = await runStep(store, 't', 'sus', op(), [
+      {
+        verb: 'reserve',
+        reservationId: 'q',
+        expiresMs: clock + 5000,
+        charge: { unit: 'sms', units: 1, amountNano: 1 },
+      },
+    ]);
+    expect(firstResult(reserve).code).toBe('ACCOUNT_INACTIVE');
     expect((await store.credit('t', 'sus', { opId: op(), balanceId: 'main', amount: 5 })).code).toBe('OK');
     expect(
       (await store.debit('t', 'nobody', { opId: op(), charge: { unit: 'sms', units: 1, amountNano: 1 } }))
@@ -398,14 +370,16 @@ describe('provisioning codes', () => {
     expect((await store.addBalance('t', 'nobody', { id: 'b', unit: 'money', value: 10 }, 'a3')).code).toBe(
       'ACCOUNT_NOT_FOUND',
     );
-    await store.reserve('t', 'adm', {
-      opId: 'h1',
-      reservationId: 'h',
-      charge: { unit: 'sms', units: 1, amountNano: 4 },
-      ttlSeconds: 60,
-    });
+    await runStep(store, 't', 'adm', 'h1', [
+      {
+        verb: 'reserve',
+        reservationId: 'h',
+        expiresMs: clock + 60_000,
+        charge: { unit: 'sms', units: 1, amountNano: 4 },
+      },
+    ]);
     expect((await store.removeBalance('t', 'adm', 'b', 'rm1')).code).toBe('RESERVATION_EXISTS');
-    await store.release('t', 'adm', { opId: 'h2', reservationId: 'h' });
+    await runStep(store, 't', 'adm', 'h2', [{ verb: 'release', reservationId: 'h' }]);
     const removed = await store.removeBalance('t', 'adm', 'b', 'rm2');
     expect(removed.movements).toEqual([
       { balanceId: 'b', unit: 'money', delta: -10, heldDelta: 0, valueAfter: 0 },

@@ -22,7 +22,8 @@
 --
 -- Verbs: settle = commit the used charge from its reservation (the rest is released), or, when the
 -- reservation is gone or holds too little, release it and debit; debit = take the charge from the
--- balances (active account only); reserve = hold it (active account only); release = give a
+-- balances (active account only); reserve = hold it (active account only; RESERVATION_EXISTS when
+-- the id holds a reservation, or this step makes one under it); release = give a
 -- reservation back; refund = credit the charge's amount to the heaviest money balance.
 --
 -- Writes: the movements, the reservations, the session, the answer, and one outbox entry (op,
@@ -194,9 +195,13 @@ function verbs.settle(op, c)
   end
 end
 
+-- Reservation ids this step makes (a second reserve under one id would orphan the first's holds).
+local reserving = {}
+
 function verbs.reserve(op, c)
   local bad = active()
   if bad then return bad, 0, 0, '' end
+  if reservation(op.res) or reserving[op.res] then return 'RESERVATION_EXISTS', 0, 0, '' end
   local planned, code, covered = plan(list, c, available, floor)
   if code == 'NEED_PRICE' then return code, 0, 0, fmt(covered) end
   if not planned then
@@ -220,6 +225,7 @@ function verbs.reserve(op, c)
       end
     end
     created[#created + 1] = { id = op.res, expiresMs = op.expiresMs, holds = holds }
+    reserving[op.res] = true
   end
 end
 
