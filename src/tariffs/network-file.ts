@@ -15,6 +15,7 @@ import { MAX_SERVICE_CONTEXTS, parseServiceKind, type ServiceKind } from '../rat
 import type { Problem } from './errors.js';
 
 export const NETWORK_FILE = 'network.json';
+export const MAX_NUMBER_TENANTS = 1024;
 
 type Json = Record<string, unknown>;
 
@@ -49,6 +50,8 @@ export function parseNetwork(json: unknown): { network?: NetworkConfig; problems
   const network: NetworkConfig = {};
   if (json.numbers !== undefined) {
     if (!isObject(json.numbers)) problem('/numbers', 'must be an object of tenant → rules');
+    else if (Object.keys(json.numbers).length > MAX_NUMBER_TENANTS)
+      problem('/numbers', `at most ${MAX_NUMBER_TENANTS} tenants`);
     else {
       for (const [tenant, rules] of Object.entries(json.numbers))
         for (const p of numberRuleProblems(tenant, rules)) problem(p.path, p.message);
@@ -70,11 +73,11 @@ function parseContexts(
   const entries = Object.entries(v);
   if (entries.length > MAX_SERVICE_CONTEXTS)
     return (problem('/serviceContexts', `at most ${MAX_SERVICE_CONTEXTS} contexts`), undefined);
-  const out: Record<string, ServiceKind> = {};
+  const out: [string, ServiceKind][] = [];
   for (const [id, kind] of entries) {
     const parsed = id.length > 128 ? 'a context id has at most 128 characters' : parseServiceKind(kind);
     if (typeof parsed === 'string') problem(`/serviceContexts/${id}`, `context ${id}: ${parsed}`);
-    else out[id] = parsed;
+    else out.push([id, parsed]);
   }
-  return out;
+  return Object.fromEntries(out); // defines every id as its own key, "__proto__" too
 }

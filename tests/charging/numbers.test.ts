@@ -24,6 +24,8 @@ import {
   compileNumberRules,
 } from '../../src/rating/number-format.js';
 import { TariffError } from '../../src/tariffs/errors.js';
+import { parseNetwork } from '../../src/tariffs/network-file.js';
+import { compileServiceKinds } from '../../src/rating/service-kinds.js';
 import { loadTariffFolder } from '../../src/tariffs/load.js';
 import { openActiveTariff } from '../../src/tariffs/active.js';
 import { testApp } from '../support/app.js';
@@ -125,7 +127,10 @@ const TENANTS = [
   { tenant: 'cgrates.org', key: 'net-cgrates', stored: (r: (typeof TABLE)[0]) => r.cgrates },
   { tenant: 'e164.org', key: 'net-e164', stored: (r: (typeof TABLE)[0]) => r.e164 },
 ];
-const KEYS: ApiKey[] = TENANTS.map((t) => ({ key: t.key, role: 'network', tenant: t.tenant }));
+const KEYS: ApiKey[] = [
+  ...TENANTS.map((t): ApiKey => ({ key: t.key, role: 'network', tenant: t.tenant })),
+  { key: 'operator', role: 'operator', tenant: 'cgrates.org' },
+];
 const MSISDN = '447700900001';
 const ANSWER_TIME = '2026-11-20T10:00:00Z';
 
@@ -409,5 +414,47 @@ describe('numbers as the network sends them', () => {
     });
     expect(end.json()).toMatchObject({ resultCode: 2001 });
     expect(before - (await money())).toBe(decimalToNano('0.01')); // 1 MiB down; the 5 MiB up are free
+  });
+
+  it('keeps a context id that is an object key of JavaScript ("__proto__") as a context', () => {
+    const { network } = parseNetwork(
+      JSON.parse('{"serviceContexts":{"__proto__":{"category":"x","tor":"sms"}}}'),
+    );
+    expect(compileServiceKinds(network!.serviceContexts).get('__proto__')).toEqual({
+      category: 'x',
+      tor: 'sms',
+      usage: 'serviceSpecificUnits',
+    });
+  });
+
+  it('a reload through the API with a bad rule answers every problem and keeps the rules in force', async () => {
+    const file = join(TARIFF, 'network.json');
+    writeFileSync(
+      file,
+      JSON.stringify({ numbers: { 'cgrates.org': [{ id: 'slow', match: '^(0|00)+', replace: '' }] } }),
+    );
+    try {
+      const r = await app.inject({
+        method: 'POST',
+        url: '/v1/tariff/reload',
+        headers: { authorization: 'Bearer operator' },
+      });
+      expect(r.statusCode).toBe(422);
+      expect(r.json()).toMatchObject({
+        cause: 'INVALID_TARIFF',
+        problems: [
+          {
+            file: 'network.json',
+            path: '/numbers/cgrates.org/0',
+            message: expect.stringContaining('rule slow'),
+          },
+        ],
+      });
+      expect(
+        decimalToNano((await chargingApiCost('cgrates.org', '0033612345678')).costInformation!.amount),
+      ).toBe(decimalToNano('0.3'));
+    } finally {
+      writeFileSync(file, JSON.stringify(NETWORK));
+    }
   });
 });
