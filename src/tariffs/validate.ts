@@ -69,6 +69,15 @@ export function validateTariff(plan: TariffPlan, locate: Locate = jsonPaths('tar
   }
 
   plan.destinations.forEach((d, i) => {
+    // Balance filters name destinations in a list where `!` excludes, sent to Lua joined by ','.
+    if (d.id.includes(',') || d.id.startsWith('!'))
+      report(
+        'destinations',
+        i,
+        undefined,
+        'id',
+        `destination id "${d.id}" may not hold "," or start with "!"`,
+      );
     if (d.prefixes.length === 0)
       report('destinations', i, undefined, 'prefixes', `destination "${d.id}" has no prefixes`);
     d.prefixes.forEach((p) => {
