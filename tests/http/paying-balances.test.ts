@@ -219,3 +219,37 @@ describe('a session grant follows the same rule (affordableUsage)', () => {
     });
   });
 });
+
+describe('a session on a *zero1m bundle', () => {
+  it('61 s used take two whole minutes from the bundle and nothing from money', async () => {
+    const c = await customer([
+      MONEY,
+      { id: 'mins', unit: 'voice', value: 600, destinations: ['UK'], ratingSubject: '*zero1m' },
+    ]);
+    const sid = encodeURIComponent(`tas1;z${++n}`);
+    const base = {
+      eventTime: new Date(clock).toISOString(),
+      serviceContextId: '32260@3gpp.org',
+      subscriptionIds: [{ type: 'E164', data: c.msisdn }],
+      serviceInformation: { ims: { calledParty: 'tel:+447911123456' } },
+    };
+    const i = await post(
+      `/v1/sessions/${sid}/initiate`,
+      { ...base, requestNumber: 0, mscc: [{ ratingGroup: 100, requested: { time: 60 } }] },
+      NET,
+    );
+    expect(i.json()).toMatchObject({ resultCode: 2001, mscc: [{ granted: { time: 60 } }] });
+    const t = await post(
+      `/v1/sessions/${sid}/terminate`,
+      {
+        ...base,
+        requestNumber: 1,
+        eventTime: new Date(clock + 61_000).toISOString(),
+        mscc: [{ ratingGroup: 100, used: [{ time: 61, reportingReason: 'FINAL' }] }],
+      },
+      NET,
+    );
+    expect(t.json()).toMatchObject({ resultCode: 2001 });
+    expect(await c.values()).toEqual({ main: '5', mins: 480 });
+  });
+});
