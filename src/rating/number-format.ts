@@ -31,8 +31,11 @@ export const MAX_REPLACEMENT_CHARS = 64;
  */
 export const MAX_BACKTRACKING_WAYS = 257 * 257 * 2 * 2;
 
+const WRAPPED = /[:;@?\s]/;
+
 /** The number without URI scheme, host and parameters: `tel:`, `sip:`, `sips:` (any case). */
 export function stripUri(raw: string): string {
+  if (!WRAPPED.test(raw)) return raw; // the usual bare number: CDR workers call this on every line
   const bare = raw.trim().replace(/^(tel|sips?):/i, '');
   const end = bare.search(/[;@?]/);
   return end < 0 ? bare : bare.slice(0, end);
@@ -47,6 +50,7 @@ export const MAX_NUMBER_CHARS = 256;
 /** The number rating sees: the URI stripped, then the tenant's rules (or `*any`'s) in order. */
 export function dialledNumber(rules: CompiledNumberRules, tenant: string, raw: string): string {
   let number = stripUri(raw);
+  if (rules.size === 0) return number;
   for (const r of rules.get(tenant) ?? rules.get(ANY) ?? []) {
     // Also after a rule: a replacement holding `$&` twice could double the number at each rule.
     if (number.length > MAX_NUMBER_CHARS) break;
