@@ -6,6 +6,7 @@
  * its own call on its own tag.
  */
 import { randomUUID } from 'node:crypto';
+import { chargeArgs, type Priced } from './charge-args.js';
 import type { Charge } from './model.js';
 import {
   cdrJournalKey,
@@ -25,7 +26,7 @@ export type AccountCharges =
       tenant: string;
       accountId: string;
       mode: 'each';
-      charges: (Charge & { priced?: { covered: number; moneyNano: number } })[];
+      charges: (Charge & { priced?: Priced })[];
     };
 
 export type AccountChargeResult =
@@ -57,23 +58,9 @@ function place(store: BalanceStore, k: AccountKeys, tenant: string): Placed {
   return { keys: [k.acct, k.bal, k.gbal, k.res, k.resx], outbox, journal };
 }
 
-function chargeArgs(a: AccountCharges): (string | number)[] {
+function accountArgs(a: AccountCharges): (string | number)[] {
   if (a.mode === 'sum') return [a.accountId, 'sum', a.moneyNano, a.units.join(',')];
-  return [
-    a.accountId,
-    'each',
-    a.charges.length,
-    ...a.charges.flatMap((c) => [
-      c.unit,
-      c.units,
-      c.amountNano,
-      c.destination ?? '',
-      c.category ?? '',
-      c.ratingGroup ?? '',
-      c.priced?.covered ?? '',
-      c.priced?.moneyNano ?? '',
-    ]),
-  ];
+  return [a.accountId, 'each', a.charges.length, ...a.charges.flatMap((c) => chargeArgs(c, c.priced))];
 }
 
 function decode(raw: unknown, mode: 'sum' | 'each'): AccountChargeResult {
@@ -176,7 +163,7 @@ export function chargeBatch(
           placed[0]!.journal,
           `${placed[0]!.journal}:call:${batchId}:${randomUUID()}`,
         ],
-        [batchId, JOURNAL_SECONDS, nowMs, slice.length, ...slice.flatMap((k) => chargeArgs(items[k]!))],
+        [batchId, JOURNAL_SECONDS, nowMs, slice.length, ...slice.flatMap((k) => accountArgs(items[k]!))],
       )) as unknown[];
       return raw.map((r, i) => decode(r, items[slice[i]!]!.mode));
     },

@@ -4,6 +4,7 @@
  * caller plans and says what it expects each operation to move; when the balances disagree the step
  * writes nothing and reports how each operation would go, and the caller plans again.
  */
+import { chargeArgs, type Priced } from './charge-args.js';
 import { BalanceCode, StepStatus } from './codes.js';
 import type { Charge } from './model.js';
 
@@ -17,7 +18,7 @@ export interface StepOp {
   /** What is charged (refund: `amountNano` is credited). */
   charge?: Charge;
   /** A partly covered charge: the units bundles cover and the exact money for the rest. */
-  priced?: { covered: number; moneyNano: number };
+  priced?: Priced;
   /**
    * What the operation must take for the step to apply: money (nano; negative = credited) and units.
    * Absent = any. `probe` = never apply, only report (the caller cannot predict the outcome).
@@ -86,7 +87,6 @@ function checkAmount(n: number, what: string): number {
 }
 
 function opArgs(op: StepOp): (string | number)[] {
-  const c = op.charge;
   const expect =
     op.expect === 'probe'
       ? ['?', '?']
@@ -97,14 +97,7 @@ function opArgs(op: StepOp): (string | number)[] {
     op.verb,
     op.reservationId ?? '',
     op.expiresMs ?? '',
-    c?.unit ?? '',
-    c ? checkAmount(c.units, 'units') : '',
-    c ? checkAmount(c.amountNano, 'amountNano') : '',
-    c?.destination ?? '',
-    c?.category ?? '',
-    c?.ratingGroup ?? '',
-    op.priced?.covered ?? '',
-    op.priced?.moneyNano ?? '',
+    ...chargeArgs(op.charge, op.priced),
     ...expect,
   ];
 }

@@ -7,6 +7,7 @@
  * module plans and calls; the scripts check and write.
  */
 import type { Cluster, Redis } from 'ioredis';
+import { assertAmount, chargeArgs, type Priced } from './charge-args.js';
 import { BalanceCode, BalanceStoreError } from './codes.js';
 import { createIdentity, fingerprint } from './identity.js';
 import {
@@ -70,41 +71,6 @@ export interface AccountView {
 
 /** A charge is priced again only when bundles changed between two calls: a few rounds at most. */
 const MAX_PRICINGS = 10;
-
-export function assertAmount(n: number, what: string, allowZero = false): void {
-  if (!Number.isSafeInteger(n) || n < 0 || (!allowZero && n === 0)) {
-    throw new BalanceStoreError(
-      'INVALID_AMOUNT',
-      `${what} must be a safe integer > ${allowZero ? '=' : ''} 0, got ${n}`,
-    );
-  }
-}
-
-function checkCharge(c: Charge): void {
-  assertAmount(c.units, 'units', true);
-  assertAmount(c.amountNano, 'amountNano', true);
-  if (c.ratingGroup !== undefined) assertAmount(c.ratingGroup, 'ratingGroup', true);
-}
-
-/** ARGV of a charge (readCharge in common.lua), with the price of the uncovered part once known. */
-function chargeArgs(
-  c: Charge,
-  priced: { covered: number; moneyNano: number } | undefined,
-  note: string,
-): (string | number)[] {
-  const p = priced ?? { covered: '', moneyNano: '' };
-  return [
-    c.unit,
-    c.units,
-    c.amountNano,
-    c.destination ?? '',
-    c.category ?? '',
-    c.ratingGroup ?? '',
-    p.covered,
-    p.moneyNano,
-    note,
-  ];
-}
 
 /** Options every charging operation accepts. */
 export interface ChargeOptions {
@@ -231,9 +197,9 @@ export function createBalanceStore(opts: BalanceStoreOptions) {
     opts: ChargeOptions,
   ): Promise<OpResult> {
     const k = await keysOf(tenant, id);
-    let priced: { covered: number; moneyNano: number } | undefined;
+    let priced: Priced | undefined;
     for (let round = 0; round < MAX_PRICINGS; round++) {
-      const args = [...head, ...chargeArgs(c, priced, opts.note ?? '')];
+      const args = [...head, ...chargeArgs(c, priced), opts.note ?? ''];
       const fpr = opts.fingerprint ?? fp;
       // A debit is provisioning: its outbox is marked only once it wrote (a refusal changes nothing).
       const r = await provision(verb, k, opId, fpr, id, args);
@@ -418,7 +384,6 @@ export function createBalanceStore(opts: BalanceStoreOptions) {
       id: string,
       req: { opId: string; charge: Charge; kind?: 'debit' | 'adjust' } & ChargeOptions,
     ): Promise<OpResult> {
-      checkCharge(req.charge);
       const kind = req.kind ?? 'debit';
       return charged(
         'debit',
