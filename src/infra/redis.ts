@@ -125,14 +125,20 @@ function watchOutages(redis: RedisClient, say: (line: string) => void): void {
   redis.on('error', onError);
   redis.on('ready', onBack);
   if (isCluster(redis)) {
-    redis.on('node error', onError);
+    // Said once per node until it answers again (the client tries it again while the slot map
+    // still names it).
+    const lost = new Set<string>();
+    redis.on('+node', (node: Redis) =>
+      node.once('ready', () => lost.delete(`${node.options.host}:${node.options.port}`)),
+    );
     // A node lost while the Cluster is up is dropped, not reconnected: its slots fail (503) until
-    // its replica takes them over and the slot map is read again. Said once per node.
+    // its replica takes them over and the slot map is read again.
     redis.on('-node', (node: Redis) => {
       if (redis.status !== 'ready') return; // stopping, or the whole Cluster is away (said above)
-      say(
-        `redis: lost Cluster node ${node.options.host}:${node.options.port}; its slots answer 503 until a replica serves them`,
-      );
+      const where = `${node.options.host}:${node.options.port}`;
+      if (lost.has(where)) return;
+      lost.add(where);
+      say(`redis: lost Cluster node ${where}; its slots answer 503 until a replica serves them`);
     });
   }
 }
@@ -144,9 +150,11 @@ export interface RedisHandle {
 }
 
 /**
- * Readiness: one server answers PING; on a Cluster every master the client knows answers that all
- * 16384 slots are served (cluster_state:ok): a master that died and whose slots have not moved
- * yet, or a Cluster that lost its majority, is not ready.
+ * Readiness: one server answers PING. A Cluster is ready when every master the client knows says
+ * all 16384 slots are served (cluster_state:ok), and the master of every slot, as the Cluster's
+ * slot map names it, answers PING: a master that died is not ready at once, before the Cluster
+ * has noticed (cluster-node-timeout), until its replica serves its slots; a Cluster that lost its
+ * majority is not ready either.
  */
 export async function checkRedisReady(redis: RedisClient): Promise<void> {
   if (!isCluster(redis)) {
@@ -155,15 +163,27 @@ export async function checkRedisReady(redis: RedisClient): Promise<void> {
   }
   const masters = redis.nodes('master');
   if (masters.length === 0) throw new Error('no Cluster master connected');
+  const where = (n: Redis) => `${n.options.host}:${n.options.port}`;
   await Promise.all(
     masters.map(async (node) => {
       const info = String(await node.call('CLUSTER', 'INFO'));
       const state = /cluster_state:(\w+)/.exec(info)?.[1];
       const slots = /cluster_slots_ok:(\d+)/.exec(info)?.[1];
       if (state !== 'ok' || slots !== '16384')
-        throw new Error(
-          `${node.options.host}:${node.options.port}: cluster_state ${state}, ${slots ?? '?'} of 16384 slots served`,
-        );
+        throw new Error(`${where(node)}: cluster_state ${state}, ${slots ?? '?'} of 16384 slots served`);
+    }),
+  );
+  const byAddress = new Map(masters.map((n) => [where(n), n]));
+  const owners = new Set(
+    ((await masters[0]!.call('CLUSTER', 'SLOTS')) as [number, number, [string, number]][]).map(
+      ([, , [host, port]]) => `${host}:${port}`,
+    ),
+  );
+  await Promise.all(
+    [...owners].map(async (owner) => {
+      const node = byAddress.get(owner);
+      if (!node) throw new Error(`the master at ${owner} is not connected`);
+      await node.ping();
     }),
   );
 }
