@@ -119,6 +119,8 @@ function shapeProblem(p: string): string | undefined {
       open.push({ varies: false });
       i = groupMarkerEnd(p, i);
     } else if (c === '|') {
+      // `^a|b` anchors only its first branch; the others would be tried at every position.
+      if (open.length === 0) return 'match may alternate only inside a group: ^(?:a|b), not ^a|b';
       for (const g of open) g.varies = true;
     } else if (c === ')') {
       last = open.pop();

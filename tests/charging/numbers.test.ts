@@ -269,6 +269,7 @@ describe('numbers as the network sends them', () => {
     ['(\\d+)*$', 'anchored'],
     ['^(\\d+)*$', 'nested'],
     ['^(a|a)*$', 'alternation'],
+    ['^0|\\d*\\d*x', 'inside a group'],
     ['^(\\d)\\1', 'backreferences'],
     ['^\\d*\\d*\\d*', 'too many quantifiers'],
     ['^\\d*\\d*\\d{0,32}\\d?x', 'too many quantifiers'],
