@@ -11,7 +11,7 @@
 import type { AccountView } from '../balances/store.js';
 import type { Account } from '../balances/model.js';
 import { affordableUsage, type BalanceSnapshot } from '../rating/affordable.js';
-import type { RatingResult } from '../rating/index.js';
+import { wholeUsage, type RatingResult } from '../rating/index.js';
 import type { SessionRecord } from './session-model.js';
 
 /** What the grants planned so far in a step take, per balance ('scope:id'; money in nano). */
@@ -90,5 +90,5 @@ export function affordableGrant(
     const amount = (m.num + m.den - 1n) / m.den;
     taken.set(m.balanceId, (taken.get(m.balanceId) ?? 0n) + amount);
   }
-  return Math.min(quota, s.tor === 'voice' ? Math.floor(paid.usage / 1e9) : paid.usage);
+  return Math.min(quota, wholeUsage(s.tor, paid.usage));
 }

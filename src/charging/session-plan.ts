@@ -12,7 +12,13 @@
  */
 import type { StepOp } from '../balances/step.js';
 import { proRata } from '../balances/pro-rata.js';
-import { describeResult, nanoToDecimal, type RatingResult } from '../rating/index.js';
+import {
+  describeResult,
+  nanoToDecimal,
+  usageToBase,
+  wholeUsage,
+  type RatingResult,
+} from '../rating/index.js';
 import { disconnectUsage, hasDisconnectCap } from '../rating/max-cost.js';
 import { result, type ResultName } from './result-codes.js';
 import { unitsFor, usageOf } from './service-context.js';
@@ -98,7 +104,7 @@ export interface StepInput {
 
 /** A chunk's price exact to the nano (rounded up only to the nano): the tariff rounds once, at the end. */
 const exactNano = (r: RatingResult) => Number((r.exactNum * 1_000_000_000n + r.exactDen - 1n) / r.exactDen);
-const base = (s: SessionRecord, usage: number) => (s.tor === 'voice' ? usage * 1e9 : usage);
+const base = (s: SessionRecord, usage: number) => usageToBase(s.tor, usage);
 
 /** What settling `units` from a reservation with these holds moves, or null when it cannot be told. */
 function predictSettle(
@@ -243,7 +249,7 @@ class Planner {
     const whole = i.rate(s, g.used + quota, 0, s.startedAt);
     if (!whole) return 0;
     const usage = disconnectUsage(whole);
-    return (s.tor === 'voice' ? Math.floor(usage / 1e9) : usage) - g.used;
+    return wholeUsage(s.tor, usage) - g.used;
   }
 
   /**

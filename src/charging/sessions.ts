@@ -15,7 +15,13 @@
 import type { BalanceStore } from '../balances/store.js';
 import type { StepOpResult, StepOutcome, StepRequest } from '../balances/step.js';
 import { proRata } from '../balances/pro-rata.js';
-import { parseEvent, rateEvent, type CompiledTariff, type RatingResult } from '../rating/index.js';
+import {
+  parseEvent,
+  rateEvent,
+  usageToBase,
+  type CompiledTariff,
+  type RatingResult,
+} from '../rating/index.js';
 import type { Directory } from './directory.js';
 import { affordableGrant, grantSnapshot, type Taken } from './session-grants.js';
 import { refusalResult, result, type ResultName } from './result-codes.js';
@@ -175,7 +181,7 @@ export function createSessions(deps: SessionDeps) {
   ): Promise<number> {
     const quota = plan.state.groups[rg]!.quota;
     const view = await deps.balances.getAccount(s.tenant, s.accountId);
-    const rated = rate(s, quota, (s.tor === 'voice' ? 1e9 : 1) * (plan.state.groups[rg]?.used ?? 0), at);
+    const rated = rate(s, quota, usageToBase(s.tor, plan.state.groups[rg]?.used ?? 0), at);
     if (!view || !rated) return 0;
     const snapshot = grantSnapshot(view, s, rg, deps.now(), free, taken);
     return affordableGrant(s, rated, snapshot, quota, taken);

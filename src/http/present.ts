@@ -3,11 +3,12 @@ import type { Account } from '../balances/model.js';
 import type { SnapshotBalance } from '../balances/snapshot.js';
 import type { AccountView } from '../balances/store.js';
 import { decimalToNano, nanoToDecimal } from '../rating/money.js';
+import { baseToUsage, usageToBase } from '../rating/units.js';
 import { AppError } from './errors.js';
 
 export function presentValue(unit: string, base: number): string | number {
   if (unit === 'money') return nanoToDecimal(base);
-  if (unit === 'voice') return base / 1e9;
+  if (unit === 'voice') return baseToUsage('voice', base);
   return base;
 }
 
@@ -15,7 +16,7 @@ export function toBase(unit: string, value: string | number, field: string): num
   try {
     if (unit === 'money') return decimalToNano(String(value));
     const n = typeof value === 'number' ? value : Number(value);
-    const base = unit === 'voice' ? Math.round(n * 1e9) : n;
+    const base = unit === 'voice' ? usageToBase('voice', n) : n;
     if (!Number.isSafeInteger(base) || base < 0) throw new Error('out of range');
     return base;
   } catch (err) {

@@ -38,6 +38,11 @@ export function usageToBase(tor: Tor, usage: number): number {
   return Number.isInteger(usage) ? usage * NANOS_PER_SECOND : Math.round(usage * NANOS_PER_SECOND);
 }
 
+/** The whole units of usage (seconds for voice) a quantity of base units pays for: rounded down. */
+export function wholeUsage(tor: Tor, base: number): number {
+  return tor === 'voice' ? Math.floor(base / NANOS_PER_SECOND) : base;
+}
+
 /** Converts base units back to the event's unit, for breakdowns (not money: floats are fine). */
 export function baseToUsage(tor: Tor, base: number): number {
   return tor === 'voice' ? base / NANOS_PER_SECOND : base;
