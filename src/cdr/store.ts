@@ -63,8 +63,14 @@ export async function ensurePartitions(client: PoolClient, schema: string, month
     const [y, m] = month.split('-').map(Number) as [number, number];
     const from = `${y}-${String(m).padStart(2, '0')}-01`;
     const to = m === 12 ? `${y + 1}-01-01` : `${y}-${String(m + 1).padStart(2, '0')}-01`;
+    const name = `${schema}.rated_cdrs_${y}_${String(m).padStart(2, '0')}`;
+    // Two importers meeting a new month at once: the second waits for the first to commit, then
+    // finds its partition, instead of dying on a duplicate name in the catalog.
+    const found = await client.query<{ e: boolean }>('SELECT to_regclass($1) IS NOT NULL AS e', [name]);
+    if (found.rows[0]!.e) continue;
+    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [name]);
     await client.query(
-      `CREATE TABLE IF NOT EXISTS ${schema}.rated_cdrs_${y}_${String(m).padStart(2, '0')} PARTITION OF ${schema}.rated_cdrs FOR VALUES FROM ('${from}') TO ('${to}')`,
+      `CREATE TABLE IF NOT EXISTS ${name} PARTITION OF ${schema}.rated_cdrs FOR VALUES FROM ('${from}') TO ('${to}')`,
     );
   }
 }

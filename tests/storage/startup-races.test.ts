@@ -1,12 +1,14 @@
 /**
  * Races between engines sharing one PostgreSQL: two starting together on a new DB_SCHEMA both
- * create it (no duplicate key in the catalog), and two drains storing the same outbox rows at once
- * wait for each other instead of deadlocking.
+ * create it (no duplicate key in the catalog), two drains storing the same outbox rows at once
+ * wait for each other instead of deadlocking, and two CDR imports creating the same month's
+ * partition both go on.
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ensureLedgerSchema, LedgerRows } from '../../src/balances/ledger.js';
+import { ensureCdrSchema, ensurePartitions } from '../../src/cdr/store.js';
 import { ensureRecordsSchema, RecordRows } from '../../src/storage/records.js';
 import { ensureEngineSchema } from '../../src/storage/schema.js';
 import { databaseUrl, testPostgres } from '../support/postgres.js';
@@ -119,6 +121,25 @@ describe('two drains storing the same rows', () => {
       ]);
       const stored = await pool.query(`SELECT count(*)::int AS n FROM ${schema}.rated_records`);
       expect(stored.rows[0].n).toBe(n);
+    }
+  }, 60_000);
+
+  it('two CDR imports meeting a new month at once both store it (one partition, no catalog error)', async () => {
+    await ensureCdrSchema(pool, schema);
+    for (let i = 0; i < 6; i++) {
+      const month = `${2040 + i}-01`;
+      await Promise.all(
+        [pool, other].map((db) =>
+          inTransaction(db, async (c) => {
+            await ensurePartitions(c, schema, [month]);
+            await new Promise((ok) => setTimeout(ok, 30)); // the rest of the chunk's transaction
+          }),
+        ),
+      );
+      const made = await pool.query(`SELECT to_regclass($1) IS NOT NULL AS e`, [
+        `${schema}.rated_cdrs_${2040 + i}_01`,
+      ]);
+      expect(made.rows[0].e).toBe(true);
     }
   }, 60_000);
 });
