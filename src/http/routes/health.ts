@@ -1,6 +1,8 @@
 /**
  * Liveness (the process answers) and readiness (Redis and PostgreSQL answer within a second). Both
  * clients fail fast while their server is away, so readiness and the API say 503 at the same time.
+ * What "Redis answers" means is the caller's: on a Cluster, every slot served by a master that
+ * answers (infra/redis.ts checkRedisReady).
  */
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../errors.js';
