@@ -21,34 +21,38 @@
 --         again from i
 --   or ACCOUNT_NOT_FOUND | ACCOUNT_INACTIVE (nothing charged).
 -- Writes per account: one change per balance, one ledger line per balance (kind cdr), the journal.
+-- Every account is checked and planned first; the writes come after the point of no return (but
+-- the call's own key and due reservations' expiry), so a call that fails halfway moves nothing.
 
 local all = KEYS
 local outbox, journal, call = all[#all - 2], all[#all - 1], all[#all]
 if not redis.call('SET', call, '1', 'NX', 'EX', 86400) then
   return redis.error_reply('CALL_REPEATED this batch call was applied before')
 end
-local journals, ledgers = {}, {}   -- per journal / outbox key: fields and lines to write at the end
+local journals = {}   -- per journal key: fields to write at the end
+-- Balance changes to apply at the end, in order: {account, hash, b, amount}; and what they take per
+-- balance ('hash|id'), so that a later account of a shared group plans against what is left.
+local changes, taken = {}, {}
 
 local function restricted(b)
   local function set(l) return l ~= nil and l ~= cjson.null and #l > 0 end
   return b.blocker or set(b.destinations) or set(b.categories) or set(b.ratingGroups)
 end
 
--- Applies what an account's CDRs took (per balance, summed) and records it for journal and ledger.
+-- Plans what an account's CDRs took (per balance, summed) as balance changes and its journal entry.
 -- `continued`: an earlier call of this batch charged the account already (NEED_PRICE): its journal
 -- entry is extended, not replaced.
 local function settleAccount(takes, order, continued)
-  local journal, lines = {}, ledgers[KEYS[6]] or {}
+  local journal = {}
   for _, key in ipairs(order) do
     local t = takes[key]
     if t.amount > 0 then
-      local after = redis.call('HINCRBY', hashOf(t.b.scope), 'v:' .. t.b.id, -t.amount)
+      local hash = hashOf(t.b.scope)
+      changes[#changes + 1] = { account = ACCOUNT, hash = hash, b = t.b, amount = t.amount }
+      taken[hash .. '|' .. t.b.id] = (taken[hash .. '|' .. t.b.id] or 0) + t.amount
       journal[#journal + 1] = t.b.scope .. ',' .. t.b.id .. ',' .. t.b.unit .. ',' .. fmt(t.amount)
-      lines[#lines + 1] = ACCOUNT .. ',' .. t.b.scope .. ',' .. t.b.id .. ',' .. t.b.unit .. ',cdr,' .. fmt(-t.amount)
-        .. ',0,' .. fmt(after)
     end
   end
-  ledgers[KEYS[6]] = lines
   if #journal == 0 then return end
   local field = ARGV[1] .. ':' .. ACCOUNT
   local before = continued and redis.call('HGET', KEYS[7], field)
@@ -69,6 +73,13 @@ local function record(takes, order, planned)
 end
 
 local function available(b) return b.value - b.held end
+
+-- The account's balances less what earlier accounts of this call take from them (a shared group's).
+local function balancesOf(acct)
+  local list = accountBalances(acct)
+  for _, b in ipairs(list) do b.value = b.value - (taken[hashOf(b.scope) .. '|' .. b.id] or 0) end
+  return list
+end
 
 local function sum(list, acct, i)
   local units = {}
@@ -124,18 +135,24 @@ for a = 0, tonumber(ARGV[4]) - 1 do
   local acct = loadAccount()
   if not acct then results[#results + 1] = { 'ACCOUNT_NOT_FOUND' }
   elseif acct.status ~= 'active' then results[#results + 1] = { 'ACCOUNT_INACTIVE' }
-  elseif mode == 'sum' then results[#results + 1] = sum(accountBalances(acct), acct, i + 2)
-  else results[#results + 1] = each(accountBalances(acct), acct, i + 2) end
+  elseif mode == 'sum' then results[#results + 1] = sum(balancesOf(acct), acct, i + 2)
+  else results[#results + 1] = each(balancesOf(acct), acct, i + 2) end
   i = i + width
 end
 
+-- point of no return
+local lines = {}
+for _, c in ipairs(changes) do
+  local b = c.b
+  local after = redis.call('HINCRBY', c.hash, 'v:' .. b.id, -c.amount)
+  lines[#lines + 1] = c.account .. ',' .. b.scope .. ',' .. b.id .. ',' .. b.unit .. ',cdr,' .. fmt(-c.amount)
+    .. ',0,' .. fmt(after)
+end
 for key, fields in pairs(journals) do
   redis.call('HSET', key, unpack(fields))
   redis.call('EXPIRE', key, tonumber(ARGV[2]))
 end
-for key, lines in pairs(ledgers) do
-  if #lines > 0 then
-    redis.call('XADD', key, '*', 'op', ARGV[1], 'account', '', 'at', ARGV[3], 'moves', table.concat(lines, ';'))
-  end
+if #lines > 0 then
+  redis.call('XADD', outbox, '*', 'op', ARGV[1], 'account', '', 'at', ARGV[3], 'moves', table.concat(lines, ';'))
 end
 return results
