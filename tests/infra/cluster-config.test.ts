@@ -1,6 +1,9 @@
 /** How a Redis Cluster is named in configuration: both forms, auth and TLS, and what is refused. */
+import { Cluster } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
+import { clusterOptions } from '../../src/infra/redis.js';
+import { isUnavailable } from '../../src/infra/unavailable.js';
 
 const cluster = (env: Record<string, string>) => loadConfig(env).redisCluster;
 
@@ -65,5 +68,23 @@ describe('a Redis Cluster in configuration', () => {
   ])('refuses %j, naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
+  });
+});
+
+describe('a Cluster that does not answer', () => {
+  it('fails a command at once, as an outage (answered 503)', async () => {
+    const cluster = new Cluster([{ host: '127.0.0.1', port: 1 }], clusterOptions({ tls: false }));
+    cluster.on('error', () => undefined);
+    const started = Date.now();
+    const err = await cluster.get('k').then(
+      () => null,
+      (e: unknown) => e,
+    );
+    cluster.disconnect();
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(isUnavailable(err)).toBe(true);
+    expect(isUnavailable(new Error('CLUSTERDOWN The cluster is down'))).toBe(true);
+    expect(isUnavailable(new Error('TRYAGAIN Multiple keys request during rehashing of slot'))).toBe(true);
+    expect(isUnavailable(new Error('CROSSSLOT Keys in request do not hash to the same slot'))).toBe(false);
   });
 });

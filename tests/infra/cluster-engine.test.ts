@@ -125,9 +125,13 @@ describe('the engine on a Redis Cluster', () => {
       DATA_DIR: join(dir, name),
       LOCAL_REDIS_PORT: '0',
     });
-    const [a, b] = await Promise.all([startEngine(env('a')), startEngine(env('b'))]);
+    // B names the Cluster by URL instead: the same Cluster.
+    const { REDIS_CLUSTER_NODES: _nodes, ...rest } = env('b');
+    const byUrl = { ...rest, REDIS_URL: `redis+cluster://127.0.0.1:${BASE + 2}` };
+    const [a, b] = await Promise.all([startEngine(env('a')), startEngine(byUrl)]);
     engines.push(a!, b!);
     expect(a!.output()).toMatch(/balances: Redis Cluster at 127\.0\.0\.1:\d+,127\.0\.0\.1:\d+: 3 masters/);
+    expect(b!.output()).toMatch(/balances: Redis Cluster at 127\.0\.0\.1:\d+: 3 masters/);
 
     // The demo accounts were seeded through the Cluster; a new account is created on it.
     expect((await call(b!, 'GET', '/v1/accounts/alice', BILLING)).status).toBe(200);
