@@ -13,7 +13,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createBalanceStore } from '../../src/balances/store.js';
 import { checkRedisReady, connectRedis } from '../../src/infra/redis.js';
+import { drainOutboxes } from '../../src/storage/outbox.js';
+import { ensureEngineSchema } from '../../src/storage/schema.js';
 import { decimalToNano } from '../../src/rating/money.js';
 import { databaseUrl, testPostgres } from '../support/postgres.js';
 import { startEngine, type EngineProcess } from './engine-process.js';
@@ -248,6 +251,44 @@ describe('the engine on a Redis Cluster', () => {
     await expect(checkRedisReady(cluster)).rejects.toThrow(/slots served/);
     await owner.call('CLUSTER', 'ADDSLOTS', slot);
     await until('ready again', 10_000, ready);
+  }, 60_000);
+});
+
+describe('drains on a Cluster', () => {
+  it('two engines draining at once store every movement once', async () => {
+    const handle = await connectRedis({
+      cluster: { nodes: [{ host: '127.0.0.1', port: BASE }], tls: false },
+      dataDir: dir,
+      say: () => undefined,
+    });
+    const keyPrefix = `d${randomBytes(4).toString('hex')}:`;
+    const store = createBalanceStore({ redis: handle.redis, keyPrefix });
+    const ids = Array.from({ length: 24 }, (_, i) => `d${i}`);
+    try {
+      await ensureEngineSchema(pool, schema);
+      for (const id of ids) {
+        await store.createAccount(
+          { tenant: 'dr', id, type: 'prepaid', currency: 'EUR', subject: id },
+          `c-${id}`,
+        );
+        await store.addBalance('dr', id, { id: 'main', unit: 'money', value: 1_000_000 }, `b-${id}`);
+        for (let k = 0; k < 5; k++)
+          await store.debit('dr', id, {
+            opId: `x-${id}-${k}`,
+            charge: { unit: 'sms', units: 1, amountNano: 7 },
+          });
+      }
+      // Two drains at once, both reading every outbox in small batches, until nothing is left.
+      const drain = () =>
+        drainOutboxes({ redis: handle.redis, pool, schema, keyPrefix, full: true, batchSize: 2 });
+      for (let i = 0; i < 20; i++) if ((await Promise.all([drain(), drain()])).every((n) => n === 0)) break;
+      const r = await pool.query<{ n: number; sum: string }>(
+        `SELECT count(*)::int AS n, sum(delta)::text AS sum FROM ${schema}.balance_ledger WHERE tenant = 'dr'`,
+      );
+      expect(r.rows[0]).toEqual({ n: ids.length * 6, sum: String(ids.length * (1_000_000 - 5 * 7)) });
+    } finally {
+      await handle.stop();
+    }
   }, 60_000);
 });
 
