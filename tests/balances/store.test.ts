@@ -224,6 +224,25 @@ describe('balance store', () => {
     expect([view.balances[0]!.value, view.balances[0]!.held, view.reservations]).toEqual([750, 0, []]);
   });
 
+  it('settles usage partly covered by a bundle beyond what the reservation holds, priced once for the debit', async () => {
+    await account(store, 'b');
+    await store.addBalance('t', 'b', { id: 'main', unit: 'money', value: 1000 }, op());
+    await store.addBalance('t', 'b', { id: 'mins', unit: 'voice', value: 30 }, op());
+    const voice = (units: number, amountNano: number) => ({ unit: 'voice' as const, units, amountNano });
+    await runStep(store, 't', 'b', op(), [
+      { verb: 'reserve', reservationId: 'r', expiresMs: clock + 60_000, charge: voice(20, 100) },
+    ]);
+    // The reservation's 20 minutes cover 20 of 50 and it holds no money: the whole usage is debited,
+    // the 30 minutes (its 20 given back) first, money for the other 20.
+    const settled = await runStep(store, 't', 'b', op(), [
+      { verb: 'settle', reservationId: 'r', charge: voice(50, 500) },
+    ]);
+    expect(settled).toMatchObject({
+      status: 'APPLIED',
+      results: [{ code: 'OK', moneyNano: 200, units: 30 }],
+    });
+  });
+
   it('releases on request, and refuses a second reservation under one id', async () => {
     await account(store, 'e2');
     await store.addBalance('t', 'e2', { id: 'main', unit: 'money', value: 1000 }, op());

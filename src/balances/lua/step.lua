@@ -174,7 +174,10 @@ function verbs.settle(op, c)
     local held = {}
     for _, b in ipairs(list) do if holds[b.scope .. ':' .. b.id] then held[#held + 1] = b end end
     local planned, code, covered = plan(held, c, function(b) return holds[b.scope .. ':' .. b.id] end, 0)
-    if code == 'NEED_PRICE' then return code, 0, 0, fmt(covered) end
+    -- Asked the price of what the reservation covers; a charge priced for other covered units was
+    -- priced for the direct debit below (the reservation held too little money), else the two
+    -- would ask for each other's price forever.
+    if code == 'NEED_PRICE' and c.covered == '' then return code, 0, 0, fmt(covered) end
     if planned then
       local money, units = taken(planned)
       return 'OK', money, units, '', function()
