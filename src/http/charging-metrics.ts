@@ -36,11 +36,6 @@ export function chargingMetrics(registry: Registry) {
       help: 'Sessions closed by the engine because they went silent past their Tcc deadline',
       registers: [registry],
     }),
-    reservationExpiries: new Counter({
-      name: 'ocs_reservation_expiries_total',
-      help: 'Reservations released by the reservation sweep because their time ran out',
-      registers: [registry],
-    }),
   };
 }
 
