@@ -156,6 +156,8 @@ async function main(): Promise<void> {
         ...(values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : []),
         '--import',
         'tsx',
+        '--import',
+        './bench/lib/loop-probe.ts',
         'src/main.ts',
       ],
       {
@@ -166,6 +168,7 @@ async function main(): Promise<void> {
   );
   try {
     for (let i = 0; i < engines.length; i++) await waitFor(`http://127.0.0.1:${PORT + i}/health/ready`);
+    for (const e of engines) e.kill('SIGWINCH'); // the loop probe counts from here
     process.stderr.write(`load: ${values.connections} connections for ${values.seconds} s...\n`);
     const out = await new Promise<string>((resolve, reject) => {
       const child = spawn(
@@ -208,6 +211,10 @@ async function main(): Promise<void> {
     );
   } finally {
     for (const e of engines) e.kill('SIGTERM');
+    // The loop probe's last words; an engine already gone has none.
+    await Promise.all(
+      engines.map((e) => (e.exitCode === null ? new Promise((ok) => e.once('exit', ok)) : null)),
+    );
     let cursor = '0';
     do {
       const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 5000);
