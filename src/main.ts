@@ -18,7 +18,7 @@ import { seedDemoAccounts } from './seed.js';
 import { recoverBatches } from './cdr/batches.js';
 import { createCdrJobs } from './cdr/jobs.js';
 import { createRatingPool, type RatingPool } from './cdr/pool.js';
-import { drainOutboxes } from './storage/outbox.js';
+import { DRAIN_EVERY_MS, drainOutboxes, FULL_DRAIN_EVERY } from './storage/outbox.js';
 import { ensureEngineSchema } from './storage/schema.js';
 import { openActiveTariff } from './tariffs/active.js';
 
@@ -108,7 +108,7 @@ async function main(): Promise<void> {
     app.chargingMetrics.cdrRecords.inc({ outcome: 'rejected' }, d.rejected);
     app.chargingMetrics.cdrRecords.inc({ outcome: 'duplicate' }, d.duplicates);
   };
-  // The outboxes (ledger, rated records, trail) reach PostgreSQL every second, in order, idempotently;
+  // The outboxes (ledger, rated records, trail) reach PostgreSQL every 100 ms, in order, idempotently;
   // now and then every outbox is read, in case a dirty mark was lost to a race.
   let drains = 0;
   const drain = (full = false) =>
@@ -121,8 +121,8 @@ async function main(): Promise<void> {
     });
   const stopDrain = runEvery({
     name: 'drain to PostgreSQL',
-    everyMs: 1000,
-    job: () => drain(drains++ % 300 === 0),
+    everyMs: DRAIN_EVERY_MS,
+    job: () => drain(drains++ % FULL_DRAIN_EVERY === 0),
     log: app.log,
   });
   // Sessions whose time has come are closed by their sweep hints (a session's reservations go with

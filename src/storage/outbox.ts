@@ -29,6 +29,18 @@ export interface DrainOptions {
   full?: boolean;
 }
 
+/**
+ * How often the engine drains the dirty outboxes. Often, so each drain is small: a drain parses and
+ * stores on the event loop, and a second's worth of entries at once (1,000-2,000 steps) held it for
+ * tens of milliseconds, which every request in flight waited out (p999 51 -> 23-31 ms, the loop's
+ * own p99 delay 10.4 -> 6.9 ms at 4 connections, bench/RESULTS.md 2026-12-07). An idle drain is one
+ * SPOP.
+ */
+export const DRAIN_EVERY_MS = 100;
+
+/** Every this many drains reads every outbox (about every 5 minutes), for a dirty mark lost to a crash. */
+export const FULL_DRAIN_EVERY = 3000;
+
 /** The tenant an outbox belongs to, from its hash tag ({a:T:..}, {g:T:..}, {c:T}, {o:T}). */
 function tenantOf(stream: string): string {
   const m = /\{[a-z]+:([^:}]+)[:}]/.exec(stream);
