@@ -161,7 +161,14 @@ async function main(): Promise<void> {
         'src/main.ts',
       ],
       {
-        env: { ...process.env, PORT: String(PORT + i), KEY_PREFIX: prefix, LOG_LEVEL: 'warn' },
+        env: {
+          ...process.env,
+          // Node/V8 flags for the engine alone (e.g. GC sizing), not for this harness or the load.
+          ...(process.env.ENGINE_NODE_OPTIONS ? { NODE_OPTIONS: process.env.ENGINE_NODE_OPTIONS } : {}),
+          PORT: String(PORT + i),
+          KEY_PREFIX: prefix,
+          LOG_LEVEL: 'warn',
+        },
         stdio: ['ignore', 'ignore', 'inherit'],
       },
     ),
