@@ -158,6 +158,15 @@ async function ledgerNano(): Promise<Map<string, number> | null> {
 
 describe('PostgreSQL stopped at once and restarted under charging load', () => {
   it('keeps charging, answers reads 503, catches up after, and never exits', async () => {
+    // Enough money that a fast box cannot exhaust an account during the load (an SMS is £0.04).
+    for (const account of ACCOUNTS) {
+      const r = await timed(`/v1/accounts/${account}/credits`, {
+        method: 'POST',
+        headers: { ...BILLING, 'content-type': 'application/json' },
+        body: JSON.stringify({ balanceId: 'main', amount: '500', reference: `outage-${account}` }),
+      });
+      expect(r.status).toBe(200);
+    }
     const before = await Promise.all(ACCOUNTS.map(moneyNano));
     let load = true;
     const clients = Array.from({ length: 6 }, (_, i) => client(i, () => load));
