@@ -1,0 +1,142 @@
+/**
+ * The arithmetic of a whole billing document: lines rounded to the minor unit, taxes per rate or
+ * per line, totals that add up exactly (EN 16931 BR-CO-10, 13–17 style), and the canonical JSON and
+ * hash a finalized document is stored with. Pure: the caller brings lines, rates and currency.
+ */
+import { createHash } from 'node:crypto';
+import { minorStepNano, roundToMinor } from './currency.js';
+import { taxLines, taxOf, type TaxMode, type TaxSummary } from './tax.js';
+
+export type LineKind =
+  | 'fee'
+  | 'setup'
+  | 'proration'
+  | 'usage'
+  | 'usage_included'
+  | 'one_off'
+  | 'discount'
+  | 'adjustment'
+  | 'late_usage'
+  | 'rounding';
+
+export interface DraftLine {
+  kind: LineKind;
+  description: string;
+  periodStart?: number;
+  periodEnd?: number;
+  quantity?: string;
+  unit?: string;
+  /** The exact amount before any rounding (sums of rated nano, prorated fees, coupon discounts ≤ 0). */
+  exactNano: bigint;
+  taxCode?: string;
+  /** The tax rate of the line; missing means outside the scope of tax (0). */
+  rateMicros?: bigint;
+  source?: Record<string, unknown>;
+}
+
+export type DocumentLine = DraftLine & { seq: number; amountNano: bigint; taxNano: bigint };
+
+export interface DocumentFigures {
+  lines: DocumentLine[];
+  /** One entry per rate, highest rate first. */
+  taxSummary: TaxSummary[];
+  /** Σ amounts of all lines except discounts. */
+  subtotalNano: bigint;
+  /** Σ amounts of discount lines (≤ 0 when coupons apply): total = subtotal + discount + tax. */
+  discountNano: bigint;
+  taxNano: bigint;
+  totalNano: bigint;
+}
+
+export interface DocumentOptions {
+  currency: string;
+  mode: TaxMode;
+  /** Exempt and reverse-charge buyers: every line is taxed at 0 (the legal mention is the caller's). */
+  exempt?: boolean;
+}
+
+const sum = (values: readonly bigint[]): bigint => values.reduce((a, b) => a + b, 0n);
+
+/** Rounds each line once, taxes it and totals the document. Lines keep their order; seq starts at 1. */
+export function buildDocument(draft: readonly DraftLine[], opts: DocumentOptions): DocumentFigures {
+  const rated = draft.map((line, i) => ({
+    ...line,
+    seq: i + 1,
+    amountNano: roundToMinor(line.exactNano, opts.currency),
+    rateMicros: opts.exempt ? 0n : (line.rateMicros ?? 0n),
+  }));
+  const { lineTaxNano, summary } = taxLines(rated, opts.mode, opts.currency);
+  const lines = rated.map((line, i) => ({ ...line, taxNano: lineTaxNano[i]! }));
+  const subtotalNano = sum(lines.filter((l) => l.kind !== 'discount').map((l) => l.amountNano));
+  const discountNano = sum(lines.filter((l) => l.kind === 'discount').map((l) => l.amountNano));
+  const taxNano = sum(summary.map((s) => s.taxNano));
+  return {
+    lines,
+    taxSummary: summary,
+    subtotalNano,
+    discountNano,
+    taxNano,
+    totalNano: subtotalNano + discountNano + taxNano,
+  };
+}
+
+/**
+ * The EN 16931-style arithmetic rules a document must pass; returns the names of the broken ones
+ * (empty when sound). Documents are checked before they are finalized and in the property tests.
+ */
+export function checkDocument(doc: DocumentFigures, opts: DocumentOptions): string[] {
+  const broken = new Set<string>();
+  const step = minorStepNano(opts.currency);
+  const half = step / 2n;
+  for (const l of doc.lines) {
+    if (l.amountNano % step !== 0n || l.taxNano % step !== 0n) broken.add('BR-DEC minor unit');
+    const error = l.amountNano - l.exactNano;
+    if (error > half || error < -half) broken.add('line rounded once');
+  }
+  const net = doc.lines.filter((l) => l.kind !== 'discount');
+  const allowances = doc.lines.filter((l) => l.kind === 'discount');
+  if (doc.subtotalNano !== sum(net.map((l) => l.amountNano))) broken.add('BR-CO-10');
+  if (doc.discountNano !== sum(allowances.map((l) => l.amountNano))) broken.add('BR-CO-11');
+  if (doc.subtotalNano + doc.discountNano !== sum(doc.taxSummary.map((s) => s.baseNano)))
+    broken.add('BR-CO-13');
+  if (doc.taxNano !== sum(doc.taxSummary.map((s) => s.taxNano))) broken.add('BR-CO-14');
+  if (doc.totalNano !== doc.subtotalNano + doc.discountNano + doc.taxNano) broken.add('BR-CO-15');
+  if (doc.taxNano !== sum(doc.lines.map((l) => l.taxNano))) broken.add('line taxes add up');
+  for (const s of doc.taxSummary) {
+    const of = doc.lines.filter((l) => (opts.exempt ? 0n : (l.rateMicros ?? 0n)) === s.rateMicros);
+    if (s.baseNano !== sum(of.map((l) => l.amountNano))) broken.add('BR-CO-13 per rate');
+    if (s.taxNano !== sum(of.map((l) => l.taxNano))) broken.add('line taxes add up per rate');
+    if (opts.mode === 'per_rate' && s.taxNano !== taxOf(s.baseNano, s.rateMicros, opts.currency)) {
+      broken.add('BR-CO-17');
+    }
+  }
+  return [...broken];
+}
+
+/**
+ * Canonical JSON (RFC 8785 shape): object keys sorted by UTF-16 code units, no whitespace,
+ * undefined properties left out. Only plain data: a bigint, Date, NaN or Infinity throws, because
+ * money and time must be formatted by the caller (decimal strings, ISO dates) to be canonical.
+ */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value === 'boolean' || typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new TypeError('canonicalJson: numbers must be finite');
+    return JSON.stringify(value);
+  }
+  if (Array.isArray(value)) {
+    return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
+  }
+  if (typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  throw new TypeError(`canonicalJson: ${typeof value} is not plain JSON data (format it first)`);
+}
+
+/** SHA-256 of the UTF-8 text, lowercase hex. */
+export function documentHash(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}

@@ -1,0 +1,137 @@
+/**
+ * Tax rates and tax amounts on a document.
+ *
+ * A rate is a decimal fraction with at most 6 decimals ("0.20" is 20 %), held as `rateMicros`
+ * (rate × 10^6). Two rounding modes: `per_rate` (default; EN 16931 BR-CO-17: each rate's tax is
+ * round(Σ taxable amounts × rate), then allocated back to the lines by largest remainder so the line
+ * taxes add up to it exactly) and `per_line` (each line's tax rounded, the rate's tax is their sum).
+ */
+import { divFloor, divRoundHalfUp, minorStepNano } from './currency.js';
+
+export const RATE_SCALE = 1_000_000n;
+const MAX_RATE_MICROS = 10n * RATE_SCALE;
+
+export class RateFormatError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RateFormatError';
+  }
+}
+
+/** "0.20" → 200_000n. A fraction from 0 to 10 (excise taxes may pass 100 %) with ≤ 6 decimals. */
+export function parseRate(text: string): bigint {
+  const m = /^(\d{1,2})(?:\.(\d{1,6}))?$/.exec(text);
+  if (m === null)
+    throw new RateFormatError(`"${text}" is not a tax rate (a fraction such as "0.20", ≤ 6 decimals)`);
+  const micros = BigInt(m[1]! + (m[2] ?? '').padEnd(6, '0'));
+  if (micros > MAX_RATE_MICROS) throw new RateFormatError(`"${text}" is above the largest rate (10)`);
+  return micros;
+}
+
+export interface DatedRate {
+  code: string;
+  /** First local date the rate applies, "YYYY-MM-DD". */
+  validFrom: string;
+  /** First local date it no longer applies (exclusive), if it ends. */
+  validTo?: string;
+  rateMicros: bigint;
+}
+
+/**
+ * The rate of `code` in force on the tax point date ("YYYY-MM-DD"); the latest `validFrom` wins
+ * when ranges overlap. ISO dates compare correctly as strings.
+ */
+export function rateInForce<R extends DatedRate>(
+  rates: readonly R[],
+  code: string,
+  date: string,
+): R | undefined {
+  let best: R | undefined;
+  for (const r of rates) {
+    if (r.code !== code || r.validFrom > date || (r.validTo !== undefined && date >= r.validTo)) continue;
+    if (best === undefined || r.validFrom > best.validFrom) best = r;
+  }
+  return best;
+}
+
+export type TaxMode = 'per_rate' | 'per_line';
+
+export interface TaxableLine {
+  /** Already rounded to the minor unit (may be negative: discounts, credits). */
+  amountNano: bigint;
+  rateMicros: bigint;
+}
+
+export interface TaxSummary {
+  rateMicros: bigint;
+  baseNano: bigint;
+  taxNano: bigint;
+}
+
+/** amount × rate rounded half-up to the minor unit, in nano. */
+export function taxOf(amountNano: bigint, rateMicros: bigint, currency: string): bigint {
+  const step = minorStepNano(currency);
+  return divRoundHalfUp(amountNano * rateMicros, step * RATE_SCALE) * step;
+}
+
+/**
+ * Hamilton's largest-remainder method: shares of `total` (minor units) proportional to the exact
+ * products, each the floor of its product or one more; ties go to the earlier line.
+ */
+function allocate(exactScaled: bigint[], unitScaled: bigint, total: bigint): bigint[] {
+  const floors = exactScaled.map((e) => divFloor(e, unitScaled));
+  let left = total - floors.reduce((a, b) => a + b, 0n);
+  const order = exactScaled
+    .map((e, i) => ({ i, rest: e - floors[i]! * unitScaled }))
+    .sort((a, b) => (a.rest === b.rest ? a.i - b.i : a.rest > b.rest ? -1 : 1));
+  for (const { i } of order) {
+    if (left <= 0n) break;
+    floors[i]! += 1n;
+    left -= 1n;
+  }
+  return floors;
+}
+
+/** Line taxes and the per-rate summary (sorted by rate, highest first) under a rounding mode. */
+export function taxLines(
+  lines: readonly TaxableLine[],
+  mode: TaxMode,
+  currency: string,
+): { lineTaxNano: bigint[]; summary: TaxSummary[] } {
+  const step = minorStepNano(currency);
+  const lineTaxNano: bigint[] = lines.map(() => 0n);
+  const groups = new Map<bigint, number[]>();
+  lines.forEach((line, i) => {
+    if (line.rateMicros < 0n) throw new RangeError('rateMicros must not be negative');
+    if (line.amountNano % step !== 0n) throw new RangeError('line amounts must be rounded to the minor unit');
+    const group = groups.get(line.rateMicros);
+    if (group === undefined) groups.set(line.rateMicros, [i]);
+    else group.push(i);
+  });
+  const summary: TaxSummary[] = [];
+  for (const [rateMicros, indexes] of [...groups].sort((a, b) => (a[0] > b[0] ? -1 : a[0] < b[0] ? 1 : 0))) {
+    const baseNano = indexes.reduce((sum, i) => sum + lines[i]!.amountNano, 0n);
+    if (mode === 'per_line') {
+      for (const i of indexes) lineTaxNano[i] = taxOf(lines[i]!.amountNano, rateMicros, currency);
+    } else {
+      const exact = indexes.map((i) => lines[i]!.amountNano * rateMicros);
+      const shares = allocate(exact, step * RATE_SCALE, taxOf(baseNano, rateMicros, currency) / step);
+      indexes.forEach((i, j) => (lineTaxNano[i] = shares[j]! * step));
+    }
+    const taxNano = indexes.reduce((sum, i) => sum + lineTaxNano[i]!, 0n);
+    summary.push({ rateMicros, baseNano, taxNano });
+  }
+  return { lineTaxNano, summary };
+}
+
+/** Tax included in a gross amount (prepaid statements): tax = round(gross × rate / (1 + rate)). */
+export function inclusiveTax(
+  grossNano: bigint,
+  rateMicros: bigint,
+  currency: string,
+): { netNano: bigint; taxNano: bigint } {
+  if (rateMicros < 0n) throw new RangeError('rateMicros must not be negative');
+  const step = minorStepNano(currency);
+  const taxNano = divRoundHalfUp(grossNano * rateMicros, (RATE_SCALE + rateMicros) * step) * step;
+  return { netNano: grossNano - taxNano, taxNano };
+}
