@@ -82,11 +82,12 @@ export function createProvisioning(
     head: (string | number)[],
     c: Charge,
     opts: ChargeOptions,
+    tail: string[] = [],
   ): Promise<OpResult> {
     const k = await keysOf(tenant, id);
     let priced: Priced | undefined;
     for (let round = 0; round < MAX_PRICINGS; round++) {
-      const args = [...head, ...chargeArgs(c, priced), opts.note ?? ''];
+      const args = [...head, ...chargeArgs(c, priced), opts.note ?? '', ...tail];
       const fpr = opts.fingerprint ?? fp;
       // A debit is provisioning: its outbox is marked only once it wrote (a refusal changes nothing).
       const r = await provision(verb, k, opId, fpr, id, args);
@@ -205,22 +206,27 @@ export function createProvisioning(
       ]);
     },
 
-    /** Takes what a charge costs: matching unit balances first, then money. All or nothing. */
+    /**
+     * Takes what a charge costs: matching unit balances first, then money. All or nothing. `force`
+     * skips the floor check (billing-internal callers only: postpaid fees, invoice settlement).
+     */
     async debit(
       tenant: string,
       id: string,
-      req: { opId: string; charge: Charge; kind?: 'debit' | 'adjust' } & ChargeOptions,
+      req: { opId: string; charge: Charge; kind?: 'debit' | 'adjust'; force?: boolean } & ChargeOptions,
     ): Promise<OpResult> {
       const kind = req.kind ?? 'debit';
+      const force = req.force === true;
       return charged(
         'debit',
         tenant,
         id,
         req.opId,
-        fingerprint('debit', [req.charge, kind]),
+        fingerprint('debit', force ? [req.charge, kind, 'force'] : [req.charge, kind]),
         [kind],
         req.charge,
         req,
+        force ? ['force'] : [],
       );
     },
   };

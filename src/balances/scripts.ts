@@ -21,6 +21,7 @@ const VERBS = [
   'step',
   'cdr-charge',
   'cdr-revert',
+  'bundle-renew',
 ] as const;
 export type Verb = (typeof VERBS)[number];
 

@@ -8,6 +8,7 @@
  * credits and debits in provisioning.ts, the charging step in step-call.ts, session bookkeeping in
  * session-index.ts. The parts plan and call; the scripts check and write.
  */
+import { createBundles } from './bundles.js';
 import { createIdentity } from './identity.js';
 import { subscriptionKey, tagOf, type AccountKeys } from './keys.js';
 import type { Account } from './model.js';
@@ -127,6 +128,7 @@ export function createBalanceStore(opts: BalanceStoreOptions) {
     },
 
     ...createProvisioning(ctx, async (tenant, id) => (await view(tenant, id))?.balances),
+    ...createBundles(ctx),
     ...sessions,
     step: createStepCall(ctx, sessions),
   };

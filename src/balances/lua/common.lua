@@ -346,12 +346,12 @@ end
 -- The common part of debit and reserve: the account must exist and be active; then the plan of the
 -- charge at ARGV[i..] against what is available (value - held), down to the account's floor.
 -- Returns moves, or nil and a reply to return; `refusal` (fail or refuse) says whether a refusal is
--- remembered under the operation id.
-local function planAvailable(i, refusal)
+-- remembered under the operation id; `floor`, when given, replaces the account's (a forced debit).
+local function planAvailable(i, refusal, floor)
   local acct = loadAccount()
   if not acct then return nil, refusal('ACCOUNT_NOT_FOUND') end
   if acct.status ~= 'active' then return nil, refusal('ACCOUNT_INACTIVE', acct.status) end
-  local moves, code, covered = plan(accountBalances(acct), readCharge(i), function(b) return b.value - b.held end, accountFloor(acct))
+  local moves, code, covered = plan(accountBalances(acct), readCharge(i), function(b) return b.value - b.held end, floor or accountFloor(acct))
   if code == 'NEED_PRICE' then return nil, needPrice(covered) end
   if not moves then return nil, refusal(code) end
   return moves
