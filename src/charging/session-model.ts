@@ -179,12 +179,19 @@ export function fingerprintOf(phase: Phase, req: SessionRequest): string {
 /** What a session's record holds that never changes after the initiate (stored once). */
 export type SessionInfo = Omit<SessionRecord, 'state' | 'expiresAtMs' | 'groups' | 'lastRequest'>;
 
-/** The parts of a session that each request changes, as stored. */
-export function stateOf(s: SessionRecord): string {
+/**
+ * The parts of a session that each request changes, as stored. What a reservation the step makes
+ * holds is known only to the step script: `reserving` names, per rating group, the step's
+ * operation (1-based) whose holds the script writes in place of the marker `"holds":"$h<op>"`, so
+ * the stored session says all a later step needs, whichever engine plans it.
+ */
+export function stateOf(s: SessionRecord, reserving: ReadonlyMap<string, number> = new Map()): string {
+  const groups: Record<string, Group | (Omit<Group, 'holds'> & { holds: string })> = { ...s.groups };
+  for (const [rg, op] of reserving) if (groups[rg]) groups[rg] = { ...groups[rg], holds: `$h${op}` };
   return JSON.stringify({
     state: s.state,
     expiresAtMs: s.expiresAtMs,
-    groups: s.groups,
+    groups,
     lastRequest: s.lastRequest,
   });
 }

@@ -196,9 +196,17 @@ export function createSessions(deps: SessionDeps) {
     req: SessionRequest,
   ): Promise<void> {
     const taken: Taken = new Map(); // what the grants learned in this pass take, in request order
+    // A rounding settlement was planned on what the group's settle was expected to charge: when the
+    // settle deviated, the settlement was planned on a wrong amount and is planned again, not dropped.
+    const unsettled = new Set(
+      plan.refs
+        .filter(({ role }, i) => role === 'settle' && outcome.results[i]!.code !== 'OK')
+        .map((r) => r.rg),
+    );
     for (const [i, r] of outcome.results.entries()) {
       if (r.code === 'OK') continue;
       const { rg, role } = plan.refs[i]!;
+      if (role === 'final' && unsettled.has(rg)) continue;
       const c = plan.ops[i]!.charge!;
       const priced = () => ({
         covered: r.covered!,
@@ -239,6 +247,13 @@ export function createSessions(deps: SessionDeps) {
     return delta;
   }
 
+  /** The rating groups whose reservation the step makes, and the operation (1-based) that makes it. */
+  function reserving(plan: PlannedStep): Map<string, number> {
+    const out = new Map<string, number>();
+    plan.refs.forEach(({ rg, role }, i) => role === 'reserve' && out.set(String(rg), i + 1));
+    return out;
+  }
+
   /** What the step script is asked: the plan's operations, its answer and the session after it. */
   function stepRequest(
     k: Known,
@@ -259,7 +274,7 @@ export function createSessions(deps: SessionDeps) {
         expectedVersion: k.version,
         requestKey: ids.requestKey,
         ...(phase === 'initiate' && keeps ? { info: infoOf(plan.state) } : {}),
-        state: keeps ? stateOf(plan.state) : '',
+        state: keeps ? stateOf(plan.state, reserving(plan)) : '',
         // The sweep's hint follows the Tcc deadline; the next request finds the account by the index,
         // which lives as long as the session's record (renewed with it at every step).
         ...(keeps ? { dueMs: plan.state.state === 'open' ? plan.state.expiresAtMs : null } : {}),

@@ -11,6 +11,7 @@
 -- the answer or the session   ARGV[5] account   ARGV[6] expected session version ('' = no session,
 -- '0' = opens one)   ARGV[7] the answer's field in the session hash   ARGV[8] the session's info
 -- ('' = unchanged)   ARGV[9] its new state ('' = opens none: only the answer is kept)
+-- ('"holds":"$h<k>"' in it stands for the holds of the reservation operation k makes)
 -- ARGV[10] answer JSON   ARGV[11] the rating subject the caller priced with ('' = not checked)
 -- ARGV[12] a subscription 'type:value' the account must still have ('' = not checked)
 -- ARGV[13] rated records (a JSON array, '' = none)   ARGV[14] the trail entry without its answer
@@ -247,8 +248,18 @@ function verbs.refund(op, c)
   return 'OK', -c.amount, 0, '', function() move('refund', wallet, c.amount, 0) end
 end
 
+-- A reservation's holds as JSON ('unit:amount,...' -> [{"unit":..,"amount":..}]), for the state.
+local function holdsJson(detail)
+  local parts = {}
+  for unit, amount in string.gmatch(detail, '([^,:]+):(%-?%d+)') do
+    parts[#parts + 1] = '{"unit":"' .. unit .. '","amount":' .. amount .. '}'
+  end
+  return '[' .. table.concat(parts, ',') .. ']'
+end
+
 local n = tonumber(ARGV[15])
 local results, deviated = {}, false
+local holdsOf = {} -- operation (1-based) -> the holds of the reservation it makes, as JSON
 for k = 0, n - 1 do
   local i = 16 + 13 * k
   local op = { verb = ARGV[i], res = ARGV[i + 1], expiresMs = ARGV[i + 2] }
@@ -258,7 +269,8 @@ for k = 0, n - 1 do
     code = 'EXPECTATION'
   end
   results[#results + 1] = { code, money, units, detail }
-  if code ~= 'OK' then deviated = true end
+  if code ~= 'OK' then deviated = true
+  elseif op.verb == 'reserve' then holdsOf[k + 1] = holdsJson(detail) end
   -- Later operations plan against this one's effect, so its writes are recorded now (in memory).
   if write then write() end
 end
@@ -293,15 +305,21 @@ for _, c in ipairs(created) do
   redis.call('ZADD', KEYS[5], tonumber(c.expiresMs), c.id)
 end
 local kept = ARGV[2] .. '|' .. ARGV[10]
+-- The session's state names the reservations this step makes by operation ("holds":"$h<op>"): what
+-- they hold is known only here, and every engine planning the next step needs it.
+local state = ARGV[9]
+if string.find(state, '"holds":"$h', 1, true) then
+  state = string.gsub(state, '"holds":"%$h(%d+)"', function(k) return '"holds":' .. (holdsOf[tonumber(k)] or '[]') end)
+end
 if not session then
   redis.call('SET', KEYS[7], kept, 'EX', tonumber(ARGV[4]))
-elseif ARGV[9] == '' then -- an initiate that opens no session (nothing granted) keeps only its answer
+elseif state == '' then -- an initiate that opens no session (nothing granted) keeps only its answer
   redis.call('HSET', KEYS[7], ARGV[7], kept)
   redis.call('EXPIRE', KEYS[7], tonumber(ARGV[4]))
 else
   version = version + 1
-  if ARGV[8] ~= '' then redis.call('HSET', KEYS[7], 'info', ARGV[8], 'st', ARGV[9], 'v', version, ARGV[7], kept)
-  else redis.call('HSET', KEYS[7], 'st', ARGV[9], 'v', version, ARGV[7], kept) end
+  if ARGV[8] ~= '' then redis.call('HSET', KEYS[7], 'info', ARGV[8], 'st', state, 'v', version, ARGV[7], kept)
+  else redis.call('HSET', KEYS[7], 'st', state, 'v', version, ARGV[7], kept) end
   keepAnswers(ARGV[7])
   redis.call('EXPIRE', KEYS[7], tonumber(ARGV[4]))
 end
