@@ -32,6 +32,7 @@ import {
   type ImportedFile,
 } from './store.js';
 import type { ChunkResult } from './chunk-result.js';
+import { lockCutShared } from '../billing/run/cutoff.js';
 
 /**
  * Why a rated CDR could not be charged, as a reject reason: the balance store's INSUFFICIENT is
@@ -99,6 +100,9 @@ export class ChunkTransaction {
     const tx = new ChunkTransaction(deps, file, r, lastLine, c, await deps.pool.connect());
     try {
       await tx.client.query('BEGIN');
+      // Rated CDRs are billable: first the tenants' shared cut-off locks (billing/run/cutoff.ts); the
+      // rows' stored_at is the COPY's statement time, after them.
+      await lockCutShared(tx.client, r.tenants);
       await ownBatch(tx.client, tx.batchId);
       tx.fresh = await claimCdrs(tx.client, deps.schema, r.claims, r.claimEnds);
       tx.positions = tx.fresh.flatMap((isNew, i) => (isNew ? [i] : []));

@@ -11,6 +11,8 @@ import type { Pool, PoolClient } from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { PENDING_COLUMNS, type MoneyMove } from './rerate-worker.js';
 import { checkSchema, type ClaimedCdr } from './store.js';
+import { adjustmentsTable, earlierDeltasSql } from '../billing/run/adjustments.js';
+import { lockCutShared } from '../billing/run/cutoff.js';
 
 export interface RerateRange {
   from: string;
@@ -62,10 +64,13 @@ export async function* readPeriod(
   ].join(' AND ');
   // ISO times are read back the same whatever the DateStyle of the connection that writes them.
   await client.query(`SET DateStyle = 'ISO'`);
+  // What a CDR took is its charged_nano (never changed) plus its earlier rerates' differences,
+  // looked up only for the rows rerated before.
+  const charged = `charged_nano + CASE WHEN rerated > 0 THEN ${earlierDeltasSql(s, 'cdr', 'tenant', 'cdr_id')} ELSE 0 END`;
   const stream = client.query(
     copyTo(`COPY (SELECT tenant, account_id, cdr_id, answer_time,
         floor(extract(epoch FROM answer_time) * 1000)::bigint, category, service, destination,
-        usage, cost_nano, charged_nano, rerated
+        usage, cost_nano, ${charged}, rerated
       FROM ${s}.rated_cdrs WHERE ${where}) TO STDOUT`),
   );
   yield* wholeRows(stream, rows);
@@ -140,6 +145,14 @@ export async function applyPending(client: PoolClient, schema: string): Promise<
   const s = checkSchema(schema);
   await client.query('BEGIN');
   try {
+    // The differences are billable rows: first the tenants' shared cut-off locks (billing/run/cutoff.ts).
+    const tenants = await client.query<{ tenant: string }>(
+      `SELECT DISTINCT tenant FROM ${s}.cdr_rerate_pending`,
+    );
+    await lockCutShared(
+      client,
+      tenants.rows.map((x) => x.tenant),
+    );
     // As text: a JS Date would drop the microseconds of the bounds.
     const { rows } = await client.query<{ lo: string | null; hi: string | null }>(
       `SELECT min(answer_time)::text AS lo, max(answer_time)::text AS hi FROM ${s}.cdr_rerate_pending`,
@@ -147,17 +160,25 @@ export async function applyPending(client: PoolClient, schema: string): Promise<
     const { lo, hi } = rows[0]!;
     let updated = 0;
     if (lo && hi) {
+      // charged_nano stays what the CDR took when stored (billable rows are append-only): the money
+      // a rerate moves is a usage_adjustments row, under the op id of its balance operation.
       const r = await client.query(
-        `UPDATE ${s}.rated_cdrs t
-            SET cost_nano = p.cost_nano, charged_nano = t.charged_nano + p.charged_delta_nano,
-                breakdown = p.breakdown, rated_usage = p.rated_usage, rerated = t.rerated + 1
+        `WITH u AS (UPDATE ${s}.rated_cdrs t
+            SET cost_nano = p.cost_nano, breakdown = p.breakdown, rated_usage = p.rated_usage, rerated = t.rerated + 1
            FROM ${s}.cdr_rerate_pending p
           WHERE t.answer_time >= $1::timestamptz AND t.answer_time <= $2::timestamptz
             AND t.tenant = p.tenant AND t.cdr_id = p.cdr_id AND t.answer_time = p.answer_time
-            AND t.rerated = p.rerated`,
+            AND t.rerated = p.rerated
+          RETURNING t.tenant, t.account_id, t.cdr_id, t.service, t.category, t.answer_time, p.rerated, p.charged_delta_nano),
+         a AS (INSERT INTO ${adjustmentsTable(s)} (tenant, account_id, source, source_id, reason, tor, category, event_time, delta_charged_nano, op_id)
+          SELECT tenant, account_id, 'cdr', cdr_id, 'rerate', service, category, answer_time, charged_delta_nano,
+                 'rerate:' || cdr_id || ':' || rerated
+            FROM u WHERE charged_delta_nano <> 0
+          ON CONFLICT (tenant, op_id) DO NOTHING)
+         SELECT count(*) FROM u`,
         [lo, hi],
       );
-      updated = r.rowCount ?? 0;
+      updated = Number((r.rows[0] as { count: string }).count);
       await client.query(`DELETE FROM ${s}.cdr_rerate_pending`);
     }
     await client.query('COMMIT');

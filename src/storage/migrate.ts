@@ -73,3 +73,48 @@ export async function ensureColumnType(
   if (current && current !== type)
     await pool.query(`ALTER TABLE ${table} ALTER COLUMN ${column} TYPE ${type}`);
 }
+
+/**
+ * A column added to a table an older version created; `backfill` (an UPDATE) runs once, right after
+ * the column is added, for the rows that had none. Returns whether the column was added.
+ */
+export async function ensureColumn(
+  pool: Pool,
+  table: string,
+  column: string,
+  definition: string,
+  backfill?: string,
+): Promise<boolean> {
+  const [schema, name] = table.split('.') as [string, string];
+  const r = await pool.query(
+    `SELECT 1 FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = $1 AND c.relname = $2 AND a.attname = $3 AND NOT a.attisdropped`,
+    [schema, name, column],
+  );
+  if (r.rowCount) return false;
+  await pool.query(`ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS ${column} ${definition}`);
+  if (backfill) await pool.query(backfill);
+  return true;
+}
+
+/**
+ * A column's default made this expression (e.g. `now()` to `statement_timestamp()`), changed only
+ * when it differs: ALTER takes a short exclusive lock a busy table should not wait for at every start.
+ */
+export async function ensureColumnDefault(
+  pool: Pool,
+  table: string,
+  column: string,
+  expression: string,
+): Promise<void> {
+  const [schema, name] = table.split('.') as [string, string];
+  const r = await pool.query<{ d: string | null }>(
+    `SELECT pg_get_expr(d.adbin, d.adrelid) AS d FROM pg_attribute a
+       JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+       LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+      WHERE n.nspname = $1 AND c.relname = $2 AND a.attname = $3 AND NOT a.attisdropped`,
+    [schema, name, column],
+  );
+  if (r.rows[0] && r.rows[0].d !== expression)
+    await pool.query(`ALTER TABLE ${table} ALTER COLUMN ${column} SET DEFAULT ${expression}`);
+}

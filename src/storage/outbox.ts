@@ -17,6 +17,7 @@ import type { Pool } from 'pg';
 import { dirtyOutboxesKey, outboxesKey } from '../balances/keys.js';
 import { LedgerRows } from '../balances/ledger.js';
 import { RecordRows } from './records.js';
+import { lockCutShared } from '../billing/run/cutoff.js';
 
 export interface DrainOptions {
   redis: RedisClient;
@@ -65,6 +66,8 @@ async function storeRows(o: DrainOptions, ledger: LedgerRows, records: RecordRow
     let failed: Error | undefined;
     try {
       await client.query('BEGIN');
+      // Rated records are billable: first the tenants' shared cut-off locks (billing/run/cutoff.ts).
+      await lockCutShared(client, records.tenants());
       await ledger.insert(client, o.schema);
       await records.insert(client, o.schema);
       await client.query('COMMIT');
@@ -95,7 +98,7 @@ async function drainStreams(o: DrainOptions, streams: string[], batch: number): 
       const f = new Map<string, string>();
       for (let k = 0; k < fields.length; k += 2) f.set(fields[k]!, fields[k + 1]!);
       if (f.has('moves')) ledger.add(stream, id, tenant, f);
-      if (f.has('rated')) records.addRated(f.get('rated')!);
+      if (f.has('rated')) records.addRated(f.get('rated')!, f.get('moves'));
       if (f.has('trail')) records.addTrail(f.get('trail')!, f.get('answer')!);
       total++;
     }

@@ -9,7 +9,8 @@
  *   charging_requests one row per processed charging request: what was asked and what was answered
  */
 import type { Pool } from 'pg';
-import { ensureColumnType, ensurePrimaryKey } from './migrate.js';
+import { ensureColumn, ensureColumnDefault, ensureColumnType, ensurePrimaryKey } from './migrate.js';
+import { adjustmentsTable, earlierDeltasSql, ensureAdjustmentsTable } from '../billing/run/adjustments.js';
 
 export interface RatedRecord {
   record_id: string;
@@ -26,11 +27,13 @@ export interface RatedRecord {
   result_code: number;
   close_cause: string | null;
   breakdown: unknown;
+  /** Money taken from money balances by this record (bundles excluded), set by the drain. */
+  charged_nano?: number;
 }
 
 const COLUMNS = {
   rated_records:
-    'record_id, tenant, account_id, kind, category, tor, destination, started_at, usage, cost_nano, currency, result_code, close_cause, breakdown',
+    'record_id, tenant, account_id, kind, category, tor, destination, started_at, usage, cost_nano, currency, result_code, close_cause, breakdown, charged_nano',
   charging_requests: 'tenant, session_id, request_number, phase, request, answer, at',
 } as const;
 export type Table = keyof typeof COLUMNS;
@@ -79,6 +82,33 @@ export async function ensureRecordsSchema(pool: Pool, schema: string): Promise<v
   await ensureColumnType(pool, qualified(schema, 'charging_requests'), 'answer', 'json');
   // Record ids are the callers' event and session ids: two tenants may use the same one.
   await ensurePrimaryKey(pool, qualified(schema, 'rated_records'), ['tenant', 'record_id']);
+  // Billable rows are append-only (billing.md E.1): the money a record took and when it was first
+  // stored never change; a late report's difference goes to usage_adjustments. Rows stored before
+  // these columns: their price was what they took, their stored_at when they were first stored.
+  const rr = qualified(schema, 'rated_records');
+  await ensureColumn(
+    pool,
+    rr,
+    'charged_nano',
+    'bigint',
+    `UPDATE ${rr} SET charged_nano = cost_nano;
+    ALTER TABLE ${rr} ALTER COLUMN charged_nano SET NOT NULL`,
+  );
+  await ensureColumn(
+    pool,
+    rr,
+    'first_stored_at',
+    'timestamptz',
+    `UPDATE ${rr} SET first_stored_at = stored_at;
+    ALTER TABLE ${rr} ALTER COLUMN first_stored_at SET NOT NULL`,
+  );
+  // The statement's time, not the transaction's: taken after the cut-off lock (billing/run/cutoff.ts).
+  await ensureColumnDefault(pool, rr, 'first_stored_at', 'statement_timestamp()');
+  await ensureColumnDefault(pool, rr, 'stored_at', 'statement_timestamp()');
+  await pool.query(
+    `CREATE INDEX IF NOT EXISTS rated_records_first_stored_at ON ${rr} USING brin (first_stored_at) WITH (autosummarize = on)`,
+  );
+  await ensureAdjustmentsTable(pool, schema);
   // Keyed by phase too since the engine closes silent sessions itself (phase expire).
   await ensurePrimaryKey(pool, qualified(schema, 'charging_requests'), [
     'tenant',
@@ -101,13 +131,23 @@ export class RecordRows {
     return this.rated.size + this.trail.length;
   }
 
-  /** Rated records: a JSON array of rows. */
-  addRated(rows: string): void {
+  /**
+   * Rated records: a JSON array of rows, and the movements of their outbox entry. A session's record
+   * carries the money it took (cost_nano); an event's carries its price, of which bundles may have
+   * paid part: what it took is what its entry moved on money balances.
+   */
+  addRated(rows: string, moves?: string): void {
     for (const row of JSON.parse(rows) as RatedRecord[]) {
+      row.charged_nano = row.kind === 'event' ? moneyTaken(moves) : row.cost_nano;
       const key = `${row.tenant}\n${row.record_id}`; // a tenant holds no whitespace (keys.ts)
       this.rated.delete(key);
       this.rated.set(key, JSON.stringify(row));
     }
+  }
+
+  /** The tenants of the rated records (whose cut-off lock the transaction storing them takes). */
+  tenants(): string[] {
+    return [...new Set([...this.rated.keys()].map((k) => k.slice(0, k.indexOf('\n'))))];
   }
 
   /** A trail entry as the step writes it: the row without its answer, and the answer. */
@@ -121,13 +161,25 @@ export class RecordRows {
       const cols = COLUMNS.rated_records;
       const updates = cols
         .split(', ')
-        .filter((c) => c !== 'record_id' && c !== 'tenant')
+        .filter((c) => c !== 'record_id' && c !== 'tenant' && c !== 'charged_nano')
         .map((c) => `${c} = EXCLUDED.${c}`)
         .join(', ');
+      // A replaced record keeps its charged_nano and first_stored_at; what the new version takes
+      // beyond what the record and its earlier differences took is a late_report difference, written
+      // in this statement (xmax <> 0: the row was updated, not inserted).
       await db.query(
-        `INSERT INTO ${t} (${cols}) SELECT ${cols} FROM json_populate_recordset(null::${t}, $1::json)
-         ORDER BY tenant, record_id
-         ON CONFLICT (tenant, record_id) DO UPDATE SET ${updates}, stored_at = now() WHERE ${t}.usage <= EXCLUDED.usage`,
+        `WITH i AS (SELECT ${cols} FROM json_populate_recordset(null::${t}, $1::json)),
+         up AS (INSERT INTO ${t} (${cols}) SELECT ${cols} FROM i ORDER BY tenant, record_id
+           ON CONFLICT (tenant, record_id) DO UPDATE SET ${updates}, stored_at = statement_timestamp()
+           WHERE ${t}.usage <= EXCLUDED.usage
+           RETURNING tenant, record_id, account_id, tor, category, started_at, usage, charged_nano, xmax <> 0 AS replaced),
+         d AS (SELECT up.*, i.charged_nano - up.charged_nano - ${earlierDeltasSql(schema, 'record', 'up.tenant', 'up.record_id')} AS delta,
+             (SELECT count(*) FROM ${adjustmentsTable(schema)} a WHERE a.tenant = up.tenant AND a.source = 'record' AND a.source_id = up.record_id) AS n
+           FROM up JOIN i USING (tenant, record_id) WHERE up.replaced)
+         INSERT INTO ${adjustmentsTable(schema)} (tenant, account_id, source, source_id, reason, tor, category, event_time, delta_charged_nano, op_id)
+         SELECT tenant, account_id, 'record', record_id, 'late_report', tor, category, started_at, delta,
+                'late_report:' || record_id || ':' || (n + 1) FROM d WHERE delta <> 0
+         ON CONFLICT (tenant, op_id) DO NOTHING`,
         [`[${[...this.rated.values()].join(',')}]`],
       );
     }
@@ -141,4 +193,16 @@ export class RecordRows {
       );
     }
   }
+}
+
+/** Money an outbox entry took from money balances: minus the sum of its money movements' deltas. */
+function moneyTaken(moves: string | undefined): number {
+  if (!moves) return 0;
+  let sum = 0n;
+  for (const m of moves.split(';')) {
+    const parts = m.split(',');
+    if (parts.length === 8) parts.shift(); // an entry of many accounts names each move's account
+    if (parts[2] === 'money') sum += BigInt(parts[4]!);
+  }
+  return Number(-sum);
 }

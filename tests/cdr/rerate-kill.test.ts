@@ -34,8 +34,12 @@ async function moneyLeft(): Promise<bigint> {
 
 async function sums(): Promise<{ cost: bigint; charged: bigint; mismatched: number }> {
   const { rows } = await pool.query(
-    `SELECT sum(cost_nano)::text AS cost, sum(charged_nano)::text AS charged,
-            count(*) FILTER (WHERE cost_nano <> charged_nano)::int AS mismatched FROM ${schema}.rated_cdrs`,
+    // What a CDR took: its charged_nano (never changed) and its rerates' differences (usage_adjustments).
+    `SELECT sum(cost_nano)::text AS cost, sum(charged)::text AS charged,
+            count(*) FILTER (WHERE cost_nano <> charged)::int AS mismatched
+       FROM (SELECT cost_nano, charged_nano + coalesce((SELECT sum(a.delta_charged_nano) FROM ${schema}.usage_adjustments a
+              WHERE a.tenant = r.tenant AND a.source = 'cdr' AND a.source_id = r.cdr_id), 0) AS charged
+               FROM ${schema}.rated_cdrs r) x`,
   );
   return { cost: BigInt(rows[0].cost), charged: BigInt(rows[0].charged), mismatched: rows[0].mismatched };
 }

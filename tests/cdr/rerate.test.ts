@@ -57,7 +57,10 @@ interface Stored {
 
 async function stored(): Promise<Map<string, Stored>> {
   const { rows } = await pool.query(
-    `SELECT cdr_id, cost_nano::text AS cost, charged_nano::text AS charged, rerated, tenant,
+    // What a CDR took: its charged_nano (never changed) and its rerates' differences (usage_adjustments).
+    `SELECT cdr_id, cost_nano::text AS cost, rerated, tenant,
+            (charged_nano + coalesce((SELECT sum(a.delta_charged_nano) FROM ${schema}.usage_adjustments a
+              WHERE a.tenant = r.tenant AND a.source = 'cdr' AND a.source_id = r.cdr_id), 0))::text AS charged,
             to_char(answer_time AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, r::text AS text
        FROM ${schema}.rated_cdrs r`,
   );
