@@ -52,6 +52,11 @@ export interface Config {
   provisioningDeadlineMs: number;
   /** A Redis command not answered by then fails (a hung server never holds a caller for longer). */
   redisCommandTimeoutMs: number;
+  /**
+   * Provisioning writes (money coming in) are acknowledged once this many replicas of their master
+   * have them (at most those it has), waiting up to timeoutMs; else 503 (docs/SCALE-OUT.md).
+   */
+  redisWait: { replicas: number; timeoutMs: number };
   /** Where a Redis already running is looked for when REDIS_URL is unset; 0: start a private one. */
   localRedisPort: number;
   /** Where a PostgreSQL already running is looked for when DATABASE_URL is unset; 0: start the embedded one. */
@@ -205,6 +210,10 @@ export function loadConfig(env: NodeJS.ProcessEnv, readFile: (path: string) => s
     requestDeadlineMs: int(env, 'REQUEST_DEADLINE_MS', 1000, 50, 60_000),
     provisioningDeadlineMs: int(env, 'PROVISIONING_DEADLINE_MS', 5000, 50, 600_000),
     redisCommandTimeoutMs: int(env, 'REDIS_COMMAND_TIMEOUT_MS', 5000, 50, 600_000),
+    redisWait: {
+      replicas: int(env, 'REDIS_WAIT_REPLICAS', 1, 0, 16),
+      timeoutMs: int(env, 'REDIS_WAIT_TIMEOUT_MS', 1000, 1, 60_000),
+    },
     localRedisPort: int(env, 'LOCAL_REDIS_PORT', 6379, 0, 65535),
     localPostgresPort: int(env, 'LOCAL_POSTGRES_PORT', 5432, 0, 65535),
     embeddedPostgresPort: int(env, 'EMBEDDED_POSTGRES_PORT', 5441, 1, 65535),

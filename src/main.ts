@@ -40,7 +40,11 @@ async function main(): Promise<void> {
 
   const schema = config.dbSchema;
   await ensureEngineSchema(pgHandle.pool, schema);
-  const balances = createBalanceStore({ redis: redisHandle.redis, keyPrefix: config.keyPrefix });
+  const balances = createBalanceStore({
+    redis: redisHandle.redis,
+    keyPrefix: config.keyPrefix,
+    replicaWait: config.redisWait,
+  });
   const directory = createDirectory(balances);
   if (config.demoKeys) {
     await seedDemoAccounts(balances);

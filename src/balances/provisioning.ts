@@ -2,6 +2,8 @@
  * Provisioning: balances added, changed and removed, credits and debits (adjustments). Each is one
  * script on the account's tag; a refusal changes nothing and is not remembered under its operation
  * id, so a corrected retry may reuse it. The outbox is marked dirty only after a write.
+ * Every provisioning write is acknowledged only once a replica of its master has it (when the
+ * master has one: src/infra/replica-wait.ts): money coming in survives a failover.
  */
 import { assertAmount, chargeArgs, type Priced } from './charge-args.js';
 import { BalanceCode, BalanceStoreError } from './codes.js';
@@ -10,7 +12,8 @@ import { dirtyOutboxesKey, type AccountKeys } from './keys.js';
 import type { BalanceFilters, BalanceUnit, Charge } from './model.js';
 import { payingFields } from './paying-fields.js';
 import { proRata } from './pro-rata.js';
-import { runScript } from './scripts.js';
+import type { ReplicaWait } from '../infra/replica-wait.js';
+import { functionName, loadLibrary, runScript, type Verb } from './scripts.js';
 import { decodeResult, type OpResult, type SnapshotBalance } from './snapshot.js';
 import type { StoreContext } from './store-context.js';
 
@@ -45,9 +48,34 @@ export interface ChargeOptions {
 export function createProvisioning(
   ctx: StoreContext,
   balancesOf: (tenant: string, id: string) => Promise<SnapshotBalance[] | undefined>,
+  replicaWait?: ReplicaWait,
 ) {
   const { redis, ks, retention, now, keyList } = ctx;
   const keysOf = ctx.keysOf;
+
+  /**
+   * Runs a provisioning script and answers once a replica has what it wrote. A replay wrote
+   * nothing now, but its first run may not have reached a replica (its answer was lost, or was a
+   * 503 for that reason): the operation's record has its expiry set again, a write WAIT can wait
+   * for, which reaches the replicas after the first run did.
+   */
+  async function acknowledged(verb: Verb, keys: string[], argv: (string | number)[]): Promise<unknown> {
+    if (!replicaWait) return runScript(redis, verb, keys, argv);
+    const opKey = keys[keys.length - 1]!;
+    const send = () =>
+      replicaWait.write(
+        opKey,
+        (p) => p.fcall(functionName(verb), keys.length, ...keys, ...argv).pexpire(opKey, retention * 1000),
+        ([first]) => !first?.[0] && decodeResult(first?.[1]).code === BalanceCode.OK,
+      );
+    let [[err, raw]] = (await send()) as [[Error | null, unknown]];
+    if (err && /function not found/i.test(err.message)) {
+      await loadLibrary(redis);
+      [[err, raw]] = (await send()) as [[Error | null, unknown]];
+    }
+    if (err) throw err;
+    return raw;
+  }
 
   /**
    * A provisioning script that moves balances (balance-admin, credit): its outbox is marked dirty
@@ -62,9 +90,7 @@ export function createProvisioning(
     args: (string | number)[],
   ): Promise<OpResult> {
     const keys = keyList(k, opId);
-    const r = decodeResult(
-      await runScript(redis, verb, keys, [opId, fp, now(), retention, accountId, ...args]),
-    );
+    const r = decodeResult(await acknowledged(verb, keys, [opId, fp, now(), retention, accountId, ...args]));
     if (r.code === BalanceCode.OK && !r.replayed) await redis.sadd(dirtyOutboxesKey(ks), k.outbox);
     return r;
   }

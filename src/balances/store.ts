@@ -12,6 +12,7 @@ import { createBundles } from './bundles.js';
 import { createIdentity } from './identity.js';
 import { subscriptionKey, tagOf, type AccountKeys } from './keys.js';
 import type { Account } from './model.js';
+import { createReplicaWait, type ReplicaWaitOptions } from '../infra/replica-wait.js';
 import { createProvisioning } from './provisioning.js';
 import { runScript } from './scripts.js';
 import { createSessionIndex } from './session-index.js';
@@ -35,7 +36,13 @@ export interface AccountView {
   reservations: Reservation[];
 }
 
-export function createBalanceStore(opts: BalanceStoreOptions) {
+/**
+ * Provisioning writes wait for one replica, for up to a second, where the master has one
+ * (src/infra/replica-wait.ts; REDIS_WAIT_REPLICAS, REDIS_WAIT_TIMEOUT_MS).
+ */
+export const DEFAULT_REPLICA_WAIT: ReplicaWaitOptions = { replicas: 1, timeoutMs: 1000 };
+
+export function createBalanceStore(opts: BalanceStoreOptions & { replicaWait?: ReplicaWaitOptions }) {
   const ctx = createStoreContext(opts);
   const { redis, ks, cluster, retention, now, keysOf, keyList, getMany, remember, directoryKey } = ctx;
 
@@ -127,7 +134,11 @@ export function createBalanceStore(opts: BalanceStoreOptions) {
       return redis.get(subscriptionKey(ks, tenant, type, value));
     },
 
-    ...createProvisioning(ctx, async (tenant, id) => (await view(tenant, id))?.balances),
+    ...createProvisioning(
+      ctx,
+      async (tenant, id) => (await view(tenant, id))?.balances,
+      createReplicaWait(redis, opts.replicaWait ?? DEFAULT_REPLICA_WAIT),
+    ),
     ...createBundles(ctx),
     ...sessions,
     step: createStepCall(ctx, sessions),

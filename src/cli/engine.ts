@@ -31,7 +31,11 @@ export async function withEngine<T>(run: (e: Engine) => Promise<T>): Promise<T> 
   });
   try {
     await underSchemaLock(pg.pool, config.dbSchema, () => ensureCdrSchema(pg.pool, config.dbSchema));
-    const balances = createBalanceStore({ redis: redis.redis, keyPrefix: config.keyPrefix });
+    const balances = createBalanceStore({
+      redis: redis.redis,
+      keyPrefix: config.keyPrefix,
+      replicaWait: config.redisWait,
+    });
     return await run({ config, pool: pg.pool, schema: config.dbSchema, balances, rating });
   } finally {
     await rating.close();

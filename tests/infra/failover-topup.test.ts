@@ -1,0 +1,153 @@
+/**
+ * Money coming in survives a failover (docs/BALANCES.md, "What a failover can lose"): a top-up is
+ * acknowledged only once a replica of its master has it. An engine process on a 3-master
+ * 3-replica Cluster: with the account's replica stopped, a top-up is answered 503 with Retry-After
+ * (on the master, not yet on a replica); the retry, with the replica back, replays it; a top-up
+ * answered 200 and its master killed -9 at once is on the promoted replica.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Cluster } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { keySlot } from '../../src/infra/key-slot.js';
+import { testPostgres } from '../support/postgres.js';
+import type { EngineProcess } from './engine-process.js';
+import {
+  accountSlot,
+  call,
+  engineOn,
+  startTestCluster,
+  stopEngine,
+  until,
+  type TestCluster,
+} from './failover-cluster.js';
+
+// Redis ports 8000..8149 (failover-engines.test.ts: 8150..8299).
+const BASE = 8000 + (process.pid % 25) * 6;
+const dir = mkdtempSync(join(tmpdir(), 'ocs-failover-topup-'));
+const { schema } = testPostgres();
+const prefix = `f${randomBytes(4).toString('hex')}:`;
+const BILLING = 'Bearer demo-billing';
+let cluster: TestCluster;
+let engine: EngineProcess | undefined;
+
+beforeAll(() => {
+  cluster = startTestCluster(BASE, join(dir, 'redis'));
+}, 60_000);
+
+afterAll(async () => {
+  if (engine) await stopEngine(engine);
+  cluster?.stop();
+  rmSync(dir, { recursive: true, force: true });
+}, 60_000);
+
+async function mainBalance(id: string): Promise<string | undefined> {
+  const r = await call(engine!, 'GET', `/v1/accounts/${id}`, BILLING);
+  if (r.status !== 200) return undefined;
+  return (r.json.balances as { id: string; value: string }[]).find((b) => b.id === 'main')?.value;
+}
+
+describe('the key slot', () => {
+  it('is the one the Cluster computes', async () => {
+    const client = new Cluster([{ host: '127.0.0.1', port: BASE }]);
+    try {
+      for (const key of [
+        'plain',
+        '{a:acme:x}:acct:x',
+        'p{}{b}',
+        '{}x',
+        'é{ü}',
+        'a{b',
+        `r${randomBytes(8).toString('hex')}`,
+      ])
+        expect(keySlot(key)).toBe(Number(await client.cluster('KEYSLOT', key)));
+    } finally {
+      await client.quit();
+    }
+  });
+});
+
+describe('a top-up and a failover', () => {
+  it('is acknowledged once a replica has it, and survives its master killed right after', async () => {
+    engine = await engineOn(cluster, {
+      schema,
+      prefix,
+      dataDir: join(dir, 'engine'),
+      REDIS_WAIT_TIMEOUT_MS: '300',
+    });
+    const created = await call(engine, 'POST', '/v1/accounts', BILLING, {
+      id: 'payer',
+      type: 'prepaid',
+      currency: 'GBP',
+      subject: 'payer',
+      reference: 'crm-payer',
+    });
+    expect(created.status, created.body).toBe(201);
+    const wallet = await call(engine, 'POST', '/v1/accounts/payer/balances', BILLING, {
+      id: 'main',
+      unit: 'money',
+      value: '1.00',
+      reference: 'crm-payer-main',
+    });
+    expect(wallet.status, wallet.body).toBe(201);
+    const { master, replicas } = cluster.ownerOf(accountSlot('payer'));
+    expect(replicas).toHaveLength(1);
+
+    // The replica stopped: the top-up is on the master only, so it is not acknowledged.
+    process.kill(cluster.pid(replicas[0]!), 'SIGSTOP');
+    let refused;
+    try {
+      refused = await call(engine, 'POST', '/v1/accounts/payer/credits', BILLING, {
+        balanceId: 'main',
+        amount: '5.00',
+        reference: 'pay-1',
+      });
+    } finally {
+      process.kill(cluster.pid(replicas[0]!), 'SIGCONT');
+    }
+    expect(refused.status, refused.body).toBe(503);
+    expect(refused.json.cause).toBe('UNAVAILABLE');
+    expect(refused.headers.get('retry-after')).toBe('1');
+    // The retry, with the same reference, replays the top-up and waits again: now acknowledged.
+    const retried = await call(engine, 'POST', '/v1/accounts/payer/credits', BILLING, {
+      balanceId: 'main',
+      amount: '5.00',
+      reference: 'pay-1',
+    });
+    expect(retried.status, retried.body).toBe(200);
+    expect(retried.json.replayed).toBe(true);
+
+    // A top-up answered 200, and its master killed at once: the promoted replica has it.
+    const paid = await call(engine, 'POST', '/v1/accounts/payer/credits', BILLING, {
+      balanceId: 'main',
+      amount: '7.25',
+      reference: 'pay-2',
+    });
+    expect(paid.status, paid.body).toBe(200);
+    process.kill(cluster.pid(master), 'SIGKILL');
+    await until('the replica promoted', 30_000, async () => {
+      try {
+        return cluster.ownerOf(accountSlot('payer')).master === replicas[0] ? true : undefined;
+      } catch {
+        return undefined; // no master for the slot yet
+      }
+    });
+    expect(await until('the account answered', 30_000, () => mainBalance('payer'))).toBe('13.25');
+    // Both top-ups' records survived too: their retries replay, nothing is credited twice.
+    for (const reference of ['pay-1', 'pay-2']) {
+      const again = await until('a replay', 15_000, async () => {
+        const r = await call(engine!, 'POST', '/v1/accounts/payer/credits', BILLING, {
+          balanceId: 'main',
+          amount: reference === 'pay-1' ? '5.00' : '7.25',
+          reference,
+        });
+        // The promoted replica has no replica of its own: nothing to wait for, so 200 at once.
+        return r.status === 200 ? r : undefined;
+      });
+      expect(again.json.replayed).toBe(true);
+    }
+    expect(await mainBalance('payer')).toBe('13.25');
+  }, 180_000);
+});
