@@ -4,6 +4,7 @@
  */
 import type { Pool } from 'pg';
 import { ensureLedgerSchema } from '../balances/ledger.js';
+import { ensureDocumentsSchema } from '../billing/documents/schema.js';
 import { ensureJobsSchema } from '../cdr/jobs.js';
 import { ensureCdrSchema } from '../cdr/store.js';
 import { underSchemaLock } from './migrate.js';
@@ -15,5 +16,6 @@ export function ensureEngineSchema(pool: Pool, schema: string): Promise<void> {
     await ensureRecordsSchema(pool, schema);
     await ensureCdrSchema(pool, schema);
     await ensureJobsSchema(pool, schema);
+    await ensureDocumentsSchema(pool, schema);
   });
 }

@@ -1,0 +1,244 @@
+/**
+ * Finalization (E.3 step 5): drafts become numbered, hashed, immutable documents in one transaction.
+ * Series rows are locked first (in code order, so finalizers never deadlock), then the drafts;
+ * numbers are taken in (series, local year, account id) order; the events, the audit rows and the
+ * postpaid balance posting (a hook) commit with them, and a rollback gives every number back.
+ */
+import type { PoolClient } from 'pg';
+import { daysFromCivil, isoDate, localDate } from '../core/local-time.js';
+import { canonicalInvoice, type LineForCanonical } from './canonical.js';
+import { journal, type JournalEntry } from './journal.js';
+import { DocumentError, type DocumentHooks, type DocumentsDb, type FinalizedInvoice } from './model.js';
+import { lockSeries, saveSeries, takeNumber, type SeriesState } from './series.js';
+import { inTransaction } from './transaction.js';
+
+export interface FinalizeOptions {
+  hooks?: DocumentHooks;
+  actor?: string;
+  /** The API's single finalize: refuse (409) a draft that needs review or is not a draft. */
+  strict?: boolean;
+}
+
+export interface FinalizeResult {
+  finalized: { id: string; number: string; hash: string }[];
+  skipped: { id: string; reason: 'not_draft' | 'needs_review' | 'not_found' }[];
+}
+
+interface DraftRow {
+  id: string;
+  accountId: string;
+  documentType: 'invoice' | 'statement';
+  series: string;
+  timezone: string;
+  terms: number;
+  periodStart: Date;
+  periodEnd: Date;
+  currency: string;
+  subtotalNano: string;
+  discountNano: string;
+  taxNano: string;
+  totalNano: string;
+  seller: unknown;
+  buyer: unknown;
+  taxSummary: { rate: string | null; baseNano: string; taxNano: string }[];
+  needsReview: string | null;
+}
+
+type LineRow = Omit<LineForCanonical, 'amountNano' | 'taxNano'> & {
+  invoiceId: string;
+  amountNano: string;
+  exactNano: string;
+  taxNano: string;
+};
+
+function addDays(date: string, days: number): string {
+  const [y, m, d] = date.split('-').map(Number) as [number, number, number];
+  return isoDate(daysFromCivil(y, m, d) + days);
+}
+
+/** Only the rounding line is not money that already moved in Redis (usage, fees, one-offs…). */
+export const ledgerBacked = (lines: { kind: string; exactNano: string }[]) =>
+  lines.filter((l) => l.kind !== 'rounding').reduce((s, l) => s + BigInt(l.exactNano.split('.')[0]!), 0n);
+
+async function lockDrafts(client: PoolClient, schema: string, tenant: string, ids: string[]) {
+  const r = await client.query<DraftRow & { status: string }>(
+    `SELECT id, account_id AS "accountId", document_type AS "documentType", series, timezone, status,
+            payment_terms_days AS terms, period_start AS "periodStart", period_end AS "periodEnd", currency,
+            subtotal_nano::text AS "subtotalNano", discount_nano::text AS "discountNano", tax_nano::text AS "taxNano",
+            total_nano::text AS "totalNano", seller, buyer, tax_summary AS "taxSummary", needs_review AS "needsReview"
+       FROM ${schema}.invoices WHERE tenant = $1 AND id = ANY($2::uuid[]) ORDER BY id FOR UPDATE`,
+    [tenant, ids],
+  );
+  return r.rows;
+}
+
+async function linesOf(client: PoolClient, schema: string, ids: string[]): Promise<Map<string, LineRow[]>> {
+  const r = await client.query<LineRow>(
+    `SELECT invoice_id AS "invoiceId", seq, kind, description, period_start AS "periodStart", period_end AS "periodEnd",
+            quantity::text, unit, amount_nano::text AS "amountNano", exact_nano::text AS "exactNano", tax_code AS "taxCode",
+            tax_rate::text AS "taxRate", tax_nano::text AS "taxNano"
+       FROM ${schema}.invoice_lines WHERE invoice_id = ANY($1::uuid[]) ORDER BY invoice_id, seq`,
+    [ids],
+  );
+  const by = new Map<string, LineRow[]>();
+  for (const l of r.rows) by.set(l.invoiceId, [...(by.get(l.invoiceId) ?? []), l]);
+  return by;
+}
+
+function refuseOrSkip(rows: (DraftRow & { status: string })[], ids: string[], opts: FinalizeOptions) {
+  const skipped: FinalizeResult['skipped'] = [];
+  const found = new Set(rows.map((r) => r.id));
+  for (const id of ids) if (!found.has(id)) skipped.push({ id, reason: 'not_found' });
+  for (const r of rows) {
+    if (r.status !== 'draft') skipped.push({ id: r.id, reason: 'not_draft' });
+    else if (r.needsReview !== null) skipped.push({ id: r.id, reason: 'needs_review' });
+  }
+  const first = skipped[0];
+  if (opts.strict && first) {
+    if (first.reason === 'not_found') throw new DocumentError('NOT_FOUND', `no invoice ${first.id}`);
+    if (first.reason === 'not_draft')
+      throw new DocumentError('INVOICE_NOT_DRAFT', `invoice ${first.id} is not a draft`);
+    throw new DocumentError('INVOICE_NEEDS_REVIEW', `invoice ${first.id} needs review`, {
+      needsReview: rows.find((r) => r.id === first.id)?.needsReview,
+    });
+  }
+  return { skipped, drafts: rows.filter((r) => r.status === 'draft' && r.needsReview === null) };
+}
+
+/** Finalizes within the caller's transaction (the API's reference bookkeeping shares it). */
+export async function finalizeIn(
+  client: PoolClient,
+  schema: string,
+  tenant: string,
+  ids: string[],
+  at: Date,
+  opts: FinalizeOptions = {},
+): Promise<FinalizeResult> {
+  const unlocked = await client.query<{ series: string; documentType: 'invoice' | 'statement' }>(
+    `SELECT DISTINCT series, document_type AS "documentType" FROM ${schema}.invoices
+      WHERE tenant = $1 AND id = ANY($2::uuid[]) AND status = 'draft' ORDER BY series`,
+    [tenant, ids],
+  );
+  const series = new Map<string, SeriesState>();
+  for (const s of unlocked.rows)
+    series.set(s.series, await lockSeries(client, schema, tenant, s.series, s.documentType));
+  const { skipped, drafts } = refuseOrSkip(await lockDrafts(client, schema, tenant, ids), ids, opts);
+  const lines = await linesOf(
+    client,
+    schema,
+    drafts.map((d) => d.id),
+  );
+  const dated = drafts.map((d) => ({ d, issueDate: localDate(at.getTime(), d.timezone) }));
+  dated.sort((a, b) =>
+    a.d.series !== b.d.series
+      ? a.d.series < b.d.series
+        ? -1
+        : 1
+      : a.issueDate.slice(0, 4) !== b.issueDate.slice(0, 4)
+        ? a.issueDate < b.issueDate
+          ? -1
+          : 1
+        : a.d.accountId !== b.d.accountId
+          ? a.d.accountId < b.d.accountId
+            ? -1
+            : 1
+          : a.d.id < b.d.id
+            ? -1
+            : 1,
+  );
+  const done: (FinalizeResult['finalized'][number] & {
+    issueDate: string;
+    dueDate: string;
+    json: string;
+    prev: string | null;
+  })[] = [];
+  const entries: JournalEntry[] = [];
+  const posted: FinalizedInvoice[] = [];
+  for (const { d, issueDate } of dated) {
+    const s = series.get(d.series);
+    if (!s) throw new DocumentError('CONFLICT', `invoice ${d.id} changed series while finalizing`);
+    const { number } = takeNumber(s, Number(issueDate.slice(0, 4)));
+    const dueDate = addDays(issueDate, d.terms);
+    const ls = lines.get(d.id) ?? [];
+    const c = canonicalInvoice(
+      {
+        ...d,
+        number,
+        issueDate,
+        dueDate,
+        startDate: localDate(d.periodStart.getTime(), d.timezone),
+        endDate: localDate(d.periodEnd.getTime() - 1, d.timezone),
+        subtotalNano: BigInt(d.subtotalNano),
+        discountNano: BigInt(d.discountNano),
+        taxNano: BigInt(d.taxNano),
+        totalNano: BigInt(d.totalNano),
+      },
+      ls.map((l) => ({ ...l, amountNano: BigInt(l.amountNano), taxNano: BigInt(l.taxNano) })),
+      s.lastHash,
+    );
+    done.push({ id: d.id, number, hash: c.hash, issueDate, dueDate, json: c.text, prev: s.lastHash });
+    s.lastHash = c.hash;
+    entries.push({
+      tenant,
+      documentId: d.id,
+      accountId: d.accountId,
+      action: 'finalized',
+      event: 'invoice.finalized',
+      actor: opts.actor ?? 'run',
+      at,
+      detail: {
+        number,
+        documentType: d.documentType,
+        total: d.totalNano,
+        currency: d.currency,
+        hash: c.hash,
+      },
+    });
+    posted.push({
+      id: d.id,
+      tenant,
+      accountId: d.accountId,
+      documentType: d.documentType,
+      number,
+      currency: d.currency,
+      totalNano: BigInt(d.totalNano),
+      ledgerBackedNano: ledgerBacked(ls),
+    });
+  }
+  if (done.length > 0)
+    await client.query(
+      `UPDATE ${schema}.invoices i SET status = 'finalized', number = u.number, issue_date = u.issue_date::date,
+              due_date = u.due_date::date, canonical_json = u.json::jsonb, document_hash = u.hash, prev_hash = u.prev,
+              finalized_at = $2, pdf_status = 'pending', amount_due_nano = i.total_nano
+         FROM unnest($1::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
+              AS u(id, number, issue_date, due_date, json, hash, prev)
+        WHERE i.id = u.id`,
+      [
+        done.map((x) => x.id),
+        at,
+        done.map((x) => x.number),
+        done.map((x) => x.issueDate),
+        done.map((x) => x.dueDate),
+        done.map((x) => x.json),
+        done.map((x) => x.hash),
+        done.map((x) => x.prev),
+      ],
+    );
+  for (const s of series.values()) await saveSeries(client, schema, tenant, s);
+  await journal(client, schema, entries);
+  for (const inv of posted) await opts.hooks?.postBalance?.(client, inv);
+  return { finalized: done.map(({ id, number, hash }) => ({ id, number, hash })), skipped };
+}
+
+/** The run's entry point: finalizes the given drafts (others skipped) in one transaction. */
+export function finalizeInvoices(
+  db: DocumentsDb,
+  tenant: string,
+  ids: string[],
+  at: Date,
+  hooks?: DocumentHooks,
+): Promise<FinalizeResult> {
+  return inTransaction(db.pool, (client) =>
+    finalizeIn(client, db.schema, tenant, ids, at, { hooks, actor: 'run' }),
+  );
+}

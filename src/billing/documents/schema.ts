@@ -1,0 +1,127 @@
+/**
+ * The document tables (issue 13, E.2): invoice series, invoices and their lines, credit notes and
+ * their lines, the audit trail, the events written with each fact, and the replies remembered per
+ * caller reference. Triggers keep finalized documents as they were issued, even against SQL typed
+ * by hand: only the status, the amounts still due or credited and the PDF may change.
+ */
+import type { Pool } from 'pg';
+
+const tables = (s: string) => `
+CREATE TABLE IF NOT EXISTS ${s}.invoice_series (
+  tenant text NOT NULL, code text NOT NULL,
+  document_type text NOT NULL CHECK (document_type IN ('invoice','credit_note','statement')),
+  prefix text NOT NULL, padding smallint NOT NULL, reset text NOT NULL CHECK (reset IN ('never','yearly')),
+  year smallint NULL, next_number bigint NOT NULL, used bool NOT NULL DEFAULT false,
+  last_hash text NULL, updated_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (tenant, code));
+CREATE TABLE IF NOT EXISTS ${s}.invoices (
+  id uuid PRIMARY KEY, tenant text NOT NULL, account_id text NOT NULL, bill_seq int NULL,
+  document_type text NOT NULL CHECK (document_type IN ('invoice','statement')),
+  status text NOT NULL CHECK (status IN ('draft','finalized','paid','void')),
+  series text NOT NULL, number text NULL, issue_date date NULL, due_date date NULL,
+  timezone text NOT NULL, payment_terms_days smallint NOT NULL,
+  period_start timestamptz NOT NULL, period_end timestamptz NOT NULL, cutoff_at timestamptz NOT NULL,
+  currency char(3) NOT NULL, subtotal_nano bigint NOT NULL, discount_nano bigint NOT NULL,
+  tax_nano bigint NOT NULL, total_nano bigint NOT NULL, amount_due_nano bigint NOT NULL,
+  credited_nano bigint NOT NULL DEFAULT 0, seller jsonb NOT NULL, buyer jsonb NOT NULL,
+  tax_summary jsonb NOT NULL, canonical_json jsonb NULL, document_hash text NULL, prev_hash text NULL,
+  pdf_status text NOT NULL DEFAULT 'none' CHECK (pdf_status IN ('none','pending','rendered','failed')),
+  pdf bytea NULL, pdf_attempts int NOT NULL DEFAULT 0, needs_review text NULL,
+  created_at timestamptz NOT NULL DEFAULT now(), finalized_at timestamptz NULL, voided_at timestamptz NULL,
+  UNIQUE (tenant, account_id, bill_seq), UNIQUE (tenant, series, number));
+CREATE INDEX IF NOT EXISTS invoices_list ON ${s}.invoices (tenant, created_at, id);
+CREATE INDEX IF NOT EXISTS invoices_pdf_pending ON ${s}.invoices (tenant) WHERE pdf_status = 'pending';
+CREATE TABLE IF NOT EXISTS ${s}.invoice_lines (
+  invoice_id uuid NOT NULL REFERENCES ${s}.invoices (id) ON DELETE CASCADE, seq int NOT NULL,
+  kind text NOT NULL CHECK (kind IN ('fee','setup','proration','usage','usage_included','one_off',
+    'discount','adjustment','late_usage','rounding')),
+  description text NOT NULL, period_start timestamptz NULL, period_end timestamptz NULL,
+  quantity numeric NULL, unit text NULL, amount_nano bigint NOT NULL, exact_nano numeric NOT NULL,
+  tax_code text NULL, tax_rate numeric(9,6) NULL, tax_nano bigint NOT NULL, source jsonb NULL,
+  PRIMARY KEY (invoice_id, seq));
+CREATE TABLE IF NOT EXISTS ${s}.credit_notes (
+  id uuid PRIMARY KEY, tenant text NOT NULL, invoice_id uuid NOT NULL REFERENCES ${s}.invoices (id),
+  series text NOT NULL, number text NOT NULL, issue_date date NOT NULL, reason text NOT NULL,
+  kind text NOT NULL CHECK (kind IN ('partial','cancellation')),
+  subtotal_nano bigint NOT NULL, tax_nano bigint NOT NULL, total_nano bigint NOT NULL,
+  effect text NOT NULL CHECK (effect IN ('reduce_due','account_credit','refund_record')),
+  canonical_json jsonb NOT NULL, document_hash text NOT NULL, prev_hash text NULL,
+  pdf_status text NOT NULL DEFAULT 'pending' CHECK (pdf_status IN ('none','pending','rendered','failed')),
+  pdf bytea NULL, pdf_attempts int NOT NULL DEFAULT 0, reference text NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  UNIQUE (tenant, series, number), UNIQUE (tenant, reference));
+CREATE INDEX IF NOT EXISTS credit_notes_invoice ON ${s}.credit_notes (invoice_id);
+CREATE TABLE IF NOT EXISTS ${s}.credit_note_lines (
+  credit_note_id uuid NOT NULL REFERENCES ${s}.credit_notes (id), seq int NOT NULL,
+  invoice_line_seq int NOT NULL, amount_nano bigint NOT NULL, tax_nano bigint NOT NULL,
+  PRIMARY KEY (credit_note_id, seq));
+CREATE TABLE IF NOT EXISTS ${s}.invoice_audit (
+  id bigserial PRIMARY KEY, tenant text NOT NULL, document_id uuid NOT NULL, action text NOT NULL,
+  actor text NOT NULL, at timestamptz NOT NULL DEFAULT now(), detail jsonb NULL);
+CREATE INDEX IF NOT EXISTS invoice_audit_document ON ${s}.invoice_audit (document_id);
+CREATE TABLE IF NOT EXISTS ${s}.events (
+  id text PRIMARY KEY, tenant text NOT NULL, type text NOT NULL, account_id text NULL,
+  sequence bigint NULL, occurred_at timestamptz NOT NULL, payload jsonb NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE IF NOT EXISTS ${s}.document_requests (
+  tenant text NOT NULL, reference text NOT NULL, request_hash text NOT NULL, status smallint NOT NULL,
+  answer jsonb NOT NULL, created_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (tenant, reference));`;
+
+/**
+ * Columns of an issued document that may still change: its status (paid, void), what is still due
+ * or credited, and its PDF. Everything else is the document as issued.
+ */
+const MUTABLE = `'{status,amount_due_nano,credited_nano,pdf_status,pdf,pdf_attempts,voided_at}'::text[]`;
+
+const triggers = (s: string) => `
+CREATE OR REPLACE FUNCTION ${s}.issued_document_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF to_jsonb(OLD)->>'status' = 'draft' THEN
+    RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+  END IF;
+  IF TG_OP = 'DELETE' THEN
+    RAISE EXCEPTION 'DOCUMENT_IMMUTABLE: % % is issued and cannot be deleted', TG_TABLE_NAME, OLD.id
+      USING ERRCODE = 'integrity_constraint_violation';
+  END IF;
+  IF to_jsonb(NEW)->>'status' = 'draft' OR (to_jsonb(NEW) - ${MUTABLE}) IS DISTINCT FROM (to_jsonb(OLD) - ${MUTABLE}) THEN
+    RAISE EXCEPTION 'DOCUMENT_IMMUTABLE: % % is issued: only its status, amounts due and PDF change', TG_TABLE_NAME, OLD.id
+      USING ERRCODE = 'integrity_constraint_violation';
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE OR REPLACE FUNCTION ${s}.issued_line_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE st text;
+BEGIN
+  IF TG_TABLE_NAME = 'invoice_lines' THEN
+    SELECT status INTO st FROM ${s}.invoices
+     WHERE id = CASE WHEN TG_OP = 'INSERT' THEN NEW.invoice_id ELSE OLD.invoice_id END;
+    -- no parent: a cascade from deleting a draft, which the invoice's own trigger allowed
+    IF st IS NULL OR st = 'draft' THEN RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END; END IF;
+  ELSIF TG_OP = 'INSERT' THEN
+    RETURN NEW; -- credit-note lines are written with their note, in its transaction
+  END IF;
+  RAISE EXCEPTION 'DOCUMENT_IMMUTABLE: the lines of an issued document do not change'
+    USING ERRCODE = 'integrity_constraint_violation';
+END $$;
+CREATE OR REPLACE FUNCTION ${s}.append_only_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'APPEND_ONLY: % keeps every row as written', TG_TABLE_NAME
+    USING ERRCODE = 'integrity_constraint_violation';
+END $$;
+CREATE OR REPLACE TRIGGER invoices_issued BEFORE UPDATE OR DELETE ON ${s}.invoices
+  FOR EACH ROW EXECUTE FUNCTION ${s}.issued_document_guard();
+CREATE OR REPLACE TRIGGER credit_notes_issued BEFORE UPDATE OR DELETE ON ${s}.credit_notes
+  FOR EACH ROW EXECUTE FUNCTION ${s}.issued_document_guard();
+CREATE OR REPLACE TRIGGER invoice_lines_issued BEFORE INSERT OR UPDATE OR DELETE ON ${s}.invoice_lines
+  FOR EACH ROW EXECUTE FUNCTION ${s}.issued_line_guard();
+CREATE OR REPLACE TRIGGER credit_note_lines_issued BEFORE UPDATE OR DELETE ON ${s}.credit_note_lines
+  FOR EACH ROW EXECUTE FUNCTION ${s}.issued_line_guard();
+CREATE OR REPLACE TRIGGER invoice_audit_append_only BEFORE UPDATE OR DELETE ON ${s}.invoice_audit
+  FOR EACH ROW EXECUTE FUNCTION ${s}.append_only_guard();`;
+
+/** Called by ensureEngineSchema (src/storage/schema.ts), under its lock. */
+export async function ensureDocumentsSchema(pool: Pool, schema: string): Promise<void> {
+  await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+  await pool.query(tables(schema));
+  await pool.query(triggers(schema));
+}
