@@ -58,9 +58,12 @@ function exponentOf(currency: string): number {
   return exponent;
 }
 
+/** Nano per minor unit by exponent, computed once: BigInt exponentiation is slow on the run's hot path. */
+const STEP_BY_EXPONENT = [0, 1, 2, 3, 4].map((exponent) => 10n ** BigInt(NANO_DECIMALS - exponent));
+
 /** Nano per minor unit: 10^(9 − exponent) (GBP 10,000,000; JPY 1,000,000,000). */
 export function minorStepNano(currency: string): bigint {
-  return 10n ** BigInt(NANO_DECIMALS - exponentOf(currency));
+  return STEP_BY_EXPONENT[exponentOf(currency)]!;
 }
 
 const MONEY_RE = /^(-?)(\d{1,19})(?:\.(\d+))?$/;

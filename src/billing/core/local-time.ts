@@ -68,10 +68,10 @@ function makeZoneClock(zone: string): ZoneClock {
     second: 'numeric',
   });
   const starts = new Map<number, number>();
+  const isUtc = zone === 'UTC' || zone === 'Etc/UTC';
 
-  /** Local wall clock minus UTC at the instant, in ms (whole seconds: ICU has no finer offsets). */
-  function offsetAt(ms: number): number {
-    const second = ms - (((ms % 1000) + 1000) % 1000);
+  /** Local wall clock minus UTC at a whole second, in ms (ICU has no finer offsets). */
+  function exactOffsetAt(second: number): number {
     const p: Record<string, number> = {};
     for (const part of fmt.formatToParts(second))
       if (part.type !== 'literal') p[part.type] = Number(part.value);
@@ -79,6 +79,24 @@ function makeZoneClock(zone: string): ZoneClock {
     wall.setUTCFullYear(p.year!, p.month! - 1, p.day!);
     wall.setUTCHours(p.hour!, p.minute!, p.second!, 0);
     return wall.getTime() - second;
+  }
+
+  // Offsets per UTC hour: when an hour starts and ends on the same offset it holds throughout (no zone
+  // changes twice within an hour); an hour with a transition inside is asked to the second each time.
+  const hourOffsets = new Map<number, number | null>();
+
+  function offsetAt(ms: number): number {
+    if (isUtc) return 0;
+    const second = ms - (((ms % 1000) + 1000) % 1000);
+    const hour = Math.floor(ms / MS_PER_HOUR);
+    let offset = hourOffsets.get(hour);
+    if (offset === undefined) {
+      const first = exactOffsetAt(hour * MS_PER_HOUR);
+      offset = first === exactOffsetAt((hour + 1) * MS_PER_HOUR - 1000) ? first : null;
+      if (hourOffsets.size > 200_000) hourOffsets.clear();
+      hourOffsets.set(hour, offset);
+    }
+    return offset ?? exactOffsetAt(second);
   }
 
   const reached = (ms: number, wallMs: number): boolean => ms + offsetAt(ms) >= wallMs;
@@ -117,18 +135,21 @@ function makeZoneClock(zone: string): ZoneClock {
   };
 }
 
-/** Days since 1970-01-01 of a civil date (proleptic Gregorian). */
+/** Days since 1970-01-01 of a civil date, proleptic Gregorian (H. Hinnant's days_from_civil). */
 export function daysFromCivil(year: number, month: number, day: number): number {
-  const d = new Date(0);
-  d.setUTCFullYear(year, month - 1, day);
-  return Math.round(d.getTime() / MS_PER_DAY);
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const doy = Math.floor((153 * (month + (month > 2 ? -3 : 9)) + 2) / 5) + day - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146097 + doe - 719468;
 }
 
+const MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
 export function daysInMonth(year: number, month: number): number {
-  return (
-    daysFromCivil(month === 12 ? year + 1 : year, month === 12 ? 1 : month + 1, 1) -
-    daysFromCivil(year, month, 1)
-  );
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  return month === 2 && leap ? 29 : MONTH_DAYS[month - 1]!;
 }
 
 /** "YYYY-MM-DD" of a day number. */

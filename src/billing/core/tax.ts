@@ -79,17 +79,30 @@ export function taxOf(amountNano: bigint, rateMicros: bigint, currency: string):
  * products, each the floor of its product or one more; ties go to the earlier line.
  */
 function allocate(exactScaled: bigint[], unitScaled: bigint, total: bigint): bigint[] {
+  if (exactScaled.length === 1) return [total];
   const floors = exactScaled.map((e) => divFloor(e, unitScaled));
-  let left = total - floors.reduce((a, b) => a + b, 0n);
+  let left = total;
+  for (const f of floors) left -= f;
+  if (left === 0n) return floors;
   const order = exactScaled
     .map((e, i) => ({ i, rest: e - floors[i]! * unitScaled }))
     .sort((a, b) => (a.rest === b.rest ? a.i - b.i : a.rest > b.rest ? -1 : 1));
-  for (const { i } of order) {
-    if (left <= 0n) break;
-    floors[i]! += 1n;
-    left -= 1n;
-  }
+  for (let j = 0; left > 0n; j++, left--) floors[order[j]!.i]! += 1n;
   return floors;
+}
+
+/** Line indexes by rate, rates highest first; checks each line on the way. */
+function groupByRate(lines: readonly TaxableLine[], step: bigint): [bigint, number[]][] {
+  const groups = new Map<bigint, number[]>();
+  for (let i = 0; i < lines.length; i++) {
+    const { amountNano, rateMicros } = lines[i]!;
+    if (rateMicros < 0n) throw new RangeError('rateMicros must not be negative');
+    if (amountNano % step !== 0n) throw new RangeError('line amounts must be rounded to the minor unit');
+    const group = groups.get(rateMicros);
+    if (group === undefined) groups.set(rateMicros, [i]);
+    else group.push(i);
+  }
+  return [...groups].sort((a, b) => (a[0] > b[0] ? -1 : a[0] < b[0] ? 1 : 0));
 }
 
 /** Line taxes and the per-rate summary (sorted by rate, highest first) under a rounding mode. */
@@ -99,26 +112,20 @@ export function taxLines(
   currency: string,
 ): { lineTaxNano: bigint[]; summary: TaxSummary[] } {
   const step = minorStepNano(currency);
-  const lineTaxNano: bigint[] = lines.map(() => 0n);
-  const groups = new Map<bigint, number[]>();
-  lines.forEach((line, i) => {
-    if (line.rateMicros < 0n) throw new RangeError('rateMicros must not be negative');
-    if (line.amountNano % step !== 0n) throw new RangeError('line amounts must be rounded to the minor unit');
-    const group = groups.get(line.rateMicros);
-    if (group === undefined) groups.set(line.rateMicros, [i]);
-    else group.push(i);
-  });
+  const lineTaxNano: bigint[] = new Array<bigint>(lines.length).fill(0n);
   const summary: TaxSummary[] = [];
-  for (const [rateMicros, indexes] of [...groups].sort((a, b) => (a[0] > b[0] ? -1 : a[0] < b[0] ? 1 : 0))) {
-    const baseNano = indexes.reduce((sum, i) => sum + lines[i]!.amountNano, 0n);
+  for (const [rateMicros, indexes] of groupByRate(lines, step)) {
+    let baseNano = 0n;
+    for (const i of indexes) baseNano += lines[i]!.amountNano;
+    let taxNano = 0n;
     if (mode === 'per_line') {
-      for (const i of indexes) lineTaxNano[i] = taxOf(lines[i]!.amountNano, rateMicros, currency);
+      for (const i of indexes) taxNano += lineTaxNano[i] = taxOf(lines[i]!.amountNano, rateMicros, currency);
     } else {
+      taxNano = taxOf(baseNano, rateMicros, currency);
       const exact = indexes.map((i) => lines[i]!.amountNano * rateMicros);
-      const shares = allocate(exact, step * RATE_SCALE, taxOf(baseNano, rateMicros, currency) / step);
+      const shares = allocate(exact, step * RATE_SCALE, taxNano / step);
       indexes.forEach((i, j) => (lineTaxNano[i] = shares[j]! * step));
     }
-    const taxNano = indexes.reduce((sum, i) => sum + lineTaxNano[i]!, 0n);
     summary.push({ rateMicros, baseNano, taxNano });
   }
   return { lineTaxNano, summary };
