@@ -17,7 +17,9 @@ import {
   type RatingResult,
 } from '../rating/index.js';
 import { proRata } from '../balances/pro-rata.js';
-import { destinationSpecificity, parseMatches } from '../rating/balance-match.js';
+import { parseMatches } from '../rating/balance-match.js';
+import { payCharge } from '../rating/affordable.js';
+import { grantSnapshot } from './session-grants.js';
 import type { Directory, Subscriber } from './directory.js';
 import { describeResult } from '../rating/index.js';
 import { refusalResult, result, type ResultName } from './result-codes.js';
@@ -86,28 +88,24 @@ function answer(
   };
 }
 
-/** Whether the balances would cover the rated event now (no reservation, no guarantee: RFC 4006 6.4). */
+/**
+ * Whether the balances would pay the rated event now, as a debit takes it (no reservation, no
+ * guarantee: RFC 4006 6.4): the one paying rule (`payCharge`: eligibility, order, destination
+ * matching, blockers, `*zero` steps), from what each balance has free, a postpaid account's credit
+ * line last (session-grants.ts `grantSnapshot`, as grants count it).
+ */
 function enoughCredit(
   view: NonNullable<Awaited<ReturnType<BalanceStore['getAccount']>>>,
   rated: RatingResult,
-  unit: string,
+  kind: { tor: RatingResult['tor']; category: string },
+  ratingGroup: number,
   destination: string,
   now: number,
 ): boolean {
-  const usable = view.balances.filter(
-    (b) =>
-      b.activationMs <= now &&
-      (b.expiryMs === null || b.expiryMs > now) &&
-      destinationSpecificity(b.destinations, parseMatches(destination)) >= 0,
-  );
-  const units = rated.usage;
-  const covered = Math.min(
-    units,
-    usable.filter((b) => b.unit === unit).reduce((s, b) => s + Math.max(0, b.value - b.held), 0),
-  );
-  const money = proRata(Number(rated.costNano), units - covered, units);
-  const floor = view.account.type === 'postpaid' ? view.account.creditLimitNano : 0;
-  return usable.filter((b) => b.unit === 'money').reduce((s, b) => s + b.value - b.held, 0) + floor >= money;
+  if (view.account.status !== 'active') return false;
+  const snapshot = grantSnapshot(view, kind, ratingGroup, now, undefined, new Map());
+  const paid = payCharge(snapshot, kind.tor, parseMatches(destination), BigInt(rated.usage), rated.costNano);
+  return paid !== null;
 }
 
 export interface EventOutcome {
@@ -185,7 +183,7 @@ async function tryEvent(
       return fresh(answer(eventId, req, 'DIAMETER_SUCCESS', { costInformation: cost }));
     case 'CHECK_BALANCE': {
       const view = await deps.balances.getAccount(tenant, account.id);
-      const enough = view ? enoughCredit(view, rated, kind.tor, payable, nowMs) : false;
+      const enough = view ? enoughCredit(view, rated, kind, rg.ratingGroup, payable, nowMs) : false;
       return fresh(
         answer(eventId, req, 'DIAMETER_SUCCESS', {
           checkBalanceResult: enough ? 'ENOUGH_CREDIT' : 'NO_CREDIT',

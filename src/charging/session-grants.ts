@@ -26,7 +26,7 @@ const CREDIT = 'credit';
  */
 export function grantSnapshot(
   view: AccountView,
-  s: SessionRecord,
+  s: Pick<SessionRecord, 'category'>,
   rg: number,
   nowMs: number,
   free: Map<string, number> | undefined,
@@ -59,18 +59,25 @@ export function grantSnapshot(
 /**
  * A postpaid account's credit limit as a money source of its own, after every balance. The step
  * lets one money balance (the first that may pay) go below zero down to the limit: what a money
- * balance already is below zero counts against it. Only when a money balance for any destination
- * may pay (a restricted one may not match the call); never more than the step allows.
+ * balance already is below zero counts against it. Only when a money balance may pay the call
+ * (`payingOrder` drops the line otherwise); never more than the step allows.
  */
 function creditLine(a: Account, balances: BalanceSnapshot[], taken: Taken): BalanceSnapshot[] {
   if (a.type !== 'postpaid' || a.creditLimitNano <= 0) return [];
   const money = balances.filter((b) => b.unit === 'money');
-  if (!money.some((b) => b.destinations.length === 0)) return [];
   const below = money.reduce((sum, b) => sum + (b.value < 0n ? b.value : 0n), 0n);
   const value = BigInt(a.creditLimitNano) + below - (taken.get(CREDIT) ?? 0n);
   if (value <= 0n) return [];
   return [
-    { id: CREDIT, unit: 'money', value, weight: Number.MIN_SAFE_INTEGER, destinations: [], blocker: false },
+    {
+      id: CREDIT,
+      unit: 'money',
+      value,
+      weight: Number.MIN_SAFE_INTEGER,
+      destinations: [],
+      blocker: false,
+      creditLine: true,
+    },
   ];
 }
 

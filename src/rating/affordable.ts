@@ -27,6 +27,11 @@ export interface BalanceSnapshot {
   expiryMs?: number | null;
   /** A `*zero<step>` rating subject: consumed in whole steps of this many base units. */
   unitIncrement?: number;
+  /**
+   * A postpaid account's credit line (not a stored balance): the step lets the first money balance
+   * that may pay go below zero, so it pays last, and only when some money balance may pay.
+   */
+  creditLine?: boolean;
 }
 
 export interface Movement {
@@ -54,10 +59,21 @@ interface Live {
 }
 
 /**
+ * Which kind of balance pays first for an event of `tor` (CGRateS: the event's type, then
+ * `*generic`, then money); -1 = it may not pay. A generic balance counts the event's base units
+ * one for one (ns of voice, bytes, messages), as CGRateS does without a conversion factor.
+ */
+function rank(unit: BalanceUnit, tor: Tor): number {
+  if (unit === tor) return 0;
+  if (unit === 'generic') return 1;
+  return unit === 'money' ? 2 : -1;
+}
+
+/**
  * The balances that may pay an event of `tor` whose number matched `matches`, in paying order:
- * unit balances of the event's type, then money; within each the most specific destination match
- * first, then the heaviest, the soonest to expire, then by id. The caller has kept only balances
- * active now and matching the event's category and rating group.
+ * unit balances of the event's type, then generic ones, then money; within each the most specific
+ * destination match first, then the heaviest, the soonest to expire, then by id. The caller has
+ * kept only balances active now and matching the event's category and rating group.
  */
 export function payingOrder(
   balances: readonly BalanceSnapshot[],
@@ -65,18 +81,20 @@ export function payingOrder(
   matches: DestinationMatches,
 ): BalanceSnapshot[] {
   const expiry = (b: BalanceSnapshot) => b.expiryMs ?? Number.POSITIVE_INFINITY;
-  return balances
-    .map((b) => ({ b, spec: destinationSpecificity(b.destinations, matches) }))
-    .filter(({ b, spec }) => (b.unit === tor || b.unit === 'money') && spec >= 0)
+  const ordered = balances
+    .map((b) => ({ b, rank: rank(b.unit, tor), spec: destinationSpecificity(b.destinations, matches) }))
+    .filter(({ rank, spec }) => rank >= 0 && spec >= 0)
     .sort(
       (x, y) =>
-        Number(x.b.unit === 'money') - Number(y.b.unit === 'money') ||
+        x.rank - y.rank ||
         y.spec - x.spec ||
         y.b.weight - x.b.weight ||
         expiry(x.b) - expiry(y.b) ||
         (x.b.id < y.b.id ? -1 : x.b.id > y.b.id ? 1 : 0),
     )
     .map(({ b }) => b);
+  const wallet = ordered.some((b) => b.unit === 'money' && !b.creditLine);
+  return wallet ? ordered : ordered.filter((b) => !b.creditLine);
 }
 
 function chain(balances: BalanceSnapshot[], tor: Tor, matches: DestinationMatches): Live[] {
@@ -191,4 +209,44 @@ export function affordableUsage(
     }
   }
   return result(rated.usage, true);
+}
+
+/**
+ * What each balance gives when a charge of `units` (base units) priced `amountNano` is debited, as
+ * the step script takes it (balances/lua/common.lua `plan`): the units from unit balances in paying
+ * order (whole steps from a `*zero` one), then the money price of what they leave (pro rata, rounded
+ * up to the nano) from money balances in paying order; a blocker that cannot pay what is left
+ * stops the chain. Null when the balances cannot pay it all.
+ */
+export function payCharge(
+  balances: readonly BalanceSnapshot[],
+  tor: Tor,
+  matches: DestinationMatches,
+  units: bigint,
+  amountNano: bigint,
+): Map<string, bigint> | null {
+  const taken = new Map<string, bigint>();
+  const free = (b: BalanceSnapshot) => (b.value > 0n ? b.value : 0n);
+  let remaining = units;
+  let money: bigint | null = null;
+  for (const b of payingOrder(balances, tor, matches)) {
+    if (b.unit !== 'money') {
+      if (remaining === 0n) continue;
+      const step = BigInt(b.unitIncrement ?? 1);
+      const covered = min(remaining, (free(b) / step) * step);
+      const consumed = ((covered + step - 1n) / step) * step;
+      if (consumed > 0n) taken.set(b.id, consumed);
+      remaining -= covered;
+      if (remaining > 0n && b.blocker) return null;
+      continue;
+    }
+    money ??= units === 0n ? amountNano : (amountNano * remaining + units - 1n) / units;
+    if (money === 0n) break;
+    const take = min(money, free(b));
+    if (take > 0n) taken.set(b.id, take);
+    money -= take;
+    if (money > 0n && b.blocker) return null;
+  }
+  money ??= units === 0n ? amountNano : (amountNano * remaining + units - 1n) / units;
+  return money === 0n ? taken : null;
 }

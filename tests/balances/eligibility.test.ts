@@ -1,8 +1,9 @@
 /**
  * One rule of which balance pays and in what order (docs/BALANCES.md), on both sides: random
- * accounts (units, weights, expiries, destination filters with exclusions, blockers, `*zero1m`,
- * shared groups) are charged through the production `step` script on the real Redis, and the
- * result must be what the TypeScript side's order (`payingOrder`, used by affordableUsage) predicts.
+ * accounts (voice, generic and money balances, weights, expiries, destination filters with
+ * exclusions, blockers, `*zero1m`, shared groups) are charged through the production `step`
+ * script on the real Redis, and the result must be what the TypeScript side's order
+ * (`payingOrder`, used by affordableUsage) predicts.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -25,7 +26,7 @@ const NUMBERS = ['6:UK_MOB_VF,4:UK_MOB,3:UK', '4:UK_MOB,3:UK', '3:UK', '3:FR', '
 const FILTERS = ['UK', 'UK_MOB', 'UK_MOB_VF', 'FR', '!UK_MOB', '!FR'];
 
 const balanceArb = fc.record({
-  unit: fc.constantFrom('voice' as const, 'money' as const),
+  unit: fc.constantFrom('voice' as const, 'money' as const, 'generic' as const),
   value: fc.integer({ min: 0, max: 120 }),
   weight: fc.constantFrom(0, 10, 20),
   expiryMs: fc.constantFrom(null, NOW + 3_600_000, NOW + 7_200_000, NOW - 1),
@@ -59,12 +60,12 @@ async function provision(c: Case): Promise<string> {
       {
         id: `b${i}`,
         unit: b.unit,
-        value: b.unit === 'voice' ? b.value * S : b.value * 10_000_000,
+        value: b.unit === 'money' ? b.value * 10_000_000 : b.value * S,
         weight: b.weight,
         expiryMs: b.expiryMs,
         destinations: b.destinations,
         blocker: b.blocker,
-        ratingSubject: b.unit === 'voice' && b.zero1m ? '*zero1m' : '',
+        ratingSubject: b.unit !== 'money' && b.zero1m ? '*zero1m' : '',
         shared: b.shared,
       },
       `${id}:b${i}`,
@@ -106,7 +107,7 @@ function predict(balances: SnapshotBalance[], c: Case, units: number, amountNano
   const order = payingOrder(snapshot, 'voice', parseMatches(c.number));
   const taken = new Map<string, number>();
   let remaining = units;
-  for (const b of order.filter((x) => x.unit === 'voice')) {
+  for (const b of order.filter((x) => x.unit !== 'money')) {
     if (remaining === 0) break;
     const step = b.unitIncrement ?? 1;
     const free = Number(b.value);

@@ -278,8 +278,9 @@ local function coverage(b, remaining, free)
   return whole * step, whole * step
 end
 
--- Plans who pays a charge: matching unit balances first, then money for what they do not cover,
--- each in paying order. A blocker that cannot pay what is left stops the chain: INSUFFICIENT.
+-- Plans who pays a charge: matching unit balances first (the charge's unit, then generic), then
+-- money for what they do not cover, each in paying order. A blocker that cannot pay what is left
+-- stops the chain: INSUFFICIENT.
 -- `avail(b)` says how much of b may be taken; `floor` how far below zero the main wallet may go.
 -- Returns moves {b, amount}, or nil and a code: NEED_PRICE (with the covered units) when units are
 -- partly covered and the caller has not priced the rest (exact pro rata needs big integers), or
@@ -287,7 +288,12 @@ end
 local function plan(list, c, avail, floor)
   local moves, remaining = {}, c.units
   if c.units > 0 then
-    for _, b in ipairs(usable(list, c, c.unit)) do
+    -- The event's type, then generic balances (CGRateS), counting the event's base units one for one.
+    local payers = usable(list, c, c.unit)
+    if c.unit ~= 'generic' then
+      for _, b in ipairs(usable(list, c, 'generic')) do payers[#payers + 1] = b end
+    end
+    for _, b in ipairs(payers) do
       if remaining == 0 then break end
       local covered, take = coverage(b, remaining, avail(b))
       if take > 0 then moves[#moves + 1] = { b = b, amount = take }; remaining = remaining - covered end
