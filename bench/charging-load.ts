@@ -114,7 +114,8 @@ async function load(): Promise<void> {
 async function waitFor(url: string): Promise<void> {
   for (let i = 0; i < 100; i++) {
     try {
-      if ((await fetch(url)).ok) return;
+      // A bounded wait: an answer that never comes (another process on the port) is tried again.
+      if ((await fetch(url, { signal: AbortSignal.timeout(2000) })).ok) return;
     } catch {
       /* not yet */
     }

@@ -18,7 +18,7 @@ import { seedDemoAccounts } from './seed.js';
 import { recoverBatches } from './cdr/batches.js';
 import { createCdrJobs } from './cdr/jobs.js';
 import { createRatingPool, type RatingPool } from './cdr/pool.js';
-import { DRAIN_EVERY_MS, drainOutboxes, FULL_DRAIN_EVERY } from './storage/outbox.js';
+import { postgresUrlOf, redisWhere, startDrainThread } from './storage/drain-thread.js';
 import { ensureEngineSchema } from './storage/schema.js';
 import { openActiveTariff } from './tariffs/active.js';
 
@@ -113,22 +113,18 @@ async function main(): Promise<void> {
     app.chargingMetrics.cdrRecords.inc({ outcome: 'duplicate' }, d.duplicates);
   };
   // The outboxes (ledger, rated records, trail) reach PostgreSQL every 100 ms, in order, idempotently;
-  // now and then every outbox is read, in case a dirty mark was lost to a race.
-  let drains = 0;
-  const drain = (full = false) =>
-    drainOutboxes({
-      redis: redisHandle.redis,
-      pool: pgHandle.pool,
+  // now and then every outbox is read, in case a dirty mark was lost to a race. In a thread of its
+  // own, with its own connections: not on the event loop that answers requests.
+  const drainThread = startDrainThread(
+    {
+      ...redisWhere(redisHandle.redis),
+      commandTimeoutMs: config.redisCommandTimeoutMs,
+      postgresUrl: postgresUrlOf(pgHandle.pool),
       schema,
       keyPrefix: config.keyPrefix,
-      full,
-    });
-  const stopDrain = runEvery({
-    name: 'drain to PostgreSQL',
-    everyMs: DRAIN_EVERY_MS,
-    job: () => drain(drains++ % FULL_DRAIN_EVERY === 0),
-    log: app.log,
-  });
+    },
+    app.log,
+  );
   // Sessions whose time has come are closed by their sweep hints (a session's reservations go with
   // it; a reservation past its expiry is released by the next step on its account).
   const stopSweep = runEvery({
@@ -158,19 +154,18 @@ async function main(): Promise<void> {
       await app.close(); // finishes requests in flight
       await stopSweep();
       await stopRecovery();
-      await stopDrain();
       await cdrJobs.close(); // a job cut short would only be resumed; let the ones in flight finish
       await ratingPool?.close();
-      await drain().then(
-        (stored) => app.log.info({ stored }, 'final drain to PostgreSQL done'),
-        (e: unknown) => app.log.error({ err: e }, 'final drain failed: the next start stores the rest'),
-      );
+      const last = await drainThread.stop();
+      if ('stored' in last) app.log.info({ stored: last.stored }, 'final drain to PostgreSQL done');
+      else app.log.error({ err: last.error }, 'final drain failed: the next start stores the rest');
       await redisHandle.stop();
       await pgHandle.stop();
     })());
   // Uncaught errors are handled here (a dependency error must not end the engine), signals there.
   closeWithGrace({ delay: 10_000, skip: ['uncaughtException', 'unhandledRejection'] }, () => shutdown());
   handleUncaught(app.log, shutdown);
+  await drainThread.ready;
   await app.listen({ port: config.port, host: config.host });
   const resumed = await cdrJobs.resumeUnfinished();
   if (resumed) say(`cdr:      resumed ${resumed} CDR import job(s) a stop had interrupted`);

@@ -31,11 +31,12 @@ export interface DrainOptions {
 }
 
 /**
- * How often the engine drains the dirty outboxes. Often, so each drain is small: a drain parses and
- * stores on the event loop, and a second's worth of entries at once (1,000-2,000 steps) held it for
- * tens of milliseconds, which every request in flight waited out (p999 51 -> 23-31 ms, the loop's
- * own p99 delay 10.4 -> 6.9 ms at 4 connections, bench/RESULTS.md 2026-12-07). An idle drain is one
- * SPOP.
+ * How often the engine drains the dirty outboxes. Often, so each drain is small: when drains ran on
+ * the event loop, a second's worth of entries at once (1,000-2,000 steps) held it for tens of
+ * milliseconds, which every request in flight waited out (p999 51 -> 23-31 ms, the loop's own p99
+ * delay 10.4 -> 6.9 ms at 4 connections, bench/RESULTS.md 2026-12-07). The engine now drains in a
+ * thread of its own (drain-thread.ts); small drains still keep each transaction short. An idle
+ * drain is one SPOP.
  */
 export const DRAIN_EVERY_MS = 100;
 
