@@ -3,7 +3,9 @@
  * debit, reserve, release, refund, some with an expectation the step must meet), credits, the
  * clock moving on (reservations and a balance expire) and replays run against Redis and against a
  * small in-memory reference model (reference-planner.ts for who pays). The account draws on its
- * own balances and on its shared group's, filtered by destination and rating group. Every step's
+ * own balances and on its shared group's, filtered by destination (matched by prefix as rating
+ * sends it, `!ID` exclusions) and rating group, with blockers, `*zero` bundles consumed in whole
+ * steps and generic units after the charge's own. Every step's
  * outcome, the balances and the ledger must agree, and the invariants hold: never below zero
  * (prepaid) or minus the credit limit (postpaid), the ledger sums to each balance, a replay changes
  * nothing.
@@ -30,11 +32,17 @@ type Action =
   /** The same step again (a replay), or (`other`) another request under an earlier step's id. */
   | { kind: 'again'; index: number; other: boolean };
 
+/**
+ * Destinations as rating sends them: every destination holding a prefix of the dialled number,
+ * with the length of its longest such prefix (a UK Vodafone mobile, another UK mobile, a UK fixed
+ * line, France, a number no destination holds), and bare ids as older callers send them.
+ */
+const DESTINATIONS = ['6:UK_MOB_VF,4:UK_MOB,3:UK', '4:UK_MOB,3:UK', '3:UK', '3:FR', '', 'UK', 'FR'];
 const charge: fc.Arbitrary<Charge> = fc.record({
-  unit: fc.constantFrom('voice' as const, 'sms' as const),
+  unit: fc.constantFrom('voice' as const, 'sms' as const, 'generic' as const),
   units: fc.integer({ min: 0, max: 120 }),
   amountNano: fc.integer({ min: 0, max: 400 }),
-  destination: fc.constantFrom('UK', 'FR'),
+  destination: fc.constantFrom(...DESTINATIONS),
   ratingGroup: fc.constantFrom(1, 2),
 });
 const resId = fc.constantFrom('r1', 'r2', 'r3');
@@ -69,7 +77,7 @@ const actionArb: fc.Arbitrary<Action> = fc.oneof(
   },
   fc.record({
     kind: fc.constant('credit' as const),
-    balance: fc.constantFrom('main', 'mins', 'pool'),
+    balance: fc.constantFrom('main', 'mins', 'pool', 'bundle', 'units'),
     shared: fc.constant(false),
     amount: fc.integer({ min: 1, max: 300 }),
   }),
@@ -106,6 +114,31 @@ function initialBalances(): RefBalance[] {
       blocker: true,
     },
     { ...base, scope: 'g', id: 'pool', unit: 'voice', value: 40, weight: 8, ratingGroups: [1], shared: true },
+    // Mobile minutes consumed in whole steps of 10 (*zero10ns), UK mobiles only: more specific
+    // than `mins` for a mobile number, so it pays first there, whatever the weights.
+    {
+      ...base,
+      scope: 'a',
+      id: 'bundle',
+      unit: 'voice',
+      value: 45,
+      weight: 1,
+      destinations: ['UK_MOB'],
+      ratingSubject: '*zero10ns',
+    },
+    // Texts to Vodafone numbers only, in pairs (*zero2ns); a blocker.
+    {
+      ...base,
+      scope: 'a',
+      id: 'vftext',
+      unit: 'sms',
+      value: 5,
+      destinations: ['UK_MOB_VF'],
+      ratingSubject: '*zero2ns',
+      blocker: true,
+    },
+    // Generic units: after every balance of the charge's own unit, before money (not for France).
+    { ...base, scope: 'a', id: 'units', unit: 'generic', value: 25, weight: 7, destinations: ['!FR'] },
     { ...base, scope: 'g', id: 'family', unit: 'money', value: 100, weight: 2, shared: true },
   ];
 }

@@ -1,7 +1,8 @@
 /**
  * Reference model of who pays a charge, for the model-based test: an independent TypeScript
  * reading of the rules the store applies in Lua (`plan` in common.lua). Eligible unit balances of
- * the charge's unit pay first, then eligible money balances the rated price of what they leave;
+ * the charge's unit pay first (a `*zero<step>` one in whole steps), then generic ones, then
+ * eligible money balances the rated price of what they leave;
  * postpaid money may go down to minus the credit limit on the first money balance in paying order;
  * a blocker that cannot pay what is left stops the chain. Which balance may pay is `eligible`, in
  * what order `payingOrder`: change those two when the rules change (docs/BALANCES.md).
@@ -22,7 +23,7 @@ export type RefBalance = Pick<
   | 'ratingGroups'
   | 'categories'
   | 'shared'
-> & { scope: 'a' | 'g'; blocker?: boolean };
+> & { scope: 'a' | 'g'; blocker?: boolean; ratingSubject?: string };
 
 export const keyOf = (b: { scope: string; id: string }) => `${b.scope}:${b.id}`;
 
@@ -31,15 +32,39 @@ export function isActiveAt(b: RefBalance, nowMs: number): boolean {
 }
 
 /**
- * How specifically the balance's destination list matches the charge's destination (an id here,
- * as an older caller sends it: a prefix of length 1): -1 = it may not pay (not listed, or excluded
- * with `!ID`), 0 = any destination, 1 = listed.
+ * The destinations holding a prefix of the dialled number, as rating sends them ('len:id,…'), with
+ * the length of the longest such prefix; a bare id (an older caller) counts as length 1.
+ */
+function matchesOf(destination: string | undefined): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const entry of (destination ?? '').split(',').filter((e) => e !== '')) {
+    const colon = entry.indexOf(':');
+    const [len, id] = /^\d+:/.test(entry)
+      ? [Number(entry.slice(0, colon)), entry.slice(colon + 1)]
+      : [1, entry];
+    m.set(id, Math.max(m.get(id) ?? 0, len));
+  }
+  return m;
+}
+
+/**
+ * How specifically the balance's destination list matches the charge (docs/BALANCES.md): -1 = it
+ * may not pay (an excluded `!ID` holds a prefix of the number, or no listed one does), 0 = any
+ * destination (no list, or exclusions only), else the longest prefix a listed destination holds.
  */
 export function specificity(b: RefBalance, c: Charge): number {
-  if (b.destinations.includes(`!${c.destination}`)) return -1;
+  const matches = matchesOf(c.destination);
+  if (b.destinations.some((d) => d.startsWith('!') && matches.has(d.slice(1)))) return -1;
   const included = b.destinations.filter((d) => !d.startsWith('!'));
   if (included.length === 0) return 0;
-  return c.destination !== undefined && included.includes(c.destination) ? 1 : -1;
+  return Math.max(-1, ...included.map((d) => matches.get(d) ?? -1));
+}
+
+/** The step a `*zero<n>ns` (or other unit) balance is consumed in: 1 without such a subject. */
+export function stepOf(b: RefBalance): number {
+  const m = /^\*zero(\d+)(ns|us|ms|s|m|h)$/.exec(b.ratingSubject ?? '');
+  const scale = { ns: 1, us: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 } as const;
+  return m ? Number(m[1]) * scale[m[2] as keyof typeof scale] : 1;
 }
 
 /** Whether the balance may pay the charge: active, and its filters (empty = any) admit it. */
@@ -97,11 +122,17 @@ export function planCharge(
     balances.filter((b) => b.unit === unit && eligible(b, c, nowMs)).sort(payingOrder(c));
   const moves: Move[] = [];
   let remaining = c.units;
-  for (const b of c.units > 0 ? payers(c.unit) : []) {
+  const units = c.units > 0 ? [...payers(c.unit), ...(c.unit === 'generic' ? [] : payers('generic'))] : [];
+  for (const b of units) {
     if (remaining === 0) break;
-    const take = Math.min(remaining, free(b));
+    // Whole steps of a `*zero` balance: the last one rounded up when it covers the rest.
+    const step = stepOf(b);
+    const wholeSteps = Math.max(0, Math.floor(free(b) / step));
+    const needed = Math.ceil(remaining / step);
+    const [covered, take] =
+      wholeSteps >= needed ? [remaining, needed * step] : [wholeSteps * step, wholeSteps * step];
     if (take > 0) moves.push({ key: keyOf(b), unit: b.unit, amount: take });
-    if (take > 0) remaining -= take;
+    remaining -= covered;
     if (remaining > 0 && b.blocker) return { code: 'INSUFFICIENT' };
   }
   const covered = c.units - remaining;
