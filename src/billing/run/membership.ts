@@ -1,0 +1,209 @@
+/**
+ * The bill membership rule (billing.md E.1) as SQL: a billable row r belongs to bill N of its account
+ * iff  r.stored_at <= C_N  AND  bt < E_N  AND NOT (r.stored_at <= C_{N-1} AND bt < E_{N-1}),
+ * with bt = least(event time, stored_at) and C_0 = E_0 = -infinity. One statement per source for a
+ * whole chunk of bills: the bills are a parameter table, and the scan is bounded below by the least
+ * E_{N-1} of the chunk (a row stored before E_{N-1} has bt < E_{N-1} and is on an earlier bill), which
+ * the BRIN indexes on stored_at use; no per-account index on rated_cdrs is needed.
+ *
+ * Usage is summed per (account, bill, tor, category, late): late rows are those whose bt falls in
+ * an earlier period (they arrived after that period's cut-off) and go on `late_usage` lines.
+ */
+import type { PoolClient } from 'pg';
+import { checkSchema } from './schema.js';
+
+/** One bill to draft: the account's period N and the previous one's end and cut-off (null = -infinity). */
+export interface BillWindow {
+  accountId: string;
+  seq: number;
+  periodStart: string;
+  periodEnd: string;
+  cutoffAt: string;
+  prevEnd: string | null;
+  prevCutoff: string | null;
+}
+
+export interface UsageSum {
+  accountId: string;
+  seq: number;
+  source: 'cdr' | 'record' | 'adjustment';
+  tor: string;
+  category: string;
+  late: boolean;
+  /** For adjustments: 'rerate' | 'late_report'. */
+  reason: string | null;
+  count: number;
+  usage: string;
+  chargedNano: bigint;
+}
+
+export interface ChargeRow {
+  accountId: string;
+  seq: number;
+  id: string;
+  kind: 'fee' | 'setup' | 'one_off' | 'proration' | 'discount' | 'adjustment';
+  description: string;
+  quantity: string | null;
+  amountNano: bigint;
+  currency: string;
+  taxCode: string | null;
+  serviceStart: Date | null;
+  serviceEnd: Date | null;
+}
+
+/** The bills as a parameter table `w` (unnest of arrays). */
+function windows(bills: BillWindow[]): { sql: string; params: unknown[] } {
+  return {
+    sql: `(SELECT * FROM unnest($2::text[], $3::int[], $4::timestamptz[], $5::timestamptz[], $6::timestamptz[],
+            $7::timestamptz[]) AS x(account_id, seq, period_end, cutoff_at, prev_end, prev_cutoff)) w`,
+    params: [
+      bills.map((b) => b.accountId),
+      bills.map((b) => b.seq),
+      bills.map((b) => b.periodEnd),
+      bills.map((b) => b.cutoffAt),
+      bills.map((b) => b.prevEnd),
+      bills.map((b) => b.prevCutoff),
+    ],
+  };
+}
+
+/** The membership condition for a source whose stamp and billing time are these SQL expressions. */
+function member(stored: string, bt: string): string {
+  return `${stored} <= w.cutoff_at AND ${bt} < w.period_end
+    AND NOT (w.prev_cutoff IS NOT NULL AND ${stored} <= w.prev_cutoff AND ${bt} < w.prev_end)`;
+}
+
+/** Scan bound: nothing stored before the chunk's least E_{N-1} can be on these bills. */
+function lowerBound(bills: BillWindow[]): string | null {
+  if (bills.some((b) => b.prevEnd === null)) return null;
+  return bills.map((b) => b.prevEnd!).reduce((a, b) => (new Date(a) <= new Date(b) ? a : b));
+}
+
+interface SumRow {
+  account_id: string;
+  seq: number;
+  tor: string;
+  category: string;
+  late: boolean;
+  reason: string | null;
+  n: string;
+  usage: string;
+  charged: string;
+}
+
+const toSum = (source: UsageSum['source']) => (r: SumRow) => ({
+  accountId: r.account_id,
+  seq: r.seq,
+  source,
+  tor: r.tor,
+  category: r.category,
+  late: r.late,
+  reason: r.reason,
+  count: Number(r.n),
+  usage: r.usage,
+  chargedNano: BigInt(r.charged),
+});
+
+/** Usage of the bills from rated CDRs, rated records and usage adjustments (three statements). */
+export async function usageOf(
+  db: PoolClient,
+  schema: string,
+  tenant: string,
+  bills: BillWindow[],
+): Promise<UsageSum[]> {
+  if (bills.length === 0) return [];
+  const s = checkSchema(schema);
+  const w = windows(bills);
+  const lo = lowerBound(bills);
+  const params = [tenant, ...w.params, lo];
+  const sources = [
+    {
+      source: 'cdr' as const,
+      table: `${s}.rated_cdrs`,
+      stored: 'r.stored_at',
+      time: 'r.answer_time',
+      tor: 'r.service',
+      reason: 'NULL',
+    },
+    {
+      source: 'record' as const,
+      table: `${s}.rated_records`,
+      stored: 'r.first_stored_at',
+      time: 'r.started_at',
+      tor: 'r.tor',
+      reason: 'NULL',
+    },
+    {
+      source: 'adjustment' as const,
+      table: `${s}.usage_adjustments`,
+      stored: 'r.stored_at',
+      time: 'r.event_time',
+      tor: 'r.tor',
+      reason: 'r.reason',
+    },
+  ];
+  const out: UsageSum[] = [];
+  for (const src of sources) {
+    const bt = `least(${src.time}, ${src.stored})`;
+    const usage = src.source === 'adjustment' ? 'r.delta_usage' : 'r.usage';
+    const charged = src.source === 'adjustment' ? 'r.delta_charged_nano' : 'r.charged_nano';
+    const r = await db.query<SumRow>(
+      `SELECT w.account_id, w.seq, ${src.tor} AS tor, r.category, (w.prev_end IS NOT NULL AND ${bt} < w.prev_end) AS late,
+              ${src.reason} AS reason, count(*)::text AS n, sum(${usage})::text AS usage, sum(${charged})::text AS charged
+         FROM ${src.table} r JOIN ${w.sql} ON r.account_id = w.account_id
+        WHERE r.tenant = $1 AND ($8::timestamptz IS NULL OR ${src.stored} >= $8::timestamptz)
+          AND ${member(src.stored, bt)}
+        GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6`,
+      params,
+    );
+    out.push(...r.rows.map(toSum(src.source)));
+  }
+  return out;
+}
+
+/** Applied charges (fees, one-offs, …) of the bills, one line each, in id order. */
+export async function chargesOf(
+  db: PoolClient,
+  schema: string,
+  tenant: string,
+  bills: BillWindow[],
+): Promise<ChargeRow[]> {
+  if (bills.length === 0) return [];
+  const s = checkSchema(schema);
+  const w = windows(bills);
+  const bt = 'least(c.event_time, c.stored_at)';
+  const r = await db.query<{
+    account_id: string;
+    seq: number;
+    id: string;
+    kind: ChargeRow['kind'];
+    description: string;
+    quantity: string | null;
+    amount: string;
+    currency: string;
+    tax_code: string | null;
+    service_start: Date | null;
+    service_end: Date | null;
+  }>(
+    `SELECT w.account_id, w.seq, c.id::text, c.kind, c.description, c.quantity::text, c.amount_nano::text AS amount,
+            c.currency, c.tax_code, c.service_start, c.service_end
+       FROM ${s}.charges c JOIN ${w.sql} ON c.account_id = w.account_id
+      WHERE c.tenant = $1 AND c.status = 'applied' AND ($8::timestamptz IS NULL OR c.stored_at >= $8::timestamptz)
+        AND ${member('c.stored_at', bt)}
+      ORDER BY w.account_id, w.seq, c.id`,
+    [tenant, ...w.params, lowerBound(bills)],
+  );
+  return r.rows.map((x) => ({
+    accountId: x.account_id,
+    seq: x.seq,
+    id: x.id,
+    kind: x.kind,
+    description: x.description,
+    quantity: x.quantity,
+    amountNano: BigInt(x.amount),
+    currency: x.currency,
+    taxCode: x.tax_code,
+    serviceStart: x.service_start,
+    serviceEnd: x.service_end,
+  }));
+}

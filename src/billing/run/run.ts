@@ -1,0 +1,207 @@
+/**
+ * A billing run (billing.md E.3): renewals, then per chunk of accounts (account_id order) close
+ * periods, cut off and draft, finalize. One non-dry run per tenant at a time (a session advisory
+ * lock on a connection of its own: a killed run's lock goes with its connection). Crash-safe and
+ * idempotent: every step is a transaction with its journal; the same asOf again resumes the same
+ * run row and redoes only what is not done, producing the same documents.
+ */
+import type { Pool, PoolClient } from 'pg';
+import type { BalanceStore } from '../../balances/store.js';
+import { accountsChunk, park, sellerOf, taxTablesOf, type BillingAccount } from './accounts.js';
+import type { DraftContext } from './drafts.js';
+import { faultPoint } from './faults.js';
+import { closeRun, openRun, zeroCounters, type RunCounters } from './journal.js';
+import { closeStep, draftStep, finalizeStep, type ChunkJob } from './steps.js';
+
+/** What B3's renewals report (renewDue); failures of an account park it. */
+export interface RenewCounters {
+  renewed?: number;
+  feesCharged?: number;
+  feesFailed?: number;
+  parked?: { accountId: string; code: string; message: string }[];
+}
+
+export interface RunDeps {
+  pool: Pool;
+  schema: string;
+  balances: BalanceStore;
+  now: () => number;
+  /** Accounts per chunk (BILLING_CHUNK, default 1,000). */
+  chunkSize?: number;
+  /** BILLING_ZERO_INVOICES: a bill with nothing on it is still drafted (else its period is skipped). */
+  zeroInvoices?: boolean;
+  /** The renewals of plans due by asOf (B3's renewDue), wired by the composition root. */
+  renew?: (tenant: string, asOfMs: number) => Promise<RenewCounters>;
+  onProgress?: (p: RunProgress) => void;
+}
+
+export interface RunProgress {
+  step: 'renew' | 'chunks' | 'done';
+  accountsDone: number;
+  accountsTotal: number;
+}
+
+export interface RunRequest {
+  tenant: string;
+  asOf: Date;
+  accounts?: string[];
+  dryRun?: boolean;
+  requestedBy?: string;
+  /** Draft only (CLI --no-finalize). */
+  finalize?: boolean;
+}
+
+export interface RunSummary {
+  runId: string;
+  tenant: string;
+  asOf: string;
+  dryRun: boolean;
+  status: 'done' | 'failed';
+  counters: RunCounters;
+  error?: string;
+}
+
+export class RunInProgressError extends Error {
+  readonly code = 'RUN_IN_PROGRESS';
+}
+export class AsOfInFutureError extends Error {
+  readonly code = 'AS_OF_IN_FUTURE';
+}
+
+const runLockKey = (tenant: string) => `billing-run:${tenant}`;
+
+/** The tenant's run lock, or RunInProgressError; the connection holds it until `unlockRun`. */
+async function lockRun(pool: Pool, tenant: string): Promise<PoolClient> {
+  const c = await pool.connect();
+  try {
+    const r = await c.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [
+      runLockKey(tenant),
+    ]);
+    if (!r.rows[0]!.ok) throw new RunInProgressError(`a billing run of tenant ${tenant} is in progress`);
+    return c;
+  } catch (err) {
+    c.release();
+    throw err;
+  }
+}
+
+async function unlockRun(c: PoolClient, tenant: string): Promise<void> {
+  const failed = await c.query('SELECT pg_advisory_unlock(hashtext($1))', [runLockKey(tenant)]).then(
+    () => undefined,
+    (e: Error) => e,
+  );
+  c.release(failed); // a connection that could not unlock is closed: the lock goes with it
+}
+
+async function countAccounts(pool: Pool, schema: string, tenant: string, only?: string[]): Promise<number> {
+  const r = await pool.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM ${schema}.billing_accounts WHERE tenant = $1 AND ($2::text[] IS NULL OR account_id = ANY($2::text[]))`,
+    [tenant, only ?? null],
+  );
+  return r.rows[0]!.n;
+}
+
+async function renewStep(deps: RunDeps, req: RunRequest, counters: RunCounters): Promise<void> {
+  if (!deps.renew) return;
+  const r = await deps.renew(req.tenant, req.asOf.getTime());
+  counters.renewed += r.renewed ?? 0;
+  counters.feesCharged += r.feesCharged ?? 0;
+  counters.feesFailed += r.feesFailed ?? 0;
+  for (const p of r.parked ?? []) {
+    await park(deps.pool, deps.schema, req.tenant, p.accountId, p.code, p.message);
+    counters.parked++;
+  }
+}
+
+/** Billable accounts of a chunk: not parked, and with documents (invoice_mode none gets none). */
+const billable = (chunk: BillingAccount[]) =>
+  chunk.filter((a) => a.parkedCode === null && a.invoiceMode !== 'none');
+
+async function runChunks(
+  deps: RunDeps,
+  req: RunRequest,
+  runId: string,
+  counters: RunCounters,
+): Promise<void> {
+  const dryRun = req.dryRun === true;
+  const ctx: DraftContext = {
+    seller: await sellerOf(deps.pool, deps.schema, req.tenant),
+    taxes: await taxTablesOf(deps.pool, deps.schema, req.tenant),
+    zeroInvoices: deps.zeroInvoices === true,
+  };
+  const total = await countAccounts(deps.pool, deps.schema, req.tenant, req.accounts);
+  const size = deps.chunkSize ?? 1000;
+  let after = '';
+  let done = 0;
+  for (let n = 1; ; n++) {
+    const chunk = await accountsChunk(deps.pool, deps.schema, req.tenant, after, size, req.accounts);
+    if (chunk.length === 0) break;
+    after = chunk.at(-1)!.accountId;
+    const job: ChunkJob = {
+      runId,
+      tenant: req.tenant,
+      asOfMs: req.asOf.getTime(),
+      accounts: billable(chunk),
+      counters,
+    };
+    if (!dryRun) {
+      await closeStep(deps, job);
+      faultPoint('close', n);
+    }
+    await draftStep(deps, job, ctx, dryRun);
+    if (!dryRun) faultPoint('draft', n);
+    if (!dryRun && req.finalize !== false) {
+      await finalizeStep(deps, job);
+      faultPoint('finalize', n);
+    }
+    done += chunk.length;
+    deps.onProgress?.({ step: 'chunks', accountsDone: done, accountsTotal: total });
+  }
+}
+
+/**
+ * Starts a run: checks asOf, takes the tenant's lock (RunInProgressError if another run holds it),
+ * records the run; `done` settles when it has finished (status done or failed, never rejects).
+ */
+export async function startRun(
+  deps: RunDeps,
+  req: RunRequest,
+): Promise<{ runId: string; done: Promise<RunSummary> }> {
+  if (req.asOf.getTime() > deps.now())
+    throw new AsOfInFutureError(`asOf ${req.asOf.toISOString()} is in the future`);
+  const dryRun = req.dryRun === true;
+  const lock = dryRun ? null : await lockRun(deps.pool, req.tenant);
+  let runId: string;
+  try {
+    runId = await openRun(deps.pool, deps.schema, { ...req, requestedBy: req.requestedBy ?? 'api', dryRun });
+  } catch (err) {
+    if (lock) await unlockRun(lock, req.tenant);
+    throw err;
+  }
+  const done = (async (): Promise<RunSummary> => {
+    const counters = zeroCounters();
+    const summary = { runId, tenant: req.tenant, asOf: req.asOf.toISOString(), dryRun, counters };
+    try {
+      if (!dryRun) {
+        deps.onProgress?.({ step: 'renew', accountsDone: 0, accountsTotal: 0 });
+        await renewStep(deps, req, counters);
+        faultPoint('renew');
+      }
+      await runChunks(deps, req, runId, counters);
+      await closeRun(deps.pool, deps.schema, runId, 'done', counters);
+      return { ...summary, status: 'done' };
+    } catch (err) {
+      const error = (err as Error).message;
+      await closeRun(deps.pool, deps.schema, runId, 'failed', counters, error).catch(() => undefined);
+      return { ...summary, status: 'failed', error };
+    } finally {
+      if (lock) await unlockRun(lock, req.tenant);
+    }
+  })();
+  return { runId, done };
+}
+
+/** A whole run, awaited (CLI, scheduler, tests). */
+export async function runBilling(deps: RunDeps, req: RunRequest): Promise<RunSummary> {
+  return (await startRun(deps, req)).done;
+}

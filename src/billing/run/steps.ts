@@ -1,0 +1,205 @@
+/**
+ * The run's per-chunk steps (billing.md E.3 steps 2-5), each one PostgreSQL transaction with its
+ * journal rows: close periods; cut off and draft; finalize. A step done is never redone: periods
+ * move open → closed → drafted|skipped → finalized, and each step only picks its own status.
+ */
+import type { Pool, PoolClient } from 'pg';
+import type { BalanceStore } from '../../balances/store.js';
+import { finalizeIn } from '../documents/finalize.js';
+import { insertDraft } from '../documents/drafts.js';
+import { inTransaction } from '../documents/transaction.js';
+import { park, type BillingAccount } from './accounts.js';
+import { closePeriods } from './bill-periods.js';
+import { cutOff, endSnapshot } from './cutoff.js';
+import { draftBills, type Bill, type DraftContext, type DraftOutcome } from './drafts.js';
+import { writeItems, type RunCounters, type RunItem } from './journal.js';
+import { postpaidPosting } from './posting.js';
+import { checkSchema } from './schema.js';
+
+export interface StepDeps {
+  pool: Pool;
+  schema: string;
+  balances: BalanceStore;
+}
+
+export interface ChunkJob {
+  runId: string;
+  tenant: string;
+  asOfMs: number;
+  accounts: BillingAccount[];
+  counters: RunCounters;
+}
+
+export async function closeStep(d: StepDeps, job: ChunkJob): Promise<void> {
+  job.counters.periodsClosed += await inTransaction(d.pool, (c) =>
+    closePeriods(c, d.schema, job.tenant, job.accounts, job.asOfMs),
+  );
+}
+
+/** The closed bills of these accounts whose grace has passed, oldest first, as of the cut-off C. */
+export async function dueBills(
+  db: Pick<PoolClient, 'query'>,
+  schema: string,
+  tenant: string,
+  accounts: BillingAccount[],
+  asOfMs: number,
+  cutoffAt: string,
+  statuses: string[] = ['closed'],
+): Promise<Bill[]> {
+  const s = checkSchema(schema);
+  const r = await db.query<{
+    account_id: string;
+    seq: number;
+    start: string;
+    end: string;
+    prev_end: string | null;
+    prev_cutoff: string | null;
+  }>(
+    `SELECT p.account_id, p.seq, p.period_start::text AS start, p.period_end::text AS "end",
+            prev.period_end::text AS prev_end, prev.cutoff_at::text AS prev_cutoff
+       FROM ${s}.bill_periods p LEFT JOIN ${s}.bill_periods prev
+         ON prev.tenant = p.tenant AND prev.account_id = p.account_id AND prev.seq = p.seq - 1
+      WHERE p.tenant = $1 AND p.account_id = ANY($2::text[]) AND p.status = ANY($4::text[])
+        AND (p.grace_until IS NULL OR p.grace_until <= $3::timestamptz)
+      ORDER BY p.account_id, p.seq`,
+    [tenant, accounts.map((a) => a.accountId), new Date(asOfMs).toISOString(), statuses],
+  );
+  const byId = new Map(accounts.map((a) => [a.accountId, a]));
+  const bills: Bill[] = [];
+  for (const x of r.rows) {
+    const before = bills.at(-1);
+    // A bill drafted in this same cut-off before this one ends at C.
+    const prevCutoff = before?.accountId === x.account_id ? cutoffAt : x.prev_cutoff;
+    bills.push({
+      account: byId.get(x.account_id)!,
+      accountId: x.account_id,
+      seq: x.seq,
+      periodStart: x.start,
+      periodEnd: x.end,
+      cutoffAt,
+      prevEnd: x.prev_end,
+      prevCutoff: x.seq === 1 ? null : prevCutoff,
+    });
+  }
+  return bills;
+}
+
+async function writeOutcome(
+  snapshot: PoolClient,
+  schema: string,
+  job: ChunkJob,
+  o: DraftOutcome,
+  ctx: DraftContext,
+): Promise<RunItem> {
+  const { bill } = o;
+  const a = bill.account;
+  const s = checkSchema(schema);
+  const setPeriod = (status: string, invoiceId: string | null, reason: string | null) =>
+    snapshot.query(
+      `UPDATE ${s}.bill_periods SET status = $4, cutoff_at = $5::timestamptz, invoice_id = $6, skip_reason = $7
+        WHERE tenant = $1 AND account_id = $2 AND seq = $3`,
+      [job.tenant, a.accountId, bill.seq, status, bill.cutoffAt, invoiceId, reason],
+    );
+  if (o.kind === 'parked') {
+    await park(snapshot, schema, job.tenant, a.accountId, o.code, o.message);
+    job.counters.parked++;
+    return { accountId: a.accountId, step: 'draft', outcome: 'parked', code: o.code, message: o.message };
+  }
+  if (o.kind === 'empty') {
+    await setPeriod('skipped', null, 'empty');
+    job.counters.skipped++;
+    return { accountId: a.accountId, step: 'draft', outcome: 'skipped', code: 'EMPTY' };
+  }
+  const id = await insertDraft(snapshot, schema, {
+    tenant: job.tenant,
+    accountId: a.accountId,
+    billSeq: bill.seq,
+    documentType: a.invoiceMode === 'statement' ? 'statement' : 'invoice',
+    periodStart: new Date(bill.periodStart),
+    periodEnd: new Date(bill.periodEnd),
+    cutoffAt: new Date(bill.cutoffAt),
+    currency: a.currency,
+    seller: ctx.seller.party,
+    buyer: a.buyer,
+    figures: o.figures,
+    timezone: a.timezone,
+    paymentTermsDays: a.paymentTermsDays,
+    ...(a.series ? { series: a.series } : {}),
+  });
+  await setPeriod('drafted', id, null);
+  job.counters.drafted++;
+  return { accountId: a.accountId, step: 'draft', outcome: 'invoiced', invoiceId: id };
+}
+
+/**
+ * The cut-off barrier, then the chunk's drafts from its snapshot, written in the snapshot's own
+ * transaction (committed, or rolled back for a dry run: the same code path writes nothing).
+ */
+export async function draftStep(
+  d: StepDeps,
+  job: ChunkJob,
+  ctx: DraftContext,
+  dryRun: boolean,
+): Promise<void> {
+  const cut = await cutOff(d.pool, job.tenant);
+  let ok = false;
+  try {
+    if (dryRun)
+      job.counters.periodsClosed += await closePeriods(
+        cut.snapshot,
+        d.schema,
+        job.tenant,
+        job.accounts,
+        job.asOfMs,
+      );
+    const bills = await dueBills(cut.snapshot, d.schema, job.tenant, job.accounts, job.asOfMs, cut.cutoffAt);
+    const outcomes = await draftBills(cut.snapshot, d.schema, job.tenant, bills, ctx);
+    const items: RunItem[] = [];
+    for (const o of outcomes) items.push(await writeOutcome(cut.snapshot, d.schema, job, o, ctx));
+    await writeItems(cut.snapshot, d.schema, job.runId, job.tenant, items);
+    ok = !dryRun;
+  } finally {
+    await endSnapshot(cut, ok);
+  }
+}
+
+/** Finalizes the chunk's drafts (auto-finalize accounts), numbering, hashing and posting them. */
+export async function finalizeStep(d: StepDeps, job: ChunkJob): Promise<void> {
+  const auto = job.accounts.filter((a) => a.autoFinalize).map((a) => a.accountId);
+  if (auto.length === 0) return;
+  const postpaid = new Set(job.accounts.filter((a) => a.accountType === 'postpaid').map((a) => a.accountId));
+  const s = checkSchema(d.schema);
+  await inTransaction(d.pool, async (c) => {
+    const r = await c.query<{ account_id: string; invoice_id: string }>(
+      `SELECT account_id, invoice_id FROM ${s}.bill_periods
+        WHERE tenant = $1 AND account_id = ANY($2::text[]) AND status = 'drafted' ORDER BY account_id, seq`,
+      [job.tenant, auto],
+    );
+    if (r.rows.length === 0) return;
+    const ids = r.rows.map((x) => x.invoice_id);
+    const done = await finalizeIn(c, d.schema, job.tenant, ids, new Date(job.asOfMs), {
+      hooks: postpaidPosting(d.balances, postpaid),
+      actor: 'run',
+    });
+    // Finalized now, or before a crash that came between finalization and this update.
+    const u = await c.query<{ account_id: string; invoice_id: string }>(
+      `UPDATE ${s}.bill_periods p SET status = 'finalized' FROM ${s}.invoices i
+        WHERE p.tenant = $1 AND p.invoice_id = ANY($2::uuid[]) AND i.id = p.invoice_id AND i.status <> 'draft'
+        RETURNING p.account_id, p.invoice_id`,
+      [job.tenant, ids],
+    );
+    job.counters.finalized += done.finalized.length;
+    await writeItems(
+      c,
+      d.schema,
+      job.runId,
+      job.tenant,
+      u.rows.map((x) => ({
+        accountId: x.account_id,
+        step: 'finalize',
+        outcome: 'invoiced',
+        invoiceId: x.invoice_id,
+      })),
+    );
+  });
+}
