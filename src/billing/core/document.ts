@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { minorStepNano, roundToMinor } from './currency.js';
-import { taxLines, taxOf, type TaxMode, type TaxSummary } from './tax.js';
+import { inclusiveTax, taxLines, taxOf, type TaxMode, type TaxSummary } from './tax.js';
 
 export type LineKind =
   | 'fee'
@@ -42,7 +42,7 @@ export interface DocumentFigures {
   taxSummary: TaxSummary[];
   /** Σ amounts of all lines except discounts. */
   subtotalNano: bigint;
-  /** Σ amounts of discount lines (≤ 0 when coupons apply): total = subtotal + discount + tax. */
+  /** Σ amounts of discount lines (≤ 0 when coupons apply): total = subtotal + discount + tax (inside if inclusive). */
   discountNano: bigint;
   taxNano: bigint;
   totalNano: bigint;
@@ -53,6 +53,11 @@ export interface DocumentOptions {
   mode: TaxMode;
   /** Exempt and reverse-charge buyers: every line is taxed at 0 (the legal mention is the caller's). */
   exempt?: boolean;
+  /**
+   * Amounts include the tax (prepaid statements of an `inclusive` tax profile): the tax is extracted,
+   * the summary's base is the net, and total = subtotal + discount (the tax is inside, not added).
+   */
+  inclusive?: boolean;
 }
 
 const sum = (values: readonly bigint[]): bigint => values.reduce((a, b) => a + b, 0n);
@@ -63,7 +68,7 @@ export function buildDocument(draft: readonly DraftLine[], opts: DocumentOptions
     amountNano: roundToMinor(line.exactNano, opts.currency),
     rateMicros: opts.exempt ? 0n : (line.rateMicros ?? 0n),
   }));
-  const { lineTaxNano, summary } = taxLines(taxable, opts.mode, opts.currency);
+  const { lineTaxNano, summary } = taxLines(taxable, opts.mode, opts.currency, opts.inclusive);
   let subtotalNano = 0n;
   let discountNano = 0n;
   let taxNano = 0n;
@@ -75,14 +80,8 @@ export function buildDocument(draft: readonly DraftLine[], opts: DocumentOptions
     // Object.assign, not spread: V8 (Node 20) makes `{ ...line, more }` ~20× slower on the run's hot path.
     return Object.assign({}, line, { rateMicros, seq: i + 1, amountNano, taxNano: lineTaxNano[i]! });
   });
-  return {
-    lines,
-    taxSummary: summary,
-    subtotalNano,
-    discountNano,
-    taxNano,
-    totalNano: subtotalNano + discountNano + taxNano,
-  };
+  const totalNano = subtotalNano + discountNano + (opts.inclusive ? 0n : taxNano);
+  return { lines, taxSummary: summary, subtotalNano, discountNano, taxNano, totalNano };
 }
 
 /**
@@ -102,18 +101,22 @@ export function checkDocument(doc: DocumentFigures, opts: DocumentOptions): stri
   const allowances = doc.lines.filter((l) => l.kind === 'discount');
   if (doc.subtotalNano !== sum(net.map((l) => l.amountNano))) broken.add('BR-CO-10');
   if (doc.discountNano !== sum(allowances.map((l) => l.amountNano))) broken.add('BR-CO-11');
-  if (doc.subtotalNano + doc.discountNano !== sum(doc.taxSummary.map((s) => s.baseNano)))
-    broken.add('BR-CO-13');
+  // Inclusive documents: line amounts are gross, the summary's base is net (gross − tax).
+  const inside = opts.inclusive ? 1n : 0n;
+  const grossOf = (s: TaxSummary): bigint => s.baseNano + inside * s.taxNano;
+  if (doc.subtotalNano + doc.discountNano !== sum(doc.taxSummary.map(grossOf))) broken.add('BR-CO-13');
   if (doc.taxNano !== sum(doc.taxSummary.map((s) => s.taxNano))) broken.add('BR-CO-14');
-  if (doc.totalNano !== doc.subtotalNano + doc.discountNano + doc.taxNano) broken.add('BR-CO-15');
+  if (doc.totalNano !== doc.subtotalNano + doc.discountNano + (1n - inside) * doc.taxNano)
+    broken.add('BR-CO-15');
   if (doc.taxNano !== sum(doc.lines.map((l) => l.taxNano))) broken.add('line taxes add up');
   for (const s of doc.taxSummary) {
     const of = doc.lines.filter((l) => (opts.exempt ? 0n : (l.rateMicros ?? 0n)) === s.rateMicros);
-    if (s.baseNano !== sum(of.map((l) => l.amountNano))) broken.add('BR-CO-13 per rate');
+    if (grossOf(s) !== sum(of.map((l) => l.amountNano))) broken.add('BR-CO-13 per rate');
     if (s.taxNano !== sum(of.map((l) => l.taxNano))) broken.add('line taxes add up per rate');
-    if (opts.mode === 'per_rate' && s.taxNano !== taxOf(s.baseNano, s.rateMicros, opts.currency)) {
-      broken.add('BR-CO-17');
-    }
+    const expected = opts.inclusive
+      ? inclusiveTax(grossOf(s), s.rateMicros, opts.currency).taxNano
+      : taxOf(s.baseNano, s.rateMicros, opts.currency);
+    if (opts.mode === 'per_rate' && s.taxNano !== expected) broken.add('BR-CO-17');
   }
   return [...broken];
 }

@@ -105,28 +105,37 @@ function groupByRate(lines: readonly TaxableLine[], step: bigint): [bigint, numb
   return [...groups].sort((a, b) => (a[0] > b[0] ? -1 : a[0] < b[0] ? 1 : 0));
 }
 
-/** Line taxes and the per-rate summary (sorted by rate, highest first) under a rounding mode. */
+/**
+ * Line taxes and the per-rate summary (sorted by rate, highest first) under a rounding mode.
+ * `inclusive` (prepaid statements): the amounts already include the tax, which is extracted as
+ * round(gross × rate / (1 + rate)) by the same mode; the summary's base is then the net (gross − tax).
+ */
 export function taxLines(
   lines: readonly TaxableLine[],
   mode: TaxMode,
   currency: string,
+  inclusive = false,
 ): { lineTaxNano: bigint[]; summary: TaxSummary[] } {
   const step = minorStepNano(currency);
   const lineTaxNano: bigint[] = new Array<bigint>(lines.length).fill(0n);
   const summary: TaxSummary[] = [];
   for (const [rateMicros, indexes] of groupByRate(lines, step)) {
-    let baseNano = 0n;
-    for (const i of indexes) baseNano += lines[i]!.amountNano;
+    // tax = amount × rate / unit, in minor units
+    const unit = (inclusive ? RATE_SCALE + rateMicros : RATE_SCALE) * step;
+    let grossNano = 0n;
+    for (const i of indexes) grossNano += lines[i]!.amountNano;
     let taxNano = 0n;
     if (mode === 'per_line') {
-      for (const i of indexes) taxNano += lineTaxNano[i] = taxOf(lines[i]!.amountNano, rateMicros, currency);
+      for (const i of indexes) {
+        taxNano += lineTaxNano[i] = divRoundHalfUp(lines[i]!.amountNano * rateMicros, unit) * step;
+      }
     } else {
-      taxNano = taxOf(baseNano, rateMicros, currency);
+      taxNano = divRoundHalfUp(grossNano * rateMicros, unit) * step;
       const exact = indexes.map((i) => lines[i]!.amountNano * rateMicros);
-      const shares = allocate(exact, step * RATE_SCALE, taxNano / step);
+      const shares = allocate(exact, unit, taxNano / step);
       indexes.forEach((i, j) => (lineTaxNano[i] = shares[j]! * step));
     }
-    summary.push({ rateMicros, baseNano, taxNano });
+    summary.push({ rateMicros, baseNano: inclusive ? grossNano - taxNano : grossNano, taxNano });
   }
   return { lineTaxNano, summary };
 }

@@ -46,27 +46,32 @@ function model(
   currency: string,
   mode: string,
   exempt: boolean,
+  inclusive: boolean,
 ) {
   const exponent = minorExponent(currency)!;
   const round = (d: Decimal): Decimal => d.toDecimalPlaces(exponent, Decimal.ROUND_HALF_UP);
   const amounts = lines.map((l) => round(new Decimal(nanoToDecimal(l.exact))));
   const rates = lines.map((l) => new Decimal(exempt ? '0' : l.rate));
+  // Exclusive: tax = amount × rate. Inclusive (tax inside the amount): amount × rate / (1 + rate).
+  const factor = (rate: Decimal): Decimal => (inclusive ? rate.div(rate.plus(1)) : rate);
   const byRate = new Map<string, { base: Decimal; lineTax: Decimal }>();
   lines.forEach((_, i) => {
     const key = rates[i]!.toString();
     const g = byRate.get(key) ?? { base: new Decimal(0), lineTax: new Decimal(0) };
     byRate.set(key, {
       base: g.base.plus(amounts[i]!),
-      lineTax: g.lineTax.plus(round(amounts[i]!.times(rates[i]!))),
+      lineTax: g.lineTax.plus(round(amounts[i]!.times(factor(rates[i]!)))),
     });
   });
   let tax = new Decimal(0);
-  for (const [rate, g] of byRate) tax = tax.plus(mode === 'per_rate' ? round(g.base.times(rate)) : g.lineTax);
+  for (const [rate, g] of byRate) {
+    tax = tax.plus(mode === 'per_rate' ? round(g.base.times(factor(new Decimal(rate)))) : g.lineTax);
+  }
   const sumOf = (pick: (k: LineKind) => boolean) =>
     amounts.filter((_, i) => pick(lines[i]!.kind)).reduce((a, b) => a.plus(b), new Decimal(0));
   const subtotal = sumOf((k) => k !== 'discount');
   const discount = sumOf((k) => k === 'discount');
-  return { subtotal, discount, tax, total: subtotal.plus(discount).plus(tax) };
+  return { subtotal, discount, tax, total: subtotal.plus(discount).plus(inclusive ? 0 : tax) };
 }
 
 const dec = (nano: bigint): string => new Decimal(nanoToDecimal(nano)).toString();
@@ -78,18 +83,19 @@ describe('EN 16931 arithmetic on 1,000 random documents (property)', () => {
         fc.constantFrom('GBP', 'EUR', 'JPY', 'BHD', 'CLP'),
         fc.constantFrom('per_rate' as const, 'per_line' as const),
         fc.boolean(),
+        fc.boolean(),
         fc.array(lineArb, { minLength: 0, maxLength: 40 }),
-        (currency, mode, exempt, raw) => {
+        (currency, mode, exempt, inclusive, raw) => {
           const draft: DraftLine[] = raw.map((l, i) => ({
             kind: l.kind,
             description: `line ${i}`,
             exactNano: l.exact,
             rateMicros: BigInt(new Decimal(l.rate).times(1e6).toFixed(0)),
           }));
-          const opts = { currency, mode, exempt };
+          const opts = { currency, mode, exempt, inclusive };
           const doc = buildDocument(draft, opts);
           expect(checkDocument(doc, opts)).toEqual([]);
-          const m = model(raw, currency, mode, exempt);
+          const m = model(raw, currency, mode, exempt, inclusive);
           expect([
             dec(doc.subtotalNano),
             dec(doc.discountNano),
@@ -114,6 +120,29 @@ describe('EN 16931 arithmetic on 1,000 random documents (property)', () => {
     expect(checkDocument({ ...doc, totalNano: doc.totalNano - 10_000_000n }, opts)).toContain('BR-CO-15');
     const bumped = doc.lines.map((l) => ({ ...l, taxNano: l.taxNano + 10_000_000n }));
     expect(checkDocument({ ...doc, lines: bumped }, opts)).toContain('line taxes add up');
+  });
+});
+
+describe('a prepaid statement with tax included', () => {
+  it('extracts the tax per rate: 12.00 + 10.00 gross at 20 % → tax 3.67, net 18.33, total 22.00', () => {
+    const opts = { currency: 'GBP', mode: 'per_rate' as const, inclusive: true };
+    const doc = buildDocument(
+      [
+        { kind: 'fee', description: 'Plan', exactNano: 12_000_000_000n, rateMicros: 200_000n },
+        { kind: 'usage', description: 'data', exactNano: 10_000_000_000n, rateMicros: 200_000n },
+      ],
+      opts,
+    );
+    expect(doc.taxSummary).toEqual([
+      { rateMicros: 200_000n, baseNano: 18_330_000_000n, taxNano: 3_670_000_000n },
+    ]);
+    expect(doc.lines.map((l) => l.taxNano)).toEqual([2_000_000_000n, 1_670_000_000n]);
+    expect([doc.subtotalNano, doc.taxNano, doc.totalNano]).toEqual([
+      22_000_000_000n,
+      3_670_000_000n,
+      22_000_000_000n,
+    ]);
+    expect(checkDocument(doc, opts)).toEqual([]);
   });
 });
 
