@@ -13,6 +13,7 @@ import {
   planPeriodEnd,
   planPeriodStart,
 } from '../../../src/billing/core/periods.js';
+import { localDaysBetween } from '../../../src/billing/core/proration.js';
 
 const HOUR = 3_600_000;
 const YEAR_1800 = Date.UTC(1800, 0, 1);
@@ -193,6 +194,42 @@ describe('plan periods', () => {
     expect(planPeriodEnd(at('2026-12-09T12:00:00Z'), 'week', 2, 7, zone)).toBe(at('2026-12-20T00:00:00Z'));
     expect(planPeriodStart(at('2026-12-14T00:00:00Z'), 'week', 1, 1, zone)).toBe(at('2026-12-07T00:00:00Z'));
     expect(planPeriodEnd(at('2026-07-01T23:30:00Z'), 'day', 1, 0, zone)).toBe(at('2026-07-02T23:00:00Z'));
+  });
+
+  it('plan periods tile, last whole local days and find their start again (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom('month' as const, 'week' as const, 'day' as const),
+        fc.integer({ min: 1, max: 12 }),
+        fc.integer({ min: 1, max: 31 }),
+        fc.constantFrom(
+          'Europe/Madrid',
+          'Australia/Sydney',
+          'America/Santiago',
+          'Australia/Lord_Howe',
+          'UTC',
+        ),
+        fc.integer({ min: Date.UTC(1990, 0, 1), max: Date.UTC(2060, 0, 1) }),
+        (period, count, day, zone, start) => {
+          const anchorDay = period === 'week' ? ((day - 1) % 7) + 1 : day;
+          const first = planPeriodEnd(start, period, count, anchorDay, zone);
+          expect(first).toBeGreaterThan(start);
+          expect(planPeriodStart(first, period, count, anchorDay, zone)).toBeLessThanOrEqual(start);
+          let from = first;
+          for (let i = 0; i < 3; i++) {
+            const to = planPeriodEnd(from, period, count, anchorDay, zone);
+            expect(planPeriodStart(to, period, count, anchorDay, zone)).toBe(from);
+            const days = localDaysBetween(from, to, zone);
+            if (period === 'day') expect(days).toBe(count);
+            if (period === 'week') expect(days).toBe(7 * count);
+            if (period === 'month') expect(days >= 28 * count && days <= 31 * count).toBe(true);
+            expect(icuDate(to - 1, zone) < icuDate(to, zone)).toBe(true);
+            from = to;
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 
   it('refuses a cycle day of 0 or 32, a bad weekday, a bad count, a zone that is not IANA', () => {
