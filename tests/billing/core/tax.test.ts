@@ -146,4 +146,22 @@ describe('inclusiveTax (prepaid statements)', () => {
   ])('%s gross at %s micros → net %s + tax %s', (gross, rate, net, tax) => {
     expect(inclusiveTax(gbp(gross), rate, 'GBP')).toEqual({ netNano: gbp(net), taxNano: gbp(tax) });
   });
+
+  it('net + tax = gross, and the tax is the nearest minor unit to gross × rate / (1 + rate) (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.bigInt({ min: -(10n ** 12n), max: 10n ** 12n }),
+        fc.bigInt({ min: 0n, max: 10_000_000n }),
+        (grossMinor, rate) => {
+          const gross = grossMinor * 10_000_000n;
+          const { netNano, taxNano } = inclusiveTax(gross, rate, 'GBP');
+          expect(netNano + taxNano).toBe(gross);
+          // |tax × (1 + rate) − gross × rate| ≤ half a minor unit × (1 + rate), in nano × micros
+          const error = taxNano * (1_000_000n + rate) - gross * rate;
+          const bound = 5_000_000n * (1_000_000n + rate);
+          expect(error <= bound && error >= -bound).toBe(true);
+        },
+      ),
+    );
+  });
 });
