@@ -1,7 +1,7 @@
 /**
  * The same scripts on a Redis Cluster of 3 masters on loopback ports (started here with
  * redis-server and redis-cli --cluster create): every script touches one slot, also for shared
- * groups, so no CROSSSLOT error can occur.
+ * groups, so no CROSSSLOT error can occur; charging sessions step on it, also moved between engines.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,6 +14,9 @@ import { createBalanceStore } from '../../src/balances/store.js';
 import { importCdrFile } from '../../src/cdr/pipeline.js';
 import { createRatingPool } from '../../src/cdr/pool.js';
 import { ensureCdrSchema } from '../../src/cdr/store.js';
+import { createDirectory } from '../../src/charging/directory.js';
+import { createSessions } from '../../src/charging/sessions.js';
+import { openActiveTariff } from '../../src/tariffs/active.js';
 import { testPostgres } from '../support/postgres.js';
 import { firstResult, runStep } from './step-helpers.js';
 
@@ -148,6 +151,58 @@ describe('balance store on Redis Cluster', () => {
     expect(await step(1, 'closed', [], null)).toEqual({ status: 'REPLAY', answer: 'answer 1' });
     expect((await store.getAccount('t', 'caller'))!.balances[0]).toMatchObject({ value: 850, held: 0 });
     expect(await cluster.zcard('sess:sessions:due')).toBe(0);
+  });
+
+  it('charges a session moved between two engines exactly: the stored session says all a step needs', async () => {
+    const store = createBalanceStore({ redis: cluster, keyPrefix: 'engines:' });
+    const tariff = await openActiveTariff('tariffs/sample');
+    const engine = () =>
+      createSessions({
+        balances: store,
+        directory: createDirectory(store),
+        tariff: () => tariff.current(),
+        now: () => Date.UTC(2026, 10, 20, 10, 0, 0),
+      });
+    const [a, b] = [engine(), engine()];
+    await store.createAccount(
+      {
+        tenant: 'acme',
+        id: 'mover',
+        type: 'prepaid',
+        currency: 'GBP',
+        subject: 'mover',
+        subscriptions: [{ type: 'msisdn', value: '447700900555' }],
+      },
+      'c-mover',
+    );
+    await store.addBalance('acme', 'mover', { id: 'main', unit: 'money', value: 1e9 }, 'b-mover');
+    const at = (s: number) => new Date(Date.UTC(2026, 10, 20, 10, 0, s)).toISOString();
+    const report = (n: number, used: number, more: boolean) => ({
+      requestNumber: n,
+      eventTime: at(10 * n),
+      mscc: [{ ratingGroup: 100, used: [{ time: used }], ...(more ? { requested: { time: 60 } } : {}) }],
+    });
+    const init = await a.handle('acme', 'moving;1', 'initiate', {
+      requestNumber: 0,
+      eventTime: at(0),
+      serviceContextId: '32260@3gpp.org',
+      subscriptionIds: [{ type: 'E164', data: '447700900555' }],
+      serviceInformation: { ims: { calledParty: 'tel:+447911123456' } },
+      mscc: [{ ratingGroup: 100, requested: { time: 60 } }],
+    });
+    expect(init.answer.resultCode).toBe(2001);
+    // What the reservation holds is in the stored session, written by the step script itself.
+    const stored = await store.findSession('acme', 'moving;1');
+    expect(JSON.parse(stored!.state).groups['100'].holds).toEqual([{ unit: 'money', amount: 200_000_000 }]);
+    expect((await b.handle('acme', 'moving;1', 'update', report(1, 20, true))).answer.resultCode).toBe(2001);
+    expect((await a.handle('acme', 'moving;1', 'update', report(2, 20, true))).answer.resultCode).toBe(2001);
+    const t = await b.handle('acme', 'moving;1', 'terminate', report(3, 7, false));
+    // 47 s at 0.15 per minute with a 0.05 connect fee, priced once: 0.1675, as on one engine.
+    expect(t.answer.costInformation).toEqual({ amount: '0.1675', currency: 'GBP' });
+    expect((await store.getAccount('acme', 'mover'))!.balances[0]).toMatchObject({
+      value: 1e9 - 167_500_000,
+      held: 0,
+    });
   });
 
   it('imports a CDR file: the rating workers find subscribers on the Cluster, accounts on every master are charged', async () => {
