@@ -27,6 +27,10 @@ import type { CdrJobs } from '../cdr/jobs.js';
 import { healthRoutes, type Pingable } from './routes/health.js';
 import { ratingRoutes } from './routes/rating.js';
 import { tariffRoutes } from './routes/tariff.js';
+import { invoiceRoutes } from './routes/invoices.js';
+import { creditNoteRoutes } from './routes/credit-notes.js';
+import { invoiceSeriesRoutes } from './routes/invoice-series.js';
+import type { DocumentRouteDeps } from './routes/document-service.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -47,6 +51,8 @@ export interface AppDeps {
   history?: History;
   /** CDR file jobs over HTTP (optional). */
   cdrJobs?: { jobs: CdrJobs; uploadDir: string; maxUploadBytes?: number };
+  /** Invoices, credit notes, series and the accounting export (billing, optional). */
+  documents?: DocumentRouteDeps;
   health: { redis: Pingable; postgres?: Pingable };
   /** Past these, a request is answered 503 UNAVAILABLE (src/http/deadline.ts); none if unset. */
   deadlines?: Deadlines;
@@ -115,5 +121,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   sessionRoutes(app, deps.sessions, metrics);
   if (deps.history) historyRoutes(app, deps.history);
   if (deps.cdrJobs) cdrJobRoutes(app, deps.cdrJobs);
+  if (deps.documents) {
+    invoiceRoutes(app, deps.documents);
+    creditNoteRoutes(app, deps.documents);
+    invoiceSeriesRoutes(app, deps.documents);
+  }
   return app;
 }

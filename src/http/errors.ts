@@ -64,6 +64,31 @@ export const ERRORS = {
     title: 'The request headers are larger than the server takes',
     diameter: 5004,
   },
+  INVOICE_NOT_DRAFT: { status: 409, title: 'Only a draft invoice can do that', diameter: 5012 },
+  INVOICE_IS_DRAFT: { status: 409, title: 'A draft invoice has no PDF or credit notes yet', diameter: 5012 },
+  INVOICE_NEEDS_REVIEW: {
+    status: 409,
+    title: 'The draft needs review before it is finalized',
+    diameter: 5012,
+  },
+  INVOICE_HAS_PAYMENTS: {
+    status: 409,
+    title: 'The invoice has payments: credit it partially and refund instead of voiding it',
+    diameter: 5012,
+  },
+  INVOICE_IS_VOID: { status: 409, title: 'The invoice is void', diameter: 5012 },
+  CREDIT_EXCEEDS_INVOICE: {
+    status: 422,
+    title: 'The credit is more than what is left of the invoice (earlier credit notes included)',
+    diameter: 5012,
+  },
+  SERIES_NOT_FOUND: { status: 404, title: 'No such invoice series', diameter: 5012 },
+  SERIES_IN_USE: { status: 409, title: 'The series has issued numbers: it cannot change', diameter: 5012 },
+  SERIES_YEAR_CLOSED: {
+    status: 409,
+    title: 'The series already numbers a later year: this document would go back in time',
+    diameter: 5012,
+  },
   INTERNAL: { status: 500, title: 'Internal error', diameter: 5012 },
 } as const;
 

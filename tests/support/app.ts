@@ -8,10 +8,12 @@ import { openActiveTariff } from '../../src/tariffs/active.js';
 import { createDirectory } from '../../src/charging/directory.js';
 import type { History } from '../../src/storage/history.js';
 import type { CdrJobs } from '../../src/cdr/jobs.js';
+import type { DocumentRouteDeps } from '../../src/http/routes/document-service.js';
 
 export async function testApp(opts: {
   history?: History;
   cdrJobs?: { jobs: CdrJobs; uploadDir: string };
+  documents?: DocumentRouteDeps;
   redis: Redis;
   prefix: string;
   tariffDir?: string;
@@ -44,6 +46,7 @@ export async function testApp(opts: {
     directory,
     ...(opts.history ? { history: opts.history } : {}),
     ...(opts.cdrJobs ? { cdrJobs: opts.cdrJobs } : {}),
+    ...(opts.documents ? { documents: opts.documents } : {}),
     health: { redis: opts.redis },
   });
   sessionMetrics.held = (delta) => app.chargingMetrics.reservedMoney.inc(delta);

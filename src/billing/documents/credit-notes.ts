@@ -7,6 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { PoolClient } from 'pg';
+import { formatMoney } from '../core/currency.js';
 import { localDate } from '../core/local-time.js';
 import { canonicalCreditNote } from './canonical.js';
 import {
@@ -228,7 +229,18 @@ async function writeNote(
     totalNano,
     effect,
   });
-  return { id, number, invoiceId: inv.id, kind: req.kind, effect, totalNano, hash: c.hash };
+  const total = formatMoney(totalNano, inv.currency);
+  return {
+    id,
+    number,
+    invoiceId: inv.id,
+    kind: req.kind,
+    effect,
+    totalNano,
+    total,
+    currency: inv.currency,
+    hash: c.hash,
+  };
 }
 
 export async function creditNoteIn(
