@@ -66,7 +66,7 @@ export function minorStepNano(currency: string): bigint {
   return STEP_BY_EXPONENT[exponentOf(currency)]!;
 }
 
-const MONEY_RE = /^(-?)(\d{1,19})(?:\.(\d+))?$/;
+const MONEY_RE = /^(-?)(\d{1,40})(?:\.(\d{1,40}))?$/;
 
 /**
  * "15.00" GBP → 15_000_000_000n. Refuses anything but a plain decimal, more decimals than the

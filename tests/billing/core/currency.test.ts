@@ -66,6 +66,8 @@ describe('parseMoney', () => {
     ['0x10', 'GBP', 'malformed'],
     ['1', 'XXX', 'unknown_currency'],
     ['9223372037', 'GBP', 'too_large'],
+    ['99999999999999999999999', 'JPY', 'too_large'],
+    [`1${'0'.repeat(60)}`, 'GBP', 'malformed'],
   ])('%j %s is refused: %s', (text, currency, reason) => expect(reasonOf(text, currency)).toBe(reason));
 
   it('round-trips every minor amount through formatMoney', () => {
