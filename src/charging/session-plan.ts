@@ -109,17 +109,18 @@ const base = (s: SessionRecord, usage: number) => usageToBase(s.tor, usage);
 /** What settling `units` from a reservation with these holds moves, or null when it cannot be told. */
 function predictSettle(
   g: Group,
-  unit: string,
   units: number,
   amountNano: number,
   nowMs: number,
 ): { moneyNano: number; units: number; priced?: { covered: number; moneyNano: number } } | null {
   if (!g.reservationId || !g.holds || (g.reservationExpiresMs ?? 0) <= nowMs) return null;
-  const held = (u: string) => g.holds!.filter((h) => h.unit === u).reduce((s, h) => s + h.amount, 0);
-  const covered = Math.min(units, held(unit));
+  const held = (money: boolean) =>
+    g.holds!.filter((h) => (h.unit === 'money') === money).reduce((s, h) => s + h.amount, 0);
+  // Units held: the charge's own and generic ones (both pay usage: docs/BALANCES.md).
+  const covered = Math.min(units, held(false));
   if (covered === units) return { moneyNano: 0, units };
   const money = covered === 0 ? amountNano : proRata(amountNano, units - covered, units);
-  if (money > held('money')) return null; // more than is held: the step debits, from whatever pays
+  if (money > held(true)) return null; // more than is held: the step debits, from whatever pays
   return {
     moneyNano: money,
     units: covered,
@@ -162,7 +163,7 @@ class Planner {
       category: s.category,
       ratingGroup: rg,
     };
-    const forecast = predictSettle(g, s.tor, charge.units, charge.amountNano, i.nowMs);
+    const forecast = predictSettle(g, charge.units, charge.amountNano, i.nowMs);
     const predicted = i.decisions.settleOutcome.get(rg) ?? forecast;
     const priced = i.decisions.settlePriced.get(rg) ?? forecast?.priced;
     this.op(rg, 'settle', {

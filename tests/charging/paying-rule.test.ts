@@ -4,7 +4,8 @@
  * blockers that stop the chain, `*zero` bundles consumed in whole steps, generic balances after the
  * event's own type, a postpaid credit line. Through the HTTP API on the real Redis, with a
  * CGRateS-style tariff folder: each case is checked, then debited, and the two must agree; random
- * accounts (fast-check) demand ENOUGH_CREDIT exactly when the debit goes through. A rating subject
+ * accounts (fast-check) demand ENOUGH_CREDIT exactly when the debit goes through. A session
+ * reserves generic balances after its voice bundle and settles from them. A rating subject
  * naming another profile is refused by the balance API (not implemented: docs/BALANCES.md).
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -177,6 +178,51 @@ describe('CHECK_BALANCE follows the paying rule', () => {
     const c = await customer([{ unit: 'money', value: 0 }], 60_000_000);
     expect(await checkThenDebit(c.msisdn, MOBILE, 60)).toBe('ENOUGH_CREDIT');
     expect(await checkThenDebit(c.msisdn, MOBILE, 1)).toBe('NO_CREDIT');
+  });
+});
+
+describe('generic balances in a session', () => {
+  it('are reserved after the voice bundle and before money, and settled from the reservation', async () => {
+    const c = await customer([
+      { unit: 'voice', value: 20 },
+      { unit: 'generic', value: 40 },
+      { unit: 'money', value: S },
+    ]);
+    const sid = `generic;${c.id}`;
+    const call = async (phase: string, body: object) => {
+      const r = await app.inject({
+        method: 'POST',
+        url: `/v1/sessions/${encodeURIComponent(sid)}/${phase}`,
+        headers: NET,
+        payload: body,
+      });
+      expect(r.statusCode, r.body).toBe(200);
+      return r.json() as { resultCode: number; costInformation?: { amount: string } };
+    };
+    const balances = async () =>
+      (await store.getAccount('acme', c.id))!.balances.map((b) => [b.id, b.value, b.held]);
+    const init = { ...event(c.msisdn, '', MOBILE, 60), requestNumber: 0 } as Record<string, unknown>;
+    delete init.requestedAction;
+    expect((await call('initiate', init)).resultCode).toBe(2001);
+    expect(await balances()).toEqual([
+      ['b0', 20 * S, 20 * S],
+      ['b1', 40 * S, 40 * S],
+      ['b2', S, 0],
+    ]);
+    const used = (n: number, seconds: number, more: boolean) => ({
+      requestNumber: n,
+      eventTime: new Date(clock + n * 60_000).toISOString(),
+      mscc: [{ ratingGroup: 100, used: [{ time: seconds }], ...(more ? { requested: { time: 60 } } : {}) }],
+    });
+    expect((await call('update', used(1, 60, true))).resultCode).toBe(2001);
+    const t = await call('terminate', used(2, 30, false));
+    // The bundles paid the first minute; 30 s more at 0.06 per minute from money.
+    expect(t.costInformation).toMatchObject({ amount: '0.03' });
+    expect(await balances()).toEqual([
+      ['b0', 0, 0],
+      ['b1', 0, 0],
+      ['b2', S - 30_000_000, 0],
+    ]);
   });
 });
 
