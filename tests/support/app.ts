@@ -1,5 +1,4 @@
 /** The HTTP app wired as main.ts wires it, on the test's Redis and key prefix. */
-import type { Redis } from 'ioredis';
 import { createBalanceStore } from '../../src/balances/store.js';
 import { createSessions } from '../../src/charging/sessions.js';
 import { DEMO_KEYS, type ApiKey } from '../../src/config.js';
@@ -8,13 +7,16 @@ import { openActiveTariff } from '../../src/tariffs/active.js';
 import { createDirectory } from '../../src/charging/directory.js';
 import type { History } from '../../src/storage/history.js';
 import type { CdrJobs } from '../../src/cdr/jobs.js';
+import type { RunDeps } from '../../src/billing/run/run.js';
 import type { DocumentRouteDeps } from '../../src/http/routes/document-service.js';
+import type { RedisClient } from '../../src/infra/redis.js';
 
 export async function testApp(opts: {
   history?: History;
   cdrJobs?: { jobs: CdrJobs; uploadDir: string };
+  billingRuns?: RunDeps;
   documents?: DocumentRouteDeps;
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   tariffDir?: string;
   keys?: ApiKey[];
@@ -46,6 +48,7 @@ export async function testApp(opts: {
     directory,
     ...(opts.history ? { history: opts.history } : {}),
     ...(opts.cdrJobs ? { cdrJobs: opts.cdrJobs } : {}),
+    ...(opts.billingRuns ? { billingRuns: opts.billingRuns } : {}),
     ...(opts.documents ? { documents: opts.documents } : {}),
     health: { redis: opts.redis },
   });
