@@ -27,6 +27,8 @@ import type { CdrJobs } from '../cdr/jobs.js';
 import { healthRoutes, type Pingable } from './routes/health.js';
 import { ratingRoutes } from './routes/rating.js';
 import { tariffRoutes } from './routes/tariff.js';
+import { billingRunRoutes } from './routes/billing-runs.js';
+import type { RunDeps } from '../billing/run/run.js';
 import { invoiceRoutes } from './routes/invoices.js';
 import { creditNoteRoutes } from './routes/credit-notes.js';
 import { invoiceSeriesRoutes } from './routes/invoice-series.js';
@@ -53,6 +55,8 @@ export interface AppDeps {
   cdrJobs?: { jobs: CdrJobs; uploadDir: string; maxUploadBytes?: number };
   /** Invoices, credit notes, series and the accounting export (billing, optional). */
   documents?: DocumentRouteDeps;
+  /** Billing runs, unparking and invoice previews (billing, optional). */
+  billingRuns?: RunDeps;
   health: { redis: Pingable; postgres?: Pingable };
   /** Past these, a request is answered 503 UNAVAILABLE (src/http/deadline.ts); none if unset. */
   deadlines?: Deadlines;
@@ -121,6 +125,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   sessionRoutes(app, deps.sessions, metrics);
   if (deps.history) historyRoutes(app, deps.history);
   if (deps.cdrJobs) cdrJobRoutes(app, deps.cdrJobs);
+  if (deps.billingRuns) billingRunRoutes(app, deps.billingRuns);
   if (deps.documents) {
     invoiceRoutes(app, deps.documents);
     creditNoteRoutes(app, deps.documents);

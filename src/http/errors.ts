@@ -89,6 +89,8 @@ export const ERRORS = {
     title: 'The series already numbers a later year: this document would go back in time',
     diameter: 5012,
   },
+  RUN_IN_PROGRESS: { status: 409, title: 'A billing run of this tenant is in progress', diameter: 5012 },
+  AS_OF_IN_FUTURE: { status: 422, title: 'A billing run cannot be as of a future instant', diameter: 5012 },
   INTERNAL: { status: 500, title: 'Internal error', diameter: 5012 },
 } as const;
 

@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { Pool } from 'pg';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../../../src/infra/redis.js';
 import { describe, expect, it } from 'vitest';
 import { runBilling } from '../../../src/billing/run/run.js';
 import { databaseUrl, testPostgres } from '../../support/postgres.js';

@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Pool } from 'pg';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../../../src/infra/redis.js';
 import { createBalanceStore, type BalanceStore } from '../../../src/balances/store.js';
 import { ensureLedgerSchema } from '../../../src/balances/ledger.js';
 import { ensureDocumentsSchema } from '../../../src/billing/documents/schema.js';
