@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { chargeBatch, forgetBatch, revertBatch } from '../../src/balances/batch.js';
-import { cdrJournalKey, cdrOutboxKey } from '../../src/balances/keys.js';
+import { cdrJournalKey, cdrOutboxKey, tagJournalKey } from '../../src/balances/keys.js';
 import { runScript } from '../../src/balances/scripts.js';
 import { createBalanceStore } from '../../src/balances/store.js';
 import { testRedis } from '../support/redis.js';
@@ -75,14 +75,15 @@ describe('CDR batch charging', () => {
   it('refuses a call sent again (a resend after a reconnect) and changes nothing', async () => {
     const id = await account(1000);
     const k = await store.keysFor('t', id);
-    const journal = cdrJournalKey(store.keySpace, 't');
+    // One slot on a Cluster: the account's own outbox and journal (src/balances/batch.ts).
+    const journal = store.cluster ? tagJournalKey(store.keySpace, k.tag) : cdrJournalKey(store.keySpace, 't');
     const keys = [
       k.acct,
       k.bal,
       k.gbal,
       k.res,
       k.resx,
-      cdrOutboxKey(store.keySpace, 't'),
+      store.cluster ? k.outbox : cdrOutboxKey(store.keySpace, 't'),
       journal,
       `${journal}:call:x`,
     ];

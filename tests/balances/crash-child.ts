@@ -1,9 +1,9 @@
 /** Child process for the crash test: debits a batch, printing each op id once it is acknowledged. */
-import { Redis } from 'ioredis';
 import { createBalanceStore } from '../../src/balances/store.js';
+import { redisFromEnv } from '../support/redis.js';
 
 const [prefix, count] = [process.env.CRASH_PREFIX!, Number(process.env.CRASH_COUNT)];
-const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+const redis = redisFromEnv(); // REDIS_URL, or REDIS_CLUSTER_NODES on a Cluster
 const store = createBalanceStore({ redis, keyPrefix: prefix });
 for (let i = 0; i < count; i++) {
   // Several in flight at once, as a real batch client would send them.

@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { createBalanceStore } from '../../src/balances/store.js';
-import { testRedis } from '../support/redis.js';
+import { redisEnv, testRedis } from '../support/redis.js';
 
 const { redis, prefix } = testRedis();
 const ROUNDS = 200; // 4 debits per round
@@ -17,7 +17,7 @@ describe('crash and retry', () => {
     await store.addBalance('t', 'c', { id: 'main', unit: 'money', value: 1_000_000 }, 'add');
 
     const child = spawn('node', ['--import', 'tsx', 'tests/balances/crash-child.ts'], {
-      env: { ...process.env, CRASH_PREFIX: prefix, CRASH_COUNT: String(ROUNDS) },
+      env: { ...process.env, ...redisEnv(), CRASH_PREFIX: prefix, CRASH_COUNT: String(ROUNDS) },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let acknowledged = 0;

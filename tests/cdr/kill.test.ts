@@ -13,7 +13,7 @@ import { importCdrFile } from '../../src/cdr/pipeline.js';
 import { createRatingPool } from '../../src/cdr/pool.js';
 import { ensureCdrSchema } from '../../src/cdr/store.js';
 import { databaseUrl, testPostgres } from '../support/postgres.js';
-import { redisUrl, testRedis } from '../support/redis.js';
+import { redisEnv, testRedis } from '../support/redis.js';
 
 const { redis, prefix } = testRedis();
 const { pool, schema } = testPostgres();
@@ -52,7 +52,7 @@ describe('a killed import', () => {
     const child = spawn('node', ['--import', 'tsx', 'src/cli/main.ts', 'cdr', 'import', file], {
       env: {
         ...process.env,
-        REDIS_URL: redisUrl(),
+        ...redisEnv(), // REDIS_URL, or REDIS_CLUSTER_NODES on a Cluster
         DATABASE_URL: databaseUrl(),
         KEY_PREFIX: prefix,
         DB_SCHEMA: schema,

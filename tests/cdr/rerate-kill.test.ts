@@ -14,7 +14,7 @@ import { createRatingPool, type RatingPool } from '../../src/cdr/pool.js';
 import { rerateCdrs } from '../../src/cdr/rerate.js';
 import { ensureCdrSchema } from '../../src/cdr/store.js';
 import { databaseUrl, testPostgres } from '../support/postgres.js';
-import { redisUrl, testRedis } from '../support/redis.js';
+import { redisEnv, testRedis } from '../support/redis.js';
 
 const { redis, prefix } = testRedis();
 const { pool, schema } = testPostgres();
@@ -89,7 +89,7 @@ describe('a killed rerate', () => {
     const child = spawn('node', ['--import', 'tsx', 'tests/support/rerate-child.ts', DAY.from, DAY.to], {
       env: {
         ...process.env,
-        REDIS_URL: redisUrl(),
+        ...redisEnv(), // REDIS_URL, or REDIS_CLUSTER_NODES on a Cluster
         DATABASE_URL: databaseUrl(),
         KEY_PREFIX: prefix,
         DB_SCHEMA: schema,

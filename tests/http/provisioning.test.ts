@@ -8,7 +8,8 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BalanceStore } from '../../src/balances/store.js';
 import { testApp } from '../support/app.js';
-import { testRedis } from '../support/redis.js';
+import { isClusterBookkeeping } from '../support/redis-dump.js';
+import { onCluster, scanKeys, testRedis } from '../support/redis.js';
 
 const { redis, prefix } = testRedis();
 let app: FastifyInstance;
@@ -36,16 +37,14 @@ const account = (id: string, msisdns: string[] = [], over: object = {}) =>
     ...over,
   });
 
+/** Commands one by one (a Cluster's pipeline must stay on one node; auto-pipelining batches them). */
+const each = (commands: string[][]) => Promise.all(commands.map(([c, ...args]) => redis.call(c!, ...args)));
+
 /** Every key under the test's prefix with what it holds, read by its type (a DUMP of a hash is not stable: rehashing reorders it). */
 async function dump(): Promise<Map<string, string>> {
-  const keys: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    keys.push(...found);
-    cursor = next;
-  } while (cursor !== '0');
-  const types = (await redis.pipeline(keys.map((k) => ['type', k])).exec())!.map(([, t]) => t as string);
+  // Every master's on a Cluster, less its claim versions and fences (tests/support/redis-dump.ts).
+  const keys = (await scanKeys(redis, `${prefix}*`)).filter((k) => !onCluster || !isClusterBookkeeping(k));
+  const types = (await each(keys.map((k) => ['type', k]))) as string[];
   const reads = keys.map((k, i) => {
     const t = types[i];
     if (t === 'string') return ['get', k];
@@ -55,7 +54,7 @@ async function dump(): Promise<Map<string, string>> {
     if (t === 'stream') return ['xrange', k, '-', '+'];
     return ['lrange', k, '0', '-1'];
   });
-  const values = (await redis.pipeline(reads).exec())!.map(([, v]) => v);
+  const values = await each(reads);
   const sorted = (v: unknown) =>
     Array.isArray(v) ? [...(v as string[])].sort() : Object.entries(v as object).sort();
   return new Map(

@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BalanceStore } from '../../src/balances/store.js';
 import { testApp } from '../support/app.js';
-import { testRedis } from '../support/redis.js';
+import { scanKeys, testRedis } from '../support/redis.js';
 
 const { redis, prefix } = testRedis();
 let clock = Date.UTC(2026, 10, 20, 10, 0, 0); // a Friday, peak
@@ -147,7 +147,7 @@ describe('voice session', () => {
     }
     expect(await c.money()).toEqual(before);
     // The session's record in Redis stays small however long the session lasts.
-    const [key] = await redis.keys(`${prefix}*:sess:${sid}`);
+    const [key] = await scanKeys(redis, `${prefix}*:sess:${sid}`);
     const fields = await redis.hkeys(key!);
     expect(fields.filter((f) => f.startsWith('a:'))).toHaveLength(64);
     expect(fields.length).toBeLessThanOrEqual(64 + 5);

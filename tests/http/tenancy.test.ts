@@ -25,7 +25,7 @@ import { drainOutboxes } from '../../src/storage/outbox.js';
 import { ensureRecordsSchema } from '../../src/storage/records.js';
 import { testApp } from '../support/app.js';
 import { testPostgres } from '../support/postgres.js';
-import { testRedis } from '../support/redis.js';
+import { scanKeys, testRedis } from '../support/redis.js';
 
 const { redis, prefix } = testRedis();
 const { pool, schema } = testPostgres();
@@ -145,14 +145,7 @@ afterAll(async () => {
 
 /** Every acme key under the test prefix, dumped (value, not TTL), in name order. */
 async function acmeRedis(): Promise<[string, string][]> {
-  const keys: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}*acme*`, 'COUNT', 1000);
-    keys.push(...found);
-    cursor = next;
-  } while (cursor !== '0');
-  keys.sort();
+  const keys = await scanKeys(redis, `${prefix}*acme*`); // sorted; every master's, on a Cluster
   const dumps = await Promise.all(keys.map((k) => redis.dumpBuffer(k)));
   return keys.map((k, i) => [k, dumps[i]?.toString('hex') ?? 'gone']);
 }

@@ -1,5 +1,4 @@
 /** The HTTP app wired as main.ts wires it, on the test's Redis and key prefix. */
-import type { Redis } from 'ioredis';
 import { createBalanceStore } from '../../src/balances/store.js';
 import { createSessions } from '../../src/charging/sessions.js';
 import { DEMO_KEYS, type ApiKey } from '../../src/config.js';
@@ -7,16 +6,17 @@ import { buildApp } from '../../src/http/app.js';
 import { openActiveTariff } from '../../src/tariffs/active.js';
 import { createDirectory } from '../../src/charging/directory.js';
 import type { History } from '../../src/storage/history.js';
-import type { RunDeps } from '../../src/billing/run/run.js';
 import type { CdrJobs } from '../../src/cdr/jobs.js';
+import type { RunDeps } from '../../src/billing/run/run.js';
 import type { DocumentRouteDeps } from '../../src/http/routes/document-service.js';
+import type { RedisClient } from '../../src/infra/redis.js';
 
 export async function testApp(opts: {
   history?: History;
   cdrJobs?: { jobs: CdrJobs; uploadDir: string };
   billingRuns?: RunDeps;
   documents?: DocumentRouteDeps;
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   tariffDir?: string;
   keys?: ApiKey[];

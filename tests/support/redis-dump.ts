@@ -1,9 +1,10 @@
 /**
  * Every key under a test's prefix with its type, value and whether it expires, so a test can say that
  * a refused request changed nothing in Redis (compare a dump before with one after). Three round
- * trips whatever the number of keys: a scan, then the types, then the values.
+ * trips whatever the number of keys: a scan, then the types, then the values (on a Cluster, a
+ * scan of every master).
  */
-import type { Redis } from 'ioredis';
+import { scanKeys, type RedisClient } from './redis.js';
 
 const READ: Record<string, (key: string) => [string, ...string[]]> = {
   string: (k) => ['get', k],
@@ -14,19 +15,24 @@ const READ: Record<string, (key: string) => [string, ...string[]]> = {
   stream: (k) => ['xrange', k, '-', '+'],
 };
 
-async function keysUnder(redis: Redis, prefix: string): Promise<string[]> {
-  const keys: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 10000);
-    keys.push(...found);
-    cursor = next;
-  } while (cursor !== '0');
-  return keys.sort();
+/**
+ * On a Cluster a subscription is claimed in its own slot before the account lists it
+ * (src/balances/identity.ts): a claim version (`{s:…}:v`) and fences (`:subfence:`) that must only
+ * grow, so a refused request may move them; they claim nothing (the directory key is untouched).
+ * A create first writes the account's tag (`{d:T:ID}`, in its own slot) and a refused one leaves it
+ * (identity.ts says why that is harmless). "Changes nothing" on a Cluster is said of every other key.
+ */
+export function isClusterBookkeeping(key: string): boolean {
+  return /\{s:[^}]*\}:v$/.test(key) || /\}:subfence:/.test(key) || /\{d:[^}]*\}$/.test(key);
 }
 
-/** Replies of a pipeline, failing on the first error. */
-async function all(redis: Redis, commands: [string, ...string[]][]): Promise<unknown[]> {
+/**
+ * Replies of the commands, failing on the first error: one pipeline on one server; on a Cluster
+ * (whose pipelines must stay on one node) one command each, batched per node by auto-pipelining.
+ */
+async function all(redis: RedisClient, commands: [string, ...string[]][]): Promise<unknown[]> {
+  if ('isCluster' in redis && redis.isCluster)
+    return Promise.all(commands.map(([name, ...args]) => redis.call(name, ...args)));
   const replies = (await redis.pipeline(commands).exec()) ?? [];
   return replies.map(([err, value]) => {
     if (err) throw err;
@@ -34,8 +40,9 @@ async function all(redis: Redis, commands: [string, ...string[]][]): Promise<unk
   });
 }
 
-export async function dumpKeys(redis: Redis, prefix: string): Promise<Record<string, unknown>> {
-  const keys = await keysUnder(redis, prefix);
+export async function dumpKeys(redis: RedisClient, prefix: string): Promise<Record<string, unknown>> {
+  const cluster = 'isCluster' in redis && redis.isCluster;
+  const keys = (await scanKeys(redis, `${prefix}*`)).filter((k) => !cluster || !isClusterBookkeeping(k));
   const meta = await all(
     redis,
     keys.flatMap((k): [string, ...string[]][] => [
