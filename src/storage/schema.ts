@@ -5,6 +5,7 @@
 import type { Pool } from 'pg';
 import { ensureLedgerSchema } from '../balances/ledger.js';
 import { ensureDocumentsSchema } from '../billing/documents/schema.js';
+import { ensureRunSchema } from '../billing/run/schema.js';
 import { ensureJobsSchema } from '../cdr/jobs.js';
 import { ensureCdrSchema } from '../cdr/store.js';
 import { underSchemaLock } from './migrate.js';
@@ -17,5 +18,6 @@ export function ensureEngineSchema(pool: Pool, schema: string): Promise<void> {
     await ensureCdrSchema(pool, schema);
     await ensureJobsSchema(pool, schema);
     await ensureDocumentsSchema(pool, schema);
+    await ensureRunSchema(pool, schema);
   });
 }
