@@ -13,7 +13,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BalanceStore } from '../../src/balances/store.js';
 import { testApp } from '../support/app.js';
@@ -95,6 +95,8 @@ const at = (s: number) => new Date(clock + s * 1000).toISOString();
 /** One request of a session: the engine it goes to and what it says. */
 interface Request {
   engine: number;
+  /** Sent to both engines at the same instant (a client retrying on the other engine): spread only. */
+  both?: boolean;
   session: number;
   phase: 'initiate' | 'update' | 'terminate';
   body: object;
@@ -127,18 +129,33 @@ async function run(money: string, requests: Request[], spread: boolean) {
   for (const r of requests) {
     const body =
       r.phase === 'initiate' ? { ...r.body, subscriptionIds: [{ type: 'E164', data: c.msisdn }] } : r.body;
-    const res = await engines[spread ? r.engine : 0]!.inject({
-      method: 'POST',
-      url: `/v1/sessions/${encodeURIComponent(`${tag};${r.session}`)}/${r.phase}`,
-      headers: NET,
-      payload: body,
-    });
+    const send = (engine: number) =>
+      engines[engine]!.inject({
+        method: 'POST',
+        url: `/v1/sessions/${encodeURIComponent(`${tag};${r.session}`)}/${r.phase}`,
+        headers: NET,
+        payload: body,
+      });
+    const res = spread && r.both ? await sentToBoth(send) : await send(spread ? r.engine : 0);
     // A refused initiate opens no session: later requests of it are 404, on every engine alike.
     const { sessionId: _s, detail: _d, ...rest } = res.json() as { sessionId: string; detail?: string };
     answers.push({ status: res.statusCode, ...rest });
   }
   const main = await c.main();
   return { answers, value: main.value, held: main.held };
+}
+
+/**
+ * One request sent to both engines at once: both answers are the same, byte for byte, and at most
+ * one of them did the work (the other is a replay, or both were refused alike).
+ */
+async function sentToBoth(send: (engine: number) => Promise<LightMyRequestResponse>) {
+  const [a, b] = await Promise.all([send(0), send(1)]);
+  expect(b.body).toBe(a.body);
+  expect(b.statusCode).toBe(a.statusCode);
+  const fresh = [a, b].filter((r) => r.statusCode === 200 && r.headers['idempotent-replayed'] !== 'true');
+  expect(fresh.length).toBeLessThanOrEqual(1);
+  return a;
 }
 
 /** The same requests on one engine and moved between two: the same answers and money. */
@@ -199,6 +216,7 @@ interface Step {
   used: number;
   requested: number | undefined;
   end: boolean;
+  both: boolean;
 }
 
 /** Random sessions (two at once on one account) whose requests go to random engines. */
@@ -210,6 +228,7 @@ const requestsArb = fc
       used: fc.integer({ min: 0, max: 90 }),
       requested: fc.option(fc.integer({ min: 1, max: 120 }), { nil: undefined }),
       end: fc.boolean(),
+      both: fc.boolean(),
     }),
     { minLength: 1, maxLength: 10 },
   )
@@ -232,6 +251,7 @@ function requestsOf(p: { to: string; firstQuota: number; steps: Step[] }): Reque
     if (n === undefined) {
       out.push({
         engine: s.engine,
+        both: s.both,
         session: s.session,
         phase: 'initiate',
         body: initiate('', p.to, p.firstQuota),
@@ -242,6 +262,7 @@ function requestsOf(p: { to: string; firstQuota: number; steps: Step[] }): Reque
     const terminate = s.end;
     out.push({
       engine: s.engine,
+      both: s.both,
       session: s.session,
       phase: terminate ? 'terminate' : 'update',
       body: report(n, s.used, terminate ? undefined : s.requested),
@@ -256,7 +277,7 @@ function requestsOf(p: { to: string; firstQuota: number; steps: Step[] }): Reque
 }
 
 describe('random interleavings across two engines', () => {
-  it('answer and charge exactly what one engine does', async () => {
+  it('answer and charge exactly what one engine does, also with requests sent to both at once', async () => {
     await fc.assert(
       fc.asyncProperty(requestsArb, async (p) => {
         const one = await sameAsOneEngine(p.money, requestsOf(p));
