@@ -32,7 +32,8 @@ beforeAll(async () => {
 afterAll(() => app.close());
 
 const post = (url: string, payload: object) => app.inject({ method: 'POST', url, headers: BILLING, payload });
-(await app.inject({ url: `/v1/invoices/${id}`, headers: BILLING })).json();
+const invoice = async (id: string) =>
+  (await app.inject({ url: `/v1/invoices/${id}`, headers: BILLING })).json();
 
 describe('credit notes (E.6 #13)', () => {
   it('the sample invoice: 15.00 fee + 4.12 usage − 1.50 discount, 20 % VAT', async () => {

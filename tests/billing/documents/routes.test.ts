@@ -85,9 +85,11 @@ describe('pages', () => {
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const page = (await get(`/v1/invoices?limit=2${cursor ? `&cursor=${cursor}` : ''}`)).json();
+      const page: { invoices: { id: string }[]; nextCursor: string | null } = (
+        await get(`/v1/invoices?limit=2${cursor ? `&cursor=${cursor}` : ''}`)
+      ).json();
       expect(page.invoices.length).toBeLessThanOrEqual(2);
-      seen.push(...page.invoices.map((i: { id: string }) => i.id));
+      seen.push(...page.invoices.map((i) => i.id));
       cursor = page.nextCursor;
     } while (cursor);
     expect(seen.sort()).toEqual(
