@@ -63,6 +63,8 @@ export interface Config {
   localPostgresPort: number;
   /** The port of the embedded PostgreSQL. */
   embeddedPostgresPort: number;
+  /** Billing runs: the scheduler's period (BILLING_RUN_EVERY seconds, 0 = off), accounts per chunk, zero invoices. */
+  billing: { runEverySeconds: number; chunk: number; zeroInvoices: boolean };
 }
 
 /** Where a Redis Cluster is reached: some of its nodes (the client learns the rest), auth and TLS. */
@@ -205,6 +207,11 @@ export function loadConfig(env: NodeJS.ProcessEnv, readFile: (path: string) => s
     maxInFlight: int(env, 'MAX_IN_FLIGHT', 2000, 1, 1_000_000),
     topUpUrl: env.TOPUP_URL || undefined,
     cdrChunkKiB: int(env, 'CDR_CHUNK_KIB', 4096, 1, 65_536),
+    billing: {
+      runEverySeconds: int(env, 'BILLING_RUN_EVERY', 3600, 0, 31_536_000),
+      chunk: int(env, 'BILLING_CHUNK', 1000, 1, 100_000),
+      zeroInvoices: env.BILLING_ZERO_INVOICES === 'true',
+    },
     cdrMaxLineBytes: int(env, 'CDR_MAX_LINE_BYTES', 65_536, 1024, 16 << 20),
     cdrUploadMaxBytes: int(env, 'CDR_UPLOAD_MAX_BYTES', 1 << 30, 1, 2 ** 50),
     requestDeadlineMs: int(env, 'REQUEST_DEADLINE_MS', 1000, 50, 60_000),

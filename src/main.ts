@@ -20,7 +20,11 @@ import { createCdrJobs } from './cdr/jobs.js';
 import { createRatingPool, type RatingPool } from './cdr/pool.js';
 import { postgresUrlOf, redisWhere, startDrainThread } from './storage/drain-thread.js';
 import { ensureEngineSchema } from './storage/schema.js';
+import { createPdfRenderer } from './billing/documents/pdf-jobs.js';
 import { openActiveTariff } from './tariffs/active.js';
+import type { RunDeps } from './billing/run/run.js';
+import { scheduledRuns } from './billing/run/scheduler.js';
+import { renewDue } from './billing/plans/renewals.js';
 
 async function main(): Promise<void> {
   const config = loadConfig(process.env, (p) => readFileSync(p, 'utf8'));
@@ -70,6 +74,14 @@ async function main(): Promise<void> {
     onOpenSessions: (delta) => sessionMetrics.open(delta),
     ...(config.topUpUrl ? { topUpUrl: config.topUpUrl } : {}),
   });
+  // Invoice and credit-note PDFs, rendered in the background on a worker pool of their own (made
+  // when first needed: threads start on the first pending document); every minute and when kicked.
+  const pdfRenderer = createPdfRenderer({
+    pool: pgHandle.pool,
+    schema,
+    everyMs: 60_000,
+    onError: (err) => console.error('pdf rendering failed', err),
+  });
   let ratingPool: RatingPool | undefined;
   const cdrJobs = createCdrJobs({
     pool: pgHandle.pool,
@@ -84,7 +96,19 @@ async function main(): Promise<void> {
     chunkBytes: config.cdrChunkKiB * 1024,
     maxLineBytes: config.cdrMaxLineBytes,
   });
+  const billingRuns: RunDeps = {
+    pool: pgHandle.pool,
+    schema,
+    balances,
+    now: Date.now,
+    chunkSize: config.billing.chunk,
+    zeroInvoices: config.billing.zeroInvoices,
+    renew: (tenant, asOfMs) =>
+      renewDue({ pool: pgHandle.pool, schema, balances, now: Date.now }, tenant, asOfMs),
+  };
   const app = await buildApp({
+    plans: { pool: pgHandle.pool, schema, balances, now: Date.now },
+    billingRuns,
     apiKeys: config.apiKeys,
     maxInFlight: config.maxInFlight,
     tariff,
@@ -92,6 +116,7 @@ async function main(): Promise<void> {
     sessions,
     directory,
     history: { pool: pgHandle.pool, schema },
+    documents: { pool: pgHandle.pool, schema, pdf: pdfRenderer },
     cdrJobs: {
       jobs: cdrJobs,
       uploadDir: `${config.dataDir}/cdr-uploads`,
@@ -145,6 +170,17 @@ async function main(): Promise<void> {
     log: app.log,
   });
 
+  // Billing runs as of now, every BILLING_RUN_EVERY seconds (0: off): renewals, periods, invoices.
+  const stopBilling =
+    config.billing.runEverySeconds > 0
+      ? runEvery({
+          name: 'billing runs',
+          everyMs: config.billing.runEverySeconds * 1000,
+          job: () => scheduledRuns(billingRuns),
+          log: app.log,
+        })
+      : async () => {};
+
   // Requests first, then the background jobs, then the last drain, and only then the storage this
   // engine may have started itself: what Redis holds reaches PostgreSQL before either stops.
   let closing: Promise<void> | undefined;
@@ -154,7 +190,9 @@ async function main(): Promise<void> {
       await app.close(); // finishes requests in flight
       await stopSweep();
       await stopRecovery();
+      await stopBilling();
       await cdrJobs.close(); // a job cut short would only be resumed; let the ones in flight finish
+      await pdfRenderer.close();
       await ratingPool?.close();
       const last = await drainThread.stop();
       if ('stored' in last) app.log.info({ stored: last.stored }, 'final drain to PostgreSQL done');
