@@ -371,7 +371,7 @@ describe('charging steps against a reference model', () => {
       ),
       { numRuns: 120 },
     );
-  });
+  }, 300_000);
 });
 
 /**
