@@ -112,7 +112,7 @@ async function load(): Promise<void> {
 }
 
 async function waitFor(url: string): Promise<void> {
-  for (let i = 0; i < 100; i++) {
+  for (let i = 0; i < 300; i++) {
     try {
       // A bounded wait: an answer that never comes (another process on the port) is tried again.
       if ((await fetch(url, { signal: AbortSignal.timeout(2000) })).ok) return;

@@ -4,6 +4,7 @@
  * and prints them to stderr when the engine is told to stop (SIGTERM, before its shutdown). SIGWINCH (sent once the load starts) resets the
  * figures, so start-up (compiling, loading the tariff) is not counted.
  */
+import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { writeHeapSnapshot } from 'node:v8';
 
@@ -16,6 +17,23 @@ let gcMaxMs = 0;
 let gcKinds: Record<number, { count: number; ms: number; maxMs: number }> = {};
 let since = Date.now();
 let heapAtStart = process.memoryUsage().heapUsed;
+
+/**
+ * CPU time (ms) of the main thread alone, from Linux's per-thread accounting (utime + stime, in
+ * clock ticks of 10 ms); NaN elsewhere. The event loop that answers requests runs there; other
+ * threads (the outbox drain, libuv's pool, V8's GC helpers) are in the process's total.
+ */
+function mainThreadCpuMs(): number {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return NaN;
+  }
+}
+let cpuAtStart = process.cpuUsage();
+let mainCpuAtStart = mainThreadCpuMs();
 new PerformanceObserver((list) => {
   for (const e of list.getEntries()) {
     gcCount++;
@@ -35,6 +53,8 @@ process.on('SIGWINCH', () => {
   gcKinds = {};
   since = Date.now();
   heapAtStart = process.memoryUsage().heapUsed;
+  cpuAtStart = process.cpuUsage();
+  mainCpuAtStart = mainThreadCpuMs();
 });
 
 process.once('SIGTERM', () => {
@@ -44,9 +64,11 @@ process.once('SIGTERM', () => {
   const ms = (ns: number) => (ns / 1e6).toFixed(1);
   const seconds = (Date.now() - since) / 1000;
   const mb = (b: number) => (b / 2 ** 20).toFixed(0);
+  const cpu = process.cpuUsage(cpuAtStart);
+  const cpuMs = (cpu.user + cpu.system) / 1000;
   process.stderr.write(
     `engine heap ${mb(heapAtStart)} -> ${mb(process.memoryUsage().heapUsed)} MiB; loop delay: p50 ${ms(delay.percentile(50))} ms, p99 ${ms(delay.percentile(99))} ms, ` +
-      `max ${ms(delay.max)} ms; GC: ${gcCount} pauses, ${gcTotalMs.toFixed(0)} ms in ${seconds.toFixed(0)} s, ` +
+      `max ${ms(delay.max)} ms; CPU: process ${cpuMs.toFixed(0)} ms, main thread ${(mainThreadCpuMs() - mainCpuAtStart).toFixed(0)} ms; GC: ${gcCount} pauses, ${gcTotalMs.toFixed(0)} ms in ${seconds.toFixed(0)} s, ` +
       `longest ${gcMaxMs.toFixed(1)} ms; by kind ${JSON.stringify(gcKinds, (_, v: unknown) => (typeof v === 'number' ? Math.round(v * 10) / 10 : v))}\n`,
   );
 });
