@@ -14,7 +14,7 @@ import { createBalanceStore } from '../../src/balances/store.js';
 import { GENERATED_REJECTS } from '../../src/cdr/generate.js';
 import { ensureCdrSchema } from '../../src/cdr/store.js';
 import { databaseUrl, testPostgres } from '../support/postgres.js';
-import { redisUrl, testRedis } from '../support/redis.js';
+import { redisEnv, testRedis } from '../support/redis.js';
 
 const { redis, prefix } = testRedis();
 const { pool, schema } = testPostgres();
@@ -41,7 +41,7 @@ async function cli(
   const child = spawn('node', ['--import', 'tsx', 'src/cli/main.ts', ...args], {
     env: {
       ...process.env,
-      REDIS_URL: redisUrl(),
+      ...redisEnv(), // REDIS_URL, or REDIS_CLUSTER_NODES on a Cluster
       DATABASE_URL: databaseUrl(),
       KEY_PREFIX: prefix,
       DB_SCHEMA: schema,

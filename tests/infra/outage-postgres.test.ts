@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBalanceStore } from '../../src/balances/store.js';
 import { createPool } from '../../src/infra/postgres.js';
 import { decimalToNano } from '../../src/rating/money.js';
-import { testRedis } from '../support/redis.js';
+import { redisEnv, testRedis } from '../support/redis.js';
 import { freePort, startEngine, type EngineProcess } from './engine-process.js';
 
 const DEADLINE_MS = 1000;
@@ -70,7 +70,7 @@ beforeAll(async () => {
   pool.on('error', () => undefined); // this test stops the server under it
   engine = await startEngine({
     DATABASE_URL: url,
-    REDIS_URL: 'redis://127.0.0.1:6379',
+    ...redisEnv(), // the test's Redis: 127.0.0.1:6379, or the Cluster of TEST_REDIS_CLUSTER_NODES
     KEY_PREFIX: prefix,
     DB_SCHEMA: schema,
     DATA_DIR: join(pgDir, '..', `${schema}-data`),

@@ -8,13 +8,15 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { connectPostgres } from '../../src/infra/postgres.js';
 import { connectRedis } from '../../src/infra/redis.js';
+import { NOT_ON_CLUSTER, onCluster } from '../support/redis.js';
 
 const dir = mkdtempSync(join('/tmp', 'ocs-infra-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const CLOSED_PORT = 1; // nothing listens there
 
 describe('storage defaults', () => {
-  it('uses the Redis already on 127.0.0.1:6379', async () => {
+  it('uses the Redis already on 127.0.0.1:6379', async ({ skip }) => {
+    skip(onCluster, NOT_ON_CLUSTER('this is the fallback to a plain Redis on 127.0.0.1:6379'));
     const h = await connectRedis({ dataDir: dir });
     expect(h.description).toContain('already running');
     await h.stop();
