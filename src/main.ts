@@ -80,7 +80,7 @@ async function main(): Promise<void> {
     pool: pgHandle.pool,
     schema,
     everyMs: 60_000,
-    onError: (err) => console.error('pdf rendering failed', err),
+    onError: (err) => app.log.warn({ err }, 'a PDF was not rendered (retried on the next pass)'),
   });
   let ratingPool: RatingPool | undefined;
   const cdrJobs = createCdrJobs({
