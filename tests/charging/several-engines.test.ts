@@ -16,12 +16,16 @@ import fc from 'fast-check';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BalanceStore } from '../../src/balances/store.js';
+import type { Sessions } from '../../src/charging/sessions.js';
 import { testApp } from '../support/app.js';
 import { testRedis } from '../support/redis.js';
 
 const { redis, prefix } = testRedis();
 const clock = Date.UTC(2026, 10, 20, 10, 0, 0);
+/** How far the engines' clock has moved on past `clock` (the Tcc sweep test moves it). */
+let later = 0;
 let engines: FastifyInstance[] = [];
+let sweepers: Sessions[] = [];
 let store: BalanceStore;
 let tariffDir: string;
 const NET = { authorization: 'Bearer demo-network' };
@@ -52,9 +56,10 @@ const FIXED = '+442079460000';
 beforeAll(async () => {
   tariffDir = await mkdtemp(join(tmpdir(), 'engines-tariff-'));
   for (const [file, text] of Object.entries(TARIFF)) await writeFile(join(tariffDir, file), text);
-  const a = await testApp({ redis, prefix, tariffDir, now: () => clock });
-  const b = await testApp({ redis, prefix, tariffDir, now: () => clock });
+  const a = await testApp({ redis, prefix, tariffDir, now: () => clock + later });
+  const b = await testApp({ redis, prefix, tariffDir, now: () => clock + later });
   engines = [a.app, b.app];
+  sweepers = [a.sessions, b.sessions];
   store = a.balances;
 });
 afterAll(async () => {
@@ -287,4 +292,37 @@ describe('random interleavings across two engines', () => {
       { numRuns: 40 },
     );
   }, 180_000);
+});
+
+describe('the Tcc sweep', () => {
+  it('closes a session another engine moved on, rounded once, as one engine does', async () => {
+    const after: unknown[] = [];
+    for (const spread of [false, true]) {
+      const c = await customer('0.0694');
+      const sid = `${c.id};silent`;
+      const send = (engine: number, phase: string, body: object) =>
+        engines[spread ? engine : 0]!.inject({
+          method: 'POST',
+          url: `/v1/sessions/${encodeURIComponent(sid)}/${phase}`,
+          headers: NET,
+          payload: body,
+        });
+      const init = { ...initiate('', MOBILE, 60), subscriptionIds: [{ type: 'E164', data: c.msisdn }] };
+      expect((await send(0, 'initiate', init)).statusCode).toBe(200);
+      // 13 s used (0.034666667); what is left affords 13 s more, granted as the final units.
+      expect((await send(1, 'update', report(1, 13, 60))).json()).toMatchObject({
+        mscc: [{ resultCode: 2001, granted: { time: 13 } }],
+      });
+      // The network goes silent; engine A's sweep closes the session B moved on last.
+      later += 601_000;
+      expect(await sweepers[0]!.sweep()).toBe(1);
+      const m = await c.main();
+      after.push({ value: m.value, held: m.held });
+    }
+    // 13 s rounded once: 0.0347 of the 0.0694.
+    expect(after).toEqual([
+      { value: 34_700_000, held: 0 },
+      { value: 34_700_000, held: 0 },
+    ]);
+  });
 });
