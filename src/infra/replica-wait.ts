@@ -40,6 +40,8 @@ export class NotReplicatedError extends Error {
 
 /** A standalone Redis's replicas, read again after this long. */
 const ROLE_EVERY_MS = 5000;
+/** How long a waited write waits for its client to connect (as the engine's client at start). */
+const CONNECT_MS = 10_000;
 
 export type ReplicaWait = ReturnType<typeof createReplicaWait>;
 
@@ -68,13 +70,39 @@ export function createReplicaWait(redis: RedisClient, opts: ReplicaWaitOptions) 
       redis.once('end', () => c.disconnect());
       own = c;
     }
-    if (own.status !== 'ready')
+    if (own.status !== 'ready') {
+      const c = own;
       await new Promise<void>((ok, fail) => {
-        const timer = setTimeout(() => fail(new Error('connection is closed')), opts.timeoutMs);
-        own!.once('ready', () => (clearTimeout(timer), ok()));
+        const ready = () => (clearTimeout(timer), ok());
+        const timer = setTimeout(() => {
+          c.off('ready', ready);
+          fail(new Error('connection is closed'));
+        }, CONNECT_MS);
+        c.once('ready', ready);
       });
+    }
     return own;
   }
+
+  /**
+   * Sends the pipeline. On a Cluster whose slot moved (a failover), the node answers MOVED or ASK
+   * to the keyed commands and runs nothing of them; ioredis sends a pipeline again only when every
+   * command failed alike, which WAIT never does, so this sends it again itself once the slot map
+   * is read again, twice at most, then answers TRYAGAIN (an outage: 503, retried with the same id).
+   */
+  async function send(via: RedisClient, build: () => ChainableCommander): Promise<[Error | null, unknown][]> {
+    for (let attempt = 0; ; attempt++) {
+      const results = (await build().exec()) ?? [];
+      if (!results.some(([err]) => err && /^(MOVED|ASK) /.test(err.message))) return results;
+      if (!isCluster(via) || attempt === 2)
+        throw new Error('TRYAGAIN the slot moved while the write was sent; retry with the same id');
+      await new Promise<void>((ok) => via.refreshSlotsCache(() => ok()));
+    }
+  }
+
+  // A Cluster with replicas: connect now, not on the first top-up.
+  if (opts.replicas > 0 && isCluster(redis) && redis.slots.some((s) => s && s.length > 1))
+    client().catch(() => undefined);
 
   return {
     /**
@@ -90,9 +118,10 @@ export function createReplicaWait(redis: RedisClient, opts: ReplicaWaitOptions) 
     ): Promise<[Error | null, unknown][]> {
       const wanted = Math.min(opts.replicas, await replicasOf(key));
       const via = wanted > 0 ? await client() : redis;
-      let p = commands(via.pipeline());
-      if (wanted > 0) p = p.wait(wanted, opts.timeoutMs);
-      const results = (await p.exec()) ?? [];
+      const results = await send(via, () => {
+        const p = commands(via.pipeline());
+        return wanted > 0 ? p.wait(wanted, opts.timeoutMs) : p;
+      });
       if (wanted === 0) return results;
       const [waitErr, acked] = results.pop()!;
       if (waitErr) throw waitErr;

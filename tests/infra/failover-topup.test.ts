@@ -5,13 +5,16 @@
  * (on the master, not yet on a replica); the retry, with the replica back, replays it; a top-up
  * answered 200 and its master killed -9 at once is on the promoted replica.
  */
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createBalanceStore } from '../../src/balances/store.js';
 import { keySlot } from '../../src/infra/key-slot.js';
+import { connectRedis } from '../../src/infra/redis.js';
 import { testPostgres } from '../support/postgres.js';
 import type { EngineProcess } from './engine-process.js';
 import {
@@ -67,6 +70,58 @@ describe('the key slot', () => {
       await client.quit();
     }
   });
+});
+
+describe('a slot moved under the waited writes', () => {
+  it('is followed: a credit sent to the old master is sent again to the new one', async () => {
+    const handle = await connectRedis({
+      cluster: { nodes: [{ host: '127.0.0.1', port: BASE }], tls: false },
+      dataDir: dir,
+      say: () => undefined,
+    });
+    // Once the slot map lists every replica (a new Cluster names them after their first sync).
+    const client = handle.redis as Cluster;
+    await until('the replicas listed', 20_000, async () => {
+      await new Promise<void>((ok) => client.refreshSlotsCache(() => ok()));
+      return client.slots.every((s) => s.length === 2) ? true : undefined;
+    });
+    const store = createBalanceStore({ redis: handle.redis, keyPrefix: `m${prefix}` });
+    const open = async (id: string) => {
+      await store.createAccount(
+        { tenant: 'acme', id, type: 'prepaid', currency: 'EUR', subject: id },
+        `c-${id}`,
+      );
+      expect(
+        (await store.addBalance('acme', id, { id: 'main', unit: 'money', value: 0 }, `b-${id}`)).code,
+      ).toBe('OK');
+    };
+    try {
+      await open('first'); // the waited writes' own client now has its slot map
+      // An account whose slot is empty, moved to another master behind that client's back.
+      const id = Array.from({ length: 100 }, (_, i) => `moved${i}`).find(
+        (x) => cluster.ownerOf(accountSlot(x)).master !== cluster.ownerOf(accountSlot('first')).master,
+      )!;
+      const slot = accountSlot(id);
+      const from = cluster.ownerOf(slot).master;
+      const to = [BASE, BASE + 1, BASE + 2].find((p) => p !== from && cluster.ownerOf(slot).master !== p)!;
+      const nodeId = (port: number) =>
+        execFileSync('redis-cli', ['-p', String(port), 'cluster', 'myid'])
+          .toString()
+          .trim();
+      const target = nodeId(to);
+      for (const port of [to, from, ...[BASE, BASE + 1, BASE + 2].filter((p) => p !== to && p !== from)])
+        execFileSync('redis-cli', ['-p', String(port), 'cluster', 'setslot', String(slot), 'node', target]);
+      await until('the slot moved', 10_000, async () =>
+        cluster.ownerOf(slot).master === to ? true : undefined,
+      );
+      await open(id);
+      const r = await store.credit('acme', id, { opId: 'moved-credit', balanceId: 'main', amount: 5 });
+      expect([r.code, r.replayed]).toEqual(['OK', false]);
+      expect((await store.getAccount('acme', id))!.balances[0]!.value).toBe(5);
+    } finally {
+      await handle.stop();
+    }
+  }, 60_000);
 });
 
 describe('a top-up and a failover', () => {
