@@ -9,6 +9,7 @@ import { PROGRESS_SECONDS } from './progress.js';
 // The commands' code (Redis, PostgreSQL, the rating pool…) is loaded when one runs, so that
 // `--help` and a usage error answer at once.
 const cdrCommands = () => import('./cdr-commands.js');
+const billingCommands = () => import('./billing-commands.js');
 
 export type Values = Record<string, string | boolean | undefined>;
 
@@ -64,7 +65,75 @@ function isDay(s: string): boolean {
 
 const str = (v: Values, name: string) => (typeof v[name] === 'string' ? v[name] : undefined);
 
+/** A billing command's tenant: --tenant, else acme (the demo's). */
+const tenantOf = (v: Values) => str(v, 'tenant') ?? 'acme';
+
 export const COMMANDS: Command[] = [
+  {
+    name: 'billing run',
+    synopsis:
+      'billing run --at ISO [--tenant T] [--accounts a,b] [--dry-run] [--no-finalize] [--progress-seconds S]',
+    help: `Runs a tenant's billing cycle as of an instant: renewals, bill periods closed, cut-off, drafts,
+finalization (docs/BILLING.md). The same --at again resumes the same run and changes nothing done.
+One JSON summary line on stdout.
+  --at ISO              the run's asOf (not in the future)
+  --tenant T            the tenant (default acme)
+  --accounts a,b        only these accounts
+  --dry-run             build the drafts and write nothing (counters say what a run would do)
+  --no-finalize         leave the drafts as drafts
+${PROGRESS_HELP}
+exit codes: 0 done, 2 bad command line, 3 failed or refused (another run in progress): run it again`,
+    options: {
+      at: { type: 'string' },
+      tenant: { type: 'string' },
+      accounts: { type: 'string' },
+      'dry-run': { type: 'boolean' },
+      'no-finalize': { type: 'boolean' },
+      'progress-seconds': { type: 'string' },
+    },
+    async run(v) {
+      const accounts = str(v, 'accounts')
+        ?.split(',')
+        .map((a) => a.trim())
+        .filter(Boolean);
+      if (accounts && accounts.length === 0) throw new UsageError('--accounts needs at least one account id');
+      const { billingRunCommand } = await billingCommands();
+      return billingRunCommand({
+        at: isoTime(v, 'at', true)!,
+        tenant: tenantOf(v),
+        ...(accounts ? { accounts } : {}),
+        dryRun: v['dry-run'] === true,
+        finalize: v['no-finalize'] !== true,
+        progressSeconds: seconds(v, 'progress-seconds', PROGRESS_SECONDS),
+      });
+    },
+  },
+  {
+    name: 'billing status',
+    synopsis: 'billing status RUN_ID [--tenant T]',
+    help: `Prints a billing run (status, counters) as one JSON line.
+  --tenant T            the tenant (default acme)`,
+    options: { tenant: { type: 'string' } },
+    positionals: true,
+    async run(v, args) {
+      if (args.length !== 1) throw new UsageError('billing status needs one RUN_ID');
+      const { billingStatusCommand } = await billingCommands();
+      return billingStatusCommand(args[0]!, tenantOf(v));
+    },
+  },
+  {
+    name: 'billing unpark',
+    synopsis: 'billing unpark ACCOUNT [--tenant T]',
+    help: `Lets billing runs bill a parked account again (after its cause was fixed).
+  --tenant T            the tenant (default acme)`,
+    options: { tenant: { type: 'string' } },
+    positionals: true,
+    async run(v, args) {
+      if (args.length !== 1) throw new UsageError('billing unpark needs one ACCOUNT');
+      const { billingUnparkCommand } = await billingCommands();
+      return billingUnparkCommand(args[0]!, tenantOf(v));
+    },
+  },
   {
     name: 'rate',
     synopsis: 'rate --tariff DIR [--timezone ZONE]',
