@@ -28,6 +28,10 @@ import { healthRoutes, type Pingable } from './routes/health.js';
 import { ratingRoutes } from './routes/rating.js';
 import { tariffRoutes } from './routes/tariff.js';
 import { billingRunRoutes } from './routes/billing-runs.js';
+import type { PlansDeps } from '../billing/plans/db.js';
+import { planRoutes } from './routes/plans.js';
+import { billingProfileRoutes } from './routes/billing-profiles.js';
+import { billingCatalogRoutes } from './routes/billing-catalog.js';
 import type { RunDeps } from '../billing/run/run.js';
 import { invoiceRoutes } from './routes/invoices.js';
 import { creditNoteRoutes } from './routes/credit-notes.js';
@@ -57,6 +61,8 @@ export interface AppDeps {
   documents?: DocumentRouteDeps;
   /** Billing runs, unparking and invoice previews (billing, optional). */
   billingRuns?: RunDeps;
+  /** Plans, assignments, billing profiles, taxes and coupons (billing, optional). */
+  plans?: PlansDeps;
   health: { redis: Pingable; postgres?: Pingable };
   /** Past these, a request is answered 503 UNAVAILABLE (src/http/deadline.ts); none if unset. */
   deadlines?: Deadlines;
@@ -126,6 +132,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   if (deps.history) historyRoutes(app, deps.history);
   if (deps.cdrJobs) cdrJobRoutes(app, deps.cdrJobs);
   if (deps.billingRuns) billingRunRoutes(app, deps.billingRuns);
+  if (deps.plans) {
+    planRoutes(app, deps.plans);
+    billingProfileRoutes(app, deps.plans);
+    billingCatalogRoutes(app, deps.plans);
+  }
   if (deps.documents) {
     invoiceRoutes(app, deps.documents);
     creditNoteRoutes(app, deps.documents);

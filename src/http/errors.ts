@@ -91,6 +91,26 @@ export const ERRORS = {
   },
   RUN_IN_PROGRESS: { status: 409, title: 'A billing run of this tenant is in progress', diameter: 5012 },
   AS_OF_IN_FUTURE: { status: 422, title: 'A billing run cannot be as of a future instant', diameter: 5012 },
+  INVALID_PLAN: { status: 422, title: 'The plan was refused (every problem is listed)', diameter: 5012 },
+  PLAN_NOT_FOUND: { status: 404, title: 'No such plan (or version)', diameter: 5012 },
+  NO_PRICE_FOR_CURRENCY: {
+    status: 422,
+    title: "The plan or coupon has no price in the account's currency",
+    diameter: 5012,
+  },
+  ASSIGNMENT_NOT_FOUND: { status: 404, title: 'No such plan assignment on this account', diameter: 5012 },
+  ASSIGNMENT_NOT_ACTIVE: { status: 409, title: 'The plan assignment is not active', diameter: 5012 },
+  TAX_RATE_OVERLAP: {
+    status: 422,
+    title: 'The tax code already has a rate in that date range',
+    diameter: 5012,
+  },
+  UNKNOWN_TAX_CODE: { status: 422, title: 'No such tax code', diameter: 5012 },
+  TAX_PROFILE_NOT_FOUND: { status: 422, title: 'No such tax profile', diameter: 5012 },
+  COUPON_NOT_FOUND: { status: 404, title: 'No such coupon', diameter: 5012 },
+  COUPON_EXPIRED: { status: 422, title: 'The coupon has expired', diameter: 5012 },
+  COUPON_EXHAUSTED: { status: 422, title: 'The coupon was redeemed as often as it may be', diameter: 5012 },
+  COUPON_ALREADY_REDEEMED: { status: 409, title: 'The account already redeemed this coupon', diameter: 5012 },
   INTERNAL: { status: 500, title: 'Internal error', diameter: 5012 },
 } as const;
 

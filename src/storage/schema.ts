@@ -5,6 +5,7 @@
 import type { Pool } from 'pg';
 import { ensureLedgerSchema } from '../balances/ledger.js';
 import { ensureDocumentsSchema } from '../billing/documents/schema.js';
+import { ensurePlansSchema } from '../billing/plans/schema.js';
 import { ensureRunSchema } from '../billing/run/schema.js';
 import { ensureJobsSchema } from '../cdr/jobs.js';
 import { ensureCdrSchema } from '../cdr/store.js';
@@ -19,5 +20,6 @@ export function ensureEngineSchema(pool: Pool, schema: string): Promise<void> {
     await ensureJobsSchema(pool, schema);
     await ensureDocumentsSchema(pool, schema);
     await ensureRunSchema(pool, schema);
+    await ensurePlansSchema(pool, schema);
   });
 }

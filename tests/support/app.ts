@@ -8,6 +8,7 @@ import { createDirectory } from '../../src/charging/directory.js';
 import type { History } from '../../src/storage/history.js';
 import type { CdrJobs } from '../../src/cdr/jobs.js';
 import type { RunDeps } from '../../src/billing/run/run.js';
+import type { PlansDeps } from '../../src/billing/plans/db.js';
 import type { DocumentRouteDeps } from '../../src/http/routes/document-service.js';
 import type { RedisClient } from '../../src/infra/redis.js';
 
@@ -16,6 +17,7 @@ export async function testApp(opts: {
   cdrJobs?: { jobs: CdrJobs; uploadDir: string };
   billingRuns?: RunDeps;
   documents?: DocumentRouteDeps;
+  plans?: { pool: PlansDeps['pool']; schema: string };
   redis: RedisClient;
   prefix: string;
   tariffDir?: string;
@@ -50,6 +52,7 @@ export async function testApp(opts: {
     ...(opts.cdrJobs ? { cdrJobs: opts.cdrJobs } : {}),
     ...(opts.billingRuns ? { billingRuns: opts.billingRuns } : {}),
     ...(opts.documents ? { documents: opts.documents } : {}),
+    ...(opts.plans ? { plans: { ...opts.plans, balances, now } } : {}),
     health: { redis: opts.redis },
   });
   sessionMetrics.held = (delta) => app.chargingMetrics.reservedMoney.inc(delta);

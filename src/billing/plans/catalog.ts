@@ -7,6 +7,7 @@ import type { Pool, PoolClient } from 'pg';
 import { inTransaction, requestHash } from './db.js';
 import { PlansError } from './errors.js';
 import { validatePlanBody, type PlanVersionBody } from './plan-body.js';
+import { taxCodeExists } from './taxes.js';
 
 export interface PlanVersion {
   code: string;
@@ -43,6 +44,11 @@ export async function putPlan(
   if ('problems' in checked)
     throw new PlansError('INVALID_PLAN', `${checked.problems.length} problem(s) in plan ${code}`, {
       invalidParams: checked.problems,
+    });
+  const taxCode = checked.plan.taxCode;
+  if (taxCode && !(await taxCodeExists(pool, schema, tenant, taxCode)))
+    throw new PlansError('INVALID_PLAN', `plan ${code} names no known tax code`, {
+      invalidParams: [{ param: '/taxCode', reason: `names no tax code (${taxCode})` }],
     });
   const hash = requestHash(checked.plan);
   return inTransaction(pool, async (c) => {

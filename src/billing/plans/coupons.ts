@@ -118,6 +118,12 @@ export async function redeem(
   const b = coupon.body;
   if (b.expiresAt && Date.parse(b.expiresAt) <= r.nowMs)
     throw new PlansError('COUPON_EXPIRED', `coupon ${r.code} expired`);
+  const taken = await c.query(
+    `SELECT 1 FROM ${schema}.coupon_redemptions WHERE tenant = $1 AND code = $2 AND account_id = $3`,
+    [r.tenant, r.code, r.accountId],
+  );
+  if (taken.rowCount)
+    throw new PlansError('COUPON_ALREADY_REDEEMED', `account ${r.accountId} already redeemed ${r.code}`);
   if (b.maxRedemptions !== undefined && coupon.redemptions >= b.maxRedemptions)
     throw new PlansError(
       'COUPON_EXHAUSTED',
@@ -125,12 +131,6 @@ export async function redeem(
     );
   if (b.kind === 'fixed' && !b.amounts?.[r.currency])
     throw new PlansError('NO_PRICE_FOR_CURRENCY', `coupon ${r.code} has no amount in ${r.currency}`);
-  const taken = await c.query(
-    `SELECT 1 FROM ${schema}.coupon_redemptions WHERE tenant = $1 AND code = $2 AND account_id = $3`,
-    [r.tenant, r.code, r.accountId],
-  );
-  if (taken.rowCount)
-    throw new PlansError('COUPON_ALREADY_REDEEMED', `account ${r.accountId} already redeemed ${r.code}`);
   const periodsLeft = b.duration === 'once' ? 1 : b.duration === 'repeating' ? (b.periods ?? 1) : null;
   const at = new Date(r.nowMs);
   await c.query(
