@@ -1,7 +1,8 @@
 /**
  * Charging sessions (Diameter CCR-I/U/T, SCUR). Each request is one charging step: planned here
  * (session-plan.ts: what to settle, release and reserve, the session after it, the answer and the
- * records) and applied by one atomic script, which also stores the answer — so a retry or a late
+ * records; session-request.ts: the step as the script is asked it; session-learn.ts: what the
+ * balances said, as decisions for the next plan) and applied by one atomic script, which also stores the answer — so a retry or a late
  * original gets the first answer byte for byte and moves no money twice, and a crash leaves either
  * all of a request or none of it. When the balances disagree with the plan (short of credit, barred,
  * bundles covering part), the step is planned again with what they said.
@@ -13,34 +14,24 @@
  * late report is still charged.
  */
 import type { BalanceStore } from '../balances/store.js';
-import type { StepOpResult, StepOutcome, StepRequest } from '../balances/step.js';
-import { proRata } from '../balances/pro-rata.js';
-import {
-  parseEvent,
-  rateEvent,
-  usageToBase,
-  type CompiledTariff,
-  type RatingResult,
-} from '../rating/index.js';
+import type { StepOutcome } from '../balances/step.js';
+import { parseEvent, rateEvent, type CompiledTariff, type RatingResult } from '../rating/index.js';
 import type { Directory } from './directory.js';
-import { affordableGrant, grantSnapshot, type Taken } from './session-grants.js';
-import { refusalResult, result, type ResultName } from './result-codes.js';
+import { result, type ResultName } from './result-codes.js';
 import { destinationOf, serviceKind } from './service-context.js';
+import { learn } from './session-learn.js';
 import {
   fingerprintOf,
-  infoOf,
   sessionFrom,
-  stateOf,
   SessionError,
-  KEPT_ANSWERS,
-  VALIDITY_SECONDS,
   type Phase,
   type SessionAnswer,
   type SessionRecord,
   type SessionRequest,
   type StepPhase,
 } from './session-model.js';
-import { noDecisions, planStep, trailEntry, type Decisions, type PlannedStep } from './session-plan.js';
+import { noDecisions, planStep, trailEntry, type PlannedStep } from './session-plan.js';
+import { heldChange, refusedRequest, stepRequest } from './session-request.js';
 
 export { SessionError, type Phase, type SessionAnswer, type SessionRequest } from './session-model.js';
 
@@ -167,128 +158,6 @@ export function createSessions(deps: SessionDeps) {
     return { known: { accountId: a.id, version: 0, state }, subscription: found.subscription };
   }
 
-  /**
-   * What the balances can pay of the group's quota (session-grants.ts): a snapshot of them, with
-   * what each had free when the step refused the reservation, less what earlier grants take.
-   */
-  async function affordable(
-    s: SessionRecord,
-    rg: number,
-    plan: PlannedStep,
-    at: string,
-    free: Map<string, number> | undefined,
-    taken: Taken,
-  ): Promise<number> {
-    const quota = plan.state.groups[rg]!.quota;
-    const view = await deps.balances.getAccount(s.tenant, s.accountId);
-    const rated = rate(s, quota, usageToBase(s.tor, plan.state.groups[rg]?.used ?? 0), at);
-    if (!view || !rated) return 0;
-    const snapshot = grantSnapshot(view, s, rg, deps.now(), free, taken);
-    return affordableGrant(s, rated, snapshot, quota, taken);
-  }
-
-  /** Turns what the balances said of a planned step into decisions for the next plan. */
-  async function learn(
-    s: SessionRecord,
-    plan: PlannedStep,
-    outcome: { results: StepOpResult[] },
-    d: Decisions,
-    req: SessionRequest,
-  ): Promise<void> {
-    const taken: Taken = new Map(); // what the grants learned in this pass take, in request order
-    // A rounding settlement was planned on what the group's settle was expected to charge: when the
-    // settle deviated, the settlement was planned on a wrong amount and is planned again, not dropped.
-    const unsettled = new Set(
-      plan.refs
-        .filter(({ role }, i) => role === 'settle' && outcome.results[i]!.code !== 'OK')
-        .map((r) => r.rg),
-    );
-    for (const [i, r] of outcome.results.entries()) {
-      if (r.code === 'OK') continue;
-      const { rg, role } = plan.refs[i]!;
-      if (role === 'final' && unsettled.has(rg)) continue;
-      const c = plan.ops[i]!.charge!;
-      const priced = () => ({
-        covered: r.covered!,
-        moneyNano: proRata(c.amountNano, c.units - r.covered!, c.units),
-      });
-      const refusal = refusalResult(r.code);
-      if (role === 'final') d.finalRefused.add(rg);
-      else if (role === 'settle') {
-        if (r.code === 'NEED_PRICE') {
-          d.settlePriced.set(rg, priced());
-          d.settleOutcome.delete(rg);
-        } else if (r.code === 'EXPECTATION')
-          d.settleOutcome.set(rg, { moneyNano: r.moneyNano, units: r.units });
-        else d.settleRefused.set(rg, refusal);
-      } else if (role === 'reserve') {
-        if (r.code === 'NEED_PRICE') d.reservePriced.set(rg, priced());
-        else if (r.code === 'INSUFFICIENT') {
-          // What the balances afford; refused again (they changed meanwhile): less, or nothing.
-          const before = d.grant.get(rg);
-          const can = await affordable(s, rg, plan, req.eventTime, r.free, taken);
-          d.grant.set(rg, before === undefined || can < before ? can : 0);
-          d.reservePriced.delete(rg);
-        } else d.reserveRefused.set(rg, refusal);
-      }
-    }
-  }
-
-  /** The money held by reservations, before and after a step (for the metric). */
-  function heldChange(before: SessionRecord, plan: PlannedStep, outcome: StepOutcome): number {
-    if (outcome.status !== 'APPLIED') return 0;
-    let delta = 0;
-    plan.refs.forEach(({ rg, role }, i) => {
-      const money = (holds: { unit: string; amount: number }[] | undefined) =>
-        (holds ?? []).reduce((sum, h) => sum + (h.unit === 'money' ? h.amount : 0), 0);
-      if (role === 'reserve') delta += money(outcome.results[i]!.holds);
-      else if (role === 'settle' || role === 'release') delta -= money(before.groups[rg]?.holds);
-    });
-    return delta;
-  }
-
-  /** The rating groups whose reservation the step makes, and the operation (1-based) that makes it. */
-  function reserving(plan: PlannedStep): Map<string, number> {
-    const out = new Map<string, number>();
-    plan.refs.forEach(({ rg, role }, i) => role === 'reserve' && out.set(String(rg), i + 1));
-    return out;
-  }
-
-  /** What the step script is asked: the plan's operations, its answer and the session after it. */
-  function stepRequest(
-    k: Known,
-    phase: StepPhase,
-    req: SessionRequest,
-    ids: { fp: string; requestKey: string; subscription: string | undefined },
-    plan: PlannedStep,
-    json: string,
-  ): StepRequest {
-    const keeps = plan.keepsSession;
-    return {
-      stepId: `sess:${plan.answer.sessionId}#${phase === 'expire' ? 'x' : req.requestNumber}`,
-      fingerprint: ids.fp,
-      answer: json,
-      retentionSeconds: 2 * VALIDITY_SECONDS[k.state.tor]! + 86_400,
-      session: {
-        id: plan.answer.sessionId,
-        expectedVersion: k.version,
-        requestKey: ids.requestKey,
-        ...(phase === 'initiate' && keeps ? { info: infoOf(plan.state) } : {}),
-        state: keeps ? stateOf(plan.state, reserving(plan)) : '',
-        // The sweep's hint follows the Tcc deadline; the next request finds the account by the index,
-        // which lives as long as the session's record (renewed with it at every step).
-        ...(keeps ? { dueMs: plan.state.state === 'open' ? plan.state.expiresAtMs : null } : {}),
-        index: keeps,
-      },
-      ...(phase === 'initiate'
-        ? { expectSubject: k.state.subject, expectSubscription: ids.subscription }
-        : {}),
-      ops: plan.ops,
-      rated: plan.rated,
-      trail: plan.trail,
-    };
-  }
-
   /** What an applied step changes in this process: the metrics, the reservations' holds, the cache. */
   function applied(key: string, k: Known, phase: StepPhase, plan: PlannedStep, outcome: StepOutcome): void {
     if (outcome.status !== 'APPLIED') return;
@@ -302,26 +171,6 @@ export function createSessions(deps: SessionDeps) {
     });
     if (plan.keepsSession)
       remember(key, { accountId: k.accountId, version: outcome.version, state: plan.state });
-  }
-
-  /** The error of a request the session's stored answers refuse. */
-  function refusedRequest(
-    sessionId: string,
-    phase: StepPhase,
-    req: SessionRequest,
-    outcome: StepOutcome,
-  ): SessionError {
-    if (outcome.status === 'TOO_OLD')
-      return new SessionError(
-        'REQUEST_TOO_OLD',
-        `requestNumber ${req.requestNumber} is not newer than ${outcome.newestDropped}, whose answer the session no longer keeps (it keeps the last ${KEPT_ANSWERS}): it is refused, never charged twice`,
-      );
-    if (phase === 'initiate')
-      return new SessionError('SESSION_EXISTS', `session ${sessionId} was opened with a different request`);
-    return new SessionError(
-      'REQUEST_CONFLICT',
-      `requestNumber ${req.requestNumber} was already processed with a different body`,
-    );
   }
 
   /**
@@ -421,7 +270,7 @@ export function createSessions(deps: SessionDeps) {
           break;
         }
         case 'DEVIATED':
-          await learn(k.state, plan, outcome, d, req);
+          await learn({ balances: deps.balances, now: deps.now, rate }, k.state, plan, outcome, d, req);
           break;
       }
     }
