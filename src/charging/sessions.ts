@@ -2,9 +2,9 @@
  * Charging sessions (Diameter CCR-I/U/T, SCUR). Each request is one charging step: planned here
  * (session-plan.ts: what to settle, release and reserve, the session after it, the answer and the
  * records; session-request.ts: the step as the script is asked it; session-learn.ts: what the
- * balances said, as decisions for the next plan) and applied by one atomic script, which also stores the answer — so a retry or a late
- * original gets the first answer byte for byte and moves no money twice, and a crash leaves either
- * all of a request or none of it. When the balances disagree with the plan (short of credit, barred,
+ * balances said, as decisions for the next plan) and applied by one atomic script, which also
+ * stores the answer — so a retry or a late original gets the first answer byte for byte and moves
+ * no money twice, and a crash leaves either all of a request or none of it. When the balances disagree with the plan (short of credit, barred,
  * bundles covering part), the step is planned again with what they said.
  *
  * Sessions are remembered per process (state and version): a request costs one round trip. The
