@@ -65,6 +65,12 @@ export interface Config {
   embeddedPostgresPort: number;
   /** Billing runs: the scheduler's period (BILLING_RUN_EVERY seconds, 0 = off), accounts per chunk, zero invoices. */
   billing: { runEverySeconds: number; chunk: number; zeroInvoices: boolean };
+  /**
+   * Webhooks (docs/EVENTS.md): the key sealing endpoint secrets (WEBHOOK_SECRET_KEY; else a dev key
+   * in DATA_DIR), http:// and private targets (off unless WEBHOOK_ALLOW_HTTP / WEBHOOK_ALLOW_PRIVATE),
+   * the answer time per attempt.
+   */
+  webhooks: { secretKey: string | undefined; allowHttp: boolean; allowPrivate: boolean; timeoutMs: number };
 }
 
 /** Where a Redis Cluster is reached: some of its nodes (the client learns the rest), auth and TLS. */
@@ -97,6 +103,13 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number
   if (!Number.isInteger(n) || n < min || n > max)
     throw new ConfigError(`${name} must be a whole number in ${min}..${max}, got "${raw}"`);
   return n;
+}
+
+function flag(env: NodeJS.ProcessEnv, name: string): boolean {
+  const raw = env[name] ?? '';
+  if (!['', '0', '1', 'true', 'false'].includes(raw))
+    throw new ConfigError(`${name} must be true or false, got "${raw}"`);
+  return raw === '1' || raw === 'true';
 }
 
 function parseKeys(raw: string, source: string): ApiKey[] {
@@ -211,6 +224,12 @@ export function loadConfig(env: NodeJS.ProcessEnv, readFile: (path: string) => s
       runEverySeconds: int(env, 'BILLING_RUN_EVERY', 3600, 0, 31_536_000),
       chunk: int(env, 'BILLING_CHUNK', 1000, 1, 100_000),
       zeroInvoices: env.BILLING_ZERO_INVOICES === 'true',
+    },
+    webhooks: {
+      secretKey: env.WEBHOOK_SECRET_KEY || undefined,
+      allowHttp: flag(env, 'WEBHOOK_ALLOW_HTTP'),
+      allowPrivate: flag(env, 'WEBHOOK_ALLOW_PRIVATE'),
+      timeoutMs: int(env, 'WEBHOOK_TIMEOUT_MS', 10_000, 100, 60_000),
     },
     cdrMaxLineBytes: int(env, 'CDR_MAX_LINE_BYTES', 65_536, 1024, 16 << 20),
     cdrUploadMaxBytes: int(env, 'CDR_UPLOAD_MAX_BYTES', 1 << 30, 1, 2 ** 50),

@@ -10,6 +10,7 @@ import { createSessions } from './charging/sessions.js';
 import { ConfigError, loadConfig } from './config.js';
 import { buildApp } from './http/app.js';
 import { runEvery } from './infra/periodic.js';
+import { webhookEngine } from './webhooks/engine.js';
 import { postgresFor, redisFor } from './infra/connect.js';
 import { checkRedisReady } from './infra/redis.js';
 import { handleUncaught } from './infra/uncaught.js';
@@ -106,6 +107,7 @@ async function main(): Promise<void> {
     renew: (tenant, asOfMs) =>
       renewDue({ pool: pgHandle.pool, schema, balances, now: Date.now }, tenant, asOfMs),
   };
+  const webhooks = webhookEngine(pgHandle.pool, schema, config);
   const app = await buildApp({
     plans: { pool: pgHandle.pool, schema, balances, now: Date.now },
     billingRuns,
@@ -116,6 +118,7 @@ async function main(): Promise<void> {
     sessions,
     directory,
     history: { pool: pgHandle.pool, schema },
+    webhooks: webhooks.deps,
     documents: { pool: pgHandle.pool, schema, pdf: pdfRenderer },
     cdrJobs: {
       jobs: cdrJobs,
@@ -150,6 +153,8 @@ async function main(): Promise<void> {
     },
     app.log,
   );
+  // Account events go out to their webhook endpoints (docs/EVENTS.md).
+  webhooks.start(app.log);
   // Sessions whose time has come are closed by their sweep hints (a session's reservations go with
   // it; a reservation past its expiry is released by the next step on its account).
   const stopSweep = runEvery({
@@ -189,6 +194,7 @@ async function main(): Promise<void> {
       if (err) app.log.error({ err }, 'shutting down after an error');
       await app.close(); // finishes requests in flight
       await stopSweep();
+      await webhooks.stop();
       await stopRecovery();
       await stopBilling();
       await cdrJobs.close(); // a job cut short would only be resumed; let the ones in flight finish

@@ -37,6 +37,9 @@ import { invoiceRoutes } from './routes/invoices.js';
 import { creditNoteRoutes } from './routes/credit-notes.js';
 import { invoiceSeriesRoutes } from './routes/invoice-series.js';
 import type { DocumentRouteDeps } from './routes/document-service.js';
+import { webhookRoutes } from './routes/webhooks.js';
+import { accountEventRoutes } from './routes/account-events.js';
+import type { WebhookDeps } from '../webhooks/deps.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -63,6 +66,8 @@ export interface AppDeps {
   billingRuns?: RunDeps;
   /** Plans, assignments, billing profiles, taxes and coupons (billing, optional). */
   plans?: PlansDeps;
+  /** Webhook endpoints and the account events pull API (billing, optional). */
+  webhooks?: WebhookDeps;
   health: { redis: Pingable; postgres?: Pingable };
   /** Past these, a request is answered 503 UNAVAILABLE (src/http/deadline.ts); none if unset. */
   deadlines?: Deadlines;
@@ -132,6 +137,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   if (deps.history) historyRoutes(app, deps.history);
   if (deps.cdrJobs) cdrJobRoutes(app, deps.cdrJobs);
   if (deps.billingRuns) billingRunRoutes(app, deps.billingRuns);
+  if (deps.webhooks) {
+    webhookRoutes(app, deps.webhooks);
+    accountEventRoutes(app, deps.webhooks);
+  }
   if (deps.plans) {
     planRoutes(app, deps.plans);
     billingProfileRoutes(app, deps.plans);

@@ -111,6 +111,14 @@ export const ERRORS = {
   COUPON_EXPIRED: { status: 422, title: 'The coupon has expired', diameter: 5012 },
   COUPON_EXHAUSTED: { status: 422, title: 'The coupon was redeemed as often as it may be', diameter: 5012 },
   COUPON_ALREADY_REDEEMED: { status: 409, title: 'The account already redeemed this coupon', diameter: 5012 },
+  UNKNOWN_EVENT_TYPE: { status: 400, title: 'No such account event type', diameter: 5004 },
+  INVALID_ENDPOINT: {
+    status: 422,
+    title: 'The webhook URL is not allowed (scheme, host or private address)',
+    diameter: 5004,
+  },
+  WEBHOOK_NOT_FOUND: { status: 404, title: 'No such webhook endpoint', diameter: 5002 },
+  EVENT_NOT_FOUND: { status: 404, title: 'No such account event', diameter: 5002 },
   INTERNAL: { status: 500, title: 'Internal error', diameter: 5012 },
 } as const;
 

@@ -11,6 +11,7 @@ import { ensureJobsSchema } from '../cdr/jobs.js';
 import { ensureCdrSchema } from '../cdr/store.js';
 import { underSchemaLock } from './migrate.js';
 import { ensureRecordsSchema } from './records.js';
+import { ensureWebhooksSchema } from '../webhooks/schema.js';
 
 export function ensureEngineSchema(pool: Pool, schema: string): Promise<void> {
   return underSchemaLock(pool, schema, async () => {
@@ -19,6 +20,7 @@ export function ensureEngineSchema(pool: Pool, schema: string): Promise<void> {
     await ensureCdrSchema(pool, schema);
     await ensureJobsSchema(pool, schema);
     await ensureDocumentsSchema(pool, schema);
+    await ensureWebhooksSchema(pool, schema); // after the documents: it adds to their events table
     await ensureRunSchema(pool, schema);
     await ensurePlansSchema(pool, schema);
   });

@@ -11,12 +11,14 @@ import type { RunDeps } from '../../src/billing/run/run.js';
 import type { PlansDeps } from '../../src/billing/plans/db.js';
 import type { DocumentRouteDeps } from '../../src/http/routes/document-service.js';
 import type { RedisClient } from '../../src/infra/redis.js';
+import type { WebhookDeps } from '../../src/webhooks/deps.js';
 
 export async function testApp(opts: {
   history?: History;
   cdrJobs?: { jobs: CdrJobs; uploadDir: string };
   billingRuns?: RunDeps;
   documents?: DocumentRouteDeps;
+  webhooks?: WebhookDeps;
   plans?: { pool: PlansDeps['pool']; schema: string };
   redis: RedisClient;
   prefix: string;
@@ -52,6 +54,7 @@ export async function testApp(opts: {
     ...(opts.cdrJobs ? { cdrJobs: opts.cdrJobs } : {}),
     ...(opts.billingRuns ? { billingRuns: opts.billingRuns } : {}),
     ...(opts.documents ? { documents: opts.documents } : {}),
+    ...(opts.webhooks ? { webhooks: opts.webhooks } : {}),
     ...(opts.plans ? { plans: { ...opts.plans, balances, now } } : {}),
     health: { redis: opts.redis },
   });
