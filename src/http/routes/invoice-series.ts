@@ -11,6 +11,9 @@ import { AppError } from '../errors.js';
 import { Reference } from './account-schemas.js';
 import { assertDates, writeOnce, type DocumentRouteDeps } from './document-service.js';
 
+/** How long an export may stream before it is cut. */
+const EXPORT_DEADLINE_MS = 10 * 60_000;
+
 const Code = Type.String({ minLength: 1, maxLength: 32, pattern: '^[A-Za-z0-9_-]+$' });
 const DateText = Type.String({ pattern: '^\\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\\d|3[01])$', maxLength: 10 });
 const SeriesBody = Type.Object(
@@ -55,6 +58,8 @@ export function invoiceSeriesRoutes(app: FastifyInstance, deps: DocumentRouteDep
     '/v1/invoices/export',
     {
       config: billing,
+      // A year of documents streams for longer than the provisioning deadline (which would cut it).
+      handlerTimeout: EXPORT_DEADLINE_MS,
       schema: {
         summary:
           'Accounting export: one row per line of every document issued from `from` to `to` (inclusive)',
