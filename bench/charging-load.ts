@@ -4,14 +4,15 @@
  * HTTP and reports requests/s and p50/p99/p999.
  *
  *   npm run bench:charging [-- --seconds 10 --connections 64 --accounts 2000]
+ *   REDIS_CLUSTER_NODES=127.0.0.1:8310,… npm run bench:charging -- --engines 2   (engines on a Cluster)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Redis } from 'ioredis';
 import { createBalanceStore } from '../src/balances/store.js';
 import { calibrate } from './lib/calibrate.js';
+import { benchRedis, cost, costLine, deleteUnder } from './lib/engines.js';
 import { quantile, runLoad } from './lib/http-load.js';
 
 const { values } = parseArgs({
@@ -127,7 +128,8 @@ async function waitFor(url: string): Promise<void> {
 async function main(): Promise<void> {
   if (values.load) return load();
   const prefix = `bench-${randomBytes(3).toString('hex')}:`;
-  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { enableAutoPipelining: true });
+  // A Cluster when REDIS_CLUSTER_NODES names one (as the engines read it), else REDIS_URL or 6379.
+  const redis = benchRedis();
   const store = createBalanceStore({ redis, keyPrefix: prefix });
   console.log(`calib ${calibrate()} Miter/s`);
   process.stderr.write(`funding ${ACCOUNTS} accounts...\n`);
@@ -177,6 +179,7 @@ async function main(): Promise<void> {
   try {
     for (let i = 0; i < engines.length; i++) await waitFor(`http://127.0.0.1:${PORT + i}/health/ready`);
     for (const e of engines) e.kill('SIGWINCH'); // the loop probe counts from here
+    const costBefore = await cost(redis, engines);
     process.stderr.write(`load: ${values.connections} connections for ${values.seconds} s...\n`);
     const out = await new Promise<string>((resolve, reject) => {
       const child = spawn(
@@ -203,6 +206,7 @@ async function main(): Promise<void> {
       child.stdout.on('data', (c: Buffer) => (s += c.toString()));
       child.on('exit', (code) => (code === 0 ? resolve(s) : reject(new Error(`load exited ${code}`))));
     });
+    const costAfter = await cost(redis, engines);
     const r = JSON.parse(out) as {
       requests: number;
       failed: number;
@@ -217,18 +221,14 @@ async function main(): Promise<void> {
     console.log(
       `| ${values.connections} connections | ${r.rps.toLocaleString('en')} req/s | p50 ${r.p50} ms | p99 ${r.p99} ms | p999 ${r.p999} ms | ${r.failed} failed of ${r.requests} |`,
     );
+    console.log(costLine(costBefore, costAfter, r.requests, Number(values.seconds)));
   } finally {
     for (const e of engines) e.kill('SIGTERM');
     // The loop probe's last words; an engine already gone has none.
     await Promise.all(
       engines.map((e) => (e.exitCode === null ? new Promise((ok) => e.once('exit', ok)) : null)),
     );
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 5000);
-      if (keys.length) await redis.unlink(...keys);
-      cursor = next;
-    } while (cursor !== '0');
+    await deleteUnder(redis, prefix); // every master's keys, on a Cluster
     await redis.quit();
   }
 }
