@@ -58,7 +58,26 @@ export interface RunSummary {
   dryRun: boolean;
   status: 'done' | 'failed';
   counters: RunCounters;
+  /** Milliseconds spent in each step (all chunks), for benchmarks and operators. */
+  timing: StepTiming;
   error?: string;
+}
+
+export interface StepTiming {
+  renew: number;
+  close: number;
+  draft: number;
+  finalize: number;
+}
+
+/** Runs a step and adds its wall time to the step's total. */
+async function step<T>(timing: StepTiming, name: keyof StepTiming, fn: () => Promise<T>): Promise<T> {
+  const t = performance.now();
+  try {
+    return await fn();
+  } finally {
+    timing[name] += performance.now() - t;
+  }
 }
 
 export class RunInProgressError extends Error {
@@ -122,6 +141,7 @@ async function runChunks(
   req: RunRequest,
   runId: string,
   counters: RunCounters,
+  timing: StepTiming,
 ): Promise<void> {
   const dryRun = req.dryRun === true;
   const ctx: DraftContext = {
@@ -145,13 +165,13 @@ async function runChunks(
       counters,
     };
     if (!dryRun) {
-      await closeStep(deps, job);
+      await step(timing, 'close', () => closeStep(deps, job));
       faultPoint('close', n);
     }
-    await draftStep(deps, job, ctx, dryRun);
+    await step(timing, 'draft', () => draftStep(deps, job, ctx, dryRun));
     if (!dryRun) faultPoint('draft', n);
     if (!dryRun && req.finalize !== false) {
-      await finalizeStep(deps, job);
+      await step(timing, 'finalize', () => finalizeStep(deps, job));
       faultPoint('finalize', n);
     }
     done += chunk.length;
@@ -180,14 +200,15 @@ export async function startRun(
   }
   const done = (async (): Promise<RunSummary> => {
     const counters = zeroCounters();
-    const summary = { runId, tenant: req.tenant, asOf: req.asOf.toISOString(), dryRun, counters };
+    const timing: StepTiming = { renew: 0, close: 0, draft: 0, finalize: 0 };
+    const summary = { runId, tenant: req.tenant, asOf: req.asOf.toISOString(), dryRun, counters, timing };
     try {
       if (!dryRun) {
         deps.onProgress?.({ step: 'renew', accountsDone: 0, accountsTotal: 0 });
-        await renewStep(deps, req, counters);
+        await step(timing, 'renew', () => renewStep(deps, req, counters));
         faultPoint('renew');
       }
-      await runChunks(deps, req, runId, counters);
+      await runChunks(deps, req, runId, counters, timing);
       await closeRun(deps.pool, deps.schema, runId, 'done', counters);
       return { ...summary, status: 'done' };
     } catch (err) {

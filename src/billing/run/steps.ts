@@ -84,29 +84,67 @@ export async function dueBills(
   return bills;
 }
 
+interface PeriodUpdate {
+  accountId: string;
+  seq: number;
+  status: 'drafted' | 'skipped';
+  cutoffAt: string;
+  invoiceId: string | null;
+  reason: string | null;
+}
+
+/** The chunk's bill periods drafted or skipped, in one statement. */
+async function updatePeriods(
+  db: PoolClient,
+  schema: string,
+  tenant: string,
+  ps: PeriodUpdate[],
+): Promise<void> {
+  if (ps.length === 0) return;
+  await db.query(
+    `UPDATE ${checkSchema(schema)}.bill_periods p SET status = x.status, cutoff_at = x.cutoff_at, invoice_id = x.invoice_id,
+            skip_reason = x.reason
+       FROM unnest($2::text[], $3::int[], $4::text[], $5::timestamptz[], $6::uuid[], $7::text[])
+         AS x(account_id, seq, status, cutoff_at, invoice_id, reason)
+      WHERE p.tenant = $1 AND p.account_id = x.account_id AND p.seq = x.seq`,
+    [
+      tenant,
+      ps.map((x) => x.accountId),
+      ps.map((x) => x.seq),
+      ps.map((x) => x.status),
+      ps.map((x) => x.cutoffAt),
+      ps.map((x) => x.invoiceId),
+      ps.map((x) => x.reason),
+    ],
+  );
+}
+
 async function writeOutcome(
   snapshot: PoolClient,
   schema: string,
   job: ChunkJob,
   o: DraftOutcome,
   ctx: DraftContext,
+  periods: PeriodUpdate[],
 ): Promise<RunItem> {
   const { bill } = o;
   const a = bill.account;
-  const s = checkSchema(schema);
-  const setPeriod = (status: string, invoiceId: string | null, reason: string | null) =>
-    snapshot.query(
-      `UPDATE ${s}.bill_periods SET status = $4, cutoff_at = $5::timestamptz, invoice_id = $6, skip_reason = $7
-        WHERE tenant = $1 AND account_id = $2 AND seq = $3`,
-      [job.tenant, a.accountId, bill.seq, status, bill.cutoffAt, invoiceId, reason],
-    );
+  const setPeriod = (status: PeriodUpdate['status'], invoiceId: string | null, reason: string | null) =>
+    periods.push({
+      accountId: a.accountId,
+      seq: bill.seq,
+      status,
+      cutoffAt: bill.cutoffAt,
+      invoiceId,
+      reason,
+    });
   if (o.kind === 'parked') {
     await park(snapshot, schema, job.tenant, a.accountId, o.code, o.message);
     job.counters.parked++;
     return { accountId: a.accountId, step: 'draft', outcome: 'parked', code: o.code, message: o.message };
   }
   if (o.kind === 'empty') {
-    await setPeriod('skipped', null, 'empty');
+    setPeriod('skipped', null, 'empty');
     job.counters.skipped++;
     return { accountId: a.accountId, step: 'draft', outcome: 'skipped', code: 'EMPTY' };
   }
@@ -126,7 +164,7 @@ async function writeOutcome(
     paymentTermsDays: a.paymentTermsDays,
     ...(a.series ? { series: a.series } : {}),
   });
-  await setPeriod('drafted', id, null);
+  setPeriod('drafted', id, null);
   job.counters.drafted++;
   return { accountId: a.accountId, step: 'draft', outcome: 'invoiced', invoiceId: id };
 }
@@ -155,7 +193,9 @@ export async function draftStep(
     const bills = await dueBills(cut.snapshot, d.schema, job.tenant, job.accounts, job.asOfMs, cut.cutoffAt);
     const outcomes = await draftBills(cut.snapshot, d.schema, job.tenant, bills, ctx);
     const items: RunItem[] = [];
-    for (const o of outcomes) items.push(await writeOutcome(cut.snapshot, d.schema, job, o, ctx));
+    const periods: PeriodUpdate[] = [];
+    for (const o of outcomes) items.push(await writeOutcome(cut.snapshot, d.schema, job, o, ctx, periods));
+    await updatePeriods(cut.snapshot, d.schema, job.tenant, periods);
     await writeItems(cut.snapshot, d.schema, job.runId, job.tenant, items);
     ok = !dryRun;
   } finally {
