@@ -100,10 +100,6 @@ export function createReplicaWait(redis: RedisClient, opts: ReplicaWaitOptions) 
     }
   }
 
-  // A Cluster with replicas: connect now, not on the first top-up.
-  if (opts.replicas > 0 && isCluster(redis) && redis.slots.some((s) => s && s.length > 1))
-    client().catch(() => undefined);
-
   return {
     /**
      * Sends `commands` (every key in `key`'s slot) and WAIT in one pipeline to the master of that
