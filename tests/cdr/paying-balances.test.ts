@@ -1,6 +1,6 @@
 /**
  * CDR files charge balances by the same rule as the charging API (docs/BALANCES.md): a national
- * bundle pays for a call whose rate destination is narrower.
+ * bundle pays for a call whose rate destination is narrower; generic units pay before money.
  */
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -66,5 +66,31 @@ describe('CDR charging', () => {
       (await balances.getAccount('acme', 'n1'))!.balances.map((b) => [b.id, b.value]),
     );
     expect(values).toEqual({ main: 5 * S, 'uk-mins': 510 * S });
+  });
+  it('generic units pay for a CDR before money, as they do for a charging event', async () => {
+    await balances.createAccount(
+      {
+        tenant: 'acme',
+        id: 'g1',
+        type: 'prepaid',
+        currency: 'GBP',
+        subject: 'g1',
+        subscriptions: [{ type: 'msisdn', value: '447700100002' }],
+      },
+      'open-g1',
+    );
+    await balances.addBalance('acme', 'g1', { id: 'main', unit: 'money', value: 5 * S }, 'main-g1');
+    await balances.addBalance('acme', 'g1', { id: 'any', unit: 'generic', value: 600 * S }, 'any-g1');
+    const file = join(dir, 'generic.csv');
+    await writeFile(
+      file,
+      'cdr_id,tenant,subscriber,category,service,destination,start_time,usage\n' +
+        'g1-1,acme,447700100002,call,voice,+447911123456,2026-11-20T10:00:00Z,90\n',
+    );
+    await importCdrFile({ balances, pool, schema, rating }, file, { fileId: 'generic' });
+    const values = Object.fromEntries(
+      (await balances.getAccount('acme', 'g1'))!.balances.map((b) => [b.id, b.value]),
+    );
+    expect(values).toEqual({ main: 5 * S, any: 510 * S });
   });
 });

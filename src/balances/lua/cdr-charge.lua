@@ -85,7 +85,8 @@ local function sum(list, acct, i)
   local units = {}
   for u in string.gmatch(ARGV[i + 1], '[^,]+') do units[u] = true end
   for _, b in ipairs(list) do
-    if (b.unit ~= 'money' and units[b.unit] and isActive(b)) or (b.unit == 'money' and restricted(b)) then
+    -- generic balances pay any unit's usage before money (CGRateS order), so they need the per-CDR plan
+    if (b.unit ~= 'money' and (units[b.unit] or b.unit == 'generic') and isActive(b)) or (b.unit == 'money' and restricted(b)) then
       return { 'EACH' }
     end
   end
