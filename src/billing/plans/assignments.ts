@@ -47,6 +47,10 @@ export interface AssignmentRow {
   coupon_codes: string[];
   reference: string;
   request_hash: string;
+  /** A change at period end (PATCH): the plan version and quantity the next renewal switches to. */
+  next_plan_code: string | null;
+  next_plan_version: number | null;
+  next_quantity: number | null;
 }
 
 /** A stable uuid for (tenant, reference): the same request always names the same assignment. */

@@ -110,6 +110,20 @@ async function setStatus(x: Ctx, fields: Record<string, unknown>): Promise<void>
   x.a = r.rows[0]!;
 }
 
+/** A change of plan made for the period end (PATCH) takes effect before the new period is charged. */
+async function switchPlan(x: Ctx): Promise<void> {
+  const { next_plan_code: code, next_plan_version: version, next_quantity: quantity } = x.a;
+  x.plan = await getPlan(x.c, x.deps.schema, x.a.tenant, code!, version ?? undefined);
+  await setStatus(x, {
+    plan_code: x.plan.code,
+    plan_version: x.plan.version,
+    quantity: quantity ?? x.a.quantity,
+    next_plan_code: null,
+    next_plan_version: null,
+    next_quantity: null,
+  });
+}
+
 /** Renews one assignment up to `asOf`, one period at a time; stops at a period it cannot pay. */
 async function renewOne(x: Ctx, asOf: number): Promise<void> {
   const grace = x.plan.body.graceDays * DAY_MS;
@@ -136,6 +150,7 @@ async function renewOne(x: Ctx, asOf: number): Promise<void> {
       return;
     }
     if (tried) return;
+    if (x.a.next_plan_code) await switchPlan(x);
     const end = periodEndAfter(clockOf(x.plan, x.profile, x.a.anchor_day), start);
     if (await chargePeriod(x, start, end)) {
       await setStatus(x, {

@@ -37,6 +37,8 @@ CREATE TABLE IF NOT EXISTS ${s}.account_plans (
   start_at timestamptz NOT NULL, end_at timestamptz NULL, current_period_start timestamptz NOT NULL,
   current_period_end timestamptz NOT NULL, anchor_day smallint NOT NULL, periods_renewed int NOT NULL DEFAULT 0,
   unpaid_since timestamptz NULL, coupon_codes text[] NOT NULL DEFAULT '{}', reference text NOT NULL,
+  next_plan_code text NULL, next_plan_version int NULL, next_quantity int NULL,
+  change_reference text NULL, change_hash text NULL,
   request_hash text NOT NULL, created_at timestamptz NOT NULL DEFAULT now(),
   updated_at timestamptz NOT NULL DEFAULT now(),
   UNIQUE (tenant, reference), UNIQUE (tenant, account_id, seq));
@@ -73,4 +75,8 @@ export async function ensurePlansSchema(pool: Pool, schema: string): Promise<voi
   const s = checkSchema(schema);
   await pool.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
   await pool.query(tables(s));
+  // Plan changes (PATCH) came after the first version of the table.
+  await pool.query(`ALTER TABLE ${s}.account_plans ADD COLUMN IF NOT EXISTS next_plan_code text NULL,
+    ADD COLUMN IF NOT EXISTS next_plan_version int NULL, ADD COLUMN IF NOT EXISTS next_quantity int NULL,
+    ADD COLUMN IF NOT EXISTS change_reference text NULL, ADD COLUMN IF NOT EXISTS change_hash text NULL`);
 }

@@ -15,6 +15,7 @@ import {
   type AssignmentRow,
 } from '../../billing/plans/assignments.js';
 import { getPlan, listPlans, putPlan } from '../../billing/plans/catalog.js';
+import { changeAssignment } from '../../billing/plans/changes.js';
 import { formatMoney } from '../../billing/core/currency.js';
 import type { PlansDeps } from '../../billing/plans/db.js';
 import { assertOwnAccount } from '../auth.js';
@@ -29,6 +30,22 @@ const Assign = Type.Object(
     quantity: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
     startAt: Type.Optional(Type.String({ format: 'date-time', maxLength: 40 })),
     coupons: Type.Optional(Type.Array(Code, { maxItems: 8, uniqueItems: true })),
+    reference: Reference,
+  },
+  { additionalProperties: false },
+);
+
+const AssignmentParams = Type.Object({
+  accountId: Id,
+  assignmentId: Type.String({ format: 'uuid', maxLength: 36 }),
+});
+
+const Change = Type.Object(
+  {
+    plan: Type.Optional(Code),
+    version: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
+    quantity: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+    effective: Type.Union([Type.Literal('now'), Type.Literal('period_end')]),
     reference: Reference,
   },
   { additionalProperties: false },
@@ -165,6 +182,34 @@ export function planRoutes(app: FastifyInstance, deps: PlansDeps): void {
     },
   );
 
+  r.patch(
+    '/v1/accounts/:accountId/plans/:assignmentId',
+    {
+      config: billing,
+      schema: {
+        summary:
+          'Change plan or quantity now (unused fee credited, the rest charged, bundles replaced) or at period end',
+        tags: ['plans'],
+        params: AssignmentParams,
+        body: Change,
+      },
+    },
+    async (req, reply) => {
+      const { plan, version, quantity, effective, reference } = req.body;
+      const out = await planCall(() =>
+        changeAssignment(deps, tenant(req), req.params.accountId, req.params.assignmentId, {
+          ...(plan ? { plan } : {}),
+          ...(version ? { version } : {}),
+          ...(quantity ? { quantity } : {}),
+          effective,
+          reference,
+        }),
+      );
+      if (out.replayed) reply.header('Idempotent-Replayed', 'true');
+      return present(out.assignment);
+    },
+  );
+
   r.delete(
     '/v1/accounts/:accountId/plans/:assignmentId',
     {
@@ -172,7 +217,7 @@ export function planRoutes(app: FastifyInstance, deps: PlansDeps): void {
       schema: {
         summary: 'Cancel an assignment now (bundles removed) or at its period end',
         tags: ['plans'],
-        params: Type.Object({ accountId: Id, assignmentId: Type.String({ format: 'uuid', maxLength: 36 }) }),
+        params: AssignmentParams,
         querystring: Type.Object(
           {
             reference: Reference,

@@ -8,6 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createBalanceStore } from '../../../src/balances/store.js';
 import { assignPlan, listAssignments } from '../../../src/billing/plans/assignments.js';
 import { putPlan } from '../../../src/billing/plans/catalog.js';
+import { changeAssignment } from '../../../src/billing/plans/changes.js';
 import { renewDue, retryUnpaid } from '../../../src/billing/plans/renewals.js';
 import { ensurePlansSchema } from '../../../src/billing/plans/schema.js';
 import { putProfile } from '../../../src/billing/plans/profiles.js';
@@ -193,5 +194,50 @@ describe('postpaid renewal', () => {
     expect(await renewDue(deps, 't', clock, { accounts: ['pp'] })).toMatchObject({ renewed: 3 });
     expect(await renewDue(deps, 't', clock, { accounts: ['pp'] })).toMatchObject({ renewed: 0 });
     expect((await bal('pp')).main!.value).toBe(-GBP(75));
+  });
+});
+
+describe('plan changes', () => {
+  it('now: credits the unused fee, charges the new one for the rest, replaces the bundles prorated', async () => {
+    clock = P0;
+    await putPlan(pool, schema, 't', 'big', {
+      period: 'month',
+      prices: { GBP: '30.00' },
+      bundles: [{ id: 'data', unit: 'data', amount: 2 * GiB, renewal: 'reset' }],
+    });
+    await account('ch', 'prepaid', 40);
+    const { assignment } = await assignPlan(deps, 't', 'ch', {
+      plan: 'basic',
+      quantity: 1,
+      coupons: [],
+      reference: 'ch-1',
+    });
+    expect((await bal('ch')).main!.value).toBe(GBP(25));
+    // 16 November: 15 of 30 days left -> 7.50 back, 15.00 for big.
+    clock = Date.UTC(2026, 10, 16);
+    const req = { plan: 'big', effective: 'now' as const, reference: 'ch-up' };
+    const r = await changeAssignment(deps, 't', 'ch', assignment.id, req);
+    expect(r.assignment).toMatchObject({ plan_code: 'big', status: 'active' });
+    expect(await bal('ch')).toMatchObject({
+      main: { value: GBP(17.5) },
+      'plan.1.data': { value: GiB, expiryMs: P1 },
+    });
+    expect(await changeAssignment(deps, 't', 'ch', assignment.id, req)).toMatchObject({ replayed: true });
+    expect((await bal('ch')).main!.value).toBe(GBP(17.5));
+    // At period end: quantity 2 from the next renewal on.
+    await changeAssignment(deps, 't', 'ch', assignment.id, {
+      quantity: 2,
+      effective: 'period_end',
+      reference: 'ch-q',
+    });
+    await balances.credit('t', 'ch', { opId: 'topup:ch', balanceId: 'main', amount: GBP(100) });
+    clock = P1;
+    expect(await renewDue(deps, 't', P1, { accounts: ['ch'] })).toMatchObject({ renewed: 1 });
+    expect(await bal('ch')).toMatchObject({
+      main: { value: GBP(57.5) },
+      'plan.1.data': { value: 4 * GiB, expiryMs: P2 },
+    });
+    const [a] = await listAssignments(deps, 't', 'ch');
+    expect(a).toMatchObject({ plan_code: 'big', quantity: 2, next_plan_code: null });
   });
 });

@@ -17,6 +17,7 @@ const { redis, prefix } = testRedis();
 const { pool, schema } = testPostgres();
 const clock = Date.UTC(2026, 10, 17);
 let app: FastifyInstance;
+let aliceAssignment = '';
 
 const KEYS: ApiKey[] = ['acme', 'globex'].flatMap((tenant): ApiKey[] => [
   { key: `${tenant}-billing`, role: 'billing', tenant },
@@ -191,6 +192,7 @@ describe('E.6 #20: bad input answers its own cause and changes nothing', () => {
       maxRedemptions: 1,
     });
     await acme('POST', '/v1/accounts/bob/coupons', { code: 'ONE', reference: 'bob-one' });
+    aliceAssignment = (await acme('GET', '/v1/accounts/alice/plans')).json().assignments[0].id;
     await acme('POST', '/v1/accounts/alice/coupons', { code: 'TEN', reference: 'alice-ten-again' }).then(
       (r) => expect(r.statusCode).toBe(409),
     );
@@ -377,6 +379,14 @@ describe('E.6 #20: bad input answers its own cause and changes nothing', () => {
       'COUPON_ALREADY_REDEEMED',
     ],
     [
+      'a change of an assignment that ends',
+      'PATCH',
+      '/v1/accounts/alice/plans/ALICE',
+      { quantity: 2, effective: 'now', reference: 'p1' },
+      409,
+      'ASSIGNMENT_NOT_ACTIVE',
+    ],
+    [
       'an unknown assignment',
       'DELETE',
       `/v1/accounts/bob/plans/${uuid}?reference=d1`,
@@ -387,7 +397,7 @@ describe('E.6 #20: bad input answers its own cause and changes nothing', () => {
   ] as const)('%s', async (_name, method, url, body, status, cause) => {
     const pgBefore = await tables();
     const redisBefore = await dumpKeys(redis, prefix);
-    const res = await acme(method, url, body as object | undefined);
+    const res = await acme(method, url.replace('ALICE', aliceAssignment), body as object | undefined);
     expect(res.statusCode, res.body).toBe(status);
     expect(res.headers['content-type']).toContain('application/problem+json');
     expect(res.json().cause).toBe(cause);

@@ -1,0 +1,186 @@
+/**
+ * A change of plan or quantity on an assignment (PATCH). `period_end`: the next renewal switches to
+ * the new plan version and quantity (nothing is charged now). `now`: the unused part of the current
+ * period's fee is credited and the new plan's fee for the rest of the period charged (both prorated
+ * by local days), as one Redis movement of the difference (a debit under `fee:{assignmentId}:{nowIso}`,
+ * or a refund to the account's first money balance); the old bundles are taken off and the new ones
+ * granted for the rest of the period. The last change's reference answers a retry.
+ */
+import type { PoolClient } from 'pg';
+import { prorate } from '../core/proration.js';
+import { localDaysBetween } from '../core/proration.js';
+import { planPeriodStart } from '../core/periods.js';
+import { clockOf, priceOf, type AssignmentRow } from './assignments.js';
+import { getPlan, markInUse, type PlanVersion } from './catalog.js';
+import { debitFee, insertCharges, settleCharges, type NewCharge } from './charges.js';
+import { inTransaction, requestHash, type PlansDeps } from './db.js';
+import { PlansError } from './errors.js';
+import { grantBundles, removeBundles } from './plan-bundles.js';
+import { isoOf } from './plan-periods.js';
+import { ensureProfile, type BillingProfile } from './profiles.js';
+
+export interface ChangeRequest {
+  plan?: string;
+  version?: number;
+  quantity?: number;
+  effective: 'now' | 'period_end';
+  reference: string;
+}
+
+async function lockAssignment(c: PoolClient, schema: string, tenant: string, accountId: string, id: string) {
+  const r = await c.query<AssignmentRow & { change_reference: string | null; change_hash: string | null }>(
+    `SELECT * FROM ${schema}.account_plans WHERE tenant = $1 AND account_id = $2 AND id::text = $3 FOR UPDATE`,
+    [tenant, accountId, id],
+  );
+  if (!r.rows[0]) throw new PlansError('ASSIGNMENT_NOT_FOUND', `no assignment ${id} on ${accountId}`);
+  return r.rows[0];
+}
+
+/** The old fee's unused part as a credit and the new fee for the rest of the period. */
+function swapLines(
+  a: AssignmentRow,
+  from: PlanVersion,
+  to: PlanVersion,
+  quantity: number,
+  profile: BillingProfile,
+  nowMs: number,
+  reference: string,
+): NewCharge[] {
+  const end = a.current_period_end.getTime();
+  const clock = clockOf(from, profile, a.anchor_day);
+  const whole = planPeriodStart(end, clock.period, clock.count, clock.anchorDay, clock.zone);
+  const left = localDaysBetween(nowMs, end, profile.timezone);
+  const total = localDaysBetween(whole, end, profile.timezone);
+  const base = { currency: profile.currency, serviceStart: nowMs, serviceEnd: end, accountPlanId: a.id };
+  return [
+    {
+      ...base,
+      opId: `credit:${a.id}:${reference}`,
+      kind: 'adjustment',
+      quantity: a.quantity,
+      taxCode: from.body.taxCode,
+      amountNano: -prorate(priceOf(from, profile.currency), a.quantity, left, total),
+      description: `${from.code} unused ${left}/${total} days`,
+    },
+    {
+      ...base,
+      opId: `fee:${a.id}:${isoOf(nowMs)}`,
+      kind: 'proration',
+      quantity,
+      taxCode: to.body.taxCode,
+      amountNano: prorate(priceOf(to, profile.currency), quantity, left, total),
+      description: `${to.code} ${left}/${total} days`,
+    },
+  ];
+}
+
+async function moveMoney(
+  deps: PlansDeps,
+  a: AssignmentRow,
+  net: bigint,
+  nowMs: number,
+  force: boolean,
+  reference: string,
+) {
+  if (net >= 0n)
+    return debitFee(deps.balances, a.tenant, a.account_id, `fee:${a.id}:${isoOf(nowMs)}`, net, force);
+  const view = await deps.balances.getAccount(a.tenant, a.account_id);
+  const money = view?.balances
+    .filter((b) => b.unit === 'money' && b.scope === 'a')
+    .sort((x, y) => y.weight - x.weight || x.id.localeCompare(y.id))[0];
+  if (!money) return { code: 'BALANCE_NOT_FOUND' };
+  const r = await deps.balances.credit(a.tenant, a.account_id, {
+    opId: `credit:${a.id}:${reference}`,
+    balanceId: money.id,
+    amount: Number(-net),
+    kind: 'refund',
+  });
+  return { code: r.code };
+}
+
+export async function changeAssignment(
+  deps: PlansDeps,
+  tenant: string,
+  accountId: string,
+  id: string,
+  req: ChangeRequest,
+): Promise<{ assignment: AssignmentRow; replayed: boolean }> {
+  const { schema } = deps;
+  const hash = requestHash({ accountId, id, ...req });
+  return inTransaction(deps.pool, async (c) => {
+    const a = await lockAssignment(c, schema, tenant, accountId, id);
+    if (a.change_reference === req.reference) {
+      if (a.change_hash !== hash)
+        throw new PlansError('CONFLICT', `reference ${req.reference} was used for another change`);
+      return { assignment: a, replayed: true };
+    }
+    if (a.status !== 'active' || (a.end_at && a.end_at <= a.current_period_end))
+      throw new PlansError(
+        'ASSIGNMENT_NOT_ACTIVE',
+        `assignment ${id} is ${a.status}${a.end_at ? ' and ends' : ''}`,
+      );
+    const profile = await ensureProfile(c, deps, tenant, accountId);
+    const from = await getPlan(c, schema, tenant, a.plan_code, a.plan_version);
+    const to = await getPlan(
+      c,
+      schema,
+      tenant,
+      req.plan ?? a.plan_code,
+      req.plan || req.version ? req.version : a.plan_version,
+    );
+    priceOf(to, profile.currency);
+    const quantity = req.quantity ?? a.quantity;
+    const mark = { change_reference: req.reference, change_hash: hash };
+    if (req.effective === 'period_end') {
+      const u = await c.query<AssignmentRow>(
+        `UPDATE ${schema}.account_plans SET next_plan_code = $2, next_plan_version = $3, next_quantity = $4,
+           change_reference = $5, change_hash = $6, updated_at = now() WHERE id = $1 RETURNING *`,
+        [a.id, to.code, to.version, quantity, mark.change_reference, mark.change_hash],
+      );
+      await markInUse(c, schema, tenant, to);
+      return { assignment: u.rows[0]!, replayed: false };
+    }
+    const nowMs = deps.now();
+    const lines = swapLines(a, from, to, quantity, profile, nowMs, req.reference);
+    await insertCharges(c, schema, tenant, accountId, lines);
+    const net = lines.reduce((s, l) => s + l.amountNano, 0n);
+    const force = profile.accountType === 'postpaid' || to.body.onInsufficientFunds === 'allow_negative';
+    const moved = await moveMoney(deps, a, net, nowMs, force, req.reference);
+    if (moved.code === 'INSUFFICIENT')
+      throw new PlansError('INSUFFICIENT_CREDIT', `the account cannot pay ${to.code}`);
+    if (moved.code !== 'OK') throw new PlansError('CONFLICT', `the change was refused: ${moved.code}`);
+    await removeBundles(deps.balances, { tenant, accountId, id: a.id, seq: a.seq }, nowMs);
+    const end = a.current_period_end.getTime();
+    const clock = clockOf(to, profile, a.anchor_day);
+    const whole = planPeriodStart(end, clock.period, clock.count, clock.anchorDay, clock.zone);
+    const period = {
+      start: nowMs,
+      end,
+      activeDays: localDaysBetween(nowMs, end, profile.timezone),
+      periodDays: localDaysBetween(whole, end, profile.timezone),
+    };
+    const reset = { ...to.body, bundles: to.body.bundles.map((b) => ({ ...b, renewal: 'reset' as const })) };
+    await grantBundles(
+      deps.balances,
+      { tenant, accountId, id: a.id, seq: a.seq, quantity },
+      reset,
+      clock,
+      period,
+      a.periods_renewed,
+    );
+    await settleCharges(
+      c,
+      schema,
+      tenant,
+      lines.map((l) => l.opId),
+      { status: 'applied' },
+    );
+    await markInUse(c, schema, tenant, to);
+    const u = await c.query<AssignmentRow>(
+      `UPDATE ${schema}.account_plans SET plan_code = $2, plan_version = $3, quantity = $4, change_reference = $5,
+         change_hash = $6, updated_at = now() WHERE id = $1 RETURNING *`,
+      [a.id, to.code, to.version, quantity, mark.change_reference, mark.change_hash],
+    );
+    return { assignment: u.rows[0]!, replayed: false };
+  });
+}
