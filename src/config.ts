@@ -193,6 +193,20 @@ function redisCluster(env: NodeJS.ProcessEnv): RedisClusterConfig | undefined {
   };
 }
 
+/**
+ * A WAIT must end before the command timeout cuts it short (a 503 that could have been a 200):
+ * by default a second, or half the command timeout if that is shorter.
+ */
+function redisWait(env: NodeJS.ProcessEnv): Config['redisWait'] {
+  const commandMs = int(env, 'REDIS_COMMAND_TIMEOUT_MS', 5000, 50, 600_000);
+  const timeoutMs = int(env, 'REDIS_WAIT_TIMEOUT_MS', Math.min(1000, Math.floor(commandMs / 2)), 1, 60_000);
+  if (timeoutMs >= commandMs)
+    throw new ConfigError(
+      `REDIS_WAIT_TIMEOUT_MS (${timeoutMs}) must be below REDIS_COMMAND_TIMEOUT_MS (${commandMs})`,
+    );
+  return { replicas: int(env, 'REDIS_WAIT_REPLICAS', 1, 0, 16), timeoutMs };
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv, readFile: (path: string) => string = () => ''): Config {
   const keysRaw = env.API_KEYS ?? (env.API_KEYS_FILE ? readFile(env.API_KEYS_FILE) : undefined);
   const apiKeys = keysRaw ? parseKeys(keysRaw, env.API_KEYS ? 'API_KEYS' : 'API_KEYS_FILE') : DEMO_KEYS;
@@ -236,10 +250,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, readFile: (path: string) => s
     requestDeadlineMs: int(env, 'REQUEST_DEADLINE_MS', 1000, 50, 60_000),
     provisioningDeadlineMs: int(env, 'PROVISIONING_DEADLINE_MS', 5000, 50, 600_000),
     redisCommandTimeoutMs: int(env, 'REDIS_COMMAND_TIMEOUT_MS', 5000, 50, 600_000),
-    redisWait: {
-      replicas: int(env, 'REDIS_WAIT_REPLICAS', 1, 0, 16),
-      timeoutMs: int(env, 'REDIS_WAIT_TIMEOUT_MS', 1000, 1, 60_000),
-    },
+    redisWait: redisWait(env),
     localRedisPort: int(env, 'LOCAL_REDIS_PORT', 6379, 0, 65535),
     localPostgresPort: int(env, 'LOCAL_POSTGRES_PORT', 5432, 0, 65535),
     embeddedPostgresPort: int(env, 'EMBEDDED_POSTGRES_PORT', 5441, 1, 65535),

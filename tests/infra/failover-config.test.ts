@@ -11,6 +11,14 @@ describe('REDIS_WAIT_REPLICAS and REDIS_WAIT_TIMEOUT_MS', () => {
     });
   });
 
+  it('refuses a wait as long as a Redis command may take', () => {
+    expect(() => loadConfig({ REDIS_WAIT_TIMEOUT_MS: '5000' })).toThrow(/REDIS_COMMAND_TIMEOUT_MS/);
+    expect(loadConfig({ REDIS_COMMAND_TIMEOUT_MS: '600' }).redisWait.timeoutMs).toBe(300);
+    expect(
+      loadConfig({ REDIS_WAIT_TIMEOUT_MS: '5000', REDIS_COMMAND_TIMEOUT_MS: '8000' }).redisWait.timeoutMs,
+    ).toBe(5000);
+  });
+
   it.each([
     ['REDIS_WAIT_REPLICAS', 'one'],
     ['REDIS_WAIT_REPLICAS', '-1'],
