@@ -5,8 +5,10 @@
  * balance carries the invoice's total exactly. Idempotent by its op id: a finalization rolled back
  * after the posting (or a rerun after a crash) replays it, the amount being the same.
  */
+import type { PoolClient } from 'pg';
 import type { BalanceStore } from '../../balances/store.js';
-import type { DocumentHooks, FinalizedInvoice } from '../documents/model.js';
+import type { DocumentHooks, FinalizedInvoice, IssuedCreditNote } from '../documents/model.js';
+import { checkSchema } from './schema.js';
 
 export class PostingError extends Error {
   constructor(
@@ -49,4 +51,37 @@ async function mainMoneyBalance(balances: BalanceStore, inv: FinalizedInvoice): 
   const money = view?.balances.find((b) => b.unit === 'money');
   if (!money) throw new PostingError('BALANCE_NOT_FOUND', `account ${inv.accountId} has no money balance`);
   return money.id;
+}
+
+/**
+ * The hooks for documents finalized, voided or credited through the API (not by a run): the account
+ * type is read in the document's transaction. A credit note that reduces what is due or credits the
+ * account gives its total back to the main money balance (op id `credit-note:{id}`).
+ */
+export function documentHooks(balances: BalanceStore, schema: string): DocumentHooks {
+  const postpaidOf = async (client: PoolClient, tenant: string, accountId: string) => {
+    const r = await client.query<{ t: string }>(
+      `SELECT account_type AS t FROM ${checkSchema(schema)}.billing_accounts WHERE tenant = $1 AND account_id = $2`,
+      [tenant, accountId],
+    );
+    return r.rows[0]?.t === 'postpaid';
+  };
+  return {
+    async postBalance(client, inv) {
+      if (!(await postpaidOf(client, inv.tenant, inv.accountId))) return;
+      await postpaidPosting(balances, new Set([inv.accountId])).postBalance!(client, inv);
+    },
+    async postCredit(client, note: IssuedCreditNote) {
+      if (note.effect === 'refund_record' || note.totalNano <= 0n) return;
+      if (!(await postpaidOf(client, note.tenant, note.accountId))) return;
+      const inv = { tenant: note.tenant, accountId: note.accountId } as FinalizedInvoice;
+      const r = await balances.credit(note.tenant, note.accountId, {
+        opId: `credit-note:${note.id}`,
+        balanceId: await mainMoneyBalance(balances, inv),
+        amount: Number(note.totalNano),
+        kind: 'adjust',
+      });
+      if (r.code !== 'OK') throw new PostingError(r.code, `credit-note:${note.id}: ${r.code}`);
+    },
+  };
 }
