@@ -26,6 +26,7 @@ import { openActiveTariff } from './tariffs/active.js';
 import type { RunDeps } from './billing/run/run.js';
 import { scheduledRuns } from './billing/run/scheduler.js';
 import { renewDue } from './billing/plans/renewals.js';
+import { documentHooks } from './billing/run/posting.js';
 
 async function main(): Promise<void> {
   const config = loadConfig(process.env, (p) => readFileSync(p, 'utf8'));
@@ -119,7 +120,8 @@ async function main(): Promise<void> {
     directory,
     history: { pool: pgHandle.pool, schema },
     webhooks: webhooks.deps,
-    documents: { pool: pgHandle.pool, schema, pdf: pdfRenderer },
+    payments: { pool: pgHandle.pool, schema, balances },
+    documents: { pool: pgHandle.pool, schema, pdf: pdfRenderer, hooks: documentHooks(balances, schema) },
     cdrJobs: {
       jobs: cdrJobs,
       uploadDir: `${config.dataDir}/cdr-uploads`,
