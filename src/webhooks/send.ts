@@ -51,7 +51,6 @@ export function createSender(policy: TargetPolicy, timeoutMs: number, maxSockets
           'content-type': 'application/json',
           'content-length': Buffer.byteLength(a.body),
         },
-        timeout: timeoutMs,
       });
       const timer = setTimeout(() => req.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
       req.on('response', (res) => {
@@ -69,7 +68,6 @@ export function createSender(policy: TargetPolicy, timeoutMs: number, maxSockets
         res.on('close', done);
         res.on('error', done);
       });
-      req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
       req.on('error', (err) => {
         clearTimeout(timer);
         resolve({
