@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createBalanceStore } from '../src/balances/store.js';
 import { calibrate } from './lib/calibrate.js';
-import { benchRedis, cost, costLine, deleteUnder } from './lib/engines.js';
+import { benchRedis, cost, costLine, deleteUnder, idleCost } from './lib/engines.js';
 import { quantile, runLoad } from './lib/http-load.js';
 
 const { values } = parseArgs({
@@ -178,8 +178,8 @@ async function main(): Promise<void> {
   );
   try {
     for (let i = 0; i < engines.length; i++) await waitFor(`http://127.0.0.1:${PORT + i}/health/ready`);
+    const costBefore = await idleCost(redis, engines); // 3 s with no load first
     for (const e of engines) e.kill('SIGWINCH'); // the loop probe counts from here
-    const costBefore = await cost(redis, engines);
     process.stderr.write(`load: ${values.connections} connections for ${values.seconds} s...\n`);
     const out = await new Promise<string>((resolve, reject) => {
       const child = spawn(

@@ -46,6 +46,8 @@ export interface Cost {
   fcallUsec: number;
   fcalls: number;
   masters: number;
+  /** CPU seconds a second the engines and masters spend with no load (drains, sweeps, probes). */
+  idle?: { engines: number; redis: number };
 }
 
 /** user + system CPU seconds of a process so far (Linux; clock ticks of 1/100 s). */
@@ -84,6 +86,27 @@ export async function cost(redis: RedisClient, engines: { pid?: number | undefin
 }
 
 /**
+ * The cost so far, after watching the idle engines and masters for `ms`: at the few hundred
+ * requests a second of a loaded box, what they spend anyway (drains every 100 ms, sweeps, the
+ * Cluster's slot refreshes) would otherwise count as a large part of each request.
+ */
+export async function idleCost(
+  redis: RedisClient,
+  engines: { pid?: number | undefined }[],
+  ms = 3000,
+): Promise<Cost> {
+  const a = await cost(redis, engines);
+  await new Promise((ok) => setTimeout(ok, ms));
+  const b = await cost(redis, engines);
+  const sum = (xs: number[]) => xs.reduce((x, y) => x + y, 0);
+  const perS = (x: number) => x / (ms / 1000);
+  return {
+    ...b,
+    idle: { engines: perS(sum(b.engineCpuS) - sum(a.engineCpuS)), redis: perS(b.redisCpuS - a.redisCpuS) },
+  };
+}
+
+/**
  * One line: per request, the engines' CPU (all of them), every master's CPU and FCALL time, and
  * FCALLs per request. On a Redis other processes share (the 6379 of tests), Redis's figures include
  * their work: read them on a Redis of the benchmark's own.
@@ -91,13 +114,17 @@ export async function cost(redis: RedisClient, engines: { pid?: number | undefin
 export function costLine(before: Cost, after: Cost, requests: number, seconds: number): string {
   const us = (s: number) => ((s * 1e6) / requests).toFixed(0);
   const engines = after.engineCpuS.map((s, i) => s - before.engineCpuS[i]!);
-  const engineS = engines.reduce((a, b) => a + b, 0);
-  const redisS = after.redisCpuS - before.redisCpuS;
+  // Less what they would have spent idle over the load's seconds (when measured: idleCost).
+  const engineS = engines.reduce((a, b) => a + b, 0) - (before.idle?.engines ?? 0) * seconds;
+  const redisS = after.redisCpuS - before.redisCpuS - (before.idle?.redis ?? 0) * seconds;
   const fcalls = after.fcalls - before.fcalls;
   return (
     `cost per request: engines ${us(engineS)} µs CPU (${engines.map((s) => (s / seconds).toFixed(2)).join(' + ')} cores), ` +
     `Redis ${us(redisS)} µs CPU over ${after.masters} master(s) (${(redisS / seconds).toFixed(2)} cores), ` +
     `Redis FCALL time ${us((after.fcallUsec - before.fcallUsec) / 1e6)} µs ` +
-    `(${(fcalls / requests).toFixed(2)} calls)`
+    `(${(fcalls / requests).toFixed(2)} calls)` +
+    (before.idle
+      ? `; idle spending taken off: engines ${before.idle.engines.toFixed(3)}, Redis ${before.idle.redis.toFixed(3)} cores`
+      : '')
   );
 }
