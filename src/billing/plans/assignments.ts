@@ -15,7 +15,7 @@ import { debitFee, insertCharges, settleCharges, type NewCharge } from './charge
 import { redeem, takeCoupons } from './coupons.js';
 import { inTransaction, requestHash, type PlansDeps } from './db.js';
 import { PlansError } from './errors.js';
-import { grantBundles, removeBundles } from './plan-bundles.js';
+import { grantBundles } from './plan-bundles.js';
 import { anchorDayFor, firstPeriod, isoOf, type PlanClock } from './plan-periods.js';
 import { ensureProfile, type BillingProfile } from './profiles.js';
 
@@ -245,41 +245,4 @@ export async function listAssignments(
     [tenant, accountId],
   );
   return r.rows;
-}
-
-/**
- * Cancels an assignment: `period_end` lets it run to its current period's end (renewals then end
- * it); `now` ends it and takes its bundles off at once. A repeat changes nothing.
- */
-export async function cancelAssignment(
-  deps: PlansDeps,
-  tenant: string,
-  accountId: string,
-  id: string,
-  effective: 'now' | 'period_end',
-): Promise<AssignmentRow> {
-  const { schema } = deps;
-  return inTransaction(deps.pool, async (c) => {
-    const r = await c.query<AssignmentRow>(
-      `SELECT * FROM ${schema}.account_plans WHERE tenant = $1 AND account_id = $2 AND id::text = $3 FOR UPDATE`,
-      [tenant, accountId, id],
-    );
-    const a = r.rows[0];
-    if (!a) throw new PlansError('ASSIGNMENT_NOT_FOUND', `no assignment ${id} on ${accountId}`);
-    if (a.status === 'cancelled' || a.status === 'ended') return a;
-    const nowMs = deps.now();
-    if (effective === 'period_end') {
-      const u = await c.query<AssignmentRow>(
-        `UPDATE ${schema}.account_plans SET end_at = current_period_end, updated_at = now() WHERE id = $1 RETURNING *`,
-        [a.id],
-      );
-      return u.rows[0]!;
-    }
-    await removeBundles(deps.balances, { tenant, accountId, id: a.id, seq: a.seq }, nowMs);
-    const u = await c.query<AssignmentRow>(
-      `UPDATE ${schema}.account_plans SET status = 'cancelled', end_at = $2, updated_at = now() WHERE id = $1 RETURNING *`,
-      [a.id, new Date(nowMs)],
-    );
-    return u.rows[0]!;
-  });
 }

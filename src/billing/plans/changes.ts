@@ -184,3 +184,54 @@ export async function changeAssignment(
     return { assignment: u.rows[0]!, replayed: false };
   });
 }
+
+/** The unused part of the current period's fee, back to the account (an `adjustment` charge). */
+async function refund(c: PoolClient, deps: PlansDeps, a: AssignmentRow, nowMs: number): Promise<void> {
+  const profile = await ensureProfile(c, deps, a.tenant, a.account_id);
+  const plan = await getPlan(c, deps.schema, a.tenant, a.plan_code, a.plan_version);
+  const [credit] = swapLines(a, plan, plan, a.quantity, profile, nowMs, 'cancel');
+  await insertCharges(c, deps.schema, a.tenant, a.account_id, [credit!]);
+  const moved = await moveMoney(deps, a, credit!.amountNano, nowMs, false, 'cancel');
+  if (moved.code !== 'OK') throw new PlansError('CONFLICT', `the refund was refused: ${moved.code}`);
+  await settleCharges(c, deps.schema, a.tenant, [credit!.opId], { status: 'applied' });
+}
+
+/**
+ * Cancels an assignment: `period_end` lets it run to its current period's end (renewals then end
+ * it); `now` ends it and takes its bundles off at once, and with `refundUnused` credits the unused
+ * part of the period's fee (by local days left). A repeat changes nothing.
+ */
+export async function cancelAssignment(
+  deps: PlansDeps,
+  tenant: string,
+  accountId: string,
+  id: string,
+  effective: 'now' | 'period_end',
+  refundUnused = false,
+): Promise<AssignmentRow> {
+  const { schema } = deps;
+  return inTransaction(deps.pool, async (c) => {
+    const r = await c.query<AssignmentRow>(
+      `SELECT * FROM ${schema}.account_plans WHERE tenant = $1 AND account_id = $2 AND id::text = $3 FOR UPDATE`,
+      [tenant, accountId, id],
+    );
+    const a = r.rows[0];
+    if (!a) throw new PlansError('ASSIGNMENT_NOT_FOUND', `no assignment ${id} on ${accountId}`);
+    if (a.status === 'cancelled' || a.status === 'ended') return a;
+    const nowMs = deps.now();
+    if (effective === 'period_end') {
+      const u = await c.query<AssignmentRow>(
+        `UPDATE ${schema}.account_plans SET end_at = current_period_end, updated_at = now() WHERE id = $1 RETURNING *`,
+        [a.id],
+      );
+      return u.rows[0]!;
+    }
+    if (refundUnused && a.status === 'active') await refund(c, deps, a, nowMs);
+    await removeBundles(deps.balances, { tenant, accountId, id: a.id, seq: a.seq }, nowMs);
+    const u = await c.query<AssignmentRow>(
+      `UPDATE ${schema}.account_plans SET status = 'cancelled', end_at = $2, updated_at = now() WHERE id = $1 RETURNING *`,
+      [a.id, new Date(nowMs)],
+    );
+    return u.rows[0]!;
+  });
+}

@@ -7,15 +7,9 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import {
-  assignPlan,
-  cancelAssignment,
-  listAssignments,
-  priceOf,
-  type AssignmentRow,
-} from '../../billing/plans/assignments.js';
+import { assignPlan, listAssignments, priceOf, type AssignmentRow } from '../../billing/plans/assignments.js';
 import { getPlan, listPlans, putPlan } from '../../billing/plans/catalog.js';
-import { changeAssignment } from '../../billing/plans/changes.js';
+import { cancelAssignment, changeAssignment } from '../../billing/plans/changes.js';
 import { formatMoney } from '../../billing/core/currency.js';
 import type { PlansDeps } from '../../billing/plans/db.js';
 import { assertOwnAccount } from '../auth.js';
@@ -215,13 +209,15 @@ export function planRoutes(app: FastifyInstance, deps: PlansDeps): void {
     {
       config: billing,
       schema: {
-        summary: 'Cancel an assignment now (bundles removed) or at its period end',
+        summary:
+          'Cancel an assignment now (bundles removed, unused fee refunded if asked) or at its period end',
         tags: ['plans'],
         params: AssignmentParams,
         querystring: Type.Object(
           {
             reference: Reference,
             effective: Type.Optional(Type.Union([Type.Literal('now'), Type.Literal('period_end')])),
+            refundUnused: Type.Optional(Type.Boolean()),
           },
           { additionalProperties: false },
         ),
@@ -236,6 +232,7 @@ export function planRoutes(app: FastifyInstance, deps: PlansDeps): void {
             req.params.accountId,
             req.params.assignmentId,
             req.query.effective ?? 'period_end',
+            req.query.refundUnused === true,
           ),
         ),
       ),

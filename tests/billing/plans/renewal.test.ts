@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createBalanceStore } from '../../../src/balances/store.js';
 import { assignPlan, listAssignments } from '../../../src/billing/plans/assignments.js';
 import { putPlan } from '../../../src/billing/plans/catalog.js';
-import { changeAssignment } from '../../../src/billing/plans/changes.js';
+import { cancelAssignment, changeAssignment } from '../../../src/billing/plans/changes.js';
 import { renewDue, retryUnpaid } from '../../../src/billing/plans/renewals.js';
 import { ensurePlansSchema } from '../../../src/billing/plans/schema.js';
 import { putProfile } from '../../../src/billing/plans/profiles.js';
@@ -239,5 +239,29 @@ describe('plan changes', () => {
     });
     const [a] = await listAssignments(deps, 't', 'ch');
     expect(a).toMatchObject({ plan_code: 'big', quantity: 2, next_plan_code: null });
+  });
+});
+
+describe('cancellation now', () => {
+  it('refunds the unused part of the fee and takes the bundles off; a repeat changes nothing', async () => {
+    clock = P0;
+    await account('cx', 'prepaid', 20);
+    const { assignment } = await assignPlan(deps, 't', 'cx', {
+      plan: 'basic',
+      quantity: 1,
+      coupons: [],
+      reference: 'cx-1',
+    });
+    clock = Date.UTC(2026, 10, 21); // 10 of 30 days left: 5.00 back
+    const r = await cancelAssignment(deps, 't', 'cx', assignment.id, 'now', true);
+    expect(r).toMatchObject({ status: 'cancelled' });
+    expect(await bal('cx')).toEqual({ main: { value: GBP(10), expiryMs: null } });
+    expect(await charges('cx')).toEqual([
+      ['fee', 15, 'applied'],
+      ['adjustment', -5, 'applied'],
+    ]);
+    const dump = await dumpKeys(redis, prefix);
+    await cancelAssignment(deps, 't', 'cx', assignment.id, 'now', true);
+    expect(await dumpKeys(redis, prefix)).toEqual(dump);
   });
 });
