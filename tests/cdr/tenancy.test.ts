@@ -61,7 +61,10 @@ async function moneyLeft(tenant: string): Promise<number> {
 /** Each stored row of a tenant, by CDR id, as text (every column). */
 async function rowsOf(tenant: string): Promise<Map<string, { text: string; cost: number; charged: number }>> {
   const { rows } = await pool.query(
-    `SELECT cdr_id, r::text AS text, cost_nano::text AS cost, charged_nano::text AS charged
+    // What a CDR took: its charged_nano (never changed) and its rerates' differences (usage_adjustments).
+    `SELECT cdr_id, r::text AS text, cost_nano::text AS cost,
+            (charged_nano + coalesce((SELECT sum(a.delta_charged_nano) FROM ${schema}.usage_adjustments a
+              WHERE a.tenant = r.tenant AND a.source = 'cdr' AND a.source_id = r.cdr_id), 0))::text AS charged
        FROM ${schema}.rated_cdrs r WHERE tenant = $1`,
     [tenant],
   );
