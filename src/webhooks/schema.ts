@@ -45,7 +45,7 @@ CREATE TABLE IF NOT EXISTS ${s}.webhook_deliveries (
   last_status int NULL, last_error text NULL, last_attempt_at timestamptz NULL,
   delivered_at timestamptz NULL, created_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (event_id, endpoint_id));
-CREATE INDEX IF NOT EXISTS webhook_deliveries_due ON ${s}.webhook_deliveries (next_attempt_at)
+CREATE INDEX IF NOT EXISTS webhook_deliveries_next ON ${s}.webhook_deliveries (next_attempt_at, sequence)
   WHERE status = 'pending';
 CREATE INDEX IF NOT EXISTS webhook_deliveries_order ON ${s}.webhook_deliveries (endpoint_id, account_id, sequence)
   WHERE status = 'pending';`;
