@@ -21,6 +21,7 @@ import { createCdrJobs } from './cdr/jobs.js';
 import { createRatingPool, type RatingPool } from './cdr/pool.js';
 import { postgresUrlOf, redisWhere, startDrainThread } from './storage/drain-thread.js';
 import { ensureEngineSchema } from './storage/schema.js';
+import { repairPayments } from './payments/service.js';
 import { createPdfRenderer } from './billing/documents/pdf-jobs.js';
 import { openActiveTariff } from './tariffs/active.js';
 import type { RunDeps } from './billing/run/run.js';
@@ -154,6 +155,10 @@ async function main(): Promise<void> {
       keyPrefix: config.keyPrefix,
     },
     app.log,
+  );
+  // Payments a crash left between PostgreSQL and Redis are finished (docs/PAYMENTS.md).
+  void repairPayments({ pool: pgHandle.pool, schema, balances }).catch((err: unknown) =>
+    app.log.error({ err }, 'payment repair failed'),
   );
   // Account events go out to their webhook endpoints (docs/EVENTS.md).
   webhooks.start(app.log);

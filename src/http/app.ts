@@ -40,6 +40,8 @@ import type { DocumentRouteDeps } from './routes/document-service.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { accountEventRoutes } from './routes/account-events.js';
 import type { WebhookDeps } from '../webhooks/deps.js';
+import type { PaymentDeps } from '../payments/deps.js';
+import { paymentRoutes } from './routes/payments.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -68,6 +70,8 @@ export interface AppDeps {
   plans?: PlansDeps;
   /** Webhook endpoints and the account events pull API (billing, optional). */
   webhooks?: WebhookDeps;
+  /** Payments recorded and refunded (billing, optional). */
+  payments?: PaymentDeps;
   health: { redis: Pingable; postgres?: Pingable };
   /** Past these, a request is answered 503 UNAVAILABLE (src/http/deadline.ts); none if unset. */
   deadlines?: Deadlines;
@@ -141,6 +145,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     webhookRoutes(app, deps.webhooks);
     accountEventRoutes(app, deps.webhooks);
   }
+  if (deps.payments) paymentRoutes(app, deps.payments);
   if (deps.plans) {
     planRoutes(app, deps.plans);
     billingProfileRoutes(app, deps.plans);

@@ -119,6 +119,20 @@ export const ERRORS = {
   },
   WEBHOOK_NOT_FOUND: { status: 404, title: 'No such webhook endpoint', diameter: 5002 },
   EVENT_NOT_FOUND: { status: 404, title: 'No such account event', diameter: 5002 },
+  CURRENCY_MISMATCH: { status: 422, title: "The amount is not in the account's currency", diameter: 5012 },
+  ALLOCATION_EXCEEDS_DUE: {
+    status: 422,
+    title: 'The allocations name an invoice that is not open, or more than it or the payment has',
+    diameter: 5012,
+  },
+  REFUND_EXCEEDS_PAYMENT: {
+    status: 422,
+    title: 'The refund is more than what is left unapplied of the payment',
+    diameter: 5012,
+  },
+  VOUCHER_INVALID: { status: 422, title: 'The voucher cannot be redeemed', diameter: 5012 },
+  TOO_MANY_ATTEMPTS: { status: 429, title: 'Too many failed voucher redemptions: wait', diameter: 5012 },
+  GONE: { status: 410, title: 'This was answered once and is not kept', diameter: 5012 },
   INTERNAL: { status: 500, title: 'Internal error', diameter: 5012 },
 } as const;
 

@@ -12,6 +12,7 @@ import { ensureCdrSchema } from '../cdr/store.js';
 import { underSchemaLock } from './migrate.js';
 import { ensureRecordsSchema } from './records.js';
 import { ensureWebhooksSchema } from '../webhooks/schema.js';
+import { ensurePaymentsSchema } from '../payments/schema.js';
 
 export function ensureEngineSchema(pool: Pool, schema: string): Promise<void> {
   return underSchemaLock(pool, schema, async () => {
@@ -23,5 +24,6 @@ export function ensureEngineSchema(pool: Pool, schema: string): Promise<void> {
     await ensureWebhooksSchema(pool, schema); // after the documents: it adds to their events table
     await ensureRunSchema(pool, schema);
     await ensurePlansSchema(pool, schema);
+    await ensurePaymentsSchema(pool, schema);
   });
 }

@@ -19,6 +19,7 @@ export async function testApp(opts: {
   billingRuns?: RunDeps;
   documents?: DocumentRouteDeps;
   webhooks?: WebhookDeps;
+  payments?: { pool: PlansDeps['pool']; schema: string };
   plans?: { pool: PlansDeps['pool']; schema: string };
   redis: RedisClient;
   prefix: string;
@@ -55,6 +56,7 @@ export async function testApp(opts: {
     ...(opts.billingRuns ? { billingRuns: opts.billingRuns } : {}),
     ...(opts.documents ? { documents: opts.documents } : {}),
     ...(opts.webhooks ? { webhooks: opts.webhooks } : {}),
+    ...(opts.payments ? { payments: { ...opts.payments, balances } } : {}),
     ...(opts.plans ? { plans: { ...opts.plans, balances, now } } : {}),
     health: { redis: opts.redis },
   });

@@ -1,0 +1,9 @@
+/** What the payment service and routes are built from (src/main.ts wires them). */
+import type { Pool } from 'pg';
+import type { BalanceStore } from '../balances/store.js';
+
+export interface PaymentDeps {
+  pool: Pool;
+  schema: string;
+  balances: BalanceStore;
+}
