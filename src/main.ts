@@ -27,6 +27,7 @@ import { openActiveTariff } from './tariffs/active.js';
 import type { RunDeps } from './billing/run/run.js';
 import { scheduledRuns } from './billing/run/scheduler.js';
 import { renewDue } from './billing/plans/renewals.js';
+import { rollupOnce } from './usage/rollup.js';
 import { documentHooks } from './billing/run/posting.js';
 
 async function main(): Promise<void> {
@@ -120,6 +121,7 @@ async function main(): Promise<void> {
     sessions,
     directory,
     history: { pool: pgHandle.pool, schema },
+    usage: { pool: pgHandle.pool, schema, balances, plans: true, invoices: true },
     webhooks: webhooks.deps,
     payments: { pool: pgHandle.pool, schema, balances },
     documents: { pool: pgHandle.pool, schema, pdf: pdfRenderer, hooks: documentHooks(balances, schema) },
@@ -182,6 +184,16 @@ async function main(): Promise<void> {
     log: app.log,
   });
 
+  // Usage stored since the last pass is folded into usage_daily (docs/SELFCARE.md): every 10 s, so
+  // the usage views are well within 30 s of online usage; backs off while PostgreSQL is away.
+  const stopRollup = runEvery({
+    name: 'usage rollup',
+    everyMs: 10_000,
+    maxBackoffMs: 60_000,
+    job: () => rollupOnce(pgHandle.pool, schema),
+    log: app.log,
+  });
+
   // Billing runs as of now, every BILLING_RUN_EVERY seconds (0: off): renewals, periods, invoices.
   const stopBilling =
     config.billing.runEverySeconds > 0
@@ -204,6 +216,7 @@ async function main(): Promise<void> {
       await webhooks.stop();
       await stopRecovery();
       await stopBilling();
+      await stopRollup();
       await cdrJobs.close(); // a job cut short would only be resumed; let the ones in flight finish
       await pdfRenderer.close();
       await ratingPool?.close();

@@ -42,6 +42,8 @@ import { accountEventRoutes } from './routes/account-events.js';
 import type { WebhookDeps } from '../webhooks/deps.js';
 import type { PaymentDeps } from '../payments/deps.js';
 import { paymentRoutes } from './routes/payments.js';
+import { usageRoutes, type UsageDeps } from './routes/usage.js';
+import { selfcarePageRoutes } from './routes/selfcare-page.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -72,6 +74,8 @@ export interface AppDeps {
   webhooks?: WebhookDeps;
   /** Payments recorded and refunded (billing, optional). */
   payments?: PaymentDeps;
+  /** Usage views from the daily rollup (optional; src/usage/). */
+  usage?: UsageDeps;
   health: { redis: Pingable; postgres?: Pingable };
   /** Past these, a request is answered 503 UNAVAILABLE (src/http/deadline.ts); none if unset. */
   deadlines?: Deadlines;
@@ -139,6 +143,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   eventRoutes(app, { ...deps, metrics });
   sessionRoutes(app, deps.sessions, metrics);
   if (deps.history) historyRoutes(app, deps.history);
+  if (deps.usage) usageRoutes(app, deps.usage);
+  selfcarePageRoutes(app);
   if (deps.cdrJobs) cdrJobRoutes(app, deps.cdrJobs);
   if (deps.billingRuns) billingRunRoutes(app, deps.billingRuns);
   if (deps.webhooks) {

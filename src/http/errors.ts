@@ -119,6 +119,7 @@ export const ERRORS = {
   },
   WEBHOOK_NOT_FOUND: { status: 404, title: 'No such webhook endpoint', diameter: 5002 },
   EVENT_NOT_FOUND: { status: 404, title: 'No such account event', diameter: 5002 },
+  RANGE_TOO_LARGE: { status: 422, title: 'The date range is longer than the view answers', diameter: 5004 },
   CURRENCY_MISMATCH: { status: 422, title: "The amount is not in the account's currency", diameter: 5012 },
   ALLOCATION_EXCEEDS_DUE: {
     status: 422,

@@ -12,6 +12,7 @@ import type { PlansDeps } from '../../src/billing/plans/db.js';
 import type { DocumentRouteDeps } from '../../src/http/routes/document-service.js';
 import type { RedisClient } from '../../src/infra/redis.js';
 import type { WebhookDeps } from '../../src/webhooks/deps.js';
+import type { UsageDeps } from '../../src/http/routes/usage.js';
 
 export async function testApp(opts: {
   history?: History;
@@ -20,6 +21,8 @@ export async function testApp(opts: {
   documents?: DocumentRouteDeps;
   webhooks?: WebhookDeps;
   payments?: { pool: PlansDeps['pool']; schema: string };
+  /** Usage views (the balances and clock are the app's). */
+  usage?: Omit<UsageDeps, 'balances' | 'now'>;
   plans?: { pool: PlansDeps['pool']; schema: string };
   redis: RedisClient;
   prefix: string;
@@ -56,6 +59,7 @@ export async function testApp(opts: {
     ...(opts.billingRuns ? { billingRuns: opts.billingRuns } : {}),
     ...(opts.documents ? { documents: opts.documents } : {}),
     ...(opts.webhooks ? { webhooks: opts.webhooks } : {}),
+    ...(opts.usage ? { usage: { ...opts.usage, balances, now } } : {}),
     ...(opts.payments ? { payments: { ...opts.payments, balances } } : {}),
     ...(opts.plans ? { plans: { ...opts.plans, balances, now } } : {}),
     health: { redis: opts.redis },
