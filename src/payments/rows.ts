@@ -97,7 +97,7 @@ export async function accountPayments(
 async function allocationsOf(db: Db, schema: string, ids: string[]) {
   const r = await db.query<{ payment_id: string; invoice_id: string; amount_nano: string }>(
     `SELECT payment_id, invoice_id, amount_nano::text FROM ${schema}.payment_allocations
-      WHERE payment_id = ANY($1::uuid[]) ORDER BY allocated_at, invoice_id`,
+      WHERE payment_id = ANY($1::uuid[]) ORDER BY position`,
     [ids],
   );
   return r.rows;

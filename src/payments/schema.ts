@@ -24,6 +24,7 @@ CREATE INDEX IF NOT EXISTS payments_pending ON ${s}.payments (created_at) WHERE 
 CREATE TABLE IF NOT EXISTS ${s}.payment_allocations (
   payment_id uuid NOT NULL REFERENCES ${s}.payments (id), invoice_id uuid NOT NULL,
   amount_nano bigint NOT NULL CHECK (amount_nano > 0), allocated_at timestamptz NOT NULL DEFAULT now(),
+  position bigserial, -- the order the payment paid them in (one transaction shares now())
   PRIMARY KEY (payment_id, invoice_id));
 CREATE INDEX IF NOT EXISTS payment_allocations_invoice ON ${s}.payment_allocations (invoice_id);`);
 }

@@ -4,6 +4,7 @@
  * as the document module writes drafts, and snapshots of both stores to diff.
  */
 import type { FastifyInstance, InjectOptions } from 'fastify';
+import type { Response } from 'light-my-request';
 import type pg from 'pg';
 import { afterAll } from 'vitest';
 import { ensureDocumentsSchema } from '../../src/billing/documents/schema.js';
@@ -36,12 +37,7 @@ export async function ensureMoneyInSchemas(
 export interface Harness {
   app: FastifyInstance;
   balances: BalanceStore;
-  call: (
-    key: string,
-    method: InjectOptions['method'],
-    url: string,
-    payload?: object,
-  ) => ReturnType<FastifyInstance['inject']>;
+  call: (key: string, method: InjectOptions['method'], url: string, payload?: object) => Promise<Response>;
 }
 
 export async function harness(
