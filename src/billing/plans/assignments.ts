@@ -13,6 +13,7 @@ import { partialFee } from '../core/proration.js';
 import { getPlan, markInUse, type PlanVersion } from './catalog.js';
 import { debitFee, insertCharges, settleCharges, type NewCharge } from './charges.js';
 import { redeem, takeCoupons } from './coupons.js';
+import { lockCutShared } from '../run/cutoff.js';
 import { inTransaction, requestHash, type PlansDeps } from './db.js';
 import { PlansError } from './errors.js';
 import { grantBundles } from './plan-bundles.js';
@@ -150,6 +151,7 @@ export async function assignPlan(
   const { schema } = deps;
   const hash = requestHash({ accountId, ...req });
   return inTransaction(deps.pool, async (c) => {
+    await lockCutShared(c, [tenant]); // first: the applied fee's stored_at must fall on one side of a cut-off
     const prior = await byReference(c, schema, tenant, req.reference);
     if (prior) {
       if (prior.request_hash !== hash)

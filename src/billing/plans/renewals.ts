@@ -14,6 +14,7 @@ import type { Account } from '../../balances/model.js';
 import { getPlan, type PlanVersion } from './catalog.js';
 import { chargesOf, debitFee, insertCharges, insertEvent, settleCharges } from './charges.js';
 import { takeCoupons } from './coupons.js';
+import { lockCutShared } from '../run/cutoff.js';
 import { inTransaction, type PlansDeps } from './db.js';
 import { clockOf, feeLines, type AssignmentRow } from './assignments.js';
 import { grantBundles } from './plan-bundles.js';
@@ -185,6 +186,7 @@ async function renewOne(x: Ctx, asOf: number): Promise<void> {
 
 async function renewById(deps: PlansDeps, tenant: string, id: string, asOf: number, counters: RenewCounters) {
   await inTransaction(deps.pool, async (c) => {
+    await lockCutShared(c, [tenant]); // first: the applied fee's stored_at must fall on one side of a cut-off
     const r = await c.query<AssignmentRow>(
       `SELECT * FROM ${deps.schema}.account_plans WHERE id = $1 AND tenant = $2 AND status IN ('active','unpaid')
           AND current_period_end <= $3 FOR UPDATE SKIP LOCKED`,
