@@ -4,10 +4,14 @@
  * addresses are private (SSRF), and sealed secrets.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { outcomeOf, RETRY_DELAYS_MS, retryAfterMs } from '../../src/webhooks/schedule.js';
 import { secretBox } from '../../src/webhooks/secret-box.js';
+import { loadWebhookKey } from '../../src/webhooks/secret-key.js';
 import { newSecret, sign, signatureHeader, verify } from '../../src/webhooks/signature.js';
 import { checkUrl, isPrivateAddress } from '../../src/webhooks/target.js';
 
@@ -116,5 +120,25 @@ describe('sealed secrets', () => {
     expect(box.open(sealed, 'e1')).toBe('whsec_abc');
     expect(() => box.open(sealed, 'e2')).toThrow();
     expect(() => secretBox(randomBytes(32)).open(sealed, 'e1')).toThrow();
+  });
+});
+
+describe('the key that seals secrets', () => {
+  it('is WEBHOOK_SECRET_KEY when set (hex or base64), else one generated once into DATA_DIR', () => {
+    const hex = randomBytes(32).toString('hex');
+    expect(loadWebhookKey(hex, '/nonexistent').toString('hex')).toBe(hex);
+    expect(loadWebhookKey(Buffer.from(hex, 'hex').toString('base64'), '/nonexistent').toString('hex')).toBe(
+      hex,
+    );
+    expect(() => loadWebhookKey('abcd', '/nonexistent')).toThrow(/32 bytes/);
+    const dir = mkdtempSync(join(tmpdir(), 'wh-key-'));
+    try {
+      const first = loadWebhookKey(undefined, dir);
+      expect(loadWebhookKey(undefined, dir)).toEqual(first);
+      expect(statSync(join(dir, 'webhook-secret.key')).mode & 0o777).toBe(0o600);
+      expect(readdirSync(dir)).toEqual(['webhook-secret.key']);
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
   });
 });
