@@ -1,0 +1,110 @@
+/**
+ * Notification rules and the crossing rule, pure (no I/O). A rule watches one condition on a
+ * balance's value after each movement; it fires when the condition starts to hold (a downward
+ * crossing) and re-arms only once it stops holding (the value is back above: a top-up, a credit, a
+ * renewal). So a balance sliding below a threshold over a thousand debits fires once — not on every
+ * debit, the CGRateS complaint (#462) — and fires again after the next top-up and the next slide.
+ */
+import { decimalToNano } from '../rating/money.js';
+
+export type RuleKind = 'money_below' | 'money_exhausted' | 'bundle_used_pct';
+
+export interface Rule {
+  code: string;
+  kind: RuleKind;
+  /** Null: every account of the tenant. */
+  accountId: string | null;
+  /** money_below: nano. */
+  amountNano?: bigint;
+  /** bundle_used_pct: 1..100. */
+  percent?: number;
+  enabled: boolean;
+}
+
+export class RuleError extends Error {
+  constructor(
+    readonly param: string,
+    reason: string,
+  ) {
+    super(reason);
+  }
+}
+
+export interface RuleBody {
+  kind?: unknown;
+  amount?: unknown;
+  percent?: unknown;
+  accountId?: unknown;
+  enabled?: unknown;
+}
+
+/** The stored form of a rule from its API body; throws RuleError naming the bad field. */
+export function ruleFromBody(code: string, b: RuleBody): Rule {
+  const kinds: RuleKind[] = ['money_below', 'money_exhausted', 'bundle_used_pct'];
+  if (!kinds.includes(b.kind as RuleKind)) throw new RuleError('/kind', `must be one of ${kinds.join(', ')}`);
+  const kind = b.kind as RuleKind;
+  const rule: Rule = { code, kind, accountId: null, enabled: b.enabled !== false };
+  if (b.accountId !== undefined) rule.accountId = String(b.accountId);
+  if (kind === 'money_below') {
+    if (typeof b.amount !== 'string') throw new RuleError('/amount', 'a decimal string is required');
+    let nano: number;
+    try {
+      nano = decimalToNano(b.amount);
+    } catch (err) {
+      throw new RuleError('/amount', (err as Error).message);
+    }
+    if (nano <= 0) throw new RuleError('/amount', 'must be more than 0 (money_exhausted watches 0)');
+    rule.amountNano = BigInt(nano);
+  } else if (b.amount !== undefined) throw new RuleError('/amount', `not used by ${kind}`);
+  if (kind === 'bundle_used_pct') {
+    const p = b.percent;
+    if (typeof p !== 'number' || !Number.isInteger(p) || p < 1 || p > 100)
+      throw new RuleError('/percent', 'an integer from 1 to 100 is required');
+    rule.percent = p;
+  } else if (b.percent !== undefined) throw new RuleError('/percent', `not used by ${kind}`);
+  return rule;
+}
+
+/** What one ledger movement says about one balance. */
+export interface Movement {
+  unit: string;
+  kind: string;
+  delta: bigint;
+  valueAfter: bigint;
+}
+
+/** Movements that grant a bundle its allowance (a new balance, a renewal, a top-up of units). */
+export const isGrant = (m: Movement) => m.delta > 0n && ['create', 'renew', 'topup'].includes(m.kind);
+
+export const watches = (rule: Rule, unit: string) => (rule.kind === 'bundle_used_pct') !== (unit === 'money');
+
+/**
+ * Whether the rule's condition holds after the movement. `allowance` is the bundle's last grant
+ * (null when unknown: a bundle never seen granted is not judged).
+ */
+export function conditionHolds(rule: Rule, m: Movement, allowance: bigint | null): boolean {
+  switch (rule.kind) {
+    case 'money_below':
+      return m.valueAfter < rule.amountNano!;
+    case 'money_exhausted':
+      return m.valueAfter <= 0n;
+    case 'bundle_used_pct':
+      if (allowance === null || allowance <= 0n) return false;
+      return (allowance - m.valueAfter) * 100n >= BigInt(rule.percent!) * allowance;
+  }
+}
+
+/** Fire once per crossing: `fire` when the condition starts to hold, re-armed when it stops. */
+export function step(fired: boolean, holds: boolean): { fired: boolean; fire: boolean } {
+  return { fired: holds, fire: holds && !fired };
+}
+
+/** Auto top-up: what to ask for (the amount, or up to the target), never less than nothing. */
+export function topUpAmount(
+  r: { amountNano: bigint | null; targetNano: bigint | null },
+  value: bigint,
+): bigint {
+  if (r.amountNano !== null) return r.amountNano;
+  const want = r.targetNano! - value;
+  return want > 0n ? want : 0n;
+}

@@ -1,0 +1,91 @@
+/** Reading and writing the notification rules and crossing state (PostgreSQL). */
+import type { Pool, PoolClient } from 'pg';
+import type { Rule } from './rules.js';
+
+type Q = Pool | PoolClient;
+
+interface RuleRow {
+  code: string;
+  account_id: string | null;
+  kind: Rule['kind'];
+  params: { amountNano?: string; percent?: number };
+  enabled: boolean;
+  tenant: string;
+}
+
+const toRule = (r: RuleRow): Rule => ({
+  code: r.code,
+  kind: r.kind,
+  accountId: r.account_id,
+  enabled: r.enabled,
+  ...(r.params.amountNano !== undefined ? { amountNano: BigInt(r.params.amountNano) } : {}),
+  ...(r.params.percent !== undefined ? { percent: r.params.percent } : {}),
+});
+
+export async function saveRule(q: Q, schema: string, tenant: string, r: Rule): Promise<void> {
+  const params = { amountNano: r.amountNano?.toString(), percent: r.percent };
+  await q.query(
+    `INSERT INTO ${schema}.notification_rules (tenant, code, account_id, kind, params, enabled)
+     VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT (tenant, code) DO UPDATE SET account_id = $3, kind = $4, params = $5, enabled = $6, updated_at = now()`,
+    [tenant, r.code, r.accountId, r.kind, JSON.stringify(params), r.enabled],
+  );
+}
+
+export async function rulesOf(q: Q, schema: string, tenants: string[]): Promise<Map<string, Rule[]>> {
+  const r = await q.query<RuleRow>(
+    `SELECT * FROM ${schema}.notification_rules WHERE tenant = ANY($1) ORDER BY tenant, code`,
+    [tenants],
+  );
+  const out = new Map<string, Rule[]>();
+  for (const row of r.rows) out.set(row.tenant, [...(out.get(row.tenant) ?? []), toRule(row)]);
+  return out;
+}
+
+/** The (subject, rule, balance) states that have fired and not re-armed, as keys. */
+export async function firedKeys(
+  q: Q,
+  schema: string,
+  tenants: string[],
+  subjects: string[],
+): Promise<Set<string>> {
+  const r = await q.query<{ tenant: string; subject: string; rule_code: string; balance_id: string }>(
+    `SELECT tenant, subject, rule_code, balance_id FROM ${schema}.notification_state
+      WHERE tenant = ANY($1) AND subject = ANY($2) AND fired`,
+    [tenants, subjects],
+  );
+  return new Set(r.rows.map((x) => stateKey(x.tenant, x.subject, x.rule_code, x.balance_id)));
+}
+
+export const stateKey = (tenant: string, subject: string, rule: string, balance: string) =>
+  JSON.stringify([tenant, subject, rule, balance]);
+
+export async function writeStates(q: Q, schema: string, states: Map<string, boolean>): Promise<void> {
+  if (states.size === 0) return;
+  const keys = [...states.keys()].map((k) => JSON.parse(k) as string[]);
+  await q.query(
+    `INSERT INTO ${schema}.notification_state (tenant, subject, rule_code, balance_id, fired)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bool[])
+     ON CONFLICT (tenant, subject, rule_code, balance_id) DO UPDATE SET fired = EXCLUDED.fired, updated_at = now()`,
+    [...[0, 1, 2, 3].map((i) => keys.map((k) => k[i])), [...states.values()]],
+  );
+}
+
+export async function allowancesOf(q: Q, schema: string, tenants: string[], subjects: string[]) {
+  const r = await q.query<{ tenant: string; subject: string; balance_id: string; allowance: string }>(
+    `SELECT * FROM ${schema}.notification_allowances WHERE tenant = ANY($1) AND subject = ANY($2)`,
+    [tenants, subjects],
+  );
+  return new Map(r.rows.map((x) => [stateKey(x.tenant, x.subject, '', x.balance_id), BigInt(x.allowance)]));
+}
+
+export async function writeAllowances(q: Q, schema: string, a: Map<string, bigint>): Promise<void> {
+  if (a.size === 0) return;
+  const keys = [...a.keys()].map((k) => JSON.parse(k) as string[]);
+  await q.query(
+    `INSERT INTO ${schema}.notification_allowances (tenant, subject, balance_id, allowance)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[])
+     ON CONFLICT (tenant, subject, balance_id) DO UPDATE SET allowance = EXCLUDED.allowance`,
+    [keys.map((k) => k[0]), keys.map((k) => k[1]), keys.map((k) => k[3]), [...a.values()].map(String)],
+  );
+}
