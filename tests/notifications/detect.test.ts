@@ -8,7 +8,6 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureLedgerSchema } from '../../src/balances/ledger.js';
 import { createBalanceStore } from '../../src/balances/store.js';
 import { reportResult, saveAutoTopUp } from '../../src/notifications/autotopup.js';
-import { detectOnce } from '../../src/notifications/detect.js';
 import { ruleFromBody } from '../../src/notifications/rules.js';
 import { ensureNotificationsSchema } from '../../src/notifications/schema.js';
 import { saveRule } from '../../src/notifications/store.js';
@@ -17,6 +16,7 @@ import { ensureRecordsSchema } from '../../src/storage/records.js';
 import { ensureWebhooksSchema } from '../../src/webhooks/schema.js';
 import { testPostgres } from '../support/postgres.js';
 import { testRedis } from '../support/redis.js';
+import { catchUp } from './catch-up.js';
 
 const { redis, prefix } = testRedis();
 const { pool, schema } = testPostgres();
@@ -34,7 +34,7 @@ beforeAll(async () => {
 /** Drains the outboxes into the ledger, then runs the detector until it has read everything. */
 async function detect(): Promise<void> {
   while ((await drainOutboxes({ redis, pool, schema, keyPrefix: prefix })) > 0);
-  while ((await detectOnce({ pool, schema, groupOf, batchSize: 7 })) > 0);
+  await catchUp(pool, schema, { pool, schema, groupOf, batchSize: 7 });
 }
 
 async function events(tenant: string, type?: string) {
