@@ -71,6 +71,11 @@ export interface Config {
    * the answer time per attempt.
    */
   webhooks: { secretKey: string | undefined; allowHttp: boolean; allowPrivate: boolean; timeoutMs: number };
+  /**
+   * CGRateS's JSON-RPC API at POST /jsonrpc (docs/CGRATES-COMPAT.md): off unless CGRATES_API=on;
+   * CGRATES_CURRENCY for the accounts SetAccount creates, CGRATES_DECIMALS=string for money as strings.
+   */
+  cgrates: { currency: string; decimalsAsStrings: boolean } | undefined;
 }
 
 /** Where a Redis Cluster is reached: some of its nodes (the client learns the rest), auth and TLS. */
@@ -254,5 +259,18 @@ export function loadConfig(env: NodeJS.ProcessEnv, readFile: (path: string) => s
     localRedisPort: int(env, 'LOCAL_REDIS_PORT', 6379, 0, 65535),
     localPostgresPort: int(env, 'LOCAL_POSTGRES_PORT', 5432, 0, 65535),
     embeddedPostgresPort: int(env, 'EMBEDDED_POSTGRES_PORT', 5441, 1, 65535),
+    cgrates: cgratesApi(env),
   };
+}
+
+function cgratesApi(env: NodeJS.ProcessEnv): Config['cgrates'] {
+  const on = env.CGRATES_API ?? 'off';
+  if (on !== 'on' && on !== 'off') throw new ConfigError(`CGRATES_API must be on or off, got "${on}"`);
+  const currency = env.CGRATES_CURRENCY ?? 'EUR';
+  if (!/^[A-Z]{3}$/.test(currency))
+    throw new ConfigError(`CGRATES_CURRENCY must be an ISO 4217 code, got "${currency}"`);
+  const decimals = env.CGRATES_DECIMALS ?? 'number';
+  if (decimals !== 'number' && decimals !== 'string')
+    throw new ConfigError(`CGRATES_DECIMALS must be number or string, got "${decimals}"`);
+  return on === 'on' ? { currency, decimalsAsStrings: decimals === 'string' } : undefined;
 }

@@ -124,6 +124,7 @@ async function main(): Promise<void> {
     usage: { pool: pgHandle.pool, schema, balances, plans: true, invoices: true },
     webhooks: webhooks.deps,
     payments: { pool: pgHandle.pool, schema, balances },
+    ...(config.cgrates ? { cgrates: config.cgrates } : {}),
     documents: { pool: pgHandle.pool, schema, pdf: pdfRenderer, hooks: documentHooks(balances, schema) },
     cdrJobs: {
       jobs: cdrJobs,

@@ -44,6 +44,7 @@ import type { PaymentDeps } from '../payments/deps.js';
 import { paymentRoutes } from './routes/payments.js';
 import { usageRoutes, type UsageDeps } from './routes/usage.js';
 import { selfcarePageRoutes } from './routes/selfcare-page.js';
+import { cgratesRoutes, type CgratesApiOptions } from '../cgrates-api/route.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -76,6 +77,8 @@ export interface AppDeps {
   payments?: PaymentDeps;
   /** Usage views from the daily rollup (optional; src/usage/). */
   usage?: UsageDeps;
+  /** CGRateS's JSON-RPC API at POST /jsonrpc (off unless set; src/cgrates-api/). */
+  cgrates?: CgratesApiOptions;
   health: { redis: Pingable; postgres?: Pingable };
   /** Past these, a request is answered 503 UNAVAILABLE (src/http/deadline.ts); none if unset. */
   deadlines?: Deadlines;
@@ -145,6 +148,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   if (deps.history) historyRoutes(app, deps.history);
   if (deps.usage) usageRoutes(app, deps.usage);
   selfcarePageRoutes(app);
+  if (deps.cgrates) {
+    const { apiKeys, balances, tariff } = deps;
+    cgratesRoutes(app, { ...deps.cgrates, apiKeys, balances, tariff });
+  }
   if (deps.cdrJobs) cdrJobRoutes(app, deps.cdrJobs);
   if (deps.billingRuns) billingRunRoutes(app, deps.billingRuns);
   if (deps.webhooks) {

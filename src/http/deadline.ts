@@ -26,6 +26,7 @@ export interface Deadlines {
 /** The deadline of a route, or none. */
 export function deadlineOf(route: Pick<RouteOptions, 'url' | 'method'>, d: Deadlines): number | null {
   const { url } = route;
+  if (url === '/jsonrpc') return d.provisioningMs; // CGRateS's API (src/cgrates-api/): mostly provisioning
   if (!url.startsWith('/v1/')) return null; // health (its own 1 s checks), metrics, docs
   if (url === '/v1/cdr/jobs' && route.method === 'POST') return null; // an upload takes its time
   if (

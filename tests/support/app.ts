@@ -29,6 +29,8 @@ export async function testApp(opts: {
   tariffDir?: string;
   keys?: ApiKey[];
   now?: () => number;
+  /** CGRateS's JSON-RPC API (src/cgrates-api/). */
+  cgrates?: { currency: string; decimalsAsStrings?: boolean; now?: () => number };
 }) {
   const now = opts.now ?? Date.now;
   const balances = createBalanceStore({ redis: opts.redis, keyPrefix: opts.prefix, now });
@@ -62,6 +64,7 @@ export async function testApp(opts: {
     ...(opts.usage ? { usage: { ...opts.usage, balances, now } } : {}),
     ...(opts.payments ? { payments: { ...opts.payments, balances } } : {}),
     ...(opts.plans ? { plans: { ...opts.plans, balances, now } } : {}),
+    ...(opts.cgrates ? { cgrates: opts.cgrates } : {}),
     health: { redis: opts.redis },
   });
   sessionMetrics.held = (delta) => app.chargingMetrics.reservedMoney.inc(delta);

@@ -1,0 +1,99 @@
+/**
+ * APIerSv2.SetAccount / GetAccount / GetAccounts, APIerSv1.RemoveAccount on the balance store's
+ * own account functions (the ones the /v1/accounts routes call).
+ */
+import type { OpResult } from '../balances/snapshot.js';
+import { CgrError, exists, INSUFFICIENT_CREDIT, NOT_FOUND, notImplemented, serverError } from './errors.js';
+import { fields, requireFields, type Obj } from './params.js';
+import { cgrAccount } from './shapes.js';
+import type { CgrContext } from './context.js';
+
+/** What a store refusal is called in CGRateS (utils/errors.go). */
+export function storeError(r: OpResult): CgrError {
+  if (r.code === 'ACCOUNT_NOT_FOUND' || r.code === 'BALANCE_NOT_FOUND') return new CgrError(NOT_FOUND);
+  if (r.code === 'INSUFFICIENT') return new CgrError(INSUFFICIENT_CREDIT);
+  if (r.code === 'ACCOUNT_INACTIVE') return new CgrError('ACCOUNT_DISABLED');
+  if (r.code === 'CONFLICT') return exists('the Reference was used for another request');
+  return serverError(`${r.code}${r.detail ? `: ${r.detail}` : ''}`);
+}
+
+/** The account, or NOT_FOUND (a closed account is a removed one). */
+export async function accountOf(c: CgrContext, tenant: string, id: string) {
+  const v = await c.balances.getAccount(tenant, id);
+  if (!v || v.account.status === 'closed') throw new CgrError(NOT_FOUND);
+  return v;
+}
+
+/**
+ * Creates the account if it does not exist (CGRateS's SetAccount is an upsert; a second call is
+ * a no-op here). Its op id is derived from tenant and account: the same call is the same write.
+ * A removed (closed) account stays closed in the engine, its id taken by its history.
+ */
+export async function ensureAccount(c: CgrContext, tenant: string, id: string): Promise<void> {
+  const v = await c.balances.getAccount(tenant, id);
+  if (v?.account.status === 'closed')
+    throw notImplemented('re-creating a removed account (its id stays taken)');
+  if (v) return;
+  const r = await c.balances.createAccount(
+    { tenant, id, type: 'prepaid', currency: c.currency, subject: id, subscriptions: [] },
+    `cgr:setaccount:${id}`,
+  );
+  if (r.code !== 'OK' && r.code !== 'ACCOUNT_EXISTS') throw storeError(r);
+}
+
+export const accountMethods = {
+  async 'APIerSv2.SetAccount'(arg: Obj, c: CgrContext) {
+    const f = fields(arg, 'AttrSetAccount');
+    const tenant = c.tenantOf(f.str('Tenant'));
+    const account = f.str('Account');
+    requireFields(arg, ['Account']);
+    if (f.strings('ActionPlanIDs').length || f.strings('ActionTriggerIDs').length)
+      throw notImplemented('ActionPlanIDs and ActionTriggerIDs');
+    const extra = f.obj('ExtraOptions');
+    if (Object.values(extra).some((v) => v === true))
+      throw notImplemented('ExtraOptions (AllowNegative, Disabled)');
+    await ensureAccount(c, tenant, account);
+    return 'OK';
+  },
+
+  async 'APIerSv2.GetAccount'(arg: Obj, c: CgrContext) {
+    const f = fields(arg, 'AttrGetAccount');
+    const tenant = c.tenantOf(f.str('Tenant'));
+    requireFields(arg, ['Account']);
+    const account = f.str('Account');
+    c.assertOwn(account);
+    return cgrAccount(await accountOf(c, tenant, account));
+  },
+
+  /** Only the accounts named (CGRateS also lists a whole tenant; not yet): unknown ones are skipped. */
+  async 'APIerSv2.GetAccounts'(arg: Obj, c: CgrContext) {
+    const f = fields(arg, 'AttrGetAccounts');
+    const tenant = c.tenantOf(f.str('Tenant'));
+    const ids = f.strings('AccountIDs');
+    if (!ids.length) throw notImplemented('listing a whole tenant: give AccountIDs');
+    const offset = f.int('Offset');
+    const limit = f.int('Limit');
+    const views = await Promise.all(ids.map((id) => c.balances.getAccount(tenant, id)));
+    const found = views.filter((v) => v && v.account.status !== 'closed').map((v) => cgrAccount(v!));
+    const page = found.slice(offset, limit > 0 ? offset + limit : undefined);
+    if (!page.length) throw new CgrError(NOT_FOUND);
+    return page;
+  },
+
+  /** The account is closed (its history stays); reads then answer NOT_FOUND. */
+  async 'APIerSv1.RemoveAccount'(arg: Obj, c: CgrContext) {
+    const f = fields(arg, 'AttrRemoveAccount');
+    const tenant = c.tenantOf(f.str('Tenant'));
+    requireFields(arg, ['Account']);
+    const account = f.str('Account');
+    await accountOf(c, tenant, account);
+    const r = await c.balances.updateAccount(
+      tenant,
+      account,
+      { status: 'closed' },
+      `cgr:remove:${c.newId()}`,
+    );
+    if (r.code !== 'OK') throw storeError(r);
+    return 'OK';
+  },
+};

@@ -1,0 +1,38 @@
+/** What every /jsonrpc method gets: the engine's services and who is calling. */
+import type { BalanceStore } from '../balances/store.js';
+import type { Principal } from '../http/auth.js';
+import type { ActiveTariff } from '../tariffs/active.js';
+import { CgrError, NOT_FOUND, UNAUTHORIZED_API } from './errors.js';
+
+export interface CgrContext {
+  balances: BalanceStore;
+  tariff: ActiveTariff;
+  principal: Principal;
+  /** Currency of accounts SetAccount creates (CGRateS accounts have none). */
+  currency: string;
+  now: () => number;
+  /** A fresh operation id part (writes CGRateS does not make idempotent). */
+  newId: () => string;
+  /** The Tenant param, defaulting to the key's; another tenant is refused before anything runs. */
+  tenantOf: (tenant: string) => string;
+  /** A self-care key reads only its own account. */
+  assertOwn: (account: string) => void;
+}
+
+export function contextFor(
+  base: Pick<CgrContext, 'balances' | 'tariff' | 'currency' | 'now' | 'newId'>,
+  principal: Principal,
+): CgrContext {
+  return {
+    ...base,
+    principal,
+    tenantOf(tenant) {
+      if (tenant !== '' && tenant !== principal.tenant) throw new CgrError(UNAUTHORIZED_API);
+      return principal.tenant;
+    },
+    assertOwn(account) {
+      // As the /v1 routes answer another customer's account: as if it did not exist.
+      if (principal.role === 'selfcare' && principal.accountId !== account) throw new CgrError(NOT_FOUND);
+    },
+  };
+}

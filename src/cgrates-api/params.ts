@@ -1,0 +1,87 @@
+/**
+ * Reading a method's argument as Go's encoding/json would fill its struct: a field of the wrong
+ * JSON type is refused with encoding/json's message; absent fields are Go zero values.
+ */
+import { jsonKind, mandatoryMissing, notImplemented, unmarshalError, unsupportedFormat } from './errors.js';
+
+export type Obj = Record<string, unknown>;
+
+/** A typed view of one argument object; `struct` names the Go type in error messages. */
+export function fields(arg: Obj, struct: string) {
+  const typed = <T>(name: string, kind: string, goType: string, zero: T): T => {
+    const v = arg[name];
+    if (v === undefined || v === null) return zero;
+    if (jsonKind(v) !== kind) throw unmarshalError(jsonKind(v), struct, name, goType);
+    return v as T;
+  };
+  return {
+    str: (name: string) => typed(name, 'string', 'string', ''),
+    num: (name: string) => typed(name, 'number', 'float64', 0),
+    int: (name: string) => {
+      const n = typed(name, 'number', 'int', 0);
+      if (!Number.isSafeInteger(n)) throw unmarshalError(`number ${n}`, struct, name, 'int');
+      return n;
+    },
+    bool: (name: string) => typed(name, 'boolean', 'bool', false),
+    obj: (name: string) => typed<Obj>(name, 'object', 'map[string]interface {}', {}),
+    strings: (name: string) => {
+      const list = typed<unknown[]>(name, 'array', '[]string', []);
+      for (const s of list)
+        if (typeof s !== 'string') throw unmarshalError(jsonKind(s), struct, name, 'string');
+      return list as string[];
+    },
+  };
+}
+
+/** utils.MissingStructFields: the mandatory fields left empty, in the order asked. */
+export function requireFields(arg: Obj, names: string[]): void {
+  const missing = names.filter((n) => arg[n] === undefined || arg[n] === null || arg[n] === '');
+  if (missing.length) throw mandatoryMissing(missing);
+}
+
+const DURATION_UNITS: Record<string, number> = {
+  ns: 1,
+  us: 1e3,
+  µs: 1e3,
+  ms: 1e6,
+  s: 1e9,
+  m: 60e9,
+  h: 3600e9,
+};
+
+/**
+ * Go's time.ParseDuration in integer nanoseconds ("1h30m", "90s", "1.5s"); a bare integer is
+ * nanoseconds, as utils.ParseDurationWithNanosecs reads it.
+ */
+export function goDuration(s: string, field: string): number {
+  if (/^\d+$/.test(s)) return Number(s);
+  const parts = [...s.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)];
+  if (!parts.length || parts.map((p) => p[0]).join('') !== s)
+    throw unsupportedFormat(`${field}: time: invalid duration "${s}"`);
+  let ns = 0;
+  for (const [, n, unit] of parts) ns += Math.round(Number(n) * DURATION_UNITS[unit!]!);
+  if (!Number.isSafeInteger(ns)) throw unsupportedFormat(`${field}: time: invalid duration "${s}"`);
+  return ns;
+}
+
+/**
+ * A balance's ExpiryTime as CGRateS reads it (utils.ParseTimeDetectLayout): "" or "*unlimited" =
+ * never, "+720h" = from now, else an RFC 3339 time or unix seconds. Null = never expires.
+ */
+export function expiryOf(s: string, nowMs: number): number | null {
+  if (s === '' || s === '*unlimited') return null;
+  if (s.startsWith('+')) return nowMs + Math.floor(goDuration(s.slice(1), 'ExpiryTime') / 1e6);
+  if (s === '*now') return nowMs;
+  if (/^\d+$/.test(s)) return Number(s) * 1000;
+  // RFC 3339 only: Date.parse would take many more shapes, each read its own way.
+  const ms = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/.test(s) ? Date.parse(s) : NaN;
+  if (Number.isNaN(ms)) throw unsupportedFormat(`ExpiryTime: ${s}`);
+  return ms;
+}
+
+/** CGRateS's ";"-separated id lists (DestinationIDs, Categories); "!" exclusions are not supported. */
+export function idList(s: string, field: string): string[] {
+  const ids = s.split(';').filter((x) => x !== '' && x !== '*any');
+  if (ids.some((x) => x.startsWith('!'))) throw notImplemented(`${field}: exclusions (!id)`);
+  return ids;
+}

@@ -1,0 +1,81 @@
+/**
+ * The engine's accounts in CGRateS's shapes (engine/account.go, engine/balances.go): pure, no I/O.
+ * Uuid is the balance id: the engine has one id per balance, and a CRM reads it back by either.
+ */
+import type { BalanceUnit } from '../balances/model.js';
+import type { SnapshotBalance } from '../balances/snapshot.js';
+import type { AccountView } from '../balances/store.js';
+import { nanoNumber, type RawNumber } from './money.js';
+
+/** CGRateS balance types (utils.MetaMonetary, …) and the engine's units. */
+export const BALANCE_TYPES: Record<string, BalanceUnit> = {
+  '*monetary': 'money',
+  '*voice': 'voice',
+  '*data': 'data',
+  '*sms': 'sms',
+  '*generic': 'generic',
+};
+const TYPE_OF: Record<BalanceUnit, string> = Object.fromEntries(
+  Object.entries(BALANCE_TYPES).map(([t, u]) => [u, t]),
+) as Record<BalanceUnit, string>;
+
+/** Go's zero time.Time: what CGRateS writes for a balance that never expires. */
+export const GO_ZERO_TIME = '0001-01-01T00:00:00Z';
+
+/** Go marshals a time.Time as RFC 3339 with only the fraction it needs. */
+const goTime = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
+
+/** A set as CGRateS marshals utils.StringMap: `{"id": true}`. */
+const stringMap = (ids: readonly string[]) => Object.fromEntries(ids.map((id) => [id, true]));
+
+export interface CgrBalance {
+  Uuid: string;
+  ID: string;
+  /** Money as an exact decimal; voice in nanoseconds, data in bytes, sms and generic in units. */
+  Value: number | RawNumber;
+  ExpirationDate: string;
+  Weight: number;
+  DestinationIDs: Record<string, boolean>;
+  RatingSubject: string;
+  Categories: Record<string, boolean>;
+  SharedGroups: Record<string, boolean>;
+  Timings: null;
+  TimingIDs: Record<string, boolean>;
+  Disabled: boolean;
+  Factor: null;
+  Blocker: boolean;
+}
+
+export function cgrBalance(b: SnapshotBalance, sharedGroup: string | null): CgrBalance {
+  return {
+    Uuid: b.id,
+    ID: b.id,
+    Value: b.unit === 'money' ? nanoNumber(b.value) : b.value,
+    ExpirationDate: b.expiryMs === null ? GO_ZERO_TIME : goTime(b.expiryMs),
+    Weight: b.weight,
+    DestinationIDs: stringMap(b.destinations),
+    RatingSubject: b.ratingSubject,
+    Categories: stringMap(b.categories),
+    SharedGroups: b.shared && sharedGroup ? stringMap([sharedGroup]) : {},
+    Timings: null,
+    TimingIDs: {},
+    Disabled: false,
+    Factor: null,
+    Blocker: b.blocker,
+  };
+}
+
+/** engine.Account: `ID` is "tenant:account"; balances grouped by type, in the engine's order. */
+export function cgrAccount(v: AccountView) {
+  const map: Record<string, CgrBalance[]> = {};
+  for (const b of v.balances) (map[TYPE_OF[b.unit]] ??= []).push(cgrBalance(b, v.account.sharedGroup));
+  return {
+    ID: `${v.account.tenant}:${v.account.id}`,
+    BalanceMap: map,
+    UnitCounters: null,
+    ActionTriggers: null,
+    AllowNegative: v.account.type === 'postpaid',
+    Disabled: v.account.status !== 'active',
+    UpdateTime: GO_ZERO_TIME,
+  };
+}
