@@ -105,6 +105,26 @@ function refuseOrSkip(rows: (DraftRow & { status: string })[], ids: string[], op
   return { skipped, drafts: rows.filter((r) => r.status === 'draft' && r.needsReview === null) };
 }
 
+/** Postings at once per batch (one Redis pipeline, not a round trip each), so bounded. */
+const POSTINGS_AT_ONCE = 1000;
+
+/**
+ * The finalize hook for every invoice, many in flight: each is idempotent by its op id, so one that
+ * fails rolls the transaction back and the others replay on the next try. All are settled first,
+ * so no posting is still running after the rollback.
+ */
+async function postAll(client: PoolClient, posted: FinalizedInvoice[], hooks?: DocumentHooks) {
+  const post = hooks?.postBalance?.bind(hooks);
+  if (!post) return;
+  for (let i = 0; i < posted.length; i += POSTINGS_AT_ONCE) {
+    const settled = await Promise.allSettled(
+      posted.slice(i, i + POSTINGS_AT_ONCE).map((inv) => post(client, inv)),
+    );
+    const failed = settled.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+}
+
 /** Finalizes within the caller's transaction (the API's reference bookkeeping shares it). */
 export async function finalizeIn(
   client: PoolClient,
@@ -226,7 +246,7 @@ export async function finalizeIn(
     );
   for (const s of series.values()) await saveSeries(client, schema, tenant, s);
   await journal(client, schema, entries);
-  for (const inv of posted) await opts.hooks?.postBalance?.(client, inv);
+  await postAll(client, posted, opts.hooks);
   return { finalized: done.map(({ id, number, hash }) => ({ id, number, hash })), skipped };
 }
 

@@ -6,7 +6,9 @@
 import type { Pool, PoolClient } from 'pg';
 import type { BalanceStore } from '../../balances/store.js';
 import { finalizeIn } from '../documents/finalize.js';
-import { insertDraft } from '../documents/drafts.js';
+import type { DocumentFigures } from '../core/document.js';
+import { insertDrafts } from '../documents/drafts.js';
+import type { DraftInput } from '../documents/model.js';
 import { inTransaction } from '../documents/transaction.js';
 import { park, type BillingAccount } from './accounts.js';
 import { closePeriods } from './bill-periods.js';
@@ -119,37 +121,32 @@ async function updatePeriods(
   );
 }
 
-async function writeOutcome(
-  snapshot: PoolClient,
-  schema: string,
-  job: ChunkJob,
-  o: DraftOutcome,
-  ctx: DraftContext,
-  periods: PeriodUpdate[],
-): Promise<RunItem> {
-  const { bill } = o;
+/** What the chunk writes: its drafts (in one batch), the periods' new status and the journal items. */
+interface ChunkWrites {
+  /** Each draft with its journal item, already in `items` in outcome order (its id filled in after). */
+  drafts: { input: DraftInput; bill: Bill; item: RunItem }[];
+  periods: PeriodUpdate[];
+  items: RunItem[];
+}
+
+const periodOf = (
+  bill: Bill,
+  status: PeriodUpdate['status'],
+  invoiceId: string | null,
+  reason: string | null,
+) => ({
+  accountId: bill.accountId,
+  seq: bill.seq,
+  status,
+  cutoffAt: bill.cutoffAt,
+  invoiceId,
+  reason,
+});
+
+function draftInput(tenant: string, bill: Bill, figures: DocumentFigures, ctx: DraftContext): DraftInput {
   const a = bill.account;
-  const setPeriod = (status: PeriodUpdate['status'], invoiceId: string | null, reason: string | null) =>
-    periods.push({
-      accountId: a.accountId,
-      seq: bill.seq,
-      status,
-      cutoffAt: bill.cutoffAt,
-      invoiceId,
-      reason,
-    });
-  if (o.kind === 'parked') {
-    await park(snapshot, schema, job.tenant, a.accountId, o.code, o.message);
-    job.counters.parked++;
-    return { accountId: a.accountId, step: 'draft', outcome: 'parked', code: o.code, message: o.message };
-  }
-  if (o.kind === 'empty') {
-    setPeriod('skipped', null, 'empty');
-    job.counters.skipped++;
-    return { accountId: a.accountId, step: 'draft', outcome: 'skipped', code: 'EMPTY' };
-  }
-  const id = await insertDraft(snapshot, schema, {
-    tenant: job.tenant,
+  return {
+    tenant,
     accountId: a.accountId,
     billSeq: bill.seq,
     documentType: a.invoiceMode === 'statement' ? 'statement' : 'invoice',
@@ -159,14 +156,58 @@ async function writeOutcome(
     currency: a.currency,
     seller: ctx.seller.party,
     buyer: a.buyer,
-    figures: o.figures,
+    figures,
     timezone: a.timezone,
     paymentTermsDays: a.paymentTermsDays,
     ...(a.series ? { series: a.series } : {}),
+  };
+}
+
+/** Sorts one outcome into the chunk's writes (parking an account at once: it is rare). */
+async function planOutcome(
+  snapshot: PoolClient,
+  schema: string,
+  job: ChunkJob,
+  o: DraftOutcome,
+  ctx: DraftContext,
+  w: ChunkWrites,
+): Promise<void> {
+  const { bill } = o;
+  const accountId = bill.accountId;
+  if (o.kind === 'parked') {
+    await park(snapshot, schema, job.tenant, accountId, o.code, o.message);
+    job.counters.parked++;
+    w.items.push({ accountId, step: 'draft', outcome: 'parked', code: o.code, message: o.message });
+  } else if (o.kind === 'empty') {
+    w.periods.push(periodOf(bill, 'skipped', null, 'empty'));
+    job.counters.skipped++;
+    w.items.push({ accountId, step: 'draft', outcome: 'skipped', code: 'EMPTY' });
+  } else {
+    const item: RunItem = { accountId, step: 'draft', outcome: 'invoiced' };
+    w.items.push(item);
+    w.drafts.push({ input: draftInput(job.tenant, bill, o.figures, ctx), bill, item });
+  }
+}
+
+/** The chunk's drafts in one batch, then the periods and the journal items (in outcome order). */
+async function writeChunk(
+  snapshot: PoolClient,
+  schema: string,
+  job: ChunkJob,
+  w: ChunkWrites,
+): Promise<void> {
+  const ids = await insertDrafts(
+    snapshot,
+    schema,
+    w.drafts.map((x) => x.input),
+  );
+  w.drafts.forEach(({ bill, item }, i) => {
+    w.periods.push(periodOf(bill, 'drafted', ids[i]!, null));
+    item.invoiceId = ids[i]!;
   });
-  setPeriod('drafted', id, null);
-  job.counters.drafted++;
-  return { accountId: a.accountId, step: 'draft', outcome: 'invoiced', invoiceId: id };
+  job.counters.drafted += ids.length;
+  await updatePeriods(snapshot, schema, job.tenant, w.periods);
+  await writeItems(snapshot, schema, job.runId, job.tenant, w.items);
 }
 
 /**
@@ -192,11 +233,9 @@ export async function draftStep(
       );
     const bills = await dueBills(cut.snapshot, d.schema, job.tenant, job.accounts, job.asOfMs, cut.cutoffAt);
     const outcomes = await draftBills(cut.snapshot, d.schema, job.tenant, bills, ctx);
-    const items: RunItem[] = [];
-    const periods: PeriodUpdate[] = [];
-    for (const o of outcomes) items.push(await writeOutcome(cut.snapshot, d.schema, job, o, ctx, periods));
-    await updatePeriods(cut.snapshot, d.schema, job.tenant, periods);
-    await writeItems(cut.snapshot, d.schema, job.runId, job.tenant, items);
+    const w: ChunkWrites = { drafts: [], periods: [], items: [] };
+    for (const o of outcomes) await planOutcome(cut.snapshot, d.schema, job, o, ctx, w);
+    await writeChunk(cut.snapshot, d.schema, job, w);
     ok = !dryRun;
   } finally {
     await endSnapshot(cut, ok);
