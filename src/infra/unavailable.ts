@@ -25,9 +25,10 @@ const CODES = new Set([
 ]);
 
 // Redis Cluster: no slot map yet, a node gone, slots moving in a failover (ioredis' own messages
-// and the server's CLUSTERDOWN / TRYAGAIN / MASTERDOWN replies).
+// and the server's CLUSTERDOWN / TRYAGAIN / MASTERDOWN replies; a MOVED or ASK that reaches us is a
+// slot that moved in a failover while the client's map was stale: the next try goes to its new owner).
 const MESSAGES =
-  /connection is closed|max retries per request|connection terminated|the database system is (starting|shutting) down|the database system is in recovery mode|timeout exceeded when trying to connect|stream isn't writeable|loading the dataset in memory|command timed out|is not queryable|aborted due to connection close|cluster isn't ready|none of startup nodes is available|failed to refresh slots cache|too many cluster redirections|cluster is disconnect|node is disconnected|^CLUSTERDOWN|^TRYAGAIN|^MASTERDOWN/i;
+  /connection is closed|max retries per request|connection terminated|the database system is (starting|shutting) down|the database system is in recovery mode|timeout exceeded when trying to connect|stream isn't writeable|loading the dataset in memory|command timed out|is not queryable|aborted due to connection close|cluster isn't ready|none of startup nodes is available|failed to refresh slots cache|too many cluster redirections|cluster is disconnect|node is disconnected|^CLUSTERDOWN|^TRYAGAIN|^MASTERDOWN|^MOVED \d+ |^ASK \d+ /i;
 
 export function isUnavailable(err: unknown): boolean {
   if (!err || typeof err !== 'object') return false;

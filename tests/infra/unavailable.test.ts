@@ -51,5 +51,9 @@ describe('isUnavailable', () => {
     await ok.end();
     expect(isUnavailable(sqlErr)).toBe(false);
     expect(isUnavailable(new Error('the header lacks subscriber'))).toBe(false);
+    // A slot that moved in a failover (the replies ioredis hands on when its map was stale).
+    expect(isUnavailable(new Error('MOVED 3999 127.0.0.1:7001'))).toBe(true);
+    expect(isUnavailable(new Error('ASK 3999 127.0.0.1:7001'))).toBe(true);
+    expect(isUnavailable(new Error('ERR unknown command MOVED'))).toBe(false);
   });
 });
