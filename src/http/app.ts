@@ -44,6 +44,7 @@ import type { PaymentDeps } from '../payments/deps.js';
 import { paymentRoutes } from './routes/payments.js';
 import { usageRoutes, type UsageDeps } from './routes/usage.js';
 import { selfcarePageRoutes } from './routes/selfcare-page.js';
+import { notificationRoutes, type NotificationDeps } from './routes/notifications.js';
 import { cgratesRoutes, type CgratesApiOptions } from '../cgrates-api/route.js';
 
 declare module 'fastify' {
@@ -77,6 +78,8 @@ export interface AppDeps {
   payments?: PaymentDeps;
   /** Usage views from the daily rollup (optional; src/usage/). */
   usage?: UsageDeps;
+  /** Notification rules, auto top-up and dunning settings (billing, optional; src/notifications/). */
+  notifications?: NotificationDeps;
   /** CGRateS's JSON-RPC API at POST /jsonrpc (off unless set; src/cgrates-api/). */
   cgrates?: CgratesApiOptions;
   health: { redis: Pingable; postgres?: Pingable };
@@ -159,6 +162,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     accountEventRoutes(app, deps.webhooks);
   }
   if (deps.payments) paymentRoutes(app, deps.payments);
+  if (deps.notifications) notificationRoutes(app, deps.notifications);
   if (deps.plans) {
     planRoutes(app, deps.plans);
     billingProfileRoutes(app, deps.plans);

@@ -38,6 +38,18 @@ export interface RuleBody {
   enabled?: unknown;
 }
 
+/** A decimal amount above zero, in nano (a threshold of 0 is money_exhausted's). */
+export function positiveNano(param: string, s: string): bigint {
+  let nano: number;
+  try {
+    nano = decimalToNano(s);
+  } catch (err) {
+    throw new RuleError(param, (err as Error).message);
+  }
+  if (nano <= 0) throw new RuleError(param, 'must be more than 0');
+  return BigInt(nano);
+}
+
 /** The stored form of a rule from its API body; throws RuleError naming the bad field. */
 export function ruleFromBody(code: string, b: RuleBody): Rule {
   const kinds: RuleKind[] = ['money_below', 'money_exhausted', 'bundle_used_pct'];
@@ -47,14 +59,7 @@ export function ruleFromBody(code: string, b: RuleBody): Rule {
   if (b.accountId !== undefined) rule.accountId = String(b.accountId);
   if (kind === 'money_below') {
     if (typeof b.amount !== 'string') throw new RuleError('/amount', 'a decimal string is required');
-    let nano: number;
-    try {
-      nano = decimalToNano(b.amount);
-    } catch (err) {
-      throw new RuleError('/amount', (err as Error).message);
-    }
-    if (nano <= 0) throw new RuleError('/amount', 'must be more than 0 (money_exhausted watches 0)');
-    rule.amountNano = BigInt(nano);
+    rule.amountNano = positiveNano('/amount', b.amount);
   } else if (b.amount !== undefined) throw new RuleError('/amount', `not used by ${kind}`);
   if (kind === 'bundle_used_pct') {
     const p = b.percent;

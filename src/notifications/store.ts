@@ -89,3 +89,35 @@ export async function writeAllowances(q: Q, schema: string, a: Map<string, bigin
     [keys.map((k) => k[0]), keys.map((k) => k[1]), keys.map((k) => k[3]), [...a.values()].map(String)],
   );
 }
+
+/** One rule of the tenant, or all of them (for the API). */
+export async function readRules(q: Q, schema: string, tenant: string, code?: string): Promise<Rule[]> {
+  const r = await q.query<RuleRow>(
+    `SELECT * FROM ${schema}.notification_rules WHERE tenant = $1 AND ($2::text IS NULL OR code = $2) ORDER BY code`,
+    [tenant, code ?? null],
+  );
+  return r.rows.map(toRule);
+}
+
+/** Removes a rule and its crossing state (a rule saved again under the code starts armed). */
+export async function deleteRule(pool: Pool, schema: string, tenant: string, code: string): Promise<boolean> {
+  const c = await pool.connect();
+  try {
+    await c.query('BEGIN');
+    const r = await c.query(`DELETE FROM ${schema}.notification_rules WHERE tenant = $1 AND code = $2`, [
+      tenant,
+      code,
+    ]);
+    await c.query(`DELETE FROM ${schema}.notification_state WHERE tenant = $1 AND rule_code = $2`, [
+      tenant,
+      code,
+    ]);
+    await c.query('COMMIT');
+    return (r.rowCount ?? 0) > 0;
+  } catch (err) {
+    await c.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    c.release();
+  }
+}

@@ -24,6 +24,8 @@ export async function testApp(opts: {
   /** Usage views (the balances and clock are the app's). */
   usage?: Omit<UsageDeps, 'balances' | 'now'>;
   plans?: { pool: PlansDeps['pool']; schema: string };
+  /** Notification rules, auto top-up and dunning settings (the balances are the app's). */
+  notifications?: { pool: PlansDeps['pool']; schema: string };
   redis: RedisClient;
   prefix: string;
   tariffDir?: string;
@@ -64,6 +66,7 @@ export async function testApp(opts: {
     ...(opts.usage ? { usage: { ...opts.usage, balances, now } } : {}),
     ...(opts.payments ? { payments: { ...opts.payments, balances } } : {}),
     ...(opts.plans ? { plans: { ...opts.plans, balances, now } } : {}),
+    ...(opts.notifications ? { notifications: { ...opts.notifications, balances } } : {}),
     ...(opts.cgrates ? { cgrates: opts.cgrates } : {}),
     health: { redis: opts.redis },
   });
