@@ -1,7 +1,8 @@
 /** APIerSv1.GetCost through the rating core's one pricing path (src/rating/price.ts). */
 import { priceEvent } from '../rating/price.js';
 import { decimalToNano } from '../rating/money.js';
-import { serverError } from './errors.js';
+import { RatingErrorCode } from '../rating/errors.js';
+import { CgrError, unsupportedFormat } from './errors.js';
 import { nanoNumber } from './money.js';
 import { fields, goDuration, requireFields, type Obj } from './params.js';
 import type { CgrContext } from './context.js';
@@ -11,6 +12,12 @@ function answerTimeOf(s: string, now: number): string {
   if (s === '' || s === '*now') return new Date(now).toISOString();
   if (/^\d+$/.test(s)) return new Date(Number(s) * 1000).toISOString();
   return s;
+}
+
+/** A refusal of the rating core in CGRateS's words (the same codes: RATING_PLAN_NOT_FOUND, …). */
+function ratingError(e: { code: string; message: string }): CgrError {
+  if (e.code === RatingErrorCode.INVALID_EVENT) return unsupportedFormat(e.message);
+  return new CgrError(e.code);
 }
 
 export const costMethods = {
@@ -23,9 +30,9 @@ export const costMethods = {
     const tenant = c.tenantOf(f.str('Tenant'));
     const subject = f.str('Subject');
     const destination = f.str('Destination');
-    const answerTime = answerTimeOf(f.str('AnswerTime'), c.now());
-    const usageNs = goDuration(f.str('Usage') || '1m', 'Usage');
     requireFields(arg, ['Subject', 'Destination']);
+    const answerTime = answerTimeOf(f.str('AnswerTime'), c.now());
+    const usageNs = goDuration(f.str('Usage') || '0', 'Usage');
     const out = priceEvent(c.tariff.current(), {
       tenant,
       category: f.str('Category') || 'call',
@@ -35,7 +42,7 @@ export const costMethods = {
       usage: usageNs / 1e9,
       tor: 'voice',
     });
-    if (!out.ok) throw serverError(out.error.message);
+    if (!out.ok) throw ratingError(out.error);
     return {
       CGRID: '',
       RunID: '',
