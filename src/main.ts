@@ -22,6 +22,9 @@ import { createRatingPool, type RatingPool } from './cdr/pool.js';
 import { postgresUrlOf, redisWhere, startDrainThread } from './storage/drain-thread.js';
 import { ensureEngineSchema } from './storage/schema.js';
 import { repairPayments } from './payments/service.js';
+import { voucherKeys } from './vouchers/keys.js';
+import { repairVouchers } from './vouchers/repair.js';
+import { loadWebhookKey } from './webhooks/secret-key.js';
 import { createPdfRenderer } from './billing/documents/pdf-jobs.js';
 import { openActiveTariff } from './tariffs/active.js';
 import type { RunDeps } from './billing/run/run.js';
@@ -111,6 +114,16 @@ async function main(): Promise<void> {
       renewDue({ pool: pgHandle.pool, schema, balances, now: Date.now }, tenant, asOfMs),
   };
   const webhooks = webhookEngine(pgHandle.pool, schema, config);
+  const vouchers = {
+    pool: pgHandle.pool,
+    schema,
+    balances,
+    redis: redisHandle.redis,
+    keyPrefix: config.keyPrefix,
+    keys: voucherKeys(loadWebhookKey(config.webhooks.secretKey, config.dataDir)),
+    plans: { pool: pgHandle.pool, schema, balances, now: Date.now },
+    now: Date.now,
+  };
   const app = await buildApp({
     plans: { pool: pgHandle.pool, schema, balances, now: Date.now },
     billingRuns,
@@ -124,6 +137,7 @@ async function main(): Promise<void> {
     usage: { pool: pgHandle.pool, schema, balances, plans: true, invoices: true },
     webhooks: webhooks.deps,
     payments: { pool: pgHandle.pool, schema, balances },
+    vouchers,
     ...(config.cgrates ? { cgrates: config.cgrates } : {}),
     documents: { pool: pgHandle.pool, schema, pdf: pdfRenderer, hooks: documentHooks(balances, schema) },
     cdrJobs: {
@@ -162,6 +176,10 @@ async function main(): Promise<void> {
   // Payments a crash left between PostgreSQL and Redis are finished (docs/PAYMENTS.md).
   void repairPayments({ pool: pgHandle.pool, schema, balances }).catch((err: unknown) =>
     app.log.error({ err }, 'payment repair failed'),
+  );
+  // Batches left generating and redemptions left between PostgreSQL and Redis (docs/VOUCHERS.md).
+  void repairVouchers({ ...vouchers, log: app.log }).catch((err: unknown) =>
+    app.log.error({ err }, 'voucher repair failed'),
   );
   // Account events go out to their webhook endpoints (docs/EVENTS.md).
   webhooks.start(app.log);

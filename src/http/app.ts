@@ -42,6 +42,8 @@ import { accountEventRoutes } from './routes/account-events.js';
 import type { WebhookDeps } from '../webhooks/deps.js';
 import type { PaymentDeps } from '../payments/deps.js';
 import { paymentRoutes } from './routes/payments.js';
+import type { VoucherDeps } from '../vouchers/deps.js';
+import { voucherRoutes } from './routes/vouchers.js';
 import { usageRoutes, type UsageDeps } from './routes/usage.js';
 import { selfcarePageRoutes } from './routes/selfcare-page.js';
 import { notificationRoutes, type NotificationDeps } from './routes/notifications.js';
@@ -76,6 +78,8 @@ export interface AppDeps {
   webhooks?: WebhookDeps;
   /** Payments recorded and refunded (billing, optional). */
   payments?: PaymentDeps;
+  /** Voucher batches and redemption (billing, optional; src/vouchers/). */
+  vouchers?: VoucherDeps;
   /** Usage views from the daily rollup (optional; src/usage/). */
   usage?: UsageDeps;
   /** Notification rules, auto top-up and dunning settings (billing, optional; src/notifications/). */
@@ -162,6 +166,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     accountEventRoutes(app, deps.webhooks);
   }
   if (deps.payments) paymentRoutes(app, deps.payments);
+  if (deps.vouchers) voucherRoutes(app, deps.vouchers);
   if (deps.notifications) notificationRoutes(app, deps.notifications);
   if (deps.plans) {
     planRoutes(app, deps.plans);

@@ -134,6 +134,12 @@ export const ERRORS = {
   VOUCHER_INVALID: { status: 422, title: 'The voucher cannot be redeemed', diameter: 5012 },
   TOO_MANY_ATTEMPTS: { status: 429, title: 'Too many failed voucher redemptions: wait', diameter: 5012 },
   GONE: { status: 410, title: 'This was answered once and is not kept', diameter: 5012 },
+  VOUCHER_BATCH_GENERATING: {
+    status: 409,
+    title: 'The voucher batch is still being generated: ask again',
+    diameter: 5012,
+  },
+  VOUCHER_REDEEMED: { status: 409, title: 'The voucher was redeemed: it cannot change', diameter: 5012 },
   INTERNAL: { status: 500, title: 'Internal error', diameter: 5012 },
 } as const;
 

@@ -13,6 +13,7 @@ import { underSchemaLock } from './migrate.js';
 import { ensureRecordsSchema } from './records.js';
 import { ensureWebhooksSchema } from '../webhooks/schema.js';
 import { ensurePaymentsSchema } from '../payments/schema.js';
+import { ensureVouchersSchema } from '../vouchers/schema.js';
 import { ensureNotificationsSchema } from '../notifications/schema.js';
 import { ensureUsageSchema } from '../usage/schema.js';
 
@@ -27,6 +28,7 @@ export function ensureEngineSchema(pool: Pool, schema: string): Promise<void> {
     await ensureRunSchema(pool, schema);
     await ensurePlansSchema(pool, schema);
     await ensurePaymentsSchema(pool, schema);
+    await ensureVouchersSchema(pool, schema);
     await ensureNotificationsSchema(pool, schema); // after the ledger and the events table
     await ensureUsageSchema(pool, schema); // after the rated records: it indexes them
   });

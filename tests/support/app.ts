@@ -13,6 +13,8 @@ import type { DocumentRouteDeps } from '../../src/http/routes/document-service.j
 import type { RedisClient } from '../../src/infra/redis.js';
 import type { WebhookDeps } from '../../src/webhooks/deps.js';
 import type { UsageDeps } from '../../src/http/routes/usage.js';
+import { randomBytes } from 'node:crypto';
+import { voucherKeys, type VoucherKeys } from '../../src/vouchers/keys.js';
 
 export async function testApp(opts: {
   history?: History;
@@ -21,6 +23,8 @@ export async function testApp(opts: {
   documents?: DocumentRouteDeps;
   webhooks?: WebhookDeps;
   payments?: { pool: PlansDeps['pool']; schema: string };
+  /** Vouchers (src/vouchers/): keys random per app unless given; plan vouchers when `plans`. */
+  vouchers?: { pool: PlansDeps['pool']; schema: string; keys?: VoucherKeys; plans?: boolean };
   /** Usage views (the balances and clock are the app's). */
   usage?: Omit<UsageDeps, 'balances' | 'now'>;
   plans?: { pool: PlansDeps['pool']; schema: string };
@@ -65,6 +69,7 @@ export async function testApp(opts: {
     ...(opts.webhooks ? { webhooks: opts.webhooks } : {}),
     ...(opts.usage ? { usage: { ...opts.usage, balances, now } } : {}),
     ...(opts.payments ? { payments: { ...opts.payments, balances } } : {}),
+    ...(opts.vouchers ? { vouchers: voucherDeps(opts.vouchers, balances, opts.redis, opts.prefix, now) } : {}),
     ...(opts.plans ? { plans: { ...opts.plans, balances, now } } : {}),
     ...(opts.notifications ? { notifications: { ...opts.notifications, balances } } : {}),
     ...(opts.cgrates ? { cgrates: opts.cgrates } : {}),
@@ -73,4 +78,24 @@ export async function testApp(opts: {
   sessionMetrics.held = (delta) => app.chargingMetrics.reservedMoney.inc(delta);
   sessionMetrics.open = (delta) => app.chargingMetrics.openSessions.inc(delta);
   return { app, balances, tariff, sessions };
+}
+
+function voucherDeps(
+  v: NonNullable<Parameters<typeof testApp>[0]['vouchers']>,
+  balances: ReturnType<typeof createBalanceStore>,
+  redis: RedisClient,
+  keyPrefix: string,
+  now: () => number,
+) {
+  const { pool, schema } = v;
+  return {
+    pool,
+    schema,
+    balances,
+    redis,
+    keyPrefix,
+    now,
+    keys: v.keys ?? voucherKeys(randomBytes(32)),
+    ...(v.plans ? { plans: { pool, schema, balances, now } } : {}),
+  };
 }

@@ -1,0 +1,52 @@
+/**
+ * Failed redemptions counted per account and per API key: 5 in a 15-minute window (from the first
+ * failure) lock that account or key out of redeeming until the window ends (429 with Retry-After).
+ * In Redis, not PostgreSQL: a window is a key with a TTL (nothing to sweep), the check is one round
+ * trip before any PIN is hashed, and a stream of wrong guesses writes no rows an attacker could grow.
+ * A Redis flush forgets the counters: at worst five more guesses, against 10^16 PINs.
+ */
+import { createHash } from 'node:crypto';
+import type { VoucherDeps } from './deps.js';
+
+export const MAX_FAILURES = 5;
+export const WINDOW_MS = 15 * 60_000;
+
+/** The counters a redemption is held to: its account's and its API key's (hashed, never the key). */
+export function failureKeys(
+  deps: Pick<VoucherDeps, 'keyPrefix'>,
+  tenant: string,
+  accountId: string,
+  apiKey: string,
+) {
+  const keyId = createHash('sha256').update(apiKey).digest('hex').slice(0, 32);
+  return {
+    account: `${deps.keyPrefix}{vf:${tenant}:${accountId}}`,
+    client: `${deps.keyPrefix}{vfk:${keyId}}`,
+  };
+}
+
+type Keys = ReturnType<typeof failureKeys>;
+
+/** Seconds until the caller may try again; 0 when neither counter is at the limit. */
+export async function lockedForSeconds(deps: Pick<VoucherDeps, 'redis'>, keys: Keys): Promise<number> {
+  const states = await Promise.all(
+    [keys.account, keys.client].map(async (k) => {
+      const r = await deps.redis.multi().get(k).pttl(k).exec();
+      return { n: Number(r?.[0]?.[1] ?? 0), ttlMs: Number(r?.[1]?.[1] ?? 0) };
+    }),
+  );
+  const waits = states.filter((s) => s.n >= MAX_FAILURES).map((s) => Math.max(1, Math.ceil(s.ttlMs / 1000)));
+  return waits.length ? Math.max(...waits) : 0;
+}
+
+/** Counts one failure on both counters; answers the account's count now. */
+export async function countFailure(deps: Pick<VoucherDeps, 'redis'>, keys: Keys): Promise<number> {
+  const counts = await Promise.all(
+    [keys.account, keys.client].map(async (k) => {
+      // The window starts with the first failure: created with its TTL, then only incremented.
+      const r = await deps.redis.multi().set(k, '0', 'PX', WINDOW_MS, 'NX').incr(k).exec();
+      return Number(r?.[1]?.[1] ?? 0);
+    }),
+  );
+  return counts[0]!;
+}

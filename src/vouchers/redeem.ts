@@ -1,0 +1,185 @@
+/**
+ * Redeeming a voucher (docs/VOUCHERS.md). Checks in this order: the caller is not locked out (429),
+ * the account exists (404), a `reference` already used for another PIN (409), this account's own
+ * earlier redemption of the PIN (its first answer, finished if a crash interrupted it), then the
+ * claim. A PIN that is wrong, used, expired, blocked or of another currency answers one identical
+ * VOUCHER_INVALID and counts a failure. After the claim: the credit under `voucher:{serial}` (or the
+ * plan assignment with that reference) — both idempotent, so finishing twice moves money once — and
+ * the row `redeemed` with its event.
+ */
+import { BalanceCode } from '../balances/codes.js';
+import type { AccountView } from '../balances/store.js';
+import { formatMoney } from '../billing/core/currency.js';
+import { assignmentId, assignPlan } from '../billing/plans/assignments.js';
+import { PlansError } from '../billing/plans/errors.js';
+import { inTransaction } from '../billing/documents/transaction.js';
+import { appendEvent } from '../webhooks/append.js';
+import { countFailure, failureKeys, lockedForSeconds, MAX_FAILURES, WINDOW_MS } from './attempts.js';
+import { presentValue, valueOf } from './batch-rows.js';
+import type { VoucherDeps } from './deps.js';
+import { invalid, VoucherError } from './errors.js';
+import { pinHash } from './keys.js';
+import * as rows from './voucher-rows.js';
+
+export interface RedeemRequest {
+  pin: string;
+  reference?: string;
+  /** The caller's API key (only its hash is kept, as a failure counter's name). */
+  apiKey: string;
+}
+
+/** The one answer to every PIN that does not redeem: it must not tell which reason held. */
+const INVALID = () => new VoucherError('VOUCHER_INVALID', 'the voucher cannot be redeemed');
+
+function moneyBalanceOf(v: AccountView): string | undefined {
+  const own = v.balances.filter((b) => b.unit === 'money' && !b.shared);
+  return (own.find((x) => x.id === 'main') ?? own[0])?.id;
+}
+
+/** The credit or the plan, then `redeemed`. Safe to run again. A plan refusal releases the claim. */
+async function finish(deps: VoucherDeps, v: rows.VoucherWithValue): Promise<void> {
+  if (v.status === 'redeemed') return;
+  const value = valueOf(v);
+  const accountId = v.account_id!;
+  if (value.type === 'money') {
+    const view = await deps.balances.getAccount(v.tenant, accountId);
+    const balanceId = view && moneyBalanceOf(view);
+    if (!balanceId) {
+      await rows.release(deps.pool, deps.schema, v);
+      throw invalid('/accountId', 'the account has no money balance to credit');
+    }
+    const r = await deps.balances.credit(v.tenant, accountId, {
+      opId: `voucher:${v.serial}`,
+      balanceId,
+      amount: Number(value.amountNano),
+      kind: 'topup',
+    });
+    if (r.code !== BalanceCode.OK)
+      throw new VoucherError(
+        'UNAVAILABLE',
+        `voucher:${v.serial}: the balance store answered ${r.code}; retry`,
+      );
+    await rows.markRedeemed(deps.pool, deps.schema, v, { balanceId });
+    return;
+  }
+  try {
+    const { assignment } = await assignPlan(deps.plans!, v.tenant, accountId, {
+      plan: value.plan,
+      version: value.version,
+      quantity: 1,
+      coupons: [],
+      reference: `voucher:${v.serial}`,
+    });
+    await rows.markRedeemed(deps.pool, deps.schema, v, { assignmentId: assignment.id });
+  } catch (err) {
+    if (err instanceof PlansError) await rows.release(deps.pool, deps.schema, v);
+    throw err;
+  }
+}
+
+async function answer(deps: VoucherDeps, v: rows.VoucherWithValue, replayed: boolean) {
+  await finish(deps, v);
+  const now = (await rows.voucherBySerial(deps.pool, deps.schema, v.tenant, v.serial))!;
+  const value = valueOf(now);
+  return {
+    serial: now.serial,
+    accountId: now.account_id,
+    status: now.status,
+    value: presentValue(value),
+    ...(value.type === 'money'
+      ? { amount: formatMoney(value.amountNano, value.currency), currency: value.currency }
+      : {
+          plan: value.plan,
+          version: value.version,
+          // The assignment's id follows from its reference, `voucher:{serial}` (assignments.ts).
+          assignmentId: assignmentId(now.tenant, `voucher:${now.serial}`),
+        }),
+    reference: now.reference,
+    redeemedAt: now.redeemed_at?.toISOString() ?? null,
+    replayed,
+  };
+}
+
+async function failed(
+  deps: VoucherDeps,
+  keys: ReturnType<typeof failureKeys>,
+  tenant: string,
+  accountId: string,
+) {
+  const n = await countFailure(deps, keys);
+  if (n === MAX_FAILURES)
+    await inTransaction(deps.pool, (c) =>
+      appendEvent(c, deps.schema, {
+        tenant,
+        type: 'voucher.lockout',
+        accountId,
+        payload: { accountId, failures: n, lockedForSeconds: WINDOW_MS / 1000 },
+      }),
+    );
+  return INVALID();
+}
+
+export async function redeemVoucher(
+  deps: VoucherDeps,
+  tenant: string,
+  accountId: string,
+  req: RedeemRequest,
+) {
+  const keys = failureKeys(deps, tenant, accountId, req.apiKey);
+  const wait = await lockedForSeconds(deps, keys);
+  if (wait > 0)
+    throw new VoucherError(
+      'TOO_MANY_ATTEMPTS',
+      `too many failed redemptions: retry in ${wait} s`,
+      undefined,
+      wait,
+    );
+  const view = await deps.balances.getAccount(tenant, accountId);
+  if (!view) throw new VoucherError('ACCOUNT_NOT_FOUND', `no account ${accountId}`);
+  if (!/^\d{16}$/.test(req.pin)) throw invalid('/pin', 'must be 16 digits');
+  const hash = pinHash(deps.keys.pinKey, tenant, req.pin);
+  const { pool, schema } = deps;
+  if (req.reference) {
+    const prior = await rows.voucherByReference(pool, schema, tenant, accountId, req.reference);
+    if (prior && !prior.pin_hash.equals(hash))
+      throw new VoucherError('CONFLICT', `reference ${req.reference} was used for another voucher`);
+    if (prior) return answer(deps, prior, true);
+  }
+  const mine = await rows.claimedBy(pool, schema, tenant, accountId, hash);
+  if (mine) return answer(deps, mine, true);
+  let won: rows.VoucherWithValue | undefined;
+  try {
+    won = await rows.claim(pool, schema, {
+      tenant,
+      accountId,
+      hash,
+      reference: req.reference ?? null,
+      at: new Date(deps.now()),
+      currency: view.account.currency,
+    });
+  } catch (err) {
+    // The same reference claimed another PIN at the same moment.
+    if ((err as { code?: string }).code === '23505')
+      throw new VoucherError('CONFLICT', `reference ${req.reference} was used for another voucher`);
+    throw err;
+  }
+  if (won) return answer(deps, won, false);
+  // Lost a race against this account's own other request for the same PIN: that one's answer.
+  const again = await rows.claimedBy(pool, schema, tenant, accountId, hash);
+  if (again) return answer(deps, again, true);
+  throw await failed(deps, keys, tenant, accountId);
+}
+
+/** Finishes redemptions a crash left `redeeming` (at start); answers how many. */
+export async function repairRedemptions(deps: VoucherDeps): Promise<number> {
+  let n = 0;
+  for (const v of await rows.redeemingRows(deps.pool, deps.schema, 1000)) {
+    try {
+      await finish(deps, v);
+    } catch (err) {
+      if (!(err instanceof PlansError) && !(err instanceof VoucherError)) throw err;
+    }
+    n++;
+  }
+  return n;
+}
