@@ -137,6 +137,7 @@ async function main(): Promise<void> {
     usage: { pool: pgHandle.pool, schema, balances, plans: true, invoices: true },
     webhooks: webhooks.deps,
     payments: { pool: pgHandle.pool, schema, balances },
+    ledgerReports: { pool: pgHandle.pool, schema, balances },
     vouchers,
     ...(config.cgrates ? { cgrates: config.cgrates } : {}),
     documents: { pool: pgHandle.pool, schema, pdf: pdfRenderer, hooks: documentHooks(balances, schema) },

@@ -46,6 +46,8 @@ import type { VoucherDeps } from '../vouchers/deps.js';
 import { voucherRoutes } from './routes/vouchers.js';
 import { usageRoutes, type UsageDeps } from './routes/usage.js';
 import { selfcarePageRoutes } from './routes/selfcare-page.js';
+import { statementRoutes, type StatementRouteDeps } from '../billing/statements/routes.js';
+import { reconcileRoutes } from '../billing/reconcile/routes.js';
 import { notificationRoutes, type NotificationDeps } from './routes/notifications.js';
 import { cgratesRoutes, type CgratesApiOptions } from '../cgrates-api/route.js';
 
@@ -82,6 +84,8 @@ export interface AppDeps {
   vouchers?: VoucherDeps;
   /** Usage views from the daily rollup (optional; src/usage/). */
   usage?: UsageDeps;
+  /** Prepaid statements and the reconciliation report, read from the ledger (billing, optional). */
+  ledgerReports?: StatementRouteDeps;
   /** Notification rules, auto top-up and dunning settings (billing, optional; src/notifications/). */
   notifications?: NotificationDeps;
   /** CGRateS's JSON-RPC API at POST /jsonrpc (off unless set; src/cgrates-api/). */
@@ -166,6 +170,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     accountEventRoutes(app, deps.webhooks);
   }
   if (deps.payments) paymentRoutes(app, deps.payments);
+  if (deps.ledgerReports) {
+    statementRoutes(app, deps.ledgerReports);
+    reconcileRoutes(app, deps.ledgerReports);
+  }
   if (deps.vouchers) voucherRoutes(app, deps.vouchers);
   if (deps.notifications) notificationRoutes(app, deps.notifications);
   if (deps.plans) {
