@@ -13,9 +13,8 @@ import { underSchemaLock } from './migrate.js';
 import { ensureRecordsSchema } from './records.js';
 import { ensureWebhooksSchema } from '../webhooks/schema.js';
 import { ensurePaymentsSchema } from '../payments/schema.js';
-import { ensureNotificationsSchema } from '../notifications/schema.js';
-import { ensureDunningSchema } from '../billing/dunning/schema.js';
 import { ensureVouchersSchema } from '../vouchers/schema.js';
+import { ensureNotificationsSchema } from '../notifications/schema.js';
 import { ensureUsageSchema } from '../usage/schema.js';
 import { ensureStatementsSchema } from '../billing/statements/store.js';
 
@@ -30,9 +29,8 @@ export function ensureEngineSchema(pool: Pool, schema: string): Promise<void> {
     await ensureRunSchema(pool, schema);
     await ensurePlansSchema(pool, schema);
     await ensurePaymentsSchema(pool, schema);
-    await ensureNotificationsSchema(pool, schema); // after the ledger and the events table
-    await ensureDunningSchema(pool, schema); // after the documents: it indexes the invoices
     await ensureVouchersSchema(pool, schema);
+    await ensureNotificationsSchema(pool, schema); // after the ledger and the events table
     await ensureUsageSchema(pool, schema); // after the rated records: it indexes them
     await ensureStatementsSchema(pool, schema);
   });
