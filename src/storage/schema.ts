@@ -15,6 +15,7 @@ import { ensureWebhooksSchema } from '../webhooks/schema.js';
 import { ensurePaymentsSchema } from '../payments/schema.js';
 import { ensureVouchersSchema } from '../vouchers/schema.js';
 import { ensureNotificationsSchema } from '../notifications/schema.js';
+import { ensureDunningSchema } from '../billing/dunning/schema.js';
 import { ensureUsageSchema } from '../usage/schema.js';
 import { ensureStatementsSchema } from '../billing/statements/store.js';
 
@@ -31,6 +32,7 @@ export function ensureEngineSchema(pool: Pool, schema: string): Promise<void> {
     await ensurePaymentsSchema(pool, schema);
     await ensureVouchersSchema(pool, schema);
     await ensureNotificationsSchema(pool, schema); // after the ledger and the events table
+    await ensureDunningSchema(pool, schema); // after the documents: it indexes the invoices
     await ensureUsageSchema(pool, schema); // after the rated records: it indexes them
     await ensureStatementsSchema(pool, schema);
   });

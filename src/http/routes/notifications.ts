@@ -15,6 +15,7 @@ import { RuleError, ruleFromBody, type Rule } from '../../notifications/rules.js
 import { deleteRule, readRules, saveRule } from '../../notifications/store.js';
 import { nanoToDecimal } from '../../rating/money.js';
 import { AppError } from '../errors.js';
+import { dunningRoutes } from './dunning.js';
 import { Id } from './account-schemas.js';
 
 export interface NotificationDeps {
@@ -88,6 +89,7 @@ const present = (r: Rule) => ({
 export function notificationRoutes(app: FastifyInstance, deps: NotificationDeps): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const { pool, schema } = deps;
+  dunningRoutes(app, deps);
   const tenant = (req: FastifyRequest) => req.principal.tenant;
   const mustExist = async (req: FastifyRequest, accountId: string) => {
     const a = await deps.balances.accountInfo(tenant(req), accountId);
