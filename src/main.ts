@@ -31,6 +31,7 @@ import type { RunDeps } from './billing/run/run.js';
 import { scheduledRuns } from './billing/run/scheduler.js';
 import { renewDue } from './billing/plans/renewals.js';
 import { rollupOnce } from './usage/rollup.js';
+import { startNotificationJobs } from './notifications/jobs.js';
 import { documentHooks } from './billing/run/posting.js';
 
 async function main(): Promise<void> {
@@ -137,6 +138,7 @@ async function main(): Promise<void> {
     usage: { pool: pgHandle.pool, schema, balances, plans: true, invoices: true },
     webhooks: webhooks.deps,
     payments: { pool: pgHandle.pool, schema, balances },
+    notifications: { pool: pgHandle.pool, schema, balances },
     ledgerReports: { pool: pgHandle.pool, schema, balances },
     vouchers,
     ...(config.cgrates ? { cgrates: config.cgrates } : {}),
@@ -225,6 +227,9 @@ async function main(): Promise<void> {
         })
       : async () => {};
 
+  // Notifications judged from the drained ledger, overdue reminders and suspensions (docs/EVENTS.md).
+  const stopNotifications = startNotificationJobs({ pool: pgHandle.pool, schema, balances }, app.log);
+
   // Requests first, then the background jobs, then the last drain, and only then the storage this
   // engine may have started itself: what Redis holds reaches PostgreSQL before either stops.
   let closing: Promise<void> | undefined;
@@ -237,6 +242,7 @@ async function main(): Promise<void> {
       await stopRecovery();
       await stopBilling();
       await stopRollup();
+      await stopNotifications();
       await cdrJobs.close(); // a job cut short would only be resumed; let the ones in flight finish
       await pdfRenderer.close();
       await ratingPool?.close();

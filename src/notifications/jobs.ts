@@ -1,0 +1,39 @@
+/**
+ * The background jobs of notifications and dunning, as main.ts starts them: the detector every
+ * second (it judges what the drain stored; a second behind the ledger is soon enough for an alert)
+ * and the dunning job every minute (its unit is the day). Both back off while PostgreSQL is away.
+ */
+import type { Pool } from 'pg';
+import type { BalanceStore } from '../balances/store.js';
+import { dunningOnce } from '../billing/dunning/job.js';
+import { runEvery, type PeriodicLog } from '../infra/periodic.js';
+import { detectOnce } from './detect.js';
+
+export function startNotificationJobs(
+  d: { pool: Pool; schema: string; balances: BalanceStore },
+  log: PeriodicLog,
+): () => Promise<void> {
+  const groupOf = async (tenant: string, accountId: string) =>
+    (await d.balances.accountInfo(tenant, accountId))?.sharedGroup ?? null;
+  const stopDetector = runEvery({
+    name: 'notification detector',
+    everyMs: 1000,
+    maxBackoffMs: 30_000,
+    // A backlog (after an outage) is read up to 20 batches a pass, so a stop never waits long.
+    job: async () => {
+      for (let i = 0; i < 20 && (await detectOnce({ pool: d.pool, schema: d.schema, groupOf })) > 0; i++);
+    },
+    log,
+  });
+  const stopDunning = runEvery({
+    name: 'dunning',
+    everyMs: 60_000,
+    maxBackoffMs: 300_000,
+    job: () => dunningOnce({ ...d, now: Date.now }),
+    log,
+  });
+  return async () => {
+    await stopDetector();
+    await stopDunning();
+  };
+}
