@@ -35,7 +35,15 @@ export async function ensureAccount(c: CgrContext, tenant: string, id: string): 
     throw notImplemented('re-creating a removed account (its id stays taken)');
   if (v) return;
   const r = await c.balances.createAccount(
-    { tenant, id, type: 'prepaid', currency: c.currency, subject: id, subscriptions: [] },
+    // The account id as a subscription: SessionSv1 events name the Account (session-event.ts).
+    {
+      tenant,
+      id,
+      type: 'prepaid',
+      currency: c.currency,
+      subject: id,
+      subscriptions: [{ type: 'private', value: id }],
+    },
     `cgr:setaccount:${id}`,
   );
   if (r.code !== 'OK' && r.code !== 'ACCOUNT_EXISTS') throw storeError(r);

@@ -1,5 +1,7 @@
 /** What every /jsonrpc method gets: the engine's services and who is calling. */
 import type { BalanceStore } from '../balances/store.js';
+import type { EventDeps } from '../charging/events.js';
+import type { Sessions } from '../charging/sessions.js';
 import type { Principal } from '../http/auth.js';
 import type { ActiveTariff } from '../tariffs/active.js';
 import { CgrError, NOT_FOUND, UNAUTHORIZED_API } from './errors.js';
@@ -7,6 +9,9 @@ import { CgrError, NOT_FOUND, UNAUTHORIZED_API } from './errors.js';
 export interface CgrContext {
   balances: BalanceStore;
   tariff: ActiveTariff;
+  sessions: Sessions;
+  /** What one-shot charging events need (src/charging/events.ts). */
+  events: EventDeps;
   principal: Principal;
   /** Currency of accounts SetAccount creates (CGRateS accounts have none). */
   currency: string;
@@ -20,7 +25,7 @@ export interface CgrContext {
 }
 
 export function contextFor(
-  base: Pick<CgrContext, 'balances' | 'tariff' | 'currency' | 'now' | 'newId'>,
+  base: Pick<CgrContext, 'balances' | 'tariff' | 'sessions' | 'events' | 'currency' | 'now' | 'newId'>,
   principal: Principal,
 ): CgrContext {
   return {

@@ -8,6 +8,9 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { BalanceStore } from '../balances/store.js';
 import type { ApiKey, Role } from '../config.js';
 import type { ActiveTariff } from '../tariffs/active.js';
+import type { Directory } from '../charging/directory.js';
+import type { Sessions } from '../charging/sessions.js';
+import { sessionMethods } from './sessions.js';
 import { accountMethods } from './accounts.js';
 import { keyTable } from './auth.js';
 import { balanceMethods, balanceMethodsV2 } from './balances.js';
@@ -32,6 +35,8 @@ export interface CgratesApiDeps extends CgratesApiOptions {
   apiKeys: ApiKey[];
   balances: BalanceStore;
   tariff: ActiveTariff;
+  sessions: Sessions;
+  directory: Directory;
 }
 
 type Method = (arg: Obj, c: CgrContext) => Promise<unknown>;
@@ -42,13 +47,14 @@ const METHODS: Record<string, Method> = {
   ...balanceMethods,
   ...balanceMethodsV2,
   ...costMethods,
+  ...sessionMethods,
 };
 
 /** Who may call what: provisioning is billing's, pricing the network's too, self-care reads its own. */
 function allowed(role: Role, method: string): boolean {
   if (role === 'billing') return true;
   if (method === 'APIerSv1.Ping') return true;
-  if (role === 'network') return method === 'APIerSv1.GetCost';
+  if (role === 'network') return method === 'APIerSv1.GetCost' || method.startsWith('SessionSv1.');
   if (role === 'selfcare') return method === 'APIerSv2.GetAccount';
   return false;
 }
@@ -88,6 +94,8 @@ export function cgratesRoutes(app: FastifyInstance, deps: CgratesApiDeps): void 
   const base = {
     balances: deps.balances,
     tariff: deps.tariff,
+    sessions: deps.sessions,
+    events: { tariff: () => deps.tariff.current(), balances: deps.balances, directory: deps.directory },
     currency: deps.currency,
     now: deps.now ?? Date.now,
     newId: randomUUID,

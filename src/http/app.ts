@@ -160,8 +160,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   if (deps.usage) usageRoutes(app, deps.usage);
   selfcarePageRoutes(app);
   if (deps.cgrates) {
-    const { apiKeys, balances, tariff } = deps;
-    cgratesRoutes(app, { ...deps.cgrates, apiKeys, balances, tariff });
+    const { apiKeys, balances, tariff, sessions, directory } = deps;
+    cgratesRoutes(app, { ...deps.cgrates, apiKeys, balances, tariff, sessions, directory });
   }
   if (deps.cdrJobs) cdrJobRoutes(app, deps.cdrJobs);
   if (deps.billingRuns) billingRunRoutes(app, deps.billingRuns);
