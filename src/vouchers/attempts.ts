@@ -11,7 +11,11 @@ import type { VoucherDeps } from './deps.js';
 export const MAX_FAILURES = 5;
 export const WINDOW_MS = 15 * 60_000;
 
-/** The counters a redemption is held to: its account's and its API key's (hashed, never the key). */
+/**
+ * The counters a redemption is held to: its account's and its API key's (hashed, never the key).
+ * Both under the tenant's hash tag (a key belongs to one tenant), so one MULTI reads or counts both,
+ * on a Cluster too.
+ */
 export function failureKeys(
   deps: Pick<VoucherDeps, 'keyPrefix'>,
   tenant: string,
@@ -19,34 +23,37 @@ export function failureKeys(
   apiKey: string,
 ) {
   const keyId = createHash('sha256').update(apiKey).digest('hex').slice(0, 32);
-  return {
-    account: `${deps.keyPrefix}{vf:${tenant}:${accountId}}`,
-    client: `${deps.keyPrefix}{vfk:${keyId}}`,
-  };
+  const tag = `${deps.keyPrefix}{vf:${tenant}}`;
+  return { account: `${tag}:a:${accountId}`, client: `${tag}:k:${keyId}` };
 }
 
 type Keys = ReturnType<typeof failureKeys>;
 
 /** Seconds until the caller may try again; 0 when neither counter is at the limit. */
 export async function lockedForSeconds(deps: Pick<VoucherDeps, 'redis'>, keys: Keys): Promise<number> {
-  const states = await Promise.all(
-    [keys.account, keys.client].map(async (k) => {
-      const r = await deps.redis.multi().get(k).pttl(k).exec();
-      return { n: Number(r?.[0]?.[1] ?? 0), ttlMs: Number(r?.[1]?.[1] ?? 0) };
-    }),
-  );
-  const waits = states.filter((s) => s.n >= MAX_FAILURES).map((s) => Math.max(1, Math.ceil(s.ttlMs / 1000)));
+  const r = await deps.redis
+    .multi()
+    .get(keys.account)
+    .pttl(keys.account)
+    .get(keys.client)
+    .pttl(keys.client)
+    .exec();
+  const at = (i: number) => Number(r?.[i]?.[1] ?? 0);
+  const waits = [0, 2]
+    .filter((i) => at(i) >= MAX_FAILURES)
+    .map((i) => Math.max(1, Math.ceil(at(i + 1) / 1000)));
   return waits.length ? Math.max(...waits) : 0;
 }
 
 /** Counts one failure on both counters; answers the account's count now. */
 export async function countFailure(deps: Pick<VoucherDeps, 'redis'>, keys: Keys): Promise<number> {
-  const counts = await Promise.all(
-    [keys.account, keys.client].map(async (k) => {
-      // The window starts with the first failure: created with its TTL, then only incremented.
-      const r = await deps.redis.multi().set(k, '0', 'PX', WINDOW_MS, 'NX').incr(k).exec();
-      return Number(r?.[1]?.[1] ?? 0);
-    }),
-  );
-  return counts[0]!;
+  // A window starts with its first failure: the key is created with its TTL, then only incremented.
+  const r = await deps.redis
+    .multi()
+    .set(keys.account, '0', 'PX', WINDOW_MS, 'NX')
+    .incr(keys.account)
+    .set(keys.client, '0', 'PX', WINDOW_MS, 'NX')
+    .incr(keys.client)
+    .exec();
+  return Number(r?.[1]?.[1] ?? 0);
 }

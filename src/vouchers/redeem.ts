@@ -1,11 +1,11 @@
 /**
  * Redeeming a voucher (docs/VOUCHERS.md). Checks in this order: the caller is not locked out (429),
- * the account exists (404), a `reference` already used for another PIN (409), this account's own
- * earlier redemption of the PIN (its first answer, finished if a crash interrupted it), then the
- * claim. A PIN that is wrong, used, expired, blocked or of another currency answers one identical
- * VOUCHER_INVALID and counts a failure. After the claim: the credit under `voucher:{serial}` (or the
- * plan assignment with that reference) — both idempotent, so finishing twice moves money once — and
- * the row `redeemed` with its event.
+ * the account exists (404), a `reference` already used for another PIN (409), the claim, and when it
+ * finds nothing, this account's own earlier redemption of the PIN (its first answer, finished if a
+ * crash interrupted it). A PIN that is wrong, used, expired, blocked or of another currency answers
+ * one identical VOUCHER_INVALID and counts a failure. After the claim: the credit under
+ * `voucher:{serial}` (or the plan assignment with that reference) — both idempotent, so finishing
+ * twice moves money once — and the row `redeemed` with its event.
  */
 import { BalanceCode } from '../balances/codes.js';
 import type { AccountView } from '../balances/store.js';
@@ -36,14 +36,21 @@ function moneyBalanceOf(v: AccountView): string | undefined {
   return (own.find((x) => x.id === 'main') ?? own[0])?.id;
 }
 
-/** The credit or the plan, then `redeemed`. Safe to run again. A plan refusal releases the claim. */
-async function finish(deps: VoucherDeps, v: rows.VoucherWithValue): Promise<void> {
-  if (v.status === 'redeemed') return;
+/**
+ * The credit or the plan, then `redeemed`; answers the row as it is then. Safe to run again. A plan
+ * refusal releases the claim. `view` is the account as the caller read it (read again if absent).
+ */
+async function finish(
+  deps: VoucherDeps,
+  v: rows.VoucherWithValue,
+  view?: AccountView | null,
+): Promise<rows.VoucherWithValue> {
+  if (v.status === 'redeemed') return v;
   const value = valueOf(v);
   const accountId = v.account_id!;
   if (value.type === 'money') {
-    const view = await deps.balances.getAccount(v.tenant, accountId);
-    const balanceId = view && moneyBalanceOf(view);
+    const account = view ?? (await deps.balances.getAccount(v.tenant, accountId));
+    const balanceId = account && moneyBalanceOf(account);
     if (!balanceId) {
       await rows.release(deps.pool, deps.schema, v);
       throw invalid('/accountId', 'the account has no money balance to credit');
@@ -59,8 +66,7 @@ async function finish(deps: VoucherDeps, v: rows.VoucherWithValue): Promise<void
         'UNAVAILABLE',
         `voucher:${v.serial}: the balance store answered ${r.code}; retry`,
       );
-    await rows.markRedeemed(deps.pool, deps.schema, v, { balanceId });
-    return;
+    return rows.markRedeemed(deps.pool, deps.schema, v, { balanceId });
   }
   try {
     const { assignment } = await assignPlan(deps.plans!, v.tenant, accountId, {
@@ -70,16 +76,15 @@ async function finish(deps: VoucherDeps, v: rows.VoucherWithValue): Promise<void
       coupons: [],
       reference: `voucher:${v.serial}`,
     });
-    await rows.markRedeemed(deps.pool, deps.schema, v, { assignmentId: assignment.id });
+    return await rows.markRedeemed(deps.pool, deps.schema, v, { assignmentId: assignment.id });
   } catch (err) {
     if (err instanceof PlansError) await rows.release(deps.pool, deps.schema, v);
     throw err;
   }
 }
 
-async function answer(deps: VoucherDeps, v: rows.VoucherWithValue, replayed: boolean) {
-  await finish(deps, v);
-  const now = (await rows.voucherBySerial(deps.pool, deps.schema, v.tenant, v.serial))!;
+async function answer(deps: VoucherDeps, v: rows.VoucherWithValue, replayed: boolean, view?: AccountView) {
+  const now = await finish(deps, v, view);
   const value = valueOf(now);
   return {
     serial: now.serial,
@@ -145,8 +150,6 @@ export async function redeemVoucher(
       throw new VoucherError('CONFLICT', `reference ${req.reference} was used for another voucher`);
     if (prior) return answer(deps, prior, true);
   }
-  const mine = await rows.claimedBy(pool, schema, tenant, accountId, hash);
-  if (mine) return answer(deps, mine, true);
   let won: rows.VoucherWithValue | undefined;
   try {
     won = await rows.claim(pool, schema, {
@@ -163,8 +166,8 @@ export async function redeemVoucher(
       throw new VoucherError('CONFLICT', `reference ${req.reference} was used for another voucher`);
     throw err;
   }
-  if (won) return answer(deps, won, false);
-  // Lost a race against this account's own other request for the same PIN: that one's answer.
+  if (won) return answer(deps, won, false, view);
+  // This account's own earlier (or concurrent) redemption of the PIN: its first answer.
   const again = await rows.claimedBy(pool, schema, tenant, accountId, hash);
   if (again) return answer(deps, again, true);
   throw await failed(deps, keys, tenant, accountId);

@@ -76,16 +76,17 @@ export interface Claim {
 
 /** Claims the redeemable voucher of this PIN for the account; undefined when there is none. */
 export async function claim(db: Db, schema: string, c: Claim) {
-  const r = await db.query<{ serial: string }>(
+  const r = await db.query<VoucherWithValue>(
     `UPDATE ${schema}.vouchers v SET status = 'redeeming', account_id = $3, reference = $4, claimed_at = now()
        FROM ${schema}.voucher_batches b
       WHERE v.pin_hash = $1 AND v.tenant = $2 AND v.status = 'active' AND b.id = v.batch_id
         AND b.status = 'active' AND b.valid_from <= $5 AND b.expires_at > $5
         AND (b.currency IS NULL OR b.currency = $6)
-      RETURNING v.serial`,
+      RETURNING v.*, b.amount_nano, b.currency, b.plan_code, b.plan_version, b.valid_from, b.expires_at,
+        b.status AS batch_status`,
     [c.hash, c.tenant, c.accountId, c.reference, c.at, c.currency],
   );
-  return r.rows[0] ? voucherBySerial(db, schema, c.tenant, r.rows[0].serial) : undefined;
+  return r.rows[0];
 }
 
 export async function release(db: Db, schema: string, v: VoucherRow): Promise<void> {
@@ -96,15 +97,20 @@ export async function release(db: Db, schema: string, v: VoucherRow): Promise<vo
   );
 }
 
-/** Marks the claimed voucher redeemed and records its event, once. */
-export async function markRedeemed(pool: Pool, schema: string, v: VoucherWithValue, extra: object = {}) {
-  await inTransaction(pool, async (c) => {
-    const r = await c.query(
+/** Marks the claimed voucher redeemed and records its event, once; answers the row as it is now. */
+export async function markRedeemed(
+  pool: Pool,
+  schema: string,
+  v: VoucherWithValue,
+  extra: object = {},
+): Promise<VoucherWithValue> {
+  return inTransaction(pool, async (c) => {
+    const r = await c.query<{ redeemed_at: Date }>(
       `UPDATE ${schema}.vouchers SET status = 'redeemed', redeemed_at = now()
-        WHERE tenant = $1 AND serial = $2 AND status = 'redeeming'`,
+        WHERE tenant = $1 AND serial = $2 AND status = 'redeeming' RETURNING redeemed_at`,
       [v.tenant, v.serial],
     );
-    if (r.rowCount === 0) return;
+    if (r.rowCount === 0) return (await voucherBySerial(c, schema, v.tenant, v.serial))!;
     await appendEvent(c, schema, {
       tenant: v.tenant,
       type: 'voucher.redeemed',
@@ -118,6 +124,7 @@ export async function markRedeemed(pool: Pool, schema: string, v: VoucherWithVal
         ...extra,
       },
     });
+    return { ...v, status: 'redeemed', redeemed_at: r.rows[0]!.redeemed_at };
   });
 }
 

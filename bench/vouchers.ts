@@ -1,0 +1,197 @@
+/**
+ * Vouchers (issue 14, F.6): a batch of 1,000,000 generated (PINs drawn, HMACed and COPYed into the
+ * indexed table in one transaction; target ≤ 30 s) beside its ceiling in the same run — a bare COPY
+ * of 1,000,000 rows of the same width (random bytes for the hash) into a copy of the table with the
+ * same indexes —, the one-time CSV download of the million, then rounds of 100 concurrent
+ * redemptions of distinct PINs through the HTTP app (auth, schema, PostgreSQL claim, Redis credit,
+ * event; target p99 < 50 ms) beside 100 concurrent bare round trips (one PostgreSQL UPDATE and one
+ * Redis INCR each).
+ *
+ *   npm run bench:vouchers [-- --count 1000000 --rounds 5 --concurrency 100]
+ */
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { ensureDocumentsSchema } from '../src/billing/documents/schema.js';
+import { ensureWebhooksSchema } from '../src/webhooks/schema.js';
+import { createBatch } from '../src/vouchers/batches.js';
+import { takePins } from '../src/vouchers/download.js';
+import { voucherKeys, pinHash } from '../src/vouchers/keys.js';
+import { pinsAt } from '../src/vouchers/pins.js';
+import { ensureVouchersSchema } from '../src/vouchers/schema.js';
+import { testApp } from '../tests/support/app.js';
+
+const { values } = parseArgs({
+  options: {
+    count: { type: 'string', default: '1000000' },
+    rounds: { type: 'string', default: '5' },
+    concurrency: { type: 'string', default: '100' },
+  },
+});
+const COUNT = Number(values.count);
+const ROUNDS = Number(values.rounds);
+const CONC = Number(values.concurrency);
+const pool = new pg.Pool({
+  connectionString: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
+  max: 20,
+});
+const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+const schema = `bench_v_${randomBytes(4).toString('hex')}`;
+const prefix = `bench-v-${randomBytes(4).toString('hex')}:`;
+const keys = voucherKeys(randomBytes(32));
+const secs = (ms: number) => (ms / 1000).toFixed(2);
+const pct = (xs: number[], p: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
+
+/** The ceiling of generation: COPY of random rows of the same width into an identical table. */
+async function bareCopy(): Promise<number> {
+  await pool.query(`CREATE TABLE ${schema}.ceiling (LIKE ${schema}.vouchers INCLUDING ALL)`);
+  function* rows() {
+    for (let from = 0; from < COUNT; from += 5000) {
+      let text = '';
+      for (let i = from; i < Math.min(COUNT, from + 5000); i++)
+        text += `acme\tCEILING0-${String(i + 1).padStart(7, '0')}\t00000000-0000-4000-8000-000000000000\t\\\\x${randomBytes(32).toString('hex')}\n`;
+      yield text;
+    }
+  }
+  const c = await pool.connect();
+  const t0 = performance.now();
+  await c.query('BEGIN');
+  await pipeline(
+    Readable.from(rows()),
+    c.query(copyFrom(`COPY ${schema}.ceiling (tenant, serial, batch_id, pin_hash) FROM STDIN`)),
+  );
+  await c.query('COMMIT');
+  c.release();
+  return performance.now() - t0;
+}
+
+/** The CPU alone: drawing and hashing every PIN, no PostgreSQL. */
+function cpuOnly(): number {
+  const seed = randomBytes(32);
+  const t0 = performance.now();
+  for (let from = 0; from < COUNT; from += 5000)
+    for (const pin of pinsAt(seed, from, Math.min(5000, COUNT - from))) pinHash(keys.pinKey, 'acme', pin);
+  return performance.now() - t0;
+}
+
+async function generate(deps: Parameters<typeof createBatch>[0]): Promise<{ ms: number; batchId: string }> {
+  const t0 = performance.now();
+  const { batch } = await createBatch(deps, 'acme', {
+    reference: 'bench',
+    count: COUNT,
+    value: { amount: '5.00', currency: 'GBP' },
+    expiresAt: new Date(Date.now() + 86_400_000).toISOString(),
+  });
+  for (;;) {
+    const r = await pool.query<{ status: string }>(
+      `SELECT status FROM ${schema}.voucher_batches WHERE id = $1`,
+      [batch.batchId],
+    );
+    if (r.rows[0]!.status !== 'generating') break;
+    await new Promise((ok) => setTimeout(ok, 20));
+  }
+  return { ms: performance.now() - t0, batchId: batch.batchId };
+}
+
+async function download(deps: Parameters<typeof takePins>[0], batchId: string) {
+  const t0 = performance.now();
+  const pins: string[] = [];
+  for (const chunk of await takePins(deps, 'acme', batchId))
+    for (const line of chunk.split('\n')) if (/^\S+,\d{16}$/.test(line)) pins.push(line.split(',')[1]!);
+  return { ms: performance.now() - t0, pins };
+}
+
+async function main() {
+  await pool.query(`CREATE SCHEMA ${schema}`);
+  await ensureDocumentsSchema(pool, schema);
+  await ensureWebhooksSchema(pool, schema);
+  await ensureVouchersSchema(pool, schema);
+  const { app, balances } = await testApp({
+    redis,
+    prefix,
+    keys: [{ key: 'bench-billing', role: 'billing', tenant: 'acme' }],
+    vouchers: { pool, schema, keys },
+  });
+  const deps = { pool, schema, balances, redis, keyPrefix: prefix, keys, now: Date.now };
+  console.log(
+    `machine: ${os.cpus()[0]?.model} x${os.cpus().length}, ${new Date().toISOString()}, load ${os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  );
+  const cpu = cpuOnly();
+  const gen = await generate(deps);
+  const ceiling = await bareCopy();
+  console.log(
+    `generate ${COUNT}: ${secs(gen.ms)} s (CPU alone: draw + HMAC ${secs(cpu)} s); bare COPY ceiling ${secs(ceiling)} s; ratio ${(gen.ms / ceiling).toFixed(2)}`,
+  );
+  const dl = await download(deps, gen.batchId);
+  console.log(`pins.csv of ${dl.pins.length}: ${secs(dl.ms)} s`);
+  const accounts = CONC;
+  for (let i = 0; i < accounts; i++) {
+    await balances.createAccount(
+      { tenant: 'acme', id: `a${i}`, type: 'prepaid', currency: 'GBP', subject: 's' },
+      `c${i}`,
+    );
+    await balances.addBalance('acme', `a${i}`, { id: 'main', unit: 'money', value: 0 }, `m${i}`);
+  }
+  await pool.query(`CREATE TABLE ${schema}.bare (id int PRIMARY KEY, n int)`);
+  await pool.query(`INSERT INTO ${schema}.bare SELECT g, 0 FROM generate_series(0, ${CONC - 1}) g`);
+  const all: number[] = [];
+  const bareAll: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const pins = dl.pins.slice(round * CONC, (round + 1) * CONC);
+    const lat = await Promise.all(
+      pins.map(async (pin, i) => {
+        const t0 = performance.now();
+        const res = await app.inject({
+          method: 'POST',
+          url: `/v1/accounts/a${i}/vouchers/redeem`,
+          headers: { authorization: 'Bearer bench-billing' },
+          payload: { pin },
+        });
+        if (res.statusCode !== 200) throw new Error(`redeem: ${res.statusCode} ${res.body}`);
+        return performance.now() - t0;
+      }),
+    );
+    const bare = await Promise.all(
+      pins.map(async (_p, i) => {
+        const t0 = performance.now();
+        await pool.query(`UPDATE ${schema}.bare SET n = n + 1 WHERE id = $1`, [i]);
+        await redis.incr(`${prefix}bare:${i}`);
+        return performance.now() - t0;
+      }),
+    );
+    all.push(...lat);
+    bareAll.push(...bare);
+    console.log(
+      `round ${round + 1}: ${CONC} concurrent redemptions p50 ${pct(lat, 50).toFixed(1)} ms p99 ${pct(lat, 99).toFixed(1)} ms max ${Math.max(...lat).toFixed(1)} ms; bare p99 ${pct(bare, 99).toFixed(1)} ms`,
+    );
+  }
+  console.log(
+    `redemptions overall: p50 ${pct(all, 50).toFixed(1)} ms p99 ${pct(all, 99).toFixed(1)} ms; bare round trips p99 ${pct(bareAll, 99).toFixed(1)} ms; ratio p99 ${(pct(all, 99) / pct(bareAll, 99)).toFixed(2)}; load ${os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  );
+  await app.close();
+}
+
+main()
+  .catch((err: unknown) => {
+    console.error(err);
+    process.exitCode = 1;
+  })
+  .finally(async () => {
+    await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => {});
+    const ks = await redis.keys(`${prefix}*`);
+    if (ks.length) await redis.del(...ks);
+    await pool.end();
+    redis.disconnect();
+  });
