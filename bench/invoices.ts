@@ -25,6 +25,8 @@ const { values } = parseArgs({
     accounts: { type: 'string', default: '5000' },
     cdrs: { type: 'string', default: '100' },
     chunk: { type: 'string', default: '1000' },
+    /** Keep the schema (and Redis keys) after the run, to EXPLAIN its statements by hand. */
+    keep: { type: 'boolean', default: false },
   },
 });
 const ACCOUNTS = Number(values.accounts);
@@ -164,6 +166,13 @@ try {
   await main();
 } finally {
   clearInterval(sampler);
+  if (values.keep) process.stderr.write(`kept schema ${schema}, key prefix ${prefix}\n`);
+  else await cleanUp();
+  await pool.end();
+  redis.disconnect();
+}
+
+async function cleanUp(): Promise<void> {
   await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => undefined);
   let cursor = '0';
   do {
@@ -171,6 +180,4 @@ try {
     cursor = next;
     if (keys.length) await redis.del(...keys);
   } while (cursor !== '0');
-  await pool.end();
-  redis.disconnect();
 }

@@ -82,10 +82,17 @@ export async function draftBills(
   bills: Bill[],
   ctx: DraftContext,
 ): Promise<DraftOutcome[]> {
-  const [usage, charges] = [
-    await usageOf(snapshot, schema, tenant, bills),
-    await chargesOf(snapshot, schema, tenant, bills),
-  ];
+  const usage = await usageOf(snapshot, schema, tenant, bills);
+  return draftRead(bills, usage, await chargesOf(snapshot, schema, tenant, bills), ctx);
+}
+
+/** Drafts each bill from its rows already read (a chunk's own read, or the run's stage). */
+export function draftRead(
+  bills: Bill[],
+  usage: UsageSum[],
+  charges: ChargeRow[],
+  ctx: DraftContext,
+): DraftOutcome[] {
   const grouped = { usage: group(usage), charges: group(charges) };
   return bills.map((b) => draftOne(b, grouped, ctx));
 }

@@ -79,9 +79,10 @@ function lowerBound(bills: BillWindow[]): string | null {
   return bills.map((b) => b.prevEnd!).reduce((a, b) => (new Date(a) <= new Date(b) ? a : b));
 }
 
-interface SumRow {
+export interface SumRow {
   account_id: string;
   seq: number;
+  source: UsageSum['source'];
   tor: string;
   category: string;
   late: boolean;
@@ -91,10 +92,10 @@ interface SumRow {
   charged: string;
 }
 
-const toSum = (source: UsageSum['source']) => (r: SumRow) => ({
+export const toSum = (r: SumRow): UsageSum => ({
   accountId: r.account_id,
   seq: r.seq,
-  source,
+  source: r.source,
   tor: r.tor,
   category: r.category,
   late: r.late,
@@ -104,106 +105,126 @@ const toSum = (source: UsageSum['source']) => (r: SumRow) => ({
   chargedNano: BigInt(r.charged),
 });
 
+/** The three usage sources: where each keeps its stamp, billing time, service and reason. */
+const SOURCES = [
+  {
+    source: 'cdr',
+    table: 'rated_cdrs',
+    stored: 'r.stored_at',
+    time: 'r.answer_time',
+    tor: 'r.service',
+    reason: 'NULL',
+  },
+  {
+    source: 'record',
+    table: 'rated_records',
+    stored: 'r.first_stored_at',
+    time: 'r.started_at',
+    tor: 'r.tor',
+    reason: 'NULL',
+  },
+  {
+    source: 'adjustment',
+    table: 'usage_adjustments',
+    stored: 'r.stored_at',
+    time: 'r.event_time',
+    tor: 'r.tor',
+    reason: 'r.reason',
+  },
+] as const;
+
+/**
+ * One source's usage sums of the bills in `w` (a FROM item aliased w: account_id, seq, period_end,
+ * cutoff_at, prev_end, prev_cutoff), tenant $1, the scan's lower bound `lo` (a timestamptz or NULL).
+ * Shared by the chunk's read (usageOf) and the run's staged read (stage.ts): one membership rule.
+ */
+export function usageSql(schema: string, src: (typeof SOURCES)[number], w: string, lo: string): string {
+  const s = checkSchema(schema);
+  const bt = `least(${src.time}, ${src.stored})`;
+  const usage = src.source === 'adjustment' ? 'r.delta_usage' : 'r.usage';
+  const charged = src.source === 'adjustment' ? 'r.delta_charged_nano' : 'r.charged_nano';
+  return `SELECT w.account_id, w.seq, '${src.source}'::text AS source, ${src.tor} AS tor, r.category,
+              (w.prev_end IS NOT NULL AND ${bt} < w.prev_end) AS late, ${src.reason}::text AS reason,
+              count(*)::text AS n, sum(${usage})::text AS usage, sum(${charged})::text AS charged
+         FROM ${s}.${src.table} r JOIN ${w} ON r.account_id = w.account_id
+        WHERE r.tenant = $1 AND (${lo} IS NULL OR ${src.stored} >= ${lo})
+          AND ${member(src.stored, bt)}
+        GROUP BY 1, 2, 3, 4, 5, 6, 7`;
+}
+
+export { SOURCES as USAGE_SOURCES };
+
 /** Usage of the bills from rated CDRs, rated records and usage adjustments (three statements). */
 export async function usageOf(
-  db: PoolClient,
+  db: Pick<PoolClient, 'query'>,
   schema: string,
   tenant: string,
   bills: BillWindow[],
 ): Promise<UsageSum[]> {
   if (bills.length === 0) return [];
-  const s = checkSchema(schema);
   const w = windows(bills);
-  const lo = lowerBound(bills);
-  const params = [tenant, ...w.params, lo];
-  const sources = [
-    {
-      source: 'cdr' as const,
-      table: `${s}.rated_cdrs`,
-      stored: 'r.stored_at',
-      time: 'r.answer_time',
-      tor: 'r.service',
-      reason: 'NULL',
-    },
-    {
-      source: 'record' as const,
-      table: `${s}.rated_records`,
-      stored: 'r.first_stored_at',
-      time: 'r.started_at',
-      tor: 'r.tor',
-      reason: 'NULL',
-    },
-    {
-      source: 'adjustment' as const,
-      table: `${s}.usage_adjustments`,
-      stored: 'r.stored_at',
-      time: 'r.event_time',
-      tor: 'r.tor',
-      reason: 'r.reason',
-    },
-  ];
+  const params = [tenant, ...w.params, lowerBound(bills)];
   const out: UsageSum[] = [];
-  for (const src of sources) {
-    const bt = `least(${src.time}, ${src.stored})`;
-    const usage = src.source === 'adjustment' ? 'r.delta_usage' : 'r.usage';
-    const charged = src.source === 'adjustment' ? 'r.delta_charged_nano' : 'r.charged_nano';
+  for (const src of SOURCES) {
     const r = await db.query<SumRow>(
-      `SELECT w.account_id, w.seq, ${src.tor} AS tor, r.category, (w.prev_end IS NOT NULL AND ${bt} < w.prev_end) AS late,
-              ${src.reason} AS reason, count(*)::text AS n, sum(${usage})::text AS usage, sum(${charged})::text AS charged
-         FROM ${src.table} r JOIN ${w.sql} ON r.account_id = w.account_id
-        WHERE r.tenant = $1 AND ($8::timestamptz IS NULL OR ${src.stored} >= $8::timestamptz)
-          AND ${member(src.stored, bt)}
-        GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6`,
+      `${usageSql(schema, src, w.sql, '$8::timestamptz')} ORDER BY 1, 2, 4, 5, 6, 7`,
       params,
     );
-    out.push(...r.rows.map(toSum(src.source)));
+    out.push(...r.rows.map(toSum));
   }
   return out;
 }
 
+/** The applied charges of the bills in `w` (as usageSql), with `ord` to keep them in id order. */
+export function chargesSql(schema: string, w: string, lo: string): string {
+  const bt = 'least(c.event_time, c.stored_at)';
+  return `SELECT w.account_id, w.seq, c.id::text, c.id AS ord, c.kind, c.description, c.quantity::text,
+            c.amount_nano::text AS amount, c.currency, c.tax_code, c.service_start, c.service_end
+       FROM ${checkSchema(schema)}.charges c JOIN ${w} ON c.account_id = w.account_id
+      WHERE c.tenant = $1 AND c.status = 'applied' AND (${lo} IS NULL OR c.stored_at >= ${lo})
+        AND ${member('c.stored_at', bt)}`;
+}
+
+export interface ChargeSqlRow {
+  account_id: string;
+  seq: number;
+  id: string;
+  kind: ChargeRow['kind'];
+  description: string;
+  quantity: string | null;
+  amount: string;
+  currency: string;
+  tax_code: string | null;
+  service_start: Date | null;
+  service_end: Date | null;
+}
+
+export const toCharge = (x: ChargeSqlRow): ChargeRow => ({
+  accountId: x.account_id,
+  seq: x.seq,
+  id: x.id,
+  kind: x.kind,
+  description: x.description,
+  quantity: x.quantity,
+  amountNano: BigInt(x.amount),
+  currency: x.currency,
+  taxCode: x.tax_code,
+  serviceStart: x.service_start,
+  serviceEnd: x.service_end,
+});
+
 /** Applied charges (fees, one-offs, …) of the bills, one line each, in id order. */
 export async function chargesOf(
-  db: PoolClient,
+  db: Pick<PoolClient, 'query'>,
   schema: string,
   tenant: string,
   bills: BillWindow[],
 ): Promise<ChargeRow[]> {
   if (bills.length === 0) return [];
-  const s = checkSchema(schema);
   const w = windows(bills);
-  const bt = 'least(c.event_time, c.stored_at)';
-  const r = await db.query<{
-    account_id: string;
-    seq: number;
-    id: string;
-    kind: ChargeRow['kind'];
-    description: string;
-    quantity: string | null;
-    amount: string;
-    currency: string;
-    tax_code: string | null;
-    service_start: Date | null;
-    service_end: Date | null;
-  }>(
-    `SELECT w.account_id, w.seq, c.id::text, c.kind, c.description, c.quantity::text, c.amount_nano::text AS amount,
-            c.currency, c.tax_code, c.service_start, c.service_end
-       FROM ${s}.charges c JOIN ${w.sql} ON c.account_id = w.account_id
-      WHERE c.tenant = $1 AND c.status = 'applied' AND ($8::timestamptz IS NULL OR c.stored_at >= $8::timestamptz)
-        AND ${member('c.stored_at', bt)}
-      ORDER BY w.account_id, w.seq, c.id`,
+  const r = await db.query<ChargeSqlRow>(
+    `${chargesSql(schema, w.sql, '$8::timestamptz')} ORDER BY w.account_id, w.seq, c.id`,
     [tenant, ...w.params, lowerBound(bills)],
   );
-  return r.rows.map((x) => ({
-    accountId: x.account_id,
-    seq: x.seq,
-    id: x.id,
-    kind: x.kind,
-    description: x.description,
-    quantity: x.quantity,
-    amountNano: BigInt(x.amount),
-    currency: x.currency,
-    taxCode: x.tax_code,
-    serviceStart: x.service_start,
-    serviceEnd: x.service_end,
-  }));
+  return r.rows.map(toCharge);
 }

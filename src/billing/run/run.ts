@@ -11,7 +11,10 @@ import { accountsChunk, park, sellerOf, taxTablesOf, type BillingAccount } from 
 import type { DraftContext } from './drafts.js';
 import { faultPoint } from './faults.js';
 import { closeRun, openRun, zeroCounters, type RunCounters } from './journal.js';
-import { closeStep, draftStep, finalizeStep, type ChunkJob } from './steps.js';
+import { closeStage, openStage } from './stage.js';
+import { closeStep, draftStaged, draftStep, finalizeStep, type ChunkJob } from './steps.js';
+
+type Db = Pick<PoolClient, 'query'>;
 
 /** What B3's renewals report (renewDue); failures of an account park it. */
 export interface RenewCounters {
@@ -66,6 +69,8 @@ export interface RunSummary {
 export interface StepTiming {
   renew: number;
   close: number;
+  /** The run's one cut-off and scan of billable rows (stage.ts). */
+  stage: number;
   draft: number;
   finalize: number;
 }
@@ -136,47 +141,92 @@ async function renewStep(deps: RunDeps, req: RunRequest, counters: RunCounters):
 const billable = (chunk: BillingAccount[]) =>
   chunk.filter((a) => a.parkedCode === null && a.invoiceMode !== 'none');
 
-async function runChunks(
-  deps: RunDeps,
-  req: RunRequest,
-  runId: string,
-  counters: RunCounters,
-  timing: StepTiming,
-): Promise<void> {
-  const dryRun = req.dryRun === true;
+interface ChunkRun {
+  deps: RunDeps;
+  req: RunRequest;
+  runId: string;
+  counters: RunCounters;
+  timing: StepTiming;
+}
+
+/** Walks the run's accounts chunk by chunk (account_id order), reading through `db`. */
+function walker(
+  r: ChunkRun,
+): (db: Db, fn: (chunk: BillingAccount[], n: number) => Promise<void>) => Promise<void> {
+  const size = r.deps.chunkSize ?? 1000;
+  return async (db, fn) => {
+    let after = '';
+    for (let n = 1; ; n++) {
+      const chunk = await accountsChunk(db, r.deps.schema, r.req.tenant, after, size, r.req.accounts);
+      if (chunk.length === 0) return;
+      after = chunk.at(-1)!.accountId;
+      await fn(chunk, n);
+    }
+  };
+}
+
+const jobOf = (r: ChunkRun, chunk: BillingAccount[]): ChunkJob => ({
+  runId: r.runId,
+  tenant: r.req.tenant,
+  asOfMs: r.req.asOf.getTime(),
+  accounts: billable(chunk),
+  counters: r.counters,
+});
+
+/** A dry run: per chunk, periods closed, cut off and drafted in a snapshot that is rolled back. */
+async function dryChunks(r: ChunkRun, ctx: DraftContext, total: number): Promise<void> {
+  let done = 0;
+  await walker(r)(r.deps.pool, async (chunk) => {
+    await step(r.timing, 'draft', () => draftStep(r.deps, jobOf(r, chunk), ctx, true));
+    done += chunk.length;
+    r.deps.onProgress?.({ step: 'chunks', accountsDone: done, accountsTotal: total });
+  });
+}
+
+/**
+ * A run: every chunk's periods closed; one cut-off and one scan of the billable rows for all due
+ * bills (stage.ts); then per chunk, drafts from the stage and finalization. Each step of a chunk
+ * commits on its own, so a rerun resumes where a killed run stopped.
+ */
+async function stagedChunks(r: ChunkRun, ctx: DraftContext, total: number): Promise<void> {
+  const walk = walker(r);
+  await walk(r.deps.pool, async (chunk, n) => {
+    await step(r.timing, 'close', () => closeStep(r.deps, jobOf(r, chunk)));
+    faultPoint('close', n);
+  });
+  const stage = await step(r.timing, 'stage', () =>
+    openStage(r.deps.pool, r.deps.schema, r.req.tenant, r.req.asOf.getTime(), (db, fn) =>
+      walk(db, (chunk) => fn(billable(chunk))),
+    ),
+  );
+  let done = 0;
+  try {
+    await walk(r.deps.pool, async (chunk, n) => {
+      const job = jobOf(r, chunk);
+      await step(r.timing, 'draft', () => draftStaged(r.deps, job, ctx, stage));
+      faultPoint('draft', n);
+      if (r.req.finalize !== false) {
+        await step(r.timing, 'finalize', () => finalizeStep(r.deps, job));
+        faultPoint('finalize', n);
+      }
+      done += chunk.length;
+      r.deps.onProgress?.({ step: 'chunks', accountsDone: done, accountsTotal: total });
+    });
+  } finally {
+    await closeStage(stage);
+  }
+}
+
+async function runChunks(r: ChunkRun): Promise<void> {
+  const { deps, req } = r;
   const ctx: DraftContext = {
     seller: await sellerOf(deps.pool, deps.schema, req.tenant),
     taxes: await taxTablesOf(deps.pool, deps.schema, req.tenant),
     zeroInvoices: deps.zeroInvoices === true,
   };
   const total = await countAccounts(deps.pool, deps.schema, req.tenant, req.accounts);
-  const size = deps.chunkSize ?? 1000;
-  let after = '';
-  let done = 0;
-  for (let n = 1; ; n++) {
-    const chunk = await accountsChunk(deps.pool, deps.schema, req.tenant, after, size, req.accounts);
-    if (chunk.length === 0) break;
-    after = chunk.at(-1)!.accountId;
-    const job: ChunkJob = {
-      runId,
-      tenant: req.tenant,
-      asOfMs: req.asOf.getTime(),
-      accounts: billable(chunk),
-      counters,
-    };
-    if (!dryRun) {
-      await step(timing, 'close', () => closeStep(deps, job));
-      faultPoint('close', n);
-    }
-    await step(timing, 'draft', () => draftStep(deps, job, ctx, dryRun));
-    if (!dryRun) faultPoint('draft', n);
-    if (!dryRun && req.finalize !== false) {
-      await step(timing, 'finalize', () => finalizeStep(deps, job));
-      faultPoint('finalize', n);
-    }
-    done += chunk.length;
-    deps.onProgress?.({ step: 'chunks', accountsDone: done, accountsTotal: total });
-  }
+  if (req.dryRun === true) await dryChunks(r, ctx, total);
+  else await stagedChunks(r, ctx, total);
 }
 
 /**
@@ -200,7 +250,7 @@ export async function startRun(
   }
   const done = (async (): Promise<RunSummary> => {
     const counters = zeroCounters();
-    const timing: StepTiming = { renew: 0, close: 0, draft: 0, finalize: 0 };
+    const timing: StepTiming = { renew: 0, close: 0, stage: 0, draft: 0, finalize: 0 };
     const summary = { runId, tenant: req.tenant, asOf: req.asOf.toISOString(), dryRun, counters, timing };
     try {
       if (!dryRun) {
@@ -208,7 +258,7 @@ export async function startRun(
         await step(timing, 'renew', () => renewStep(deps, req, counters));
         faultPoint('renew');
       }
-      await runChunks(deps, req, runId, counters, timing);
+      await runChunks({ deps, req, runId, counters, timing });
       await closeRun(deps.pool, deps.schema, runId, 'done', counters);
       return { ...summary, status: 'done' };
     } catch (err) {

@@ -13,10 +13,12 @@ import { inTransaction } from '../documents/transaction.js';
 import { park, type BillingAccount } from './accounts.js';
 import { closePeriods } from './bill-periods.js';
 import { cutOff, endSnapshot } from './cutoff.js';
-import { draftBills, type Bill, type DraftContext, type DraftOutcome } from './drafts.js';
+import { draftBills, draftRead, type Bill, type DraftContext, type DraftOutcome } from './drafts.js';
 import { writeItems, type RunCounters, type RunItem } from './journal.js';
 import { postpaidPosting } from './posting.js';
 import { checkSchema } from './schema.js';
+import { dueBills } from './due-bills.js';
+import { readStage, type Stage } from './stage.js';
 
 export interface StepDeps {
   pool: Pool;
@@ -36,54 +38,6 @@ export async function closeStep(d: StepDeps, job: ChunkJob): Promise<void> {
   job.counters.periodsClosed += await inTransaction(d.pool, (c) =>
     closePeriods(c, d.schema, job.tenant, job.accounts, job.asOfMs),
   );
-}
-
-/** The closed bills of these accounts whose grace has passed, oldest first, as of the cut-off C. */
-export async function dueBills(
-  db: Pick<PoolClient, 'query'>,
-  schema: string,
-  tenant: string,
-  accounts: BillingAccount[],
-  asOfMs: number,
-  cutoffAt: string,
-  statuses: string[] = ['closed'],
-): Promise<Bill[]> {
-  const s = checkSchema(schema);
-  const r = await db.query<{
-    account_id: string;
-    seq: number;
-    start: string;
-    end: string;
-    prev_end: string | null;
-    prev_cutoff: string | null;
-  }>(
-    `SELECT p.account_id, p.seq, p.period_start::text AS start, p.period_end::text AS "end",
-            prev.period_end::text AS prev_end, prev.cutoff_at::text AS prev_cutoff
-       FROM ${s}.bill_periods p LEFT JOIN ${s}.bill_periods prev
-         ON prev.tenant = p.tenant AND prev.account_id = p.account_id AND prev.seq = p.seq - 1
-      WHERE p.tenant = $1 AND p.account_id = ANY($2::text[]) AND p.status = ANY($4::text[])
-        AND (p.grace_until IS NULL OR p.grace_until <= $3::timestamptz)
-      ORDER BY p.account_id, p.seq`,
-    [tenant, accounts.map((a) => a.accountId), new Date(asOfMs).toISOString(), statuses],
-  );
-  const byId = new Map(accounts.map((a) => [a.accountId, a]));
-  const bills: Bill[] = [];
-  for (const x of r.rows) {
-    const before = bills.at(-1);
-    // A bill drafted in this same cut-off before this one ends at C.
-    const prevCutoff = before?.accountId === x.account_id ? cutoffAt : x.prev_cutoff;
-    bills.push({
-      account: byId.get(x.account_id)!,
-      accountId: x.account_id,
-      seq: x.seq,
-      periodStart: x.start,
-      periodEnd: x.end,
-      cutoffAt,
-      prevEnd: x.prev_end,
-      prevCutoff: x.seq === 1 ? null : prevCutoff,
-    });
-  }
-  return bills;
 }
 
 interface PeriodUpdate {
@@ -240,6 +194,26 @@ export async function draftStep(
   } finally {
     await endSnapshot(cut, ok);
   }
+}
+
+/**
+ * The chunk's drafts from the run's stage (one cut-off and one scan for the whole run, stage.ts),
+ * written in a transaction of their own.
+ */
+export async function draftStaged(
+  d: StepDeps,
+  job: ChunkJob,
+  ctx: DraftContext,
+  stage: Stage,
+): Promise<void> {
+  if (job.accounts.length === 0) return;
+  const read = await readStage(stage, job.accounts);
+  const outcomes = draftRead(read.bills, read.usage, read.charges, ctx);
+  await inTransaction(d.pool, async (c) => {
+    const w: ChunkWrites = { drafts: [], periods: [], items: [] };
+    for (const o of outcomes) await planOutcome(c, d.schema, job, o, ctx, w);
+    await writeChunk(c, d.schema, job, w);
+  });
 }
 
 /** Finalizes the chunk's drafts (auto-finalize accounts), numbering, hashing and posting them. */
