@@ -12,7 +12,17 @@ import { appendEvent } from '../webhooks/append.js';
 import type { EventType } from '../webhooks/event-types.js';
 import { nanoToDecimal } from '../rating/money.js';
 import { enabledRules, onMoney } from './autotopup.js';
-import { conditionHolds, isGrant, step, watches, type Movement, type Rule } from './rules.js';
+import {
+  conditionHolds,
+  isGrant,
+  periodOf,
+  spendDelta,
+  step,
+  watches,
+  type Movement,
+  type Rule,
+} from './rules.js';
+import { spendOf, writeSpend } from './spend.js';
 import { allowancesOf, firedKeys, rulesOf, stateKey, writeAllowances, writeStates } from './store.js';
 
 export interface DetectorDeps {
@@ -45,6 +55,7 @@ const EVENT_OF: Record<Rule['kind'], EventType> = {
   money_below: 'balance.low',
   money_exhausted: 'balance.exhausted',
   bundle_used_pct: 'bundle.threshold_reached',
+  spend_above: 'spend.threshold_reached',
 };
 
 /** One pass over at most `batchSize` new ledger rows; answers how many were read. */
@@ -88,9 +99,22 @@ async function newRows(c: PoolClient, d: DetectorDeps): Promise<LedgerRow[]> {
   return r.rows;
 }
 
+/** What a pass has loaded and changed, shared by the judgement of each movement. */
+interface Pass {
+  c: PoolClient;
+  schema: string;
+  rules: Map<string, Rule[]>;
+  fired: Set<string>;
+  allowances: Map<string, bigint>;
+  spend: Map<string, bigint>;
+  states: Map<string, boolean>;
+  grants: Map<string, bigint>;
+}
+
 async function judge(c: PoolClient, d: DetectorDeps, rows: LedgerRow[]): Promise<void> {
   const { schema } = d;
   const tenants = [...new Set(rows.map((r) => r.tenant))];
+  const accounts = [...new Set(rows.map((r) => r.account_id))];
   const groups = new Map<string, string | null>();
   const subjectOf = async (r: LedgerRow) => {
     if (r.scope !== 'g') return r.account_id;
@@ -100,53 +124,74 @@ async function judge(c: PoolClient, d: DetectorDeps, rows: LedgerRow[]): Promise
   };
   const subjects: string[] = [];
   for (const r of rows) subjects.push(await subjectOf(r));
-  const rules = await rulesOf(c, schema, tenants);
-  const fired = await firedKeys(c, schema, tenants, subjects);
-  const allowances = await allowancesOf(c, schema, tenants, subjects);
-  const topUps = await enabledRules(c, schema, tenants, [...new Set(rows.map((r) => r.account_id))]);
-  const states = new Map<string, boolean>();
-  const grants = new Map<string, bigint>();
+  const spendKeys = [...new Set(rows.map((r) => stateKey(r.tenant, r.account_id, '', periodOf(r.at))))];
+  const p: Pass = {
+    c,
+    schema,
+    rules: await rulesOf(c, schema, tenants),
+    fired: await firedKeys(c, schema, tenants, [...subjects, ...accounts]),
+    allowances: await allowancesOf(c, schema, tenants, subjects),
+    spend: await spendOf(c, schema, spendKeys),
+    states: new Map(),
+    grants: new Map(),
+  };
+  const topUps = await enabledRules(c, schema, tenants, accounts);
   for (const [i, r] of rows.entries()) {
-    const subject = subjects[i]!;
     const m: Movement = {
       unit: r.unit,
       kind: r.kind,
       delta: BigInt(r.delta),
       valueAfter: BigInt(r.value_after),
     };
-    const aKey = stateKey(r.tenant, subject, '', r.balance_id);
-    if (r.unit !== 'money' && isGrant(m)) {
-      allowances.set(aKey, m.valueAfter);
-      grants.set(aKey, m.valueAfter);
-    }
-    const eventId = `notify:${r.stream}:${r.entry_id}:${r.seq}`;
-    for (const rule of rules.get(r.tenant) ?? []) {
-      if (!rule.enabled || !watches(rule, r.unit)) continue;
-      if (rule.accountId !== null && rule.accountId !== r.account_id) continue;
-      const key = stateKey(r.tenant, subject, rule.code, r.balance_id);
-      const was = fired.has(key);
-      const s = step(was, conditionHolds(rule, m, allowances.get(aKey) ?? null));
-      if (s.fired !== was) {
-        states.set(key, s.fired);
-        if (s.fired) fired.add(key);
-        else fired.delete(key);
-      }
-      if (s.fire)
-        await appendEvent(c, schema, {
-          tenant: r.tenant,
-          accountId: r.account_id,
-          id: `${eventId}:${rule.code}`,
-          type: EVENT_OF[rule.kind],
-          occurredAt: r.at,
-          payload: payload(rule, r, m, subject, allowances.get(aKey)),
-        });
-    }
+    await judgeMovement(p, r, m, subjects[i]!);
     const topUp = topUps.get(`${r.tenant}/${r.account_id}`);
     if (topUp && r.scope === 'a' && r.unit === 'money' && r.balance_id === topUp.balance_id)
-      await onMoney(c, schema, topUp, { valueAfter: m.valueAfter, eventId, at: r.at });
+      await onMoney(c, schema, topUp, { valueAfter: m.valueAfter, eventId: eventIdOf(r), at: r.at });
   }
-  await writeStates(c, schema, states);
-  await writeAllowances(c, schema, grants);
+  await writeStates(c, schema, p.states);
+  await writeAllowances(c, schema, p.grants);
+  await writeSpend(c, schema, p.spend);
+}
+
+const eventIdOf = (r: LedgerRow) => `notify:${r.stream}:${r.entry_id}:${r.seq}`;
+
+/** Every rule of the tenant on one movement; a rule that starts to hold appends its event. */
+async function judgeMovement(p: Pass, r: LedgerRow, m: Movement, subject: string): Promise<void> {
+  const aKey = stateKey(r.tenant, subject, '', r.balance_id);
+  if (r.unit !== 'money' && isGrant(m)) {
+    p.allowances.set(aKey, m.valueAfter);
+    p.grants.set(aKey, m.valueAfter);
+  }
+  const period = periodOf(r.at);
+  const sKey = stateKey(r.tenant, r.account_id, '', period);
+  const spent = (p.spend.get(sKey) ?? 0n) + spendDelta(m);
+  if (spendDelta(m) !== 0n) p.spend.set(sKey, spent);
+  for (const rule of p.rules.get(r.tenant) ?? []) {
+    if (!rule.enabled || !watches(rule, r.unit)) continue;
+    if (rule.accountId !== null && rule.accountId !== r.account_id) continue;
+    // Spend is the account's in the month, whichever balance paid: its state is per period.
+    const spendRule = rule.kind === 'spend_above';
+    const key = spendRule
+      ? stateKey(r.tenant, r.account_id, rule.code, `spend:${period}`)
+      : stateKey(r.tenant, subject, rule.code, r.balance_id);
+    const was = p.fired.has(key);
+    const s = step(was, conditionHolds(rule, m, p.allowances.get(aKey) ?? null, spent));
+    if (s.fired !== was) {
+      p.states.set(key, s.fired);
+      if (s.fired) p.fired.add(key);
+      else p.fired.delete(key);
+    }
+    if (!s.fire) continue;
+    const extra = spendRule ? { spent: nanoToDecimal(spent), period } : {};
+    await appendEvent(p.c, p.schema, {
+      tenant: r.tenant,
+      accountId: r.account_id,
+      id: `${eventIdOf(r)}:${rule.code}`,
+      type: EVENT_OF[rule.kind],
+      occurredAt: r.at,
+      payload: { ...payload(rule, r, m, subject, p.allowances.get(aKey)), ...extra },
+    });
+  }
 }
 
 function payload(rule: Rule, r: LedgerRow, m: Movement, subject: string, allowance: bigint | undefined) {

@@ -7,14 +7,21 @@
  */
 import { decimalToNano } from '../rating/money.js';
 
-export type RuleKind = 'money_below' | 'money_exhausted' | 'bundle_used_pct';
+export type RuleKind = 'money_below' | 'money_exhausted' | 'bundle_used_pct' | 'spend_above';
+
+export const RULE_KINDS: readonly RuleKind[] = [
+  'money_below',
+  'money_exhausted',
+  'bundle_used_pct',
+  'spend_above',
+];
 
 export interface Rule {
   code: string;
   kind: RuleKind;
   /** Null: every account of the tenant. */
   accountId: string | null;
-  /** money_below: nano. */
+  /** money_below, spend_above: nano. */
   amountNano?: bigint;
   /** bundle_used_pct: 1..100. */
   percent?: number;
@@ -52,12 +59,12 @@ export function positiveNano(param: string, s: string): bigint {
 
 /** The stored form of a rule from its API body; throws RuleError naming the bad field. */
 export function ruleFromBody(code: string, b: RuleBody): Rule {
-  const kinds: RuleKind[] = ['money_below', 'money_exhausted', 'bundle_used_pct'];
-  if (!kinds.includes(b.kind as RuleKind)) throw new RuleError('/kind', `must be one of ${kinds.join(', ')}`);
+  if (!RULE_KINDS.includes(b.kind as RuleKind))
+    throw new RuleError('/kind', `must be one of ${RULE_KINDS.join(', ')}`);
   const kind = b.kind as RuleKind;
   const rule: Rule = { code, kind, accountId: null, enabled: b.enabled !== false };
   if (b.accountId !== undefined) rule.accountId = String(b.accountId);
-  if (kind === 'money_below') {
+  if (kind === 'money_below' || kind === 'spend_above') {
     if (typeof b.amount !== 'string') throw new RuleError('/amount', 'a decimal string is required');
     rule.amountNano = positiveNano('/amount', b.amount);
   } else if (b.amount !== undefined) throw new RuleError('/amount', `not used by ${kind}`);
@@ -85,10 +92,13 @@ export const watches = (rule: Rule, unit: string) => (rule.kind === 'bundle_used
 
 /**
  * Whether the rule's condition holds after the movement. `allowance` is the bundle's last grant
- * (null when unknown: a bundle never seen granted is not judged).
+ * (null when unknown: a bundle never seen granted is not judged); `spentNano` the account's spend in
+ * the movement's period, this movement included.
  */
-export function conditionHolds(rule: Rule, m: Movement, allowance: bigint | null): boolean {
+export function conditionHolds(rule: Rule, m: Movement, allowance: bigint | null, spentNano = 0n): boolean {
   switch (rule.kind) {
+    case 'spend_above':
+      return spentNano > rule.amountNano!;
     case 'money_below':
       return m.valueAfter < rule.amountNano!;
     case 'money_exhausted':
@@ -113,3 +123,20 @@ export function topUpAmount(
   const want = r.targetNano! - value;
   return want > 0n ? want : 0n;
 }
+
+/** Money movements that are not spending: a balance removed, expired or moved between bundles. */
+const NOT_SPENDING = new Set(['remove', 'expire', 'rollover']);
+
+/**
+ * What a movement adds to the account's spend: money taken by charging, debits and adjustments;
+ * a refund gives it back. Top-ups and credits are not spend.
+ */
+export function spendDelta(m: Movement): bigint {
+  if (m.unit !== 'money') return 0n;
+  if (m.delta < 0n && !NOT_SPENDING.has(m.kind)) return -m.delta;
+  if (m.delta > 0n && m.kind === 'refund') return -m.delta;
+  return 0n;
+}
+
+/** The spend period of a movement: its calendar month in UTC ("2026-12"). */
+export const periodOf = (at: Date) => at.toISOString().slice(0, 7);

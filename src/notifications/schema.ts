@@ -30,6 +30,9 @@ CREATE TABLE IF NOT EXISTS ${s}.notification_state (
 CREATE TABLE IF NOT EXISTS ${s}.notification_allowances (
   tenant text NOT NULL, subject text NOT NULL, balance_id text NOT NULL, allowance bigint NOT NULL,
   PRIMARY KEY (tenant, subject, balance_id));
+CREATE TABLE IF NOT EXISTS ${s}.notification_spend (
+  tenant text NOT NULL, account_id text NOT NULL, period text NOT NULL, spent_nano bigint NOT NULL,
+  PRIMARY KEY (tenant, account_id, period));
 CREATE TABLE IF NOT EXISTS ${s}.notification_watermark (
   id int PRIMARY KEY CHECK (id = 1), txid xid8 NOT NULL, position bigint NOT NULL);
 INSERT INTO ${s}.notification_watermark VALUES (1, '0'::xid8, 0) ON CONFLICT DO NOTHING;

@@ -12,6 +12,7 @@ export const EVENT_TYPES = [
   'balance.low',
   'balance.exhausted',
   'bundle.threshold_reached',
+  'spend.threshold_reached',
   'bundle.expiring',
   'bundle.renewed',
   'plan.renewed',

@@ -116,6 +116,32 @@ describe('money rules', () => {
   });
 });
 
+describe('spend rules', () => {
+  it("fire once when the month's spend goes above X, and again in the next month", async () => {
+    let clock = Date.parse('2026-11-29T10:00:00Z');
+    const timed = createBalanceStore({ redis, keyPrefix: prefix, now: () => clock });
+    await timed.createAccount(
+      { tenant: 's', id: 'a', type: 'prepaid', currency: 'EUR', subject: 'a' },
+      'c-s',
+    );
+    await timed.addBalance('s', 'a', { id: 'main', unit: 'money', value: 100 * NANO }, 'b-s');
+    await rule('s', 'over10', { kind: 'spend_above', amount: '10' });
+    const spend = (n: number) => timed.debit('s', 'a', { opId: `sp${++ops}`, charge: money(n) });
+    for (let i = 0; i < 6; i++) await spend(3); // 18 spent: above 10 at the 4th debit only
+    await timed.credit('s', 'a', { opId: 'topup-s', balanceId: 'main', amount: 50 * NANO }); // not a refund
+    await spend(1);
+    await detect();
+    clock = Date.parse('2026-12-01T00:00:01Z'); // a new month starts from nothing
+    for (let i = 0; i < 3; i++) await spend(3);
+    await spend(2);
+    await detect();
+    expect((await events('s')).map((e) => [e.type, e.payload.period, e.payload.spent])).toEqual([
+      ['spend.threshold_reached', '2026-11', '12'],
+      ['spend.threshold_reached', '2026-12', '11'],
+    ]);
+  });
+});
+
 describe('bundle rules', () => {
   it('fire at 80 % and 100 % of the grant, once each, and again after a new grant', async () => {
     await store.createAccount(
