@@ -141,7 +141,7 @@ async function main(): Promise<void> {
     notifications: { pool: pgHandle.pool, schema, balances },
     ledgerReports: { pool: pgHandle.pool, schema, balances },
     vouchers,
-    ...(config.cgrates ? { cgrates: config.cgrates } : {}),
+    ...(config.cgrates ? { cgrates: { ...config.cgrates, store: { pool: pgHandle.pool, schema } } } : {}),
     documents: { pool: pgHandle.pool, schema, pdf: pdfRenderer, hooks: documentHooks(balances, schema) },
     cdrJobs: {
       jobs: cdrJobs,

@@ -18,7 +18,7 @@ import { BALANCE_TYPES } from './shapes.js';
 import { accountOf, ensureAccount, storeError } from './accounts.js';
 import type { CgrContext } from './context.js';
 
-interface BalanceCall {
+export interface BalanceCall {
   tenant: string;
   account: string;
   unit: BalanceUnit;
@@ -92,7 +92,7 @@ function readCall(arg: Obj, struct: string, method: string, c: CgrContext): Bala
  * Adds the balance with the whole amount, or (it exists) credits it: each under its own op id,
  * so a retry replays whichever wrote. A create refused with BALANCE_EXISTS wrote nothing.
  */
-async function topUp(c: CgrContext, k: BalanceCall): Promise<void> {
+export async function topUp(c: CgrContext, k: BalanceCall): Promise<void> {
   const id = k.id || '*default';
   const add = { id, unit: k.unit, value: k.amount, ...k.meta };
   const created = await c.balances.addBalance(k.tenant, k.account, add, `${k.opId}:new`);
@@ -114,7 +114,7 @@ async function topUp(c: CgrContext, k: BalanceCall): Promise<void> {
 }
 
 /** Money off the account, in the engine's paying order (CGRateS takes it off the named balance). */
-async function takeMoney(c: CgrContext, k: BalanceCall, amountNano: number) {
+export async function takeMoney(c: CgrContext, k: BalanceCall, amountNano: number) {
   if (k.unit !== 'money') throw notImplemented(`debiting a ${k.unit} balance`);
   const r = await c.balances.debit(k.tenant, k.account, {
     opId: k.opId,

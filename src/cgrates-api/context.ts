@@ -2,6 +2,8 @@
 import type { BalanceStore } from '../balances/store.js';
 import type { EventDeps } from '../charging/events.js';
 import type { Sessions } from '../charging/sessions.js';
+import type { FastifyBaseLogger } from 'fastify';
+import type { CgrActionsStore } from './actions-store.js';
 import type { Principal } from '../http/auth.js';
 import type { ActiveTariff } from '../tariffs/active.js';
 import { CgrError, NOT_FOUND, UNAUTHORIZED_API } from './errors.js';
@@ -12,7 +14,10 @@ export interface CgrContext {
   sessions: Sessions;
   /** What one-shot charging events need (src/charging/events.ts). */
   events: EventDeps;
+  /** Action profiles (undefined: no PostgreSQL). */
+  actions: CgrActionsStore | undefined;
   principal: Principal;
+  log: FastifyBaseLogger;
   /** Currency of accounts SetAccount creates (CGRateS accounts have none). */
   currency: string;
   now: () => number;
@@ -25,12 +30,17 @@ export interface CgrContext {
 }
 
 export function contextFor(
-  base: Pick<CgrContext, 'balances' | 'tariff' | 'sessions' | 'events' | 'currency' | 'now' | 'newId'>,
+  base: Pick<
+    CgrContext,
+    'balances' | 'tariff' | 'sessions' | 'events' | 'actions' | 'currency' | 'now' | 'newId'
+  >,
   principal: Principal,
+  log: FastifyBaseLogger,
 ): CgrContext {
   return {
     ...base,
     principal,
+    log,
     tenantOf(tenant) {
       if (tenant !== '' && tenant !== principal.tenant) throw new CgrError(UNAUTHORIZED_API);
       return principal.tenant;

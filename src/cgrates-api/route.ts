@@ -5,6 +5,9 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type { Pool } from 'pg';
+import { actionMethods } from './actions.js';
+import { cgrActionsStore } from './actions-store.js';
 import type { BalanceStore } from '../balances/store.js';
 import type { ApiKey, Role } from '../config.js';
 import type { ActiveTariff } from '../tariffs/active.js';
@@ -29,6 +32,8 @@ export interface CgratesApiOptions {
   decimalsAsStrings?: boolean;
   /** The clock (relative expiries, GetCost's `*now`); Date.now by default. */
   now?: () => number;
+  /** PostgreSQL for the action profiles (without it the action methods are NOT_IMPLEMENTED). */
+  store?: { pool: Pool; schema: string };
 }
 
 export interface CgratesApiDeps extends CgratesApiOptions {
@@ -48,6 +53,7 @@ const METHODS: Record<string, Method> = {
   ...balanceMethodsV2,
   ...costMethods,
   ...sessionMethods,
+  ...actionMethods,
 };
 
 /** Who may call what: provisioning is billing's, pricing the network's too, self-care reads its own. */
@@ -96,6 +102,7 @@ export function cgratesRoutes(app: FastifyInstance, deps: CgratesApiDeps): void 
     tariff: deps.tariff,
     sessions: deps.sessions,
     events: { tariff: () => deps.tariff.current(), balances: deps.balances, directory: deps.directory },
+    actions: deps.store ? cgrActionsStore(deps.store.pool, deps.store.schema) : undefined,
     currency: deps.currency,
     now: deps.now ?? Date.now,
     newId: randomUUID,
@@ -115,7 +122,7 @@ export function cgratesRoutes(app: FastifyInstance, deps: CgratesApiDeps): void 
       if (!method) throw new CgrError(methodError(name));
       const arg = argOf(body.params);
       if (!allowed(principal.role, name)) throw new CgrError(UNAUTHORIZED_API);
-      answer = { id, result: await method(arg, contextFor(base, principal)), error: null };
+      answer = { id, result: await method(arg, contextFor(base, principal, req.log)), error: null };
     } catch (err) {
       // Redis or PostgreSQL away: 503 with Retry-After from the app's error handler, as every route.
       if (isUnavailable(err)) throw err;

@@ -13,6 +13,7 @@ import type { DocumentRouteDeps } from '../../src/http/routes/document-service.j
 import type { RedisClient } from '../../src/infra/redis.js';
 import type { WebhookDeps } from '../../src/webhooks/deps.js';
 import type { UsageDeps } from '../../src/http/routes/usage.js';
+import type { CgratesApiOptions } from '../../src/cgrates-api/route.js';
 import { randomBytes } from 'node:crypto';
 import { voucherKeys, type VoucherKeys } from '../../src/vouchers/keys.js';
 
@@ -36,7 +37,7 @@ export async function testApp(opts: {
   keys?: ApiKey[];
   now?: () => number;
   /** CGRateS's JSON-RPC API (src/cgrates-api/). */
-  cgrates?: { currency: string; decimalsAsStrings?: boolean; now?: () => number };
+  cgrates?: CgratesApiOptions;
 }) {
   const now = opts.now ?? Date.now;
   const balances = createBalanceStore({ redis: opts.redis, keyPrefix: opts.prefix, now });

@@ -1,0 +1,83 @@
+/**
+ * CGRateS action profiles (APIerSv2.SetActions) kept in PostgreSQL per tenant, as checked by
+ * actions.ts: the rows hold the engine's reading of them (exact amounts), not CGRateS's floats.
+ * The table is created on first use, idempotently; `ensureCgratesSchema` is also callable from the
+ * engine's schema upgrade.
+ */
+import type { Pool } from 'pg';
+import type { BalanceUnit } from '../balances/model.js';
+
+/** One action as stored: what actions.ts executes. */
+export interface StoredAction {
+  type: string;
+  /** The balance it works on ('' = none named). */
+  balanceId: string;
+  unit: BalanceUnit | null;
+  /** Base units (nano for money); 0 when the type takes none. */
+  amount: number;
+  expiry: string;
+  destinations: string[];
+  categories: string[];
+  ratingSubject: string;
+  balanceWeight: number;
+  blocker: boolean;
+  extraParameters: string;
+  weight: number;
+}
+
+export async function ensureCgratesSchema(pool: Pool, schema: string): Promise<void> {
+  await pool.query(`
+CREATE TABLE IF NOT EXISTS ${schema}.cgr_actions (
+  tenant text NOT NULL, id text NOT NULL, actions jsonb NOT NULL,
+  updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (tenant, id))`);
+}
+
+export function cgrActionsStore(pool: Pool, schema: string) {
+  let ready: Promise<void> | undefined;
+  const table = `${schema}.cgr_actions`;
+  /** Creates the table once per process; a failed try (an outage) is tried again next time. */
+  const ensure = () =>
+    (ready ??= ensureCgratesSchema(pool, schema).catch((err: unknown) => {
+      ready = undefined;
+      throw err;
+    }));
+
+  return {
+    /** Stores the profile; an existing one is replaced only with `overwrite` (else false). */
+    async set(tenant: string, id: string, actions: StoredAction[], overwrite: boolean): Promise<boolean> {
+      await ensure();
+      const r = await pool.query(
+        `INSERT INTO ${table} (tenant, id, actions) VALUES ($1, $2, $3)
+         ON CONFLICT (tenant, id) DO ${overwrite ? 'UPDATE SET actions = EXCLUDED.actions, updated_at = now()' : 'NOTHING'}`,
+        [tenant, id, JSON.stringify(actions)],
+      );
+      return (r.rowCount ?? 0) > 0;
+    },
+
+    async get(tenant: string, ids: string[]): Promise<Map<string, StoredAction[]>> {
+      await ensure();
+      const r = await pool.query<{ id: string; actions: StoredAction[] }>(
+        `SELECT id, actions FROM ${table} WHERE tenant = $1 AND id = ANY($2) ORDER BY id`,
+        [tenant, ids],
+      );
+      return new Map(r.rows.map((row) => [row.id, row.actions]));
+    },
+
+    /** Every profile's id of the tenant, in order. */
+    async ids(tenant: string): Promise<string[]> {
+      await ensure();
+      const r = await pool.query<{ id: string }>(`SELECT id FROM ${table} WHERE tenant = $1 ORDER BY id`, [
+        tenant,
+      ]);
+      return r.rows.map((row) => row.id);
+    },
+
+    async remove(tenant: string, ids: string[]): Promise<number> {
+      await ensure();
+      const r = await pool.query(`DELETE FROM ${table} WHERE tenant = $1 AND id = ANY($2)`, [tenant, ids]);
+      return r.rowCount ?? 0;
+    },
+  };
+}
+
+export type CgrActionsStore = ReturnType<typeof cgrActionsStore>;
