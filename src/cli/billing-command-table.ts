@@ -33,15 +33,19 @@ export function billingCommandTable(usageError: new (message: string) => Error):
   return [
     {
       name: 'billing statements',
-      synopsis: 'billing statements --at ISO [--tenant T] [--accounts a,b] [--progress-seconds S]',
+      synopsis:
+        'billing statements --at ISO [--tenant T] [--accounts a,b] [--preview] [--progress-seconds S]',
       help: `Writes prepaid statements from the ledger for every bill period that ended (plus the profile's
 grace hours) by --at: opening balance, credits, debits by kind and service, closing balance. Written
 once per period: run it again and nothing is written twice. One JSON summary line on stdout.
   --at ISO              periods ending by then
   --tenant T            the tenant (default acme)
   --accounts a,b        only these accounts
+  --preview             print each of --accounts' open period so far (to --at) as one JSON line;
+                        write nothing
 ${PROGRESS_HELP}`,
       options: {
+        preview: { type: 'boolean' },
         at: { type: 'string' },
         tenant: { type: 'string' },
         accounts: { type: 'string' },
@@ -49,8 +53,10 @@ ${PROGRESS_HELP}`,
       },
       async run(v) {
         const accounts = str(v, 'accounts')?.split(',').filter(Boolean);
+        if (v.preview === true && !accounts?.length) throw new usageError('--preview needs --accounts');
         const { billingStatementsCommand } = await statements();
         return billingStatementsCommand({
+          preview: v.preview === true,
           at: iso(v, 'at'),
           tenant: tenantOf(v),
           ...(accounts ? { accounts } : {}),

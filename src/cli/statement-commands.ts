@@ -4,7 +4,7 @@
  * [--account A]`: the reconciliation report (billing/reconcile/). Both drain the outboxes first, so
  * the ledger holds every movement Redis made before the command started. One JSON line on stdout.
  */
-import { produceStatements } from '../billing/statements/produce.js';
+import { previewStatement, produceStatements } from '../billing/statements/produce.js';
 import { reconcile, ReconcileAccountNotFound, reportJson } from '../billing/reconcile/reconcile.js';
 import { ensureEngineSchema } from '../storage/schema.js';
 import { drainOutboxes } from '../storage/outbox.js';
@@ -37,10 +37,12 @@ export async function billingStatementsCommand(o: {
   at: string;
   tenant: string;
   accounts?: string[];
+  preview?: boolean;
   progressSeconds: number;
 }): Promise<number> {
   return withEngine(async (e) => {
     await drained(e);
+    if (o.preview) return previewCommand(e, o.tenant, o.accounts ?? [], Date.parse(o.at));
     const started = Date.now();
     const progress = progressOf('statements', o.progressSeconds);
     const s = await produceStatements({ pool: e.pool, schema: e.schema }, o.tenant, Date.parse(o.at), {
@@ -51,6 +53,24 @@ export async function billingStatementsCommand(o: {
     process.stdout.write(`${JSON.stringify({ ...s, seconds: (Date.now() - started) / 1000 })}\n`);
     return 0;
   });
+}
+
+async function previewCommand(
+  e: Engine,
+  tenant: string,
+  accounts: string[],
+  asOfMs: number,
+): Promise<number> {
+  let missing = 0;
+  for (const a of accounts) {
+    const s = await previewStatement({ pool: e.pool, schema: e.schema }, tenant, a, asOfMs);
+    if (s) process.stdout.write(`${JSON.stringify(s)}\n`);
+    else {
+      process.stderr.write(`account ${a} has no prepaid statement profile in tenant ${tenant}\n`);
+      missing++;
+    }
+  }
+  return missing === 0 ? 0 : 1;
 }
 
 export async function billingReconcileCommand(o: {

@@ -135,6 +135,23 @@ describe('cli invoices, statements and reconcile', () => {
       JSON.parse((await cli('billing', 'statements', '--at', '2026-12-02T00:00:00Z')).out),
     ).toMatchObject({ written: 0 });
 
+    const preview = await cli(
+      'billing',
+      'statements',
+      '--at',
+      '2027-01-20T00:00:00Z',
+      '--preview',
+      '--accounts',
+      'p1',
+    );
+    expect(JSON.parse(preview.out)).toMatchObject({
+      preview: true,
+      start_date: '2026-12-01T00:00:00.000Z',
+      end_date: '2027-01-20T00:00:00.000Z',
+      closing_balance: { amount: '7.00' }, // the balance was made (ledger clock) on 2 January
+    });
+    expect((await cli('billing', 'statements', '--at', '2026-12-20T00:00:00Z', '--preview')).code).toBe(2);
+
     const clean = await cli('billing', 'reconcile', '--progress-seconds', '0');
     expect(clean.code).toBe(0);
     expect(JSON.parse(clean.out)).toMatchObject({ accounts: 2, ok: 2, differing: 0 });

@@ -111,6 +111,32 @@ async function produceFor(deps: StatementDeps, tenant: string, p: Profile, asOfM
   }
 }
 
+/**
+ * The open period's statement so far (from where the last one ended, or the profile's start, to
+ * asOf), computed as a due one would be and written nowhere; null without a prepaid profile.
+ */
+export async function previewStatement(
+  deps: StatementDeps,
+  tenant: string,
+  accountId: string,
+  asOfMs: number,
+) {
+  const [p] = await prepaidProfiles(deps, tenant, [accountId]);
+  if (!p) return null;
+  const last = await lastStatement(deps.pool, deps.schema, tenant, accountId);
+  const start = last?.periodEndMs ?? p.createdAtMs;
+  const end = Math.max(start, asOfMs);
+  const f = await figuresFor(deps, tenant, accountId, start, end, last?.closingNano ?? null);
+  return {
+    account_id: accountId,
+    start_date: new Date(start).toISOString(),
+    end_date: new Date(end).toISOString(),
+    period_ends: new Date(nextAnchor(start, p.billCycleDay, p.timezone)).toISOString(),
+    preview: true,
+    ...statementBody(f, p.currency),
+  };
+}
+
 export interface StatementRunSummary {
   accounts: number;
   written: number;

@@ -1,7 +1,8 @@
 /**
  * Statement routes: GET /v1/accounts/{id}/statements (billing; a customer their own) and
  * GET /v1/statements/{id} (billing; a customer only their own: another account's or tenant's id
- * answers 404, as if it did not exist). Statements are written by `cli billing statements` and the
+ * answers 404, as if it did not exist), GET /v1/accounts/{id}/statements/preview (the open period so
+ * far, written nowhere). Statements are written by `cli billing statements` and the
  * billing run (produce.ts); these routes only read.
  */
 import type { FastifyInstance } from 'fastify';
@@ -11,12 +12,14 @@ import type { Pool } from 'pg';
 import type { BalanceStore } from '../../balances/store.js';
 import { assertOwnAccount } from '../../http/auth.js';
 import { AppError } from '../../http/errors.js';
+import { previewStatement } from './produce.js';
 import { getStatement, listStatements } from './store.js';
 
 export interface StatementRouteDeps {
   pool: Pool;
   schema: string;
   balances: BalanceStore;
+  now?: () => number;
 }
 
 const Id = Type.String({ minLength: 1, maxLength: 256, pattern: '^[\\x21-\\x7e]+$' });
@@ -50,6 +53,30 @@ export function statementRoutes(app: FastifyInstance, deps: StatementRouteDeps):
       if (!(await deps.balances.accountInfo(tenant, accountId))) throw new AppError('ACCOUNT_NOT_FOUND');
       const items = await listStatements(deps.pool, deps.schema, tenant, accountId, req.query.limit ?? 100);
       return { items: items.map(present) };
+    },
+  );
+  r.get(
+    '/v1/accounts/:accountId/statements/preview',
+    {
+      config,
+      schema: {
+        summary: 'The open period’s statement so far (written nowhere)',
+        tags: ['invoices'],
+        params: Type.Object({ accountId: Id }),
+      },
+    },
+    async (req) => {
+      const { accountId } = req.params;
+      assertOwnAccount(req, accountId);
+      const tenant = req.principal.tenant;
+      if (!(await deps.balances.accountInfo(tenant, accountId))) throw new AppError('ACCOUNT_NOT_FOUND');
+      const s = await previewStatement(deps, tenant, accountId, (deps.now ?? Date.now)());
+      if (!s)
+        throw new AppError(
+          'NOT_FOUND',
+          `account ${accountId} gets no statements (not a prepaid statement profile)`,
+        );
+      return s;
     },
   );
   r.get(

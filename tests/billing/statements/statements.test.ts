@@ -126,7 +126,7 @@ describe('statement routes', () => {
   let app: Awaited<ReturnType<typeof testApp>>['app'];
   beforeAll(async () => {
     ({ app } = await testApp({ redis, prefix, keys }));
-    statementRoutes(app, { pool, schema, balances });
+    statementRoutes(app, { pool, schema, balances, now: () => Date.parse('2027-01-15T00:00:00Z') });
   });
   afterAll(() => app.close());
   const get = (url: string, key: string) => app.inject({ url, headers: { authorization: `Bearer ${key}` } });
@@ -144,6 +144,15 @@ describe('statement routes', () => {
     expect((await get('/v1/accounts/pp/statements', 'b2')).json().cause).toBe('ACCOUNT_NOT_FOUND');
     expect((await get('/v1/accounts/pp/statements', 'you')).statusCode).toBe(403);
     expect((await get('/v1/statements/not-a-uuid', 'b')).json().cause).toBe('INVALID_REQUEST');
+    const preview = (await get('/v1/accounts/pp/statements/preview', 'me')).json();
+    expect(preview).toMatchObject({
+      preview: true,
+      start_date: '2027-01-01T00:00:00.000Z',
+      end_date: '2027-01-15T00:00:00.000Z',
+      opening_balance: items[2].closing_balance,
+      closing_balance: items[2].closing_balance,
+    });
+    expect((await get('/v1/accounts/pp/statements/preview', 'you')).statusCode).toBe(403);
     expect((await get('/v1/accounts/pp/statements?limit=0', 'b')).statusCode).toBe(400);
   });
 });
