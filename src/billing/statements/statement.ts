@@ -33,6 +33,7 @@ export function groupOf(
   if (m.deltaNano >= 0n) {
     if (op.startsWith('payment:'))
       return { side: 'credit', group: m.paymentMethod === 'voucher' ? 'vouchers' : 'payments' };
+    if (op.startsWith('voucher:')) return { side: 'credit', group: 'vouchers' };
     if (op.startsWith('credit-note:')) return { side: 'credit', group: 'credit_notes' };
     if (op.startsWith('discount:')) return { side: 'credit', group: 'discounts' };
     if (m.kind === 'refund') return { side: 'credit', group: 'refunds' };

@@ -64,6 +64,7 @@ describe('statement figures', () => {
     expect(g('topup', 'payment:r', 500n, 'card')).toBe('payments');
     expect(g('topup', 'payment:r', 500n, 'voucher')).toBe('vouchers');
     expect(g('refund', 'evt:1', 5n)).toBe('refunds');
+    expect(g('topup', 'voucher:000123', 500n)).toBe('vouchers');
     expect(g('adjust', 'credit-note:x', 5n)).toBe('credit_notes');
     expect(g('debit', 'fee:a:2026-11-01', -5n)).toBe('fees');
     expect(g('debit', 'debit:r', -5n)).toBe('one_off');
