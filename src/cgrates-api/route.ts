@@ -7,6 +7,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Pool } from 'pg';
 import { actionMethods } from './actions.js';
+import { maxUsageMethods } from './max-usage.js';
 import { cgrActionsStore } from './actions-store.js';
 import type { BalanceStore } from '../balances/store.js';
 import type { ApiKey, Role } from '../config.js';
@@ -54,13 +55,16 @@ const METHODS: Record<string, Method> = {
   ...costMethods,
   ...sessionMethods,
   ...actionMethods,
+  ...maxUsageMethods,
 };
+
+const NETWORK = new Set(['APIerSv1.GetCost', 'APIerSv1.GetMaxUsage', 'APIerSv1.GetMaxSessionTime']);
 
 /** Who may call what: provisioning is billing's, pricing the network's too, self-care reads its own. */
 function allowed(role: Role, method: string): boolean {
   if (role === 'billing') return true;
   if (method === 'APIerSv1.Ping') return true;
-  if (role === 'network') return method === 'APIerSv1.GetCost' || method.startsWith('SessionSv1.');
+  if (role === 'network') return NETWORK.has(method) || method.startsWith('SessionSv1.');
   if (role === 'selfcare') return method === 'APIerSv2.GetAccount';
   return false;
 }

@@ -147,6 +147,30 @@ describe('AuthorizeEvent and ProcessCDR', () => {
     expect(await money('auth1')).toBe(1);
   });
 
+  it('GetMaxUsage: the seconds the money pays at the tariff, in nanoseconds; nothing moves', async () => {
+    await fund('max1', 1);
+    const rec = {
+      ToR: '*voice',
+      Account: 'max1',
+      Destination: '+442071234567',
+      AnswerTime: '2026-11-20T10:15:00Z',
+    };
+    // 5p to connect and 10p a minute (the first minute whole): £1 pays 60 s + 0.85 / (0.10 / 60 s) = 570 s.
+    const a = await rpc(N, 'APIerSv1.GetMaxUsage', { ...rec, Usage: '3h' });
+    expect(a.error, a.raw).toBeNull();
+    expect(a.result).toBe(570e9);
+    expect((await rpc(N, 'APIerSv1.GetMaxUsage', { ...rec, Usage: '2m' })).result).toBe(120e9);
+    const cd = {
+      Account: 'max1',
+      Destination: '+442071234567',
+      TimeStart: '2026-11-20T10:15:00Z',
+      TimeEnd: '2026-11-20T13:15:00Z',
+    };
+    expect((await rpc(N, 'APIerSv1.GetMaxSessionTime', cd)).result).toBe(570e9);
+    expect(await money('max1')).toBe(1);
+    expect((await rpc(N, 'APIerSv1.GetMaxUsage', { ...rec, Account: 'nobody' })).error).toBe('NOT_FOUND');
+  });
+
   it('ProcessCDR charges a CDR once per OriginID', async () => {
     await fund('cdr1', 10);
     const cdr = () =>
