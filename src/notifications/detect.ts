@@ -9,10 +9,10 @@
 import type { Pool, PoolClient } from 'pg';
 import { ledgerTable } from '../balances/ledger.js';
 import { appendEvent } from '../webhooks/append.js';
-import type { EventType } from '../webhooks/event-types.js';
 import { nanoToDecimal } from '../rating/money.js';
 import { enabledRules, onMoney } from './autotopup.js';
 import {
+  EVENT_OF,
   conditionHolds,
   isGrant,
   periodOf,
@@ -23,13 +23,23 @@ import {
   type Rule,
 } from './rules.js';
 import { spendOf, writeSpend } from './spend.js';
-import { allowancesOf, firedKeys, rulesOf, stateKey, writeAllowances, writeStates } from './store.js';
+import {
+  allowancesOf,
+  firedKeys,
+  rulesOf,
+  stateKey,
+  writeAllowances,
+  writeStates,
+  type Grant,
+} from './store.js';
 
 export interface DetectorDeps {
   pool: Pool;
   schema: string;
   /** The shared group of an account (null when none): its group balances are judged once per group. */
   groupOf: (tenant: string, accountId: string) => Promise<string | null>;
+  /** When a bundle expires (epoch ms, null: never), read at each grant for bundle_expiring rules. */
+  expiryOf?: (tenant: string, accountId: string, balanceId: string) => Promise<number | null>;
   batchSize?: number;
 }
 
@@ -50,13 +60,6 @@ interface LedgerRow {
   value_after: string;
   at: Date;
 }
-
-const EVENT_OF: Record<Rule['kind'], EventType> = {
-  money_below: 'balance.low',
-  money_exhausted: 'balance.exhausted',
-  bundle_used_pct: 'bundle.threshold_reached',
-  spend_above: 'spend.threshold_reached',
-};
 
 /** One pass over at most `batchSize` new ledger rows; answers how many were read. */
 export async function detectOnce(d: DetectorDeps): Promise<number> {
@@ -108,7 +111,8 @@ interface Pass {
   allowances: Map<string, bigint>;
   spend: Map<string, bigint>;
   states: Map<string, boolean>;
-  grants: Map<string, bigint>;
+  grants: Map<string, Grant>;
+  expiryOf: DetectorDeps['expiryOf'];
 }
 
 async function judge(c: PoolClient, d: DetectorDeps, rows: LedgerRow[]): Promise<void> {
@@ -134,6 +138,7 @@ async function judge(c: PoolClient, d: DetectorDeps, rows: LedgerRow[]): Promise
     spend: await spendOf(c, schema, spendKeys),
     states: new Map(),
     grants: new Map(),
+    expiryOf: d.expiryOf,
   };
   const topUps = await enabledRules(c, schema, tenants, accounts);
   for (const [i, r] of rows.entries()) {
@@ -160,7 +165,9 @@ async function judgeMovement(p: Pass, r: LedgerRow, m: Movement, subject: string
   const aKey = stateKey(r.tenant, subject, '', r.balance_id);
   if (r.unit !== 'money' && isGrant(m)) {
     p.allowances.set(aKey, m.valueAfter);
-    p.grants.set(aKey, m.valueAfter);
+    const expiryMs = (await p.expiryOf?.(r.tenant, r.account_id, r.balance_id)) ?? null;
+    const expiresAt = expiryMs === null ? null : new Date(expiryMs);
+    p.grants.set(aKey, { allowance: m.valueAfter, accountId: r.account_id, expiresAt });
   }
   const period = periodOf(r.at);
   const sKey = stateKey(r.tenant, r.account_id, '', period);

@@ -6,15 +6,33 @@
  * debit, the CGRateS complaint (#462) — and fires again after the next top-up and the next slide.
  */
 import { decimalToNano } from '../rating/money.js';
+import type { EventType } from '../webhooks/event-types.js';
 
-export type RuleKind = 'money_below' | 'money_exhausted' | 'bundle_used_pct' | 'spend_above';
+export type RuleKind =
+  'money_below' | 'money_exhausted' | 'bundle_used_pct' | 'spend_above' | 'bundle_expiring' | 'renewal_due';
 
 export const RULE_KINDS: readonly RuleKind[] = [
   'money_below',
   'money_exhausted',
   'bundle_used_pct',
   'spend_above',
+  'bundle_expiring',
+  'renewal_due',
 ];
+
+/** The event each kind of rule appends when it fires. */
+export const EVENT_OF: Record<RuleKind, EventType> = {
+  money_below: 'balance.low',
+  money_exhausted: 'balance.exhausted',
+  bundle_used_pct: 'bundle.threshold_reached',
+  spend_above: 'spend.threshold_reached',
+  bundle_expiring: 'bundle.expiring',
+  renewal_due: 'plan.renewal_due',
+};
+
+/** Rules about a date coming (upcoming.ts), not about a movement of the ledger. */
+const DATED: ReadonlySet<RuleKind> = new Set(['bundle_expiring', 'renewal_due']);
+export const MAX_NOTICE_DAYS = 90;
 
 export interface Rule {
   code: string;
@@ -25,6 +43,8 @@ export interface Rule {
   amountNano?: bigint;
   /** bundle_used_pct: 1..100. */
   percent?: number;
+  /** bundle_expiring, renewal_due: days of notice, 1..MAX_NOTICE_DAYS. */
+  days?: number;
   enabled: boolean;
 }
 
@@ -41,6 +61,7 @@ export interface RuleBody {
   kind?: unknown;
   amount?: unknown;
   percent?: unknown;
+  days?: unknown;
   accountId?: unknown;
   enabled?: unknown;
 }
@@ -74,6 +95,12 @@ export function ruleFromBody(code: string, b: RuleBody): Rule {
       throw new RuleError('/percent', 'an integer from 1 to 100 is required');
     rule.percent = p;
   } else if (b.percent !== undefined) throw new RuleError('/percent', `not used by ${kind}`);
+  if (DATED.has(kind)) {
+    const d = b.days;
+    if (typeof d !== 'number' || !Number.isInteger(d) || d < 1 || d > MAX_NOTICE_DAYS)
+      throw new RuleError('/days', `an integer from 1 to ${MAX_NOTICE_DAYS} is required`);
+    rule.days = d;
+  } else if (b.days !== undefined) throw new RuleError('/days', `not used by ${kind}`);
   return rule;
 }
 
@@ -88,7 +115,8 @@ export interface Movement {
 /** Movements that grant a bundle its allowance (a new balance, a renewal, a top-up of units). */
 export const isGrant = (m: Movement) => m.delta > 0n && ['create', 'renew', 'topup'].includes(m.kind);
 
-export const watches = (rule: Rule, unit: string) => (rule.kind === 'bundle_used_pct') !== (unit === 'money');
+export const watches = (rule: Rule, unit: string) =>
+  !DATED.has(rule.kind) && (rule.kind === 'bundle_used_pct') !== (unit === 'money');
 
 /**
  * Whether the rule's condition holds after the movement. `allowance` is the bundle's last grant
@@ -99,6 +127,9 @@ export function conditionHolds(rule: Rule, m: Movement, allowance: bigint | null
   switch (rule.kind) {
     case 'spend_above':
       return spentNano > rule.amountNano!;
+    case 'bundle_expiring':
+    case 'renewal_due':
+      return false;
     case 'money_below':
       return m.valueAfter < rule.amountNano!;
     case 'money_exhausted':

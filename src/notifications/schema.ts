@@ -30,6 +30,10 @@ CREATE TABLE IF NOT EXISTS ${s}.notification_state (
 CREATE TABLE IF NOT EXISTS ${s}.notification_allowances (
   tenant text NOT NULL, subject text NOT NULL, balance_id text NOT NULL, allowance bigint NOT NULL,
   PRIMARY KEY (tenant, subject, balance_id));
+ALTER TABLE ${s}.notification_allowances ADD COLUMN IF NOT EXISTS account_id text NULL;
+ALTER TABLE ${s}.notification_allowances ADD COLUMN IF NOT EXISTS expires_at timestamptz NULL;
+CREATE INDEX IF NOT EXISTS notification_allowances_expiry ON ${s}.notification_allowances (expires_at)
+  WHERE expires_at IS NOT NULL;
 CREATE TABLE IF NOT EXISTS ${s}.notification_spend (
   tenant text NOT NULL, account_id text NOT NULL, period text NOT NULL, spent_nano bigint NOT NULL,
   PRIMARY KEY (tenant, account_id, period));

@@ -8,7 +8,7 @@ interface RuleRow {
   code: string;
   account_id: string | null;
   kind: Rule['kind'];
-  params: { amountNano?: string; percent?: number };
+  params: { amountNano?: string; percent?: number; days?: number };
   enabled: boolean;
   tenant: string;
 }
@@ -20,10 +20,11 @@ const toRule = (r: RuleRow): Rule => ({
   enabled: r.enabled,
   ...(r.params.amountNano !== undefined ? { amountNano: BigInt(r.params.amountNano) } : {}),
   ...(r.params.percent !== undefined ? { percent: r.params.percent } : {}),
+  ...(r.params.days !== undefined ? { days: r.params.days } : {}),
 });
 
 export async function saveRule(q: Q, schema: string, tenant: string, r: Rule): Promise<void> {
-  const params = { amountNano: r.amountNano?.toString(), percent: r.percent };
+  const params = { amountNano: r.amountNano?.toString(), percent: r.percent, days: r.days };
   await q.query(
     `INSERT INTO ${schema}.notification_rules (tenant, code, account_id, kind, params, enabled)
      VALUES ($1, $2, $3, $4, $5, $6)
@@ -79,14 +80,30 @@ export async function allowancesOf(q: Q, schema: string, tenants: string[], subj
   return new Map(r.rows.map((x) => [stateKey(x.tenant, x.subject, '', x.balance_id), BigInt(x.allowance)]));
 }
 
-export async function writeAllowances(q: Q, schema: string, a: Map<string, bigint>): Promise<void> {
+/** A bundle's last grant: its allowance, the account it was seen on, and when it expires. */
+export interface Grant {
+  allowance: bigint;
+  accountId: string;
+  expiresAt: Date | null;
+}
+
+export async function writeAllowances(q: Q, schema: string, a: Map<string, Grant>): Promise<void> {
   if (a.size === 0) return;
   const keys = [...a.keys()].map((k) => JSON.parse(k) as string[]);
+  const grants = [...a.values()];
   await q.query(
-    `INSERT INTO ${schema}.notification_allowances (tenant, subject, balance_id, allowance)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[])
-     ON CONFLICT (tenant, subject, balance_id) DO UPDATE SET allowance = EXCLUDED.allowance`,
-    [keys.map((k) => k[0]), keys.map((k) => k[1]), keys.map((k) => k[3]), [...a.values()].map(String)],
+    `INSERT INTO ${schema}.notification_allowances (tenant, subject, balance_id, allowance, account_id, expires_at)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::timestamptz[])
+     ON CONFLICT (tenant, subject, balance_id) DO UPDATE
+       SET allowance = EXCLUDED.allowance, account_id = EXCLUDED.account_id, expires_at = EXCLUDED.expires_at`,
+    [
+      keys.map((k) => k[0]),
+      keys.map((k) => k[1]),
+      keys.map((k) => k[3]),
+      grants.map((g) => String(g.allowance)),
+      grants.map((g) => g.accountId),
+      grants.map((g) => g.expiresAt),
+    ],
   );
 }
 

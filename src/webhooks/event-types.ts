@@ -16,6 +16,7 @@ export const EVENT_TYPES = [
   'bundle.expiring',
   'bundle.renewed',
   'plan.renewed',
+  'plan.renewal_due',
   'plan.renewal_failed',
   'plan.cancelled',
   'autotopup.requested',

@@ -64,6 +64,8 @@ describe('notification rules', () => {
     ['an unknown kind', { kind: 'money_above', amount: '5' }, 'INVALID_REQUEST', '/kind'],
     ['a negative threshold', { kind: 'money_below', amount: '-1' }, 'INVALID_REQUEST', '/amount'],
     ['a threshold of 0', { kind: 'money_below', amount: '0' }, 'INVALID_REQUEST', '/amount'],
+    ['no notice days for an expiry', { kind: 'bundle_expiring' }, 'INVALID_REQUEST', '/days'],
+    ['notice days past 90', { kind: 'renewal_due', days: 91 }, 'INVALID_REQUEST', '/days'],
     ['a percent past 100', { kind: 'bundle_used_pct', percent: 101 }, 'INVALID_REQUEST', '/percent'],
     [
       'an amount the kind does not use',

@@ -11,7 +11,7 @@ import type { BalanceStore } from '../../balances/store.js';
 import { reportResult, saveAutoTopUp } from '../../notifications/autotopup.js';
 import { autoTopUpFromBody } from '../../notifications/autotopup-body.js';
 import { deleteAutoTopUp, readAutoTopUp } from '../../notifications/autotopup-read.js';
-import { RuleError, ruleFromBody, type Rule } from '../../notifications/rules.js';
+import { MAX_NOTICE_DAYS, RuleError, ruleFromBody, type Rule } from '../../notifications/rules.js';
 import { deleteRule, readRules, saveRule } from '../../notifications/store.js';
 import { nanoToDecimal } from '../../rating/money.js';
 import { AppError } from '../errors.js';
@@ -34,6 +34,7 @@ const RuleBody = Type.Object(
     kind: Type.String({ maxLength: 40, description: 'money_below, money_exhausted or bundle_used_pct' }),
     amount: Type.Optional(Amount),
     percent: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+    days: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_NOTICE_DAYS })),
     accountId: Type.Optional(Id),
     enabled: Type.Optional(Type.Boolean()),
   },
@@ -84,6 +85,7 @@ const present = (r: Rule) => ({
   enabled: r.enabled,
   ...(r.amountNano !== undefined ? { amount: nanoToDecimal(r.amountNano) } : {}),
   ...(r.percent !== undefined ? { percent: r.percent } : {}),
+  ...(r.days !== undefined ? { days: r.days } : {}),
 });
 
 export function notificationRoutes(app: FastifyInstance, deps: NotificationDeps): void {
