@@ -41,6 +41,9 @@ export type ChunkWalk = (
   fn: (accounts: BillingAccount[]) => Promise<void>,
 ) => Promise<void>;
 
+/** work_mem of the staging transaction only (SET LOCAL). */
+const STAGE_WORK_MEM = '256MB';
+
 const DROP = 'DROP TABLE IF EXISTS pg_temp.run_bills, pg_temp.run_usage, pg_temp.run_charges';
 
 /** The due bills of every chunk into pg_temp.run_bills; returns the scan's lower bound (see lowerBound). */
@@ -107,6 +110,9 @@ export async function openStage(
   const cut = await cutOff(pool, tenant);
   const db = cut.snapshot;
   try {
+    // The sums are one hash aggregate of a few rows per bill (~400k groups for 100k accounts, ~100 MB):
+    // with the default 4 MB PostgreSQL sorts the joined rows on disk instead (5x slower).
+    await db.query(`SET LOCAL work_mem = '${STAGE_WORK_MEM}'`);
     await db.query(DROP);
     const lo = await stageBills(db, schema, tenant, asOfMs, cut.cutoffAt, walk);
     await stageSums(db, schema, tenant, lo);
