@@ -8,18 +8,29 @@ import { ledgerTable } from '../../balances/ledger.js';
 import { checkSchema } from '../run/schema.js';
 import type { BalanceSide, PostpaidFigures } from './check.js';
 
+/** Σ of one column per account, over these accounts only (one grouped statement for all of them). */
+type Sums = Map<string, bigint>;
+
+async function grouped(pool: Pool, sql: string, tenant: string, accounts: string[]): Promise<Sums> {
+  const r = await pool.query<{ a: string; n: string }>(sql, [tenant, accounts]);
+  return new Map(r.rows.map((x) => [x.a, BigInt(x.n)]));
+}
+
+/** Each account's ledger sums per own balance (scope a). */
 export async function ledgerSums(
   pool: Pool,
   schema: string,
   tenant: string,
-  accountId: string,
-): Promise<BalanceSide[]> {
-  const r = await pool.query<{ b: string; u: string; n: string }>(
-    `SELECT balance_id AS b, min(unit) AS u, sum(delta)::text AS n FROM ${ledgerTable(schema)}
-      WHERE tenant = $1 AND account_id = $2 AND scope = 'a' GROUP BY balance_id ORDER BY balance_id`,
-    [tenant, accountId],
+  accounts: string[],
+): Promise<Map<string, BalanceSide[]>> {
+  const r = await pool.query<{ a: string; b: string; u: string; n: string }>(
+    `SELECT account_id AS a, balance_id AS b, min(unit) AS u, sum(delta)::text AS n FROM ${ledgerTable(schema)}
+      WHERE tenant = $1 AND account_id = ANY($2) AND scope = 'a' GROUP BY account_id, balance_id ORDER BY 1, 2`,
+    [tenant, accounts],
   );
-  return r.rows.map((x) => ({ balanceId: x.b, unit: x.u, nano: BigInt(x.n) }));
+  const out = new Map<string, BalanceSide[]>(accounts.map((a) => [a, []]));
+  for (const x of r.rows) out.get(x.a)?.push({ balanceId: x.b, unit: x.u, nano: BigInt(x.n) });
+  return out;
 }
 
 async function present(pool: Pool, schema: string, tables: string[]): Promise<Set<string>> {
@@ -30,57 +41,95 @@ async function present(pool: Pool, schema: string, tables: string[]): Promise<Se
   return new Set(r.rows.map((x) => x.t));
 }
 
-/** One sum (bigint text) per part; a part whose table is absent is 0. */
-function sumOf(has: Set<string>, table: string, sql: string): string {
-  return has.has(table) ? `coalesce((${sql}), 0)` : '0';
+const TABLES = [
+  'rated_cdrs',
+  'rated_records',
+  'usage_adjustments',
+  'charges',
+  'invoices',
+  'payments',
+  'credit_notes',
+];
+
+/**
+ * The statements of rule 2, one per figure (and per billable source), each grouped by account over
+ * the batch: a tenant-wide check scans `rated_cdrs` once a batch, not once an account. A table absent
+ * from the schema (an engine without payments) is left out: its figure is 0.
+ */
+function figureQueries(schema: string, has: Set<string>): Record<string, string[]> {
+  const s = checkSchema(schema);
+  const who = (t = '') => `${t}tenant = $1 AND ${t}account_id = ANY($2)`;
+  const sum = (table: string, expr: string, where = '') =>
+    has.has(table)
+      ? [
+          `SELECT account_id AS a, sum(${expr})::text AS n FROM ${s}.${table} WHERE ${who()} ${where} GROUP BY 1`,
+        ]
+      : [];
+  const issued = `i.document_type = 'invoice' AND i.status IN ('finalized','paid','void')`;
+  const invoices = has.has('invoices');
+  return {
+    due: sum('invoices', 'amount_due_nano', `AND document_type = 'invoice' AND status = 'finalized'`),
+    billable: [
+      ...sum('rated_cdrs', 'charged_nano'),
+      ...sum('rated_records', 'charged_nano'),
+      ...sum('usage_adjustments', 'delta_charged_nano'),
+      ...sum('charges', 'amount_nano', `AND status = 'applied'`),
+    ],
+    billed: invoices
+      ? [
+          `SELECT i.account_id AS a, sum(trunc(l.exact_nano))::text AS n FROM ${s}.invoice_lines l
+             JOIN ${s}.invoices i ON i.id = l.invoice_id WHERE ${who('i.')} AND ${issued} AND l.kind <> 'rounding' GROUP BY 1`,
+        ]
+      : [],
+    unapplied: sum('payments', 'unapplied_nano - refunded_nano', `AND kind = 'payment'`),
+    credit:
+      invoices && has.has('credit_notes')
+        ? [
+            `SELECT i.account_id AS a, sum(n.total_nano)::text AS n FROM ${s}.credit_notes n
+               JOIN ${s}.invoices i ON i.id = n.invoice_id WHERE ${who('i.')} AND ${issued} AND n.effect = 'account_credit' GROUP BY 1`,
+          ]
+        : [],
+    manual: [
+      `SELECT account_id AS a, sum(delta)::text AS n FROM ${ledgerTable(schema)} l
+        WHERE ${who()} AND scope = 'a' AND unit = 'money'
+          AND (kind IN ('create', 'update', 'topup') OR op_id LIKE 'debit:%' OR op_id LIKE 'credit:%')
+          ${has.has('charges') ? `AND NOT EXISTS (SELECT 1 FROM ${s}.charges c WHERE c.tenant = l.tenant AND c.op_id = l.op_id)` : ''}
+        GROUP BY 1`,
+    ],
+  };
 }
 
+/** Rule 2's figures of these postpaid accounts (their Redis money given), by account. */
 export async function postpaidFigures(
   pool: Pool,
   schema: string,
   tenant: string,
-  accountId: string,
-  moneyNano: bigint,
-): Promise<PostpaidFigures> {
-  const s = checkSchema(schema);
-  const has = await present(pool, schema, [
-    'rated_cdrs',
-    'rated_records',
-    'usage_adjustments',
-    'charges',
-    'invoices',
-    'payments',
-    'credit_notes',
-  ]);
-  const who = `tenant = $1 AND account_id = $2`;
-  const issued = `SELECT id FROM ${s}.invoices WHERE ${who} AND document_type = 'invoice' AND status IN ('finalized','paid','void')`;
-  const r = await pool.query<Record<string, string>>(
-    `SELECT
-       (${sumOf(has, 'invoices', `SELECT sum(amount_due_nano) FROM ${s}.invoices WHERE ${who} AND document_type = 'invoice' AND status = 'finalized'`)})::text AS due,
-       (${sumOf(has, 'rated_cdrs', `SELECT sum(charged_nano) FROM ${s}.rated_cdrs WHERE ${who}`)}
-        + ${sumOf(has, 'rated_records', `SELECT sum(charged_nano) FROM ${s}.rated_records WHERE ${who}`)}
-        + ${sumOf(has, 'usage_adjustments', `SELECT sum(delta_charged_nano) FROM ${s}.usage_adjustments WHERE ${who}`)}
-        + ${sumOf(has, 'charges', `SELECT sum(amount_nano) FROM ${s}.charges WHERE ${who} AND status = 'applied'`)})::text AS billable,
-       (${sumOf(has, 'invoices', `SELECT sum(trunc(exact_nano)) FROM ${s}.invoice_lines WHERE kind <> 'rounding' AND invoice_id IN (${issued})`)})::text AS billed,
-       (${sumOf(has, 'payments', `SELECT sum(unapplied_nano - refunded_nano) FROM ${s}.payments WHERE ${who} AND kind = 'payment'`)})::text AS unapplied,
-       (${sumOf(has, 'credit_notes', `SELECT sum(total_nano) FROM ${s}.credit_notes WHERE effect = 'account_credit' AND invoice_id IN (${issued})`)})::text AS credit,
-       (SELECT coalesce(sum(delta), 0) FROM ${ledgerTable(schema)} l
-         WHERE ${who} AND scope = 'a' AND unit = 'money'
-           AND (kind IN ('create', 'update', 'topup') OR op_id LIKE 'debit:%' OR op_id LIKE 'credit:%')
-           ${has.has('charges') ? `AND NOT EXISTS (SELECT 1 FROM ${s}.charges c WHERE c.tenant = l.tenant AND c.op_id = l.op_id)` : ''}
-       )::text AS manual`,
-    [tenant, accountId],
+  money: Map<string, bigint>,
+): Promise<Map<string, PostpaidFigures>> {
+  const accounts = [...money.keys()];
+  const queries = figureQueries(schema, await present(pool, schema, TABLES));
+  const totals: Record<string, Sums> = {};
+  for (const [figure, sqls] of Object.entries(queries)) {
+    const into: Sums = new Map();
+    for (const sql of sqls)
+      for (const [a, n] of await grouped(pool, sql, tenant, accounts)) into.set(a, (into.get(a) ?? 0n) + n);
+    totals[figure] = into;
+  }
+  const of = (figure: string, a: string) => totals[figure]!.get(a) ?? 0n;
+  return new Map(
+    accounts.map((a) => [
+      a,
+      {
+        moneyNano: money.get(a)!,
+        openDueNano: of('due', a),
+        billableNano: of('billable', a),
+        billedNano: of('billed', a),
+        unappliedCreditNano: of('unapplied', a),
+        accountCreditNano: of('credit', a),
+        manualNano: of('manual', a),
+      },
+    ]),
   );
-  const x = r.rows[0]!;
-  return {
-    moneyNano,
-    openDueNano: BigInt(x.due!),
-    billableNano: BigInt(x.billable!),
-    billedNano: BigInt(x.billed!),
-    unappliedCreditNano: BigInt(x.unapplied!),
-    accountCreditNano: BigInt(x.credit!),
-    manualNano: BigInt(x.manual!),
-  };
 }
 
 /** The accounts a tenant-wide check covers: every account with a billing profile. */

@@ -35,28 +35,51 @@ async function undrained(b: BalanceStore, tenant: string, accountId: string): Pr
   return own + cdrs > 0;
 }
 
+/** Accounts checked together: one grouped statement per figure for each batch. */
+export const RECONCILE_BATCH = 500;
+
+/** The reports of a batch of accounts; throws ReconcileAccountNotFound for one Redis does not know. */
+async function reconcileBatch(deps: ReconcileDeps, tenant: string, ids: string[]): Promise<AccountReport[]> {
+  const views = await Promise.all(ids.map((id) => deps.balances.getAccount(tenant, id)));
+  const missing = ids.find((_, i) => !views[i]);
+  if (missing !== undefined) throw new ReconcileAccountNotFound(missing);
+  const ledger = await ledgerSums(deps.pool, deps.schema, tenant, ids);
+  const reports = await Promise.all(
+    ids.map(async (accountId, i) => {
+      const view = views[i]!;
+      const redis = view.balances
+        .filter((b) => b.scope === 'a')
+        .map((b) => ({ balanceId: b.id, unit: b.unit, nano: BigInt(b.value) }));
+      const behind = await undrained(deps.balances, tenant, accountId);
+      const differences = ledgerDifferences(redis, ledger.get(accountId)!, behind);
+      const money = redis.filter((b) => b.unit === 'money').reduce((t, b) => t + b.nano, 0n);
+      return { accountId, type: view.account.type, ok: true, differences, money } as AccountReport & {
+        money: bigint;
+      };
+    }),
+  );
+  const postpaid = new Map(reports.filter((r) => r.type === 'postpaid').map((r) => [r.accountId, r.money]));
+  const figures =
+    postpaid.size > 0 ? await postpaidFigures(deps.pool, deps.schema, tenant, postpaid) : new Map();
+  return reports.map(({ money: _money, ...r }) => {
+    const f = figures.get(r.accountId);
+    if (f) {
+      r.postpaid = Object.fromEntries(Object.entries(f).map(([k, v]) => [k, String(v)]));
+      const d = postpaidDifference(f, r.differences.length > 0);
+      if (d) r.differences.push(d);
+    }
+    r.ok = r.differences.length === 0;
+    return r;
+  });
+}
+
 /** One account's report; throws ReconcileAccountNotFound for an account Redis does not know. */
 export async function reconcileAccount(
   deps: ReconcileDeps,
   tenant: string,
   accountId: string,
 ): Promise<AccountReport> {
-  const view = await deps.balances.getAccount(tenant, accountId);
-  if (!view) throw new ReconcileAccountNotFound(accountId);
-  const own = view.balances.filter((b) => b.scope === 'a');
-  const redis = own.map((b) => ({ balanceId: b.id, unit: b.unit, nano: BigInt(b.value) }));
-  const ledger = await ledgerSums(deps.pool, deps.schema, tenant, accountId);
-  const differences = ledgerDifferences(redis, ledger, await undrained(deps.balances, tenant, accountId));
-  const report: AccountReport = { accountId, type: view.account.type, ok: true, differences };
-  if (view.account.type === 'postpaid') {
-    const money = redis.filter((b) => b.unit === 'money').reduce((t, b) => t + b.nano, 0n);
-    const f = await postpaidFigures(deps.pool, deps.schema, tenant, accountId, money);
-    report.postpaid = Object.fromEntries(Object.entries(f).map(([k, v]) => [k, v.toString()]));
-    const d = postpaidDifference(f, differences.length > 0);
-    if (d) differences.push(d);
-  }
-  report.ok = differences.length === 0;
-  return report;
+  return (await reconcileBatch(deps, tenant, [accountId]))[0]!;
 }
 
 export interface ReconcileSummary {
@@ -66,18 +89,19 @@ export interface ReconcileSummary {
   reports: AccountReport[];
 }
 
-/** These accounts, or every account of the tenant with a billing profile. */
+/** These accounts, or every account of the tenant with a billing profile, a batch at a time. */
 export async function reconcile(
   deps: ReconcileDeps,
   tenant: string,
   accounts?: string[],
   onAccount?: (done: number, total: number) => void,
+  batch = RECONCILE_BATCH,
 ): Promise<ReconcileSummary> {
   const ids = accounts ?? (await profiledAccounts(deps.pool, deps.schema, tenant)).map((a) => a.accountId);
   const reports: AccountReport[] = [];
-  for (const [i, id] of ids.entries()) {
-    reports.push(await reconcileAccount(deps, tenant, id));
-    onAccount?.(i + 1, ids.length);
+  for (let i = 0; i < ids.length; i += batch) {
+    reports.push(...(await reconcileBatch(deps, tenant, ids.slice(i, i + batch))));
+    onAccount?.(reports.length, ids.length);
   }
   const ok = reports.filter((r) => r.ok).length;
   return { accounts: reports.length, ok, differing: reports.length - ok, reports };

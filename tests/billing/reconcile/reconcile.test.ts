@@ -69,6 +69,8 @@ describe('reconciliation', () => {
     );
     const all = await reconcile({ pool, schema, balances }, 'acme');
     expect(all).toMatchObject({ accounts: 2, ok: 2, differing: 0 });
+    // Batches of one account read the same figures as one batch of all.
+    expect(await reconcile({ pool, schema, balances }, 'acme', undefined, undefined, 1)).toEqual(all);
   });
 
   it('reports a corrupted charged_nano with its exact difference', async () => {
