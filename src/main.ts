@@ -180,10 +180,17 @@ async function main(): Promise<void> {
   void repairPayments({ pool: pgHandle.pool, schema, balances }).catch((err: unknown) =>
     app.log.error({ err }, 'payment repair failed'),
   );
-  // Batches left generating and redemptions left between PostgreSQL and Redis (docs/VOUCHERS.md).
+  // Batches left generating and redemptions left between PostgreSQL and Redis (docs/VOUCHERS.md):
+  // at start, then every minute (with several engines, the one that stopped may not restart).
   void repairVouchers({ ...vouchers, log: app.log }).catch((err: unknown) =>
     app.log.error({ err }, 'voucher repair failed'),
   );
+  const stopVoucherRepair = runEvery({
+    name: 'voucher repair',
+    everyMs: 60_000,
+    job: () => repairVouchers({ ...vouchers, log: app.log }),
+    log: app.log,
+  });
   // Account events go out to their webhook endpoints (docs/EVENTS.md).
   webhooks.start(app.log);
   // Sessions whose time has come are closed by their sweep hints (a session's reservations go with
@@ -240,6 +247,7 @@ async function main(): Promise<void> {
       await stopSweep();
       await webhooks.stop();
       await stopRecovery();
+      await stopVoucherRepair();
       await stopBilling();
       await stopRollup();
       await stopNotifications();

@@ -41,9 +41,16 @@ export function presentValue(v: VoucherValue) {
 
 type Db = Pool | PoolClient;
 
-export async function batchById(db: Db, schema: string, tenant: string, id: string, lock = false) {
+export async function batchById(
+  db: Db,
+  schema: string,
+  tenant: string,
+  id: string,
+  lock: boolean | 'skip' = false,
+) {
+  const forUpdate = lock === 'skip' ? ' FOR UPDATE SKIP LOCKED' : lock ? ' FOR UPDATE' : '';
   const r = await db.query<BatchRow>(
-    `SELECT * FROM ${schema}.voucher_batches WHERE tenant = $1 AND id = $2${lock ? ' FOR UPDATE' : ''}`,
+    `SELECT * FROM ${schema}.voucher_batches WHERE tenant = $1 AND id = $2${forUpdate}`,
     [tenant, id],
   );
   return r.rows[0];

@@ -59,12 +59,20 @@ async function copyVouchers(
 
 const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === '23505';
 
-/** Generates a `generating` batch (a batch in any other status is left as it is). */
-export async function generateBatch(deps: VoucherDeps, tenant: string, batchId: string): Promise<void> {
+/**
+ * Generates a `generating` batch (a batch in any other status is left as it is). `skipLocked`: leave
+ * a batch another engine is generating right now (repair), rather than wait for it.
+ */
+export async function generateBatch(
+  deps: VoucherDeps,
+  tenant: string,
+  batchId: string,
+  skipLocked = false,
+): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     try {
       await inTransaction(deps.pool, async (c) => {
-        const b = await batchById(c, deps.schema, tenant, batchId, true);
+        const b = await batchById(c, deps.schema, tenant, batchId, skipLocked ? 'skip' : true);
         if (!b || b.status !== 'generating' || !b.pin_seed) return;
         let seed = Buffer.from(deps.keys.seedBox.open(b.pin_seed, b.id), 'hex');
         if (attempt > 0) {
@@ -84,11 +92,11 @@ export async function generateBatch(deps: VoucherDeps, tenant: string, batchId: 
   }
 }
 
-/** Generates the batches a stopped engine left `generating` (at start); answers how many. */
+/** Generates the batches a stopped engine left `generating`; answers how many it looked at. */
 export async function repairBatches(deps: VoucherDeps): Promise<number> {
   const r = await deps.pool.query<{ tenant: string; id: string }>(
     `SELECT tenant, id FROM ${deps.schema}.voucher_batches WHERE status = 'generating' ORDER BY created_at LIMIT 100`,
   );
-  for (const b of r.rows) await generateBatch(deps, b.tenant, b.id);
+  for (const b of r.rows) await generateBatch(deps, b.tenant, b.id, true);
   return r.rows.length;
 }

@@ -173,10 +173,10 @@ export async function redeemVoucher(
   throw await failed(deps, keys, tenant, accountId);
 }
 
-/** Finishes redemptions a crash left `redeeming` (at start); answers how many. */
-export async function repairRedemptions(deps: VoucherDeps): Promise<number> {
+/** Finishes redemptions a crash left `redeeming` for over `olderThanMs`; answers how many. */
+export async function repairRedemptions(deps: VoucherDeps, olderThanMs: number): Promise<number> {
   let n = 0;
-  for (const v of await rows.redeemingRows(deps.pool, deps.schema, 1000)) {
+  for (const v of await rows.redeemingRows(deps.pool, deps.schema, 1000, olderThanMs)) {
     try {
       await finish(deps, v);
     } catch (err) {

@@ -128,11 +128,15 @@ export async function markRedeemed(
   });
 }
 
-/** Rows a crash left between the claim and the credit (repair at start finishes them). */
-export async function redeemingRows(pool: Pool, schema: string, limit: number) {
+/**
+ * Rows claimed longer than `olderThanMs` ago and not finished: a crash left them between the claim
+ * and the credit (a redemption in flight is younger; finishing it too would be safe, only wasted).
+ */
+export async function redeemingRows(pool: Pool, schema: string, limit: number, olderThanMs: number) {
   const r = await pool.query<VoucherWithValue>(
-    `${JOINED(schema)} WHERE v.status = 'redeeming' ORDER BY v.claimed_at LIMIT $1`,
-    [limit],
+    `${JOINED(schema)} WHERE v.status = 'redeeming' AND v.claimed_at < now() - make_interval(secs => $2)
+      ORDER BY v.claimed_at LIMIT $1`,
+    [limit, olderThanMs / 1000],
   );
   return r.rows;
 }

@@ -9,7 +9,16 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { testPostgres } from '../support/postgres.js';
 import { testRedis } from '../support/redis.js';
 import type { Harness } from '../payments/support.js';
-import { batchWithPins, IN_A_YEAR, snapshot, voucherHarness, VOUCHER_TABLES } from './support.js';
+import { repairVouchers } from '../../src/vouchers/repair.js';
+import {
+  batchWithPins,
+  IN_A_YEAR,
+  newAccount,
+  snapshot,
+  TEST_KEYS,
+  voucherHarness,
+  VOUCHER_TABLES,
+} from './support.js';
 
 const { redis, prefix } = testRedis();
 const { pool, schema } = testPostgres();
@@ -182,5 +191,40 @@ describe('a large batch', () => {
     expect(status).toBe('active');
     const n = await pool.query(`SELECT count(*)::int AS n FROM ${schema}.vouchers WHERE batch_id = $1`, [id]);
     expect(n.rows[0].n).toBe(20_000);
+  });
+});
+
+describe('a batch a stopped engine left generating', () => {
+  it('is generated again by the repair, with the PINs its seed gives', async () => {
+    const made = await h.call('acme-billing', 'POST', '/v1/voucher-batches', {
+      reference: 'crashed',
+      count: 5,
+      value: money,
+      expiresAt: IN_A_YEAR,
+    });
+    const id = made.json().batchId;
+    // As if the generating transaction had never committed.
+    await pool.query(`DELETE FROM ${schema}.vouchers WHERE batch_id = $1`, [id]);
+    await pool.query(`UPDATE ${schema}.voucher_batches SET status = 'generating' WHERE id = $1`, [id]);
+    const deps = {
+      pool,
+      schema,
+      balances: h.balances,
+      redis,
+      keyPrefix: prefix,
+      now: Date.now,
+      keys: TEST_KEYS,
+    };
+    expect((await repairVouchers(deps)).batches).toBe(1);
+    expect((await h.call('acme-billing', 'GET', `/v1/voucher-batches/${id}`)).json()).toMatchObject({
+      status: 'active',
+      vouchers: { active: 5 },
+    });
+    const csv = await h.call('acme-billing', 'GET', `/v1/voucher-batches/${id}/pins.csv`);
+    const pin = csv.body.trim().split('\n')[3]!.split(',')[1];
+    await newAccount(h.balances, 'acme', 'rita', { type: 'prepaid' });
+    const res = await h.call('acme-billing', 'POST', '/v1/accounts/rita/vouchers/redeem', { pin });
+    expect(res.statusCode).toBe(200);
+    expect((await repairVouchers(deps)).batches).toBe(0);
   });
 });

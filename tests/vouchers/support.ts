@@ -2,7 +2,9 @@
  * What the voucher tests share: the app with vouchers (and plans) on the test's stores, keys of two
  * tenants with a customer each, accounts, a batch made over HTTP and its PINs read from the CSV.
  */
+import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
+import { voucherKeys } from '../../src/vouchers/keys.js';
 import { ensurePlansSchema } from '../../src/billing/plans/schema.js';
 import { ensureRunSchema } from '../../src/billing/run/schema.js';
 import { ensureVouchersSchema } from '../../src/vouchers/schema.js';
@@ -10,6 +12,9 @@ import { ensureMoneyInSchemas, harness, type Harness } from '../payments/support
 import type { RedisClient } from '../support/redis.js';
 
 export { newAccount, mainNano, snapshot } from '../payments/support.js';
+
+/** The keys the harness's app hashes and seals with, so a test can call the services beside it. */
+export const TEST_KEYS = voucherKeys(randomBytes(32));
 
 export const VOUCHER_TABLES = ['voucher_batches', 'vouchers', 'events'];
 
@@ -25,7 +30,12 @@ export async function voucherHarness(
     () => ensurePlansSchema(pool, schema),
     () => ensureVouchersSchema(pool, schema),
   ]);
-  return harness({ redis, prefix, vouchers: { pool, schema, plans: true }, ...(now ? { now } : {}) });
+  return harness({
+    redis,
+    prefix,
+    vouchers: { pool, schema, plans: true, keys: TEST_KEYS },
+    ...(now ? { now } : {}),
+  });
 }
 
 export const IN_A_YEAR = new Date(Date.now() + 365 * 86_400_000).toISOString();
