@@ -70,7 +70,9 @@ export async function testApp(opts: {
     ...(opts.webhooks ? { webhooks: opts.webhooks } : {}),
     ...(opts.usage ? { usage: { ...opts.usage, balances, now } } : {}),
     ...(opts.payments ? { payments: { ...opts.payments, balances } } : {}),
-    ...(opts.vouchers ? { vouchers: voucherDeps(opts.vouchers, balances, opts.redis, opts.prefix, now) } : {}),
+    ...(opts.vouchers
+      ? { vouchers: voucherDeps(opts.vouchers, balances, opts.redis, opts.prefix, now) }
+      : {}),
     ...(opts.plans ? { plans: { ...opts.plans, balances, now } } : {}),
     ...(opts.notifications ? { notifications: { ...opts.notifications, balances } } : {}),
     ...(opts.cgrates ? { cgrates: opts.cgrates } : {}),
