@@ -73,9 +73,10 @@ export interface Config {
   webhooks: { secretKey: string | undefined; allowHttp: boolean; allowPrivate: boolean; timeoutMs: number };
   /**
    * CGRateS's JSON-RPC API at POST /jsonrpc (docs/CGRATES-COMPAT.md): off unless CGRATES_API=on;
-   * CGRATES_CURRENCY for the accounts SetAccount creates, CGRATES_DECIMALS=string for money as strings.
+   * CGRATES_CURRENCY for the accounts SetAccount creates, CGRATES_DECIMALS=string for money as strings,
+   * CGRATES_TCP_PORT for the plain TCP listener (off unless set).
    */
-  cgrates: { currency: string; decimalsAsStrings: boolean } | undefined;
+  cgrates: { currency: string; decimalsAsStrings: boolean; tcpPort?: number; tcpHost?: string } | undefined;
 }
 
 /** Where a Redis Cluster is reached: some of its nodes (the client learns the rest), auth and TLS. */
@@ -259,11 +260,11 @@ export function loadConfig(env: NodeJS.ProcessEnv, readFile: (path: string) => s
     localRedisPort: int(env, 'LOCAL_REDIS_PORT', 6379, 0, 65535),
     localPostgresPort: int(env, 'LOCAL_POSTGRES_PORT', 5432, 0, 65535),
     embeddedPostgresPort: int(env, 'EMBEDDED_POSTGRES_PORT', 5441, 1, 65535),
-    cgrates: cgratesApi(env),
+    cgrates: cgratesApi(env, host),
   };
 }
 
-function cgratesApi(env: NodeJS.ProcessEnv): Config['cgrates'] {
+function cgratesApi(env: NodeJS.ProcessEnv, host: string): Config['cgrates'] {
   const on = env.CGRATES_API ?? 'off';
   if (on !== 'on' && on !== 'off') throw new ConfigError(`CGRATES_API must be on or off, got "${on}"`);
   const currency = env.CGRATES_CURRENCY ?? 'EUR';
@@ -272,5 +273,12 @@ function cgratesApi(env: NodeJS.ProcessEnv): Config['cgrates'] {
   const decimals = env.CGRATES_DECIMALS ?? 'number';
   if (decimals !== 'number' && decimals !== 'string')
     throw new ConfigError(`CGRATES_DECIMALS must be number or string, got "${decimals}"`);
-  return on === 'on' ? { currency, decimalsAsStrings: decimals === 'string' } : undefined;
+  // The plain TCP listener (Go net/rpc/jsonrpc), off unless a port is given; on the engine's HOST.
+  const tcp = env.CGRATES_TCP_PORT ? int(env, 'CGRATES_TCP_PORT', 0, 1, 65535) : undefined;
+  if (on !== 'on') return undefined;
+  return {
+    currency,
+    decimalsAsStrings: decimals === 'string',
+    ...(tcp ? { tcpPort: tcp, tcpHost: host } : {}),
+  };
 }

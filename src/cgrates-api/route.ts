@@ -1,30 +1,23 @@
 /**
  * POST /jsonrpc the way cgr-engine serves it over HTTP: `{"method","params":[{…}],"id"}` answered
- * `{"id","result","error"}` with HTTP 200 and a CGRateS error string. Unlike CGRateS it is never
- * open: a key of the engine is required (src/cgrates-api/auth.ts). Registered only when enabled.
+ * `{"id","result","error"}` with HTTP 200 and a CGRateS error string (dispatch.ts). Unlike CGRateS
+ * it is never open: a key of the engine is required (auth.ts). Registered only when enabled; the
+ * plain TCP listener (tcp.ts) starts and stops with the app when a port is set.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
-import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
 import type { Pool } from 'pg';
-import { actionMethods } from './actions.js';
-import { maxUsageMethods } from './max-usage.js';
 import { cgrActionsStore } from './actions-store.js';
 import type { BalanceStore } from '../balances/store.js';
-import type { ApiKey, Role } from '../config.js';
+import type { ApiKey } from '../config.js';
 import type { ActiveTariff } from '../tariffs/active.js';
 import type { Directory } from '../charging/directory.js';
 import type { Sessions } from '../charging/sessions.js';
-import { sessionMethods } from './sessions.js';
-import { accountMethods } from './accounts.js';
 import { keyTable } from './auth.js';
-import { balanceMethods, balanceMethodsV2 } from './balances.js';
-import { contextFor, type CgrContext } from './context.js';
-import { costMethods } from './cost.js';
-import { CgrError, jsonKind, notConvertible, UNAUTHORIZED_API } from './errors.js';
-import { BalanceStoreError } from '../balances/codes.js';
-import { isUnavailable } from '../infra/unavailable.js';
-import { writeJson } from './money.js';
+import { answerText, dispatch, keyInRequest, type BaseContext } from './dispatch.js';
+import { UNAUTHORIZED_API } from './errors.js';
 import type { Obj } from './params.js';
+import { cgratesTcp } from './tcp.js';
 
 export interface CgratesApiOptions {
   /** Currency of the accounts SetAccount creates. */
@@ -35,6 +28,11 @@ export interface CgratesApiOptions {
   now?: () => number;
   /** PostgreSQL for the action profiles (without it the action methods are NOT_IMPLEMENTED). */
   store?: { pool: Pool; schema: string };
+  /** The plain TCP listener (Go net/rpc/jsonrpc codec): its port (0 = any free one), none if unset. */
+  tcpPort?: number;
+  tcpHost?: string;
+  /** Past this a TCP request is answered with an error (HTTP has the app's deadlines). */
+  tcpDeadlineMs?: number;
 }
 
 export interface CgratesApiDeps extends CgratesApiOptions {
@@ -45,63 +43,16 @@ export interface CgratesApiDeps extends CgratesApiOptions {
   directory: Directory;
 }
 
-type Method = (arg: Obj, c: CgrContext) => Promise<unknown>;
-
-const METHODS: Record<string, Method> = {
-  'APIerSv1.Ping': async () => 'Pong',
-  ...accountMethods,
-  ...balanceMethods,
-  ...balanceMethodsV2,
-  ...costMethods,
-  ...sessionMethods,
-  ...actionMethods,
-  ...maxUsageMethods,
-};
-
-const NETWORK = new Set(['APIerSv1.GetCost', 'APIerSv1.GetMaxUsage', 'APIerSv1.GetMaxSessionTime']);
-
-/** Who may call what: provisioning is billing's, pricing the network's too, self-care reads its own. */
-function allowed(role: Role, method: string): boolean {
-  if (role === 'billing') return true;
-  if (method === 'APIerSv1.Ping') return true;
-  if (role === 'network') return NETWORK.has(method) || method.startsWith('SessionSv1.');
-  if (role === 'selfcare') return method === 'APIerSv2.GetAccount';
-  return false;
-}
-
-/** Go net/rpc's own refusals of a method name. */
-function methodError(name: string): string {
-  const dot = name.lastIndexOf('.');
-  if (dot < 0) return `rpc: service/method request ill-formed: ${name}`;
-  const service = name.slice(0, dot);
-  const known = Object.keys(METHODS).some((m) => m.startsWith(`${service}.`));
-  return known ? `rpc: can't find method ${name}` : `rpc: can't find service ${name}`;
-}
-
-/** The one argument, as Go's jsonrpc server codec reads `params` into `[1]interface{}`. */
-function argOf(params: unknown): Obj {
-  if (params === undefined || params === null) throw new CgrError('jsonrpc: request body missing params');
-  if (!Array.isArray(params))
-    throw new CgrError(`json: cannot unmarshal ${jsonKind(params)} into Go value of type [1]interface {}`);
-  const arg: unknown = params[0];
-  if (arg === undefined || arg === null) return {};
-  if (jsonKind(arg) !== 'object')
-    throw new CgrError(`json: cannot unmarshal ${jsonKind(arg)} into Go value of type struct`);
-  return arg as Obj;
-}
-
-/** A method's failure as CGRateS's error string; only the engine's own failures are SERVER_ERROR. */
-function errorText(err: unknown, log: FastifyBaseLogger): string {
-  if (err instanceof CgrError) return err.message;
-  if (err instanceof BalanceStoreError && (err.code === 'INVALID_AMOUNT' || err.code === 'INVALID_REQUEST'))
-    return notConvertible(err.message).message;
-  log.error({ err }, 'jsonrpc method failed');
-  return `SERVER_ERROR: ${(err as Error).message}`;
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The CGRateS TCP listener's port once listening (0 when there is none). */
+    cgratesTcpPort: () => number;
+  }
 }
 
 export function cgratesRoutes(app: FastifyInstance, deps: CgratesApiDeps): void {
   const who = keyTable(deps.apiKeys);
-  const base = {
+  const base: BaseContext = {
     balances: deps.balances,
     tariff: deps.tariff,
     sessions: deps.sessions,
@@ -111,28 +62,26 @@ export function cgratesRoutes(app: FastifyInstance, deps: CgratesApiDeps): void 
     now: deps.now ?? Date.now,
     newId: randomUUID,
   };
+  const asStrings = deps.decimalsAsStrings ?? false;
   app.post('/jsonrpc', { schema: { hide: true } }, async (req, reply) => {
     const body = (req.body ?? {}) as Obj;
-    const id = body.id ?? null;
-    const principal = who(req.headers);
+    const principal = who(req.headers) ?? who({ authorization: `Bearer ${keyInRequest(body)}` });
     if (!principal) {
       reply.header('www-authenticate', 'Basic realm="cgrates"');
-      return reply.status(401).type('application/json').send({ id, result: null, error: UNAUTHORIZED_API });
+      const refusal = { id: body.id ?? null, result: null, error: UNAUTHORIZED_API };
+      return reply.status(401).type('application/json').send(refusal);
     }
-    const name = typeof body.method === 'string' ? body.method : '';
-    let answer: { id: unknown; result: unknown; error: string | null };
-    try {
-      const method = METHODS[name];
-      if (!method) throw new CgrError(methodError(name));
-      const arg = argOf(body.params);
-      if (!allowed(principal.role, name)) throw new CgrError(UNAUTHORIZED_API);
-      answer = { id, result: await method(arg, contextFor(base, principal, req.log)), error: null };
-    } catch (err) {
-      // Redis or PostgreSQL away: 503 with Retry-After from the app's error handler, as every route.
-      if (isUnavailable(err)) throw err;
-      answer = { id, result: null, error: errorText(err, req.log) };
-    }
-    const token = `~${randomBytes(12).toString('hex')}~`;
-    return reply.type('application/json').send(writeJson(answer, deps.decimalsAsStrings ?? false, token));
+    // An outage is thrown on: 503 with Retry-After from the app's error handler, as every route.
+    const answer = await dispatch(base, principal, body, req.log);
+    return reply.type('application/json').send(answerText(answer, asStrings));
   });
+  const tcp =
+    deps.tcpPort === undefined
+      ? undefined
+      : cgratesTcp({ base, who, asStrings, log: app.log, deadlineMs: deps.tcpDeadlineMs ?? 5000 });
+  app.decorate('cgratesTcpPort', () => tcp?.port() ?? 0);
+  if (tcp) {
+    app.addHook('onReady', () => tcp.listen(deps.tcpPort!, deps.tcpHost ?? '127.0.0.1'));
+    app.addHook('onClose', () => tcp.close());
+  }
 }
