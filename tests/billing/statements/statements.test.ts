@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBalanceStore } from '../../../src/balances/store.js';
 import { produceStatements } from '../../../src/billing/statements/produce.js';
 import { statementRoutes } from '../../../src/billing/statements/routes.js';
+import { scheduledStatements } from '../../../src/billing/statements/scheduler.js';
 import { ensureEngineSchema } from '../../../src/storage/schema.js';
 import { drainOutboxes } from '../../../src/storage/outbox.js';
 import { testPostgres } from '../../support/postgres.js';
@@ -113,6 +114,10 @@ describe('prepaid statements', () => {
     const view = await balances.getAccount('acme', 'pp');
     expect(dec.cl).toBe(String(view!.balances.find((b) => b.id === 'main')!.value));
     for (let i = 1; i < all.length; i++) expect(all[i].o).toBe(all[i - 1].cl);
+    // The scheduler's beat finds the tenant and writes nothing twice.
+    expect(await scheduledStatements(deps, Date.parse('2027-01-02T00:00:00Z'))).toEqual([
+      { tenant: 'acme', accounts: 1, written: 0 },
+    ]);
   });
 });
 
