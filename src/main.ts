@@ -29,6 +29,7 @@ import { createPdfRenderer } from './billing/documents/pdf-jobs.js';
 import { openActiveTariff } from './tariffs/active.js';
 import type { RunDeps } from './billing/run/run.js';
 import { scheduledRuns } from './billing/run/scheduler.js';
+import { scheduledStatements } from './billing/statements/scheduler.js';
 import { renewDue } from './billing/plans/renewals.js';
 import { rollupOnce } from './usage/rollup.js';
 import { startNotificationJobs } from './notifications/jobs.js';
@@ -223,13 +224,17 @@ async function main(): Promise<void> {
     log: app.log,
   });
 
-  // Billing runs as of now, every BILLING_RUN_EVERY seconds (0: off): renewals, periods, invoices.
+  // Billing runs as of now, every BILLING_RUN_EVERY seconds (0: off): renewals, periods, invoices;
+  // then prepaid statements due.
   const stopBilling =
     config.billing.runEverySeconds > 0
       ? runEvery({
           name: 'billing runs',
           everyMs: config.billing.runEverySeconds * 1000,
-          job: () => scheduledRuns(billingRuns),
+          job: async () => {
+            await scheduledRuns(billingRuns);
+            await scheduledStatements({ pool: pgHandle.pool, schema }, Date.now());
+          },
           log: app.log,
         })
       : async () => {};
