@@ -200,6 +200,20 @@ describe('tenancy', () => {
   });
 });
 
+describe('POST /v1/me/vouchers/redeem', () => {
+  it("redeems onto the customer's own account; other roles may not call it", async () => {
+    const { pins } = await batchWithPins(h, 'acme', { reference: 'me-1', count: 1, value: money });
+    const before = await mainNano(h.balances, 'acme', 'alice');
+    const res = await h.call('acme-alice', 'POST', '/v1/me/vouchers/redeem', { pin: pins[0]![1] });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ accountId: 'alice', amount: '10.00', currency: 'GBP' });
+    expect(await mainNano(h.balances, 'acme', 'alice')).toBe(before + 10 * GBP);
+    expect(
+      (await h.call('acme-billing', 'POST', '/v1/me/vouchers/redeem', { pin: pins[0]![1] })).statusCode,
+    ).toBe(403);
+  });
+});
+
 describe('a plan voucher', () => {
   it('assigns the plan once, with its bundle', async () => {
     await putPlan(pool, schema, 'acme', 'promo', {

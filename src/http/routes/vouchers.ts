@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Readable } from 'node:stream';
-import { Type } from 'typebox';
+import { Type, type Static } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { PlansError } from '../../billing/plans/errors.js';
 import { createBatch, getBatch, MAX_BATCH, setBatchBlocked } from '../../vouchers/batches.js';
@@ -166,16 +166,33 @@ function serialRoutes(app: FastifyInstance, deps: VoucherDeps): void {
       // A customer naming another account learns nothing of it, not even that it exists.
       if (p.role === 'selfcare' && p.accountId !== req.params.accountId)
         throw new AppError('ACCOUNT_NOT_FOUND');
-      const apiKey = (req.headers.authorization ?? '').slice(7).trim();
-      return answering(reply, () =>
-        redeemVoucher(deps, p.tenant, req.params.accountId, {
-          pin: req.body.pin,
-          ...(req.body.reference ? { reference: req.body.reference } : {}),
-          apiKey,
-        }),
-      );
+      return redeem(req, reply, req.params.accountId, req.body);
     },
   );
+  r.post(
+    '/v1/me/vouchers/redeem',
+    {
+      config: { roles: ['selfcare' as const] },
+      schema: { summary: "Redeem a voucher by PIN onto the caller's own account", tags, body: RedeemBody },
+    },
+    async (req, reply) => redeem(req, reply, req.principal.accountId ?? '', req.body),
+  );
+
+  function redeem(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    accountId: string,
+    { pin, reference }: Static<typeof RedeemBody>,
+  ) {
+    const apiKey = (req.headers.authorization ?? '').slice(7).trim();
+    return answering(reply, () =>
+      redeemVoucher(deps, req.principal.tenant, accountId, {
+        pin,
+        ...(reference ? { reference } : {}),
+        apiKey,
+      }),
+    );
+  }
 }
 
 export function voucherRoutes(app: FastifyInstance, deps: VoucherDeps): void {
