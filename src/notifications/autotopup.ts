@@ -1,9 +1,10 @@
 /**
  * Auto top-up for prepaid accounts (issue 14, F.1). The engine only asks: when the watched money
- * balance crosses below the threshold the detector appends `autotopup.requested` (once per crossing,
- * one request open at a time, within the day and month caps, else `autotopup.capped`). The CRM
- * charges the card and, on success, tops the account up through the credits route itself; the
- * result it reports here moves no money. Three failures in a row disable the rule.
+ * balance crosses below the threshold the detector appends `autotopup.requested` (once per
+ * crossing, one request open at a time — one the CRM left unreported for a day no longer blocks the
+ * next — within the day and month caps, else `autotopup.capped`). The CRM charges the card and, on
+ * success, tops the account up through the credits route itself; the result it reports here moves
+ * no money. Three failures in a row disable the rule.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
@@ -43,18 +44,16 @@ export async function saveAutoTopUp(
       }),
     )
     .digest('hex');
-  const old = await pool.query<{ reference: string; body_hash: string }>(
-    `SELECT reference, body_hash FROM ${schema}.auto_topup_rules WHERE tenant = $1 AND account_id = $2`,
-    [tenant, accountId],
-  );
-  if (old.rows[0]?.reference === r.reference) return old.rows[0].body_hash === hash ? 'replayed' : 'conflict';
-  await pool.query(
+  // One statement: a row already saved under this reference is left as it is (and locked), so two
+  // requests with one reference never both save.
+  const saved = await pool.query(
     `INSERT INTO ${schema}.auto_topup_rules (tenant, account_id, balance_id, threshold_nano, amount_nano, target_nano,
        max_per_day, max_per_month, reference, body_hash)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
      ON CONFLICT (tenant, account_id) DO UPDATE SET balance_id = $3, threshold_nano = $4, amount_nano = $5,
        target_nano = $6, max_per_day = $7, max_per_month = $8, reference = $9, body_hash = $10,
-       enabled = true, armed = true, consecutive_failures = 0, updated_at = now()`,
+       enabled = true, armed = true, consecutive_failures = 0, updated_at = now()
+     WHERE auto_topup_rules.reference <> EXCLUDED.reference RETURNING 1`,
     [
       tenant,
       accountId,
@@ -68,7 +67,12 @@ export async function saveAutoTopUp(
       hash,
     ],
   );
-  return 'saved';
+  if (saved.rowCount === 1) return 'saved';
+  const old = await pool.query<{ body_hash: string }>(
+    `SELECT body_hash FROM ${schema}.auto_topup_rules WHERE tenant = $1 AND account_id = $2`,
+    [tenant, accountId],
+  );
+  return old.rows[0]?.body_hash === hash ? 'replayed' : 'conflict';
 }
 
 interface RuleRow {
@@ -108,7 +112,7 @@ export async function onMoney(
   ]);
   if (!below) return;
   const counts = await c.query<{ open: number; day: number; month: number }>(
-    `SELECT count(*) FILTER (WHERE status = 'requested')::int AS open,
+    `SELECT count(*) FILTER (WHERE status = 'requested' AND requested_at > $3::timestamptz - interval '1 day')::int AS open,
             count(*) FILTER (WHERE requested_at >= date_trunc('day', $3::timestamptz))::int AS day,
             count(*) FILTER (WHERE requested_at >= date_trunc('month', $3::timestamptz))::int AS month
        FROM ${schema}.auto_topup_requests WHERE tenant = $1 AND account_id = $2`,
