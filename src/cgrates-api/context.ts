@@ -4,6 +4,7 @@ import type { EventDeps } from '../charging/events.js';
 import type { Sessions } from '../charging/sessions.js';
 import type { FastifyBaseLogger } from 'fastify';
 import type { CgrActionsStore } from './actions-store.js';
+import type { CdrReads } from './cdr-reads.js';
 import type { Principal } from '../http/auth.js';
 import type { ActiveTariff } from '../tariffs/active.js';
 import { CgrError, NOT_FOUND, UNAUTHORIZED_API } from './errors.js';
@@ -16,6 +17,8 @@ export interface CgrContext {
   events: EventDeps;
   /** Action profiles (undefined: no PostgreSQL). */
   actions: CgrActionsStore | undefined;
+  /** Rated CDRs and records (undefined: no PostgreSQL). */
+  cdrs: CdrReads | undefined;
   principal: Principal;
   log: FastifyBaseLogger;
   /** Currency of accounts SetAccount creates (CGRateS accounts have none). */
@@ -32,7 +35,7 @@ export interface CgrContext {
 export function contextFor(
   base: Pick<
     CgrContext,
-    'balances' | 'tariff' | 'sessions' | 'events' | 'actions' | 'currency' | 'now' | 'newId'
+    'balances' | 'tariff' | 'sessions' | 'events' | 'actions' | 'cdrs' | 'currency' | 'now' | 'newId'
   >,
   principal: Principal,
   log: FastifyBaseLogger,

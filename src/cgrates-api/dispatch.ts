@@ -15,6 +15,7 @@ import { costMethods } from './cost.js';
 import { CgrError, jsonKind, notConvertible, UNAUTHORIZED_API } from './errors.js';
 import { BalanceStoreError } from '../balances/codes.js';
 import { maxUsageMethods } from './max-usage.js';
+import { cdrMethods } from './cdrs.js';
 import { writeJson } from './money.js';
 import type { Obj } from './params.js';
 import { sessionMethods } from './sessions.js';
@@ -33,8 +34,10 @@ const METHODS: Record<string, Method> = {
   ...sessionMethods,
   ...actionMethods,
   ...maxUsageMethods,
+  ...cdrMethods,
 };
 
+const CDR_READS = new Set(['CDRsV2.GetCDRs', 'APIerSv2.GetCDRs', 'APIerSv2.CountCDRs']);
 const NETWORK = new Set(['APIerSv1.GetCost', 'APIerSv1.GetMaxUsage', 'APIerSv1.GetMaxSessionTime']);
 
 /** Who may call what: provisioning is billing's, pricing the network's too, self-care reads its own. */
@@ -42,7 +45,8 @@ function allowed(role: Role, method: string): boolean {
   if (role === 'billing') return true;
   if (method === 'APIerSv1.Ping') return true;
   if (role === 'network') return NETWORK.has(method) || method.startsWith('SessionSv1.');
-  if (role === 'selfcare') return method === 'APIerSv2.GetAccount';
+  // A customer's own account and CDRs (the methods check the account).
+  if (role === 'selfcare') return method === 'APIerSv2.GetAccount' || CDR_READS.has(method);
   return false;
 }
 

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Pool } from 'pg';
 import { cgrActionsStore } from './actions-store.js';
+import { cdrReads } from './cdr-reads.js';
 import type { BalanceStore } from '../balances/store.js';
 import type { ApiKey } from '../config.js';
 import type { ActiveTariff } from '../tariffs/active.js';
@@ -58,6 +59,7 @@ export function cgratesRoutes(app: FastifyInstance, deps: CgratesApiDeps): void 
     sessions: deps.sessions,
     events: { tariff: () => deps.tariff.current(), balances: deps.balances, directory: deps.directory },
     actions: deps.store ? cgrActionsStore(deps.store.pool, deps.store.schema) : undefined,
+    cdrs: deps.store ? cdrReads(deps.store.pool, deps.store.schema) : undefined,
     currency: deps.currency,
     now: deps.now ?? Date.now,
     newId: randomUUID,
