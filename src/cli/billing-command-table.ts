@@ -66,17 +66,20 @@ ${PROGRESS_HELP}`,
     },
     {
       name: 'billing reconcile',
-      synopsis: 'billing reconcile [--tenant T] [--account A] [--progress-seconds S]',
+      synopsis: 'billing reconcile [--tenant T] [--account A] [--park] [--progress-seconds S]',
       help: `Checks that every balance in Redis equals the sum of its ledger, and that a postpaid account's
 money equals − open amount due − unbilled charges (+ unapplied payments and account credit), after
 draining the outboxes. One JSON report on stdout: each difference with its amount and reason.
   --tenant T            the tenant (default acme)
   --account A           only this account (default: every account with a billing profile)
+  --park                park each account with a difference (RECONCILIATION_MISMATCH): billing runs
+                        skip it until \`billing unpark\`
 ${PROGRESS_HELP}
 exit codes: 0 everything reconciles, 1 unknown account, 4 differences found`,
       options: {
         tenant: { type: 'string' },
         account: { type: 'string' },
+        park: { type: 'boolean' },
         'progress-seconds': { type: 'string' },
       },
       async run(v) {
@@ -85,6 +88,7 @@ exit codes: 0 everything reconciles, 1 unknown account, 4 differences found`,
         return billingReconcileCommand({
           tenant: tenantOf(v),
           ...(account ? { account } : {}),
+          park: v.park === true,
           progressSeconds: progressSeconds(v),
         });
       },
@@ -92,7 +96,8 @@ exit codes: 0 everything reconciles, 1 unknown account, 4 differences found`,
     {
       name: 'plans load',
       synopsis: 'plans load FILE [--tenant T]',
-      help: `Loads a catalog file (JSON: entity, taxes, taxProfiles, coupons, plans; tariffs/billing/README.md)
+      help: `Loads a catalog file (JSON: entity, taxes, taxProfiles, coupons, plans; the sample is
+tariffs/billing/catalog.json, the format in docs/BILLING.md)
 in that order. Idempotent: a plan whose body did not change keeps its version, the same tax range
 and coupon body again change nothing. Stops at the first refusal, naming it (exit 1).
   --tenant T            the tenant (default acme)`,

@@ -5,7 +5,12 @@
  * the ledger holds every movement Redis made before the command started. One JSON line on stdout.
  */
 import { previewStatement, produceStatements } from '../billing/statements/produce.js';
-import { reconcile, ReconcileAccountNotFound, reportJson } from '../billing/reconcile/reconcile.js';
+import {
+  parkDiffering,
+  reconcile,
+  ReconcileAccountNotFound,
+  reportJson,
+} from '../billing/reconcile/reconcile.js';
 import { ensureEngineSchema } from '../storage/schema.js';
 import { drainOutboxes } from '../storage/outbox.js';
 import { withEngine, type Engine } from './engine.js';
@@ -76,6 +81,7 @@ async function previewCommand(
 export async function billingReconcileCommand(o: {
   tenant: string;
   account?: string;
+  park?: boolean;
   progressSeconds: number;
 }): Promise<number> {
   return withEngine(async (e) => {
@@ -85,7 +91,8 @@ export async function billingReconcileCommand(o: {
       const deps = { pool: e.pool, schema: e.schema, balances: e.balances };
       const s = await reconcile(deps, o.tenant, o.account ? [o.account] : undefined, progress.onAccount);
       progress.stop();
-      process.stdout.write(`${JSON.stringify(reportJson(s))}\n`);
+      const parked = o.park ? { parked: await parkDiffering(deps, o.tenant, s.reports) } : {};
+      process.stdout.write(`${JSON.stringify(reportJson({ ...s, ...parked }))}\n`);
       return s.differing === 0 ? 0 : DIFFERENCES_FOUND;
     } catch (err) {
       progress.stop();

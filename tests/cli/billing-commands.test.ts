@@ -163,5 +163,11 @@ describe('cli invoices, statements and reconcile', () => {
       reason: 'BILLABLE_ROWS_DIFFER_FROM_BALANCE',
     });
     expect((await cli('billing', 'reconcile', '--account', 'nobody')).code).toBe(1);
+    const parked = await cli('billing', 'reconcile', '--park');
+    expect(JSON.parse(parked.out)).toMatchObject({ differing: 1, parked: ['c1'] });
+    const row = await pool.query(
+      `SELECT parked_code FROM ${schema}.billing_accounts WHERE account_id = 'c1'`,
+    );
+    expect(row.rows[0].parked_code).toBe('RECONCILIATION_MISMATCH');
   });
 });

@@ -93,13 +93,16 @@ export function expectedMoney(f: PostpaidFigures): bigint {
   return -f.openDueNano - (f.billableNano - f.billedNano) + f.unappliedCreditNano + f.accountCreditNano;
 }
 
-/** Rule 2 for one postpaid account, or null when it holds. */
-export function postpaidDifference(f: PostpaidFigures, ledgerBroken: boolean): Difference | null {
+/**
+ * Rule 2 for one postpaid account, or null when it holds. `ledgerReason`: the reason rule 1 gave
+ * for this account, if it failed (the ledger being behind or wrong explains this difference too).
+ */
+export function postpaidDifference(f: PostpaidFigures, ledgerReason: Reason | null): Difference | null {
   const expected = expectedMoney(f);
   const diff = f.moneyNano - expected;
   if (diff === 0n) return null;
-  const [reason, detail]: [Reason, string] = ledgerBroken
-    ? ['LEDGER_DIFFERS_FROM_REDIS', 'the ledger check of this account failed first']
+  const [reason, detail]: [Reason, string] = ledgerReason
+    ? [ledgerReason, 'the ledger check of this account failed first']
     : diff === f.manualNano
       ? ['MANUAL_MOVEMENTS', 'money moved by hand (top-ups, adjustments) that no document carries']
       : ['BILLABLE_ROWS_DIFFER_FROM_BALANCE', 'billable rows, documents and the balance disagree'];

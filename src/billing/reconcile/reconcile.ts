@@ -6,6 +6,7 @@
 import type { Pool } from 'pg';
 import { cdrOutboxKey } from '../../balances/keys.js';
 import type { BalanceStore } from '../../balances/store.js';
+import { park } from '../run/accounts.js';
 import { ledgerDifferences, postpaidDifference, type Difference } from './check.js';
 import { ledgerSums, postpaidFigures, profiledAccounts } from './read.js';
 
@@ -65,7 +66,7 @@ async function reconcileBatch(deps: ReconcileDeps, tenant: string, ids: string[]
     const f = figures.get(r.accountId);
     if (f) {
       r.postpaid = Object.fromEntries(Object.entries(f).map(([k, v]) => [k, String(v)]));
-      const d = postpaidDifference(f, r.differences.length > 0);
+      const d = postpaidDifference(f, r.differences[0]?.reason ?? null);
       if (d) r.differences.push(d);
     }
     r.ok = r.differences.length === 0;
@@ -105,6 +106,29 @@ export async function reconcile(
   }
   const ok = reports.filter((r) => r.ok).length;
   return { accounts: reports.length, ok, differing: reports.length - ok, reports };
+}
+
+/**
+ * Parks every account whose report shows a real difference (an undrained outbox is only the ledger
+ * being behind) with RECONCILIATION_MISMATCH, so billing runs skip it — no draft, no finalization —
+ * until staff fix the cause and unpark it (`cli billing unpark`). Returns the accounts parked.
+ */
+export async function parkDiffering(
+  deps: ReconcileDeps,
+  tenant: string,
+  reports: AccountReport[],
+): Promise<string[]> {
+  const parked: string[] = [];
+  for (const r of reports) {
+    const real = r.differences.filter((d) => d.reason !== 'UNDRAINED_OUTBOX');
+    if (real.length === 0) continue;
+    const message = real
+      .map((d) => `${d.check}${d.balanceId ? ` ${d.balanceId}` : ''}: ${d.reason} ${d.differenceNano} nano`)
+      .join('; ');
+    await park(deps.pool, deps.schema, tenant, r.accountId, 'RECONCILIATION_MISMATCH', message);
+    parked.push(r.accountId);
+  }
+  return parked;
 }
 
 /** A report as plain JSON (bigint amounts as decimal nano strings). */
