@@ -46,7 +46,7 @@ const STAGE_WORK_MEM = '256MB';
 
 const DROP = 'DROP TABLE IF EXISTS pg_temp.run_bills, pg_temp.run_usage, pg_temp.run_charges';
 
-/** The due bills of every chunk into pg_temp.run_bills; returns the scan's lower bound (see lowerBound). */
+/** The due bills of every chunk into pg_temp.run_bills: how many, and the scan's lower bound (see lowerBound). */
 async function stageBills(
   db: PoolClient,
   schema: string,
@@ -54,15 +54,17 @@ async function stageBills(
   asOfMs: number,
   cutoffAt: string,
   walk: ChunkWalk,
-): Promise<string | null> {
+): Promise<{ staged: number; lo: string | null }> {
   await db.query(`CREATE TEMP TABLE run_bills (account_id text NOT NULL, seq int NOT NULL,
     period_start timestamptz NOT NULL, period_end timestamptz NOT NULL, cutoff_at timestamptz NOT NULL,
     prev_end timestamptz NULL, prev_cutoff timestamptz NULL)`);
   let lo: string | null = null;
   let unbounded = false;
+  let staged = 0;
   await walk(db, async (accounts) => {
     const bills = await dueBills(db, schema, tenant, accounts, asOfMs, cutoffAt);
     if (bills.length === 0) return;
+    staged += bills.length;
     for (const b of bills)
       if (b.prevEnd === null) unbounded = true;
       else if (lo === null || new Date(b.prevEnd) < new Date(lo)) lo = b.prevEnd;
@@ -83,18 +85,26 @@ async function stageBills(
   });
   await db.query('CREATE INDEX ON pg_temp.run_bills (account_id)');
   await db.query('ANALYZE pg_temp.run_bills');
-  return unbounded ? null : lo;
+  return { staged, lo: unbounded ? null : lo };
 }
 
-/** The usage and charge sums of every staged bill: one scan of each source. */
-async function stageSums(db: PoolClient, schema: string, tenant: string, lo: string | null) {
+/**
+ * The usage and charge sums of every staged bill: one scan of each source. With no bill due (a rerun
+ * of a done run) the tables are made empty without reading the sources: the planner would otherwise
+ * scan them whole against the empty table (65 s of a 98 s rerun at 100,000 accounts).
+ */
+async function stageSums(
+  db: PoolClient,
+  schema: string,
+  tenant: string,
+  b: { staged: number; lo: string | null },
+) {
   const w = 'pg_temp.run_bills w';
   const usage = USAGE_SOURCES.map((src) => usageSql(schema, src, w, '$2::timestamptz')).join(' UNION ALL ');
-  await db.query(`CREATE TEMP TABLE run_usage AS ${usage}`, [tenant, lo]);
-  await db.query(`CREATE TEMP TABLE run_charges AS ${chargesSql(schema, w, '$2::timestamptz')}`, [
-    tenant,
-    lo,
-  ]);
+  const data = b.staged > 0 ? 'WITH DATA' : 'WITH NO DATA';
+  await db.query(`CREATE TEMP TABLE run_usage AS ${usage} ${data}`, [tenant, b.lo]);
+  const charges = chargesSql(schema, w, '$2::timestamptz');
+  await db.query(`CREATE TEMP TABLE run_charges AS ${charges} ${data}`, [tenant, b.lo]);
   await db.query('CREATE INDEX ON pg_temp.run_usage (account_id)');
   await db.query('CREATE INDEX ON pg_temp.run_charges (account_id)');
 }
@@ -114,8 +124,8 @@ export async function openStage(
     // with the default 4 MB PostgreSQL sorts the joined rows on disk instead (5x slower).
     await db.query(`SET LOCAL work_mem = '${STAGE_WORK_MEM}'`);
     await db.query(DROP);
-    const lo = await stageBills(db, schema, tenant, asOfMs, cut.cutoffAt, walk);
-    await stageSums(db, schema, tenant, lo);
+    const bills = await stageBills(db, schema, tenant, asOfMs, cut.cutoffAt, walk);
+    await stageSums(db, schema, tenant, bills);
     await db.query('COMMIT');
     return { client: db, cutoffAt: cut.cutoffAt };
   } catch (err) {
