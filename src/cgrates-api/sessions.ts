@@ -73,8 +73,10 @@ function maxUsage(e: SessionEvent, a: SessionAnswer): number {
 }
 
 /** The next request of an open session: its number and what it used so far in this group. */
-async function nextRequest(c: CgrContext, tenant: string, e: SessionEvent, arg: Obj) {
+async function nextRequest(c: CgrContext, tenant: string, e: SessionEvent, arg: Obj, needUsed: boolean) {
   const explicit = requestNumberOf(arg);
+  // With its own number and nothing to subtract, the request goes straight to the session (one read less).
+  if (explicit !== null && !needUsed) return { requestNumber: explicit, usedSoFar: 0 };
   const s = await c.sessions.get(tenant, e.sessionId);
   if (!s) throw new CgrError(NOT_FOUND);
   if (explicit === null && s.state !== 'open') throw new CgrError(NOT_FOUND);
@@ -136,7 +138,7 @@ export const sessionMethods = {
     const tenant = c.tenantOf(f.str('Tenant'));
     const e = readSessionEvent(arg, c.now());
     if (!f.bool('UpdateSession')) return replyOf(0);
-    const { requestNumber } = await nextRequest(c, tenant, e, arg);
+    const { requestNumber } = await nextRequest(c, tenant, e, arg, false);
     const answer = await handle(c, tenant, e, 'update', {
       requestNumber,
       eventTime: e.eventTime,
@@ -157,7 +159,7 @@ export const sessionMethods = {
     const tenant = c.tenantOf(f.str('Tenant'));
     const e = readSessionEvent(arg, c.now());
     if (!f.bool('TerminateSession')) return 'OK';
-    const { requestNumber, usedSoFar } = await nextRequest(c, tenant, e, arg);
+    const { requestNumber, usedSoFar } = await nextRequest(c, tenant, e, arg, e.lastUsed === null);
     const last = e.lastUsed ?? (e.usage !== null ? Math.max(0, e.usage - usedSoFar) : 0);
     const answer = await handle(c, tenant, e, 'terminate', {
       requestNumber,
