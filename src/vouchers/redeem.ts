@@ -29,7 +29,8 @@ export interface RedeemRequest {
 }
 
 /** The one answer to every PIN that does not redeem: it must not tell which reason held. */
-const INVALID = () => new VoucherError('VOUCHER_INVALID', 'the voucher cannot be redeemed');
+const INVALID = () =>
+  new VoucherError('VOUCHER_INVALID', 'This PIN cannot be redeemed: check it and try again.');
 
 function moneyBalanceOf(v: AccountView): string | undefined {
   const own = v.balances.filter((b) => b.unit === 'money' && !b.shared);
