@@ -3,7 +3,6 @@
  * the method table, who may call what, Go net/rpc's refusals of a method or its params, and the
  * answer `{"id","result","error"}` as JSON text with exact money (money.ts).
  */
-import { randomBytes } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Role } from '../config.js';
 import type { Principal } from '../http/auth.js';
@@ -121,5 +120,5 @@ export async function dispatch(
 
 /** The answer as JSON text, money exact (or as strings). */
 export function answerText(answer: Answer, decimalsAsStrings: boolean): string {
-  return writeJson(answer, decimalsAsStrings, `~${randomBytes(12).toString('hex')}~`);
+  return writeJson(answer, decimalsAsStrings);
 }

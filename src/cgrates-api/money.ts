@@ -6,6 +6,7 @@
  * has 17 decimals (what 20 typed decimals become) is refused. Answers are written as the exact
  * decimal literal (JSON numbers may have any precision), or as strings when asked.
  */
+import { randomBytes } from 'node:crypto';
 import { NANO_DECIMALS } from '../rating/money.js';
 import { notConvertible } from './errors.js';
 
@@ -28,9 +29,20 @@ export function floatToScaled(n: number, decimals: number, field: string): numbe
 /** A money float in nano units, by the rule above. */
 export const floatToNano = (n: number, field: string) => floatToScaled(n, NANO_DECIMALS, field);
 
+/**
+ * A random token of this process marks exact numbers while JSON.stringify runs (no data can hold
+ * it: it is never written out), found by one regular expression compiled once.
+ */
+const TOKEN = `~${randomBytes(12).toString('hex')}~`;
+const MARKED = new RegExp(`"${TOKEN}(-?[0-9.]+)${TOKEN}"`, 'g');
+
 /** A number to be written as this exact decimal literal (see writeJson). */
 export class RawNumber {
   constructor(readonly text: string) {}
+  /** JSON.stringify's own hook: cheaper than a replacer, which slows every key. */
+  toJSON(): string {
+    return `${TOKEN}${this.text}${TOKEN}`;
+  }
 }
 
 /** Nano units as an exact decimal number on the wire. */
@@ -42,13 +54,8 @@ export function nanoNumber(nano: number): RawNumber {
   return new RawNumber(`${neg ? '-' : ''}${int}${frac ? `.${frac}` : ''}`);
 }
 
-/**
- * JSON text where every RawNumber is its literal (or a string when `asStrings`). A per-answer
- * random token marks them while JSON.stringify runs, so no data can look like one.
- */
-export function writeJson(value: unknown, asStrings: boolean, token: string): string {
-  const marked = JSON.stringify(value, (_k, v: unknown) =>
-    v instanceof RawNumber ? `${token}${v.text}${token}` : v,
-  );
-  return marked.replace(new RegExp(`"${token}(-?[0-9.]+)${token}"`, 'g'), asStrings ? '"$1"' : '$1');
+/** JSON text where every RawNumber is its literal (or a string when `asStrings`). */
+export function writeJson(value: unknown, asStrings: boolean): string {
+  const marked = JSON.stringify(value);
+  return marked.includes(TOKEN) ? marked.replace(MARKED, asStrings ? '"$1"' : '$1') : marked;
 }
