@@ -33,6 +33,8 @@ export interface Stage {
   /** The connection holding the temporary tables (until closeStage). */
   client: PoolClient;
   cutoffAt: string;
+  /** How many bills were staged (none: a rerun of a done run has nothing to read). */
+  staged: number;
 }
 
 /** Calls `fn` with each chunk of billable accounts, in account_id order, reading through `db`. */
@@ -127,7 +129,7 @@ export async function openStage(
     const bills = await stageBills(db, schema, tenant, asOfMs, cut.cutoffAt, walk);
     await stageSums(db, schema, tenant, bills);
     await db.query('COMMIT');
-    return { client: db, cutoffAt: cut.cutoffAt };
+    return { client: db, cutoffAt: cut.cutoffAt, staged: bills.staged };
   } catch (err) {
     await db.query('ROLLBACK').catch(() => undefined);
     db.release(err as Error); // closed: its temporary tables go with it
@@ -151,6 +153,7 @@ export interface StagedChunk {
 
 /** The staged bills, usage and charges of these accounts (their bills in account, seq order). */
 export async function readStage(stage: Stage, accounts: BillingAccount[]): Promise<StagedChunk> {
+  if (stage.staged === 0) return { bills: [], usage: [], charges: [] };
   const ids = accounts.map((a) => a.accountId);
   const byId = new Map(accounts.map((a) => [a.accountId, a]));
   const db = stage.client;

@@ -209,6 +209,7 @@ export async function draftStaged(
   if (job.accounts.length === 0) return;
   const read = await readStage(stage, job.accounts);
   const outcomes = draftRead(read.bills, read.usage, read.charges, ctx);
+  if (outcomes.length === 0) return;
   await inTransaction(d.pool, async (c) => {
     const w: ChunkWrites = { drafts: [], periods: [], items: [] };
     for (const o of outcomes) await planOutcome(c, d.schema, job, o, ctx, w);
