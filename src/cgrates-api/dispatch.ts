@@ -11,7 +11,7 @@ import { actionMethods } from './actions.js';
 import { balanceMethods, balanceMethodsV2 } from './balances.js';
 import { contextFor, type CgrContext } from './context.js';
 import { costMethods } from './cost.js';
-import { CgrError, jsonKind, notConvertible, UNAUTHORIZED_API } from './errors.js';
+import { CgrError, jsonKind, notConvertible, UNAUTHORIZED_API, unsupportedFormat } from './errors.js';
 import { BalanceStoreError } from '../balances/codes.js';
 import { maxUsageMethods } from './max-usage.js';
 import { cdrMethods } from './cdrs.js';
@@ -75,6 +75,9 @@ export function errorText(err: unknown, log: FastifyBaseLogger): string {
   if (err instanceof CgrError) return err.message;
   if (err instanceof BalanceStoreError && (err.code === 'INVALID_AMOUNT' || err.code === 'INVALID_REQUEST'))
     return notConvertible(err.message).message;
+  // The store's own check of an id as a key part (balances/keys.ts), before anything is written.
+  if (err instanceof Error && /^bad [a-z ]+ "/.test(err.message))
+    return unsupportedFormat(err.message).message;
   log.error({ err }, 'jsonrpc method failed');
   return `SERVER_ERROR: ${(err as Error).message}`;
 }
