@@ -105,3 +105,9 @@ export const accountMethods = {
     return 'OK';
   },
 };
+
+/** APIerSv1's GetAccount answers the same engine.Account; its SetAccount takes the same fields. */
+export const accountMethodsV1 = {
+  'APIerSv1.GetAccount': accountMethods['APIerSv2.GetAccount'],
+  'APIerSv1.SetAccount': accountMethods['APIerSv2.SetAccount'],
+};

@@ -6,7 +6,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Role } from '../config.js';
 import type { Principal } from '../http/auth.js';
-import { accountMethods } from './accounts.js';
+import { accountMethods, accountMethodsV1 } from './accounts.js';
 import { actionMethods } from './actions.js';
 import { balanceMethods, balanceMethodsV2 } from './balances.js';
 import { contextFor, type CgrContext } from './context.js';
@@ -27,6 +27,7 @@ type Method = (arg: Obj, c: CgrContext) => Promise<unknown>;
 const METHODS: Record<string, Method> = {
   'APIerSv1.Ping': async () => 'Pong',
   ...accountMethods,
+  ...accountMethodsV1,
   ...balanceMethods,
   ...balanceMethodsV2,
   ...costMethods,
@@ -45,7 +46,8 @@ function allowed(role: Role, method: string): boolean {
   if (method === 'APIerSv1.Ping') return true;
   if (role === 'network') return NETWORK.has(method) || method.startsWith('SessionSv1.');
   // A customer's own account and CDRs (the methods check the account).
-  if (role === 'selfcare') return method === 'APIerSv2.GetAccount' || CDR_READS.has(method);
+  if (role === 'selfcare')
+    return method === 'APIerSv2.GetAccount' || method === 'APIerSv1.GetAccount' || CDR_READS.has(method);
   return false;
 }
 

@@ -109,6 +109,11 @@ describe('accounts', () => {
       'acme:cgr2',
     );
     expect((await getAccount('nobody')).error).toBe('NOT_FOUND');
+    // APIerSv1 names the same calls.
+    expect(ok(await rpc(B, 'APIerSv1.SetAccount', { Account: 'cgr2v1' }))).toBe('OK');
+    expect((ok(await rpc(B, 'APIerSv1.GetAccount', { Account: 'cgr2v1' })) as { ID: string }).ID).toBe(
+      'acme:cgr2v1',
+    );
   });
 
   it('GetAccounts lists the accounts named, paginated', async () => {
