@@ -92,14 +92,15 @@ export class AsOfInFutureError extends Error {
   readonly code = 'AS_OF_IN_FUTURE';
 }
 
-const runLockKey = (tenant: string) => `billing-run:${tenant}`;
+/** Per schema too: engines (or test files) on other schemas of one database never block each other. */
+const runLockKey = (schema: string, tenant: string) => `billing-run:${schema}:${tenant}`;
 
 /** The tenant's run lock, or RunInProgressError; the connection holds it until `unlockRun`. */
-async function lockRun(pool: Pool, tenant: string): Promise<PoolClient> {
+async function lockRun(pool: Pool, schema: string, tenant: string): Promise<PoolClient> {
   const c = await pool.connect();
   try {
     const r = await c.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [
-      runLockKey(tenant),
+      runLockKey(schema, tenant),
     ]);
     if (!r.rows[0]!.ok) throw new RunInProgressError(`a billing run of tenant ${tenant} is in progress`);
     return c;
@@ -109,8 +110,8 @@ async function lockRun(pool: Pool, tenant: string): Promise<PoolClient> {
   }
 }
 
-async function unlockRun(c: PoolClient, tenant: string): Promise<void> {
-  const failed = await c.query('SELECT pg_advisory_unlock(hashtext($1))', [runLockKey(tenant)]).then(
+async function unlockRun(c: PoolClient, schema: string, tenant: string): Promise<void> {
+  const failed = await c.query('SELECT pg_advisory_unlock(hashtext($1))', [runLockKey(schema, tenant)]).then(
     () => undefined,
     (e: Error) => e,
   );
@@ -240,12 +241,12 @@ export async function startRun(
   if (req.asOf.getTime() > deps.now())
     throw new AsOfInFutureError(`asOf ${req.asOf.toISOString()} is in the future`);
   const dryRun = req.dryRun === true;
-  const lock = dryRun ? null : await lockRun(deps.pool, req.tenant);
+  const lock = dryRun ? null : await lockRun(deps.pool, deps.schema, req.tenant);
   let runId: string;
   try {
     runId = await openRun(deps.pool, deps.schema, { ...req, requestedBy: req.requestedBy ?? 'api', dryRun });
   } catch (err) {
-    if (lock) await unlockRun(lock, req.tenant);
+    if (lock) await unlockRun(lock, deps.schema, req.tenant);
     throw err;
   }
   const done = (async (): Promise<RunSummary> => {
@@ -266,7 +267,7 @@ export async function startRun(
       await closeRun(deps.pool, deps.schema, runId, 'failed', counters, error).catch(() => undefined);
       return { ...summary, status: 'failed', error };
     } finally {
-      if (lock) await unlockRun(lock, req.tenant);
+      if (lock) await unlockRun(lock, deps.schema, req.tenant);
     }
   })();
   return { runId, done };
