@@ -40,6 +40,8 @@ export class NotReplicatedError extends Error {
 
 /** A standalone Redis's replicas, read again after this long. */
 const ROLE_EVERY_MS = 5000;
+/** Sends again after a MOVED/ASK (pauses 0, 100, 200, 400 ms: under a second, inside any deadline). */
+const MOVED_RESENDS = 4;
 /** How long a waited write waits for its client to connect (as the engine's client at start). */
 const CONNECT_MS = 10_000;
 
@@ -88,14 +90,17 @@ export function createReplicaWait(redis: RedisClient, opts: ReplicaWaitOptions) 
    * Sends the pipeline. On a Cluster whose slot moved (a failover), the node answers MOVED or ASK
    * to the keyed commands and runs nothing of them; ioredis sends a pipeline again only when every
    * command failed alike, which WAIT never does, so this sends it again itself once the slot map
-   * is read again, twice at most, then answers TRYAGAIN (an outage: 503, retried with the same id).
+   * is read again, four times at most with a growing pause (the nodes learn a move by gossip, so
+   * the first map read may still be the old one), then answers TRYAGAIN (an outage: 503, retried
+   * with the same id).
    */
   async function send(via: RedisClient, build: () => ChainableCommander): Promise<[Error | null, unknown][]> {
     for (let attempt = 0; ; attempt++) {
       const results = (await build().exec()) ?? [];
       if (!results.some(([err]) => err && /^(MOVED|ASK) /.test(err.message))) return results;
-      if (!isCluster(via) || attempt === 2)
+      if (!isCluster(via) || attempt === MOVED_RESENDS)
         throw new Error('TRYAGAIN the slot moved while the write was sent; retry with the same id');
+      if (attempt > 0) await new Promise((ok) => setTimeout(ok, 50 * 2 ** attempt));
       await new Promise<void>((ok) => via.refreshSlotsCache(() => ok()));
     }
   }
