@@ -31,6 +31,8 @@ export async function testApp(opts: {
   plans?: { pool: PlansDeps['pool']; schema: string };
   /** Notification rules, auto top-up and dunning settings (the balances are the app's). */
   notifications?: { pool: PlansDeps['pool']; schema: string };
+  /** Prepaid statements and the reconciliation report (the balances are the app's). */
+  ledgerReports?: { pool: PlansDeps['pool']; schema: string };
   redis: RedisClient;
   prefix: string;
   tariffDir?: string;
@@ -75,6 +77,7 @@ export async function testApp(opts: {
       : {}),
     ...(opts.plans ? { plans: { ...opts.plans, balances, now } } : {}),
     ...(opts.notifications ? { notifications: { ...opts.notifications, balances } } : {}),
+    ...(opts.ledgerReports ? { ledgerReports: { ...opts.ledgerReports, balances } } : {}),
     ...(opts.cgrates ? { cgrates: opts.cgrates } : {}),
     health: { redis: opts.redis },
   });

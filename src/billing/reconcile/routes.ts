@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
+import { Id } from '../../http/routes/account-schemas.js';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { AppError } from '../../http/errors.js';
 import { profiledAccounts } from './read.js';
@@ -12,8 +13,11 @@ import { reconcile, ReconcileAccountNotFound, reportJson, type ReconcileDeps } f
 
 const Query = Type.Object(
   {
-    account: Type.Optional(Type.String({ minLength: 1, maxLength: 256, pattern: '^[\\x21-\\x7e]+$' })),
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 200 })),
+    account: Type.Optional(Id),
+    // A string: a number of 400 digits must be a 400, not Infinity in SQL (as every list's limit).
+    limit: Type.Optional(
+      Type.String({ pattern: '^(1000|[1-9][0-9]{0,2})$', description: 'an integer from 1 to 1000' }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -32,7 +36,7 @@ export function reconcileRoutes(app: FastifyInstance, deps: ReconcileDeps): void
     },
     async (req) => {
       const tenant = req.principal.tenant;
-      const limit = req.query.limit ?? 200;
+      const limit = Number(req.query.limit ?? 200);
       let ids: string[];
       let truncated = false;
       if (req.query.account) ids = [req.query.account];

@@ -7,6 +7,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
+import { Id } from '../../http/routes/account-schemas.js';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Pool } from 'pg';
 import type { BalanceStore } from '../../balances/store.js';
@@ -22,13 +23,17 @@ export interface StatementRouteDeps {
   now?: () => number;
 }
 
-const Id = Type.String({ minLength: 1, maxLength: 256, pattern: '^[\\x21-\\x7e]+$' });
 const UUID = Type.String({
   pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$',
   maxLength: 36,
 });
 const ListQuery = Type.Object(
-  { limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })) },
+  // A string: a number of 400 digits must be a 400, not Infinity in SQL (as every list's limit).
+  {
+    limit: Type.Optional(
+      Type.String({ pattern: '^(500|[1-4][0-9]{2}|[1-9][0-9]?)$', description: 'an integer from 1 to 500' }),
+    ),
+  },
   { additionalProperties: false },
 );
 
@@ -51,7 +56,13 @@ export function statementRoutes(app: FastifyInstance, deps: StatementRouteDeps):
       assertOwnAccount(req, accountId);
       const tenant = req.principal.tenant;
       if (!(await deps.balances.accountInfo(tenant, accountId))) throw new AppError('ACCOUNT_NOT_FOUND');
-      const items = await listStatements(deps.pool, deps.schema, tenant, accountId, req.query.limit ?? 100);
+      const items = await listStatements(
+        deps.pool,
+        deps.schema,
+        tenant,
+        accountId,
+        Number(req.query.limit ?? 100),
+      );
       return { items: items.map(present) };
     },
   );

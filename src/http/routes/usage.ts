@@ -6,6 +6,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
+import { Id } from './account-schemas.js';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Pool } from 'pg';
 import type { BalanceStore } from '../../balances/store.js';
@@ -30,7 +31,6 @@ export interface UsageDeps {
   invoices?: boolean;
 }
 
-const Id = Type.String({ minLength: 1, maxLength: 256, pattern: '^[\\x21-\\x7e]+$' });
 const Day = Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$', description: 'a UTC date, YYYY-MM-DD' });
 const DailyQuery = Type.Object(
   { from: Type.Optional(Day), to: Type.Optional(Day) },
