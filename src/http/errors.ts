@@ -100,6 +100,11 @@ export const ERRORS = {
   },
   ASSIGNMENT_NOT_FOUND: { status: 404, title: 'No such plan assignment on this account', diameter: 5012 },
   ASSIGNMENT_NOT_ACTIVE: { status: 409, title: 'The plan assignment is not active', diameter: 5012 },
+  BILLING_STARTED: {
+    status: 409,
+    title: 'Billing of this account has started: its first bill period is fixed',
+    diameter: 5012,
+  },
   TAX_RATE_OVERLAP: {
     status: 422,
     title: 'The tax code already has a rate in that date range',

@@ -20,7 +20,8 @@ export type PlansCode =
   | 'COUPON_EXPIRED'
   | 'COUPON_EXHAUSTED'
   | 'COUPON_ALREADY_REDEEMED'
-  | 'COUPON_NOT_APPLICABLE';
+  | 'COUPON_NOT_APPLICABLE'
+  | 'BILLING_STARTED';
 
 export class PlansError extends Error {
   constructor(

@@ -32,6 +32,12 @@ export interface BillingProfile {
   buyer: Buyer;
   exemptReason: string | null;
   reverseCharge: boolean;
+  /**
+   * When billing of the account starts: its first bill period opens here. Null until the profile is
+   * stored (then the instant it is). Settable while no bill period exists (accounts migrated
+   * mid-cycle from another system); after that 409 BILLING_STARTED.
+   */
+  billingSince: string | null;
 }
 
 export type ProfilePatch = Partial<Omit<BillingProfile, 'accountId' | 'accountType' | 'currency'>>;
@@ -63,6 +69,7 @@ interface ProfileRow {
   buyer: Buyer;
   exempt_reason: string | null;
   reverse_charge: boolean;
+  created_at: Date;
 }
 
 const fromRow = (r: ProfileRow): BillingProfile => ({
@@ -80,6 +87,7 @@ const fromRow = (r: ProfileRow): BillingProfile => ({
   buyer: r.buyer,
   exemptReason: r.exempt_reason,
   reverseCharge: r.reverse_charge,
+  billingSince: r.created_at.toISOString(),
 });
 
 export async function putEntity(
@@ -180,6 +188,7 @@ export async function defaultProfile(db: Db, deps: PlansDeps, a: Account): Promi
     buyer: {},
     exemptReason: null,
     reverseCharge: false,
+    billingSince: null,
   };
 }
 
@@ -187,11 +196,12 @@ async function writeProfile(db: Db, schema: string, tenant: string, p: BillingPr
   await db.query(
     `INSERT INTO ${schema}.billing_accounts (tenant, account_id, account_type, currency, timezone, bill_cycle_day,
        invoice_mode, tax_profile, payment_terms_days, series, grace_hours, auto_finalize, buyer, exempt_reason,
-       reverse_charge)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+       reverse_charge, created_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, coalesce($16::timestamptz, now()))
      ON CONFLICT (tenant, account_id) DO UPDATE SET timezone = $5, bill_cycle_day = $6, invoice_mode = $7,
        tax_profile = $8, payment_terms_days = $9, series = $10, grace_hours = $11, auto_finalize = $12,
-       buyer = $13, exempt_reason = $14, reverse_charge = $15, updated_at = now()`,
+       buyer = $13, exempt_reason = $14, reverse_charge = $15,
+       created_at = coalesce($16::timestamptz, ${schema}.billing_accounts.created_at), updated_at = now()`,
     [
       tenant,
       p.accountId,
@@ -208,6 +218,7 @@ async function writeProfile(db: Db, schema: string, tenant: string, p: BillingPr
       JSON.stringify(p.buyer),
       p.exemptReason,
       p.reverseCharge,
+      p.billingSince,
     ],
   );
 }
@@ -251,7 +262,32 @@ export async function putProfile(
   if (patch.series) await assertSeries(pool, schema, tenant, patch.series);
   const current =
     (await readProfile(pool, schema, tenant, accountId)) ?? (await defaultProfile(pool, deps, a));
-  const next: BillingProfile = { ...current, ...patch };
+  const since = patch.billingSince == null ? undefined : sinceOf(patch.billingSince, deps.now());
+  if (since !== undefined && since !== current.billingSince)
+    await assertNotBilled(pool, schema, tenant, accountId);
+  const next: BillingProfile = { ...current, ...patch, billingSince: since ?? current.billingSince };
   await writeProfile(pool, schema, tenant, next);
-  return next;
+  return (await readProfile(pool, schema, tenant, accountId)) ?? next;
+}
+
+/** A billing start: an instant, not in the future (billing cannot start before it is known). */
+function sinceOf(text: string, nowMs: number): string {
+  const ms = Date.parse(text);
+  if (!Number.isFinite(ms) || ms > nowMs)
+    throw new PlansError('INVALID_REQUEST', `billingSince ${text} is not an instant up to now`, {
+      invalidParams: [{ param: '/billingSince', reason: 'must be an ISO 8601 instant, not in the future' }],
+    });
+  return new Date(ms).toISOString();
+}
+
+/** The first period is fixed once a run has opened one: moving its start would re-bill or skip time. */
+async function assertNotBilled(db: Db, schema: string, tenant: string, accountId: string) {
+  const t = await db.query<{ t: string | null }>(`SELECT to_regclass($1) AS t`, [`${schema}.bill_periods`]);
+  if (!t.rows[0]?.t) return;
+  const r = await db.query(
+    `SELECT 1 FROM ${schema}.bill_periods WHERE tenant = $1 AND account_id = $2 LIMIT 1`,
+    [tenant, accountId],
+  );
+  if (r.rowCount !== 0)
+    throw new PlansError('BILLING_STARTED', `billing of ${accountId} has started: its first period is fixed`);
 }

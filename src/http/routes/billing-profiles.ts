@@ -56,6 +56,13 @@ const Profile = Type.Object(
     ),
     exemptReason: Type.Optional(Type.Union([Text, Type.Null()])),
     reverseCharge: Type.Optional(Type.Boolean()),
+    /** When billing starts (the first bill period opens), with its offset: an account migrated mid-cycle. */
+    billingSince: Type.Optional(
+      Type.String({
+        maxLength: 40,
+        pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,9})?)?(Z|[+-]\\d{2}:\\d{2})$',
+      }),
+    ),
     reference: Type.Optional(Reference),
   },
   { additionalProperties: false },
