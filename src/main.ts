@@ -115,6 +115,11 @@ async function main(): Promise<void> {
     renew: (tenant, asOfMs) =>
       renewDue({ pool: pgHandle.pool, schema, balances, now: Date.now }, tenant, asOfMs),
   };
+  if (config.redisCluster && !config.webhooks.secretKey)
+    // Several engines each with a key of its own would disagree on webhook secrets and voucher PINs.
+    say(
+      'warning:  a Redis Cluster without WEBHOOK_SECRET_KEY: set one, the same on every engine (docs/SCALE-OUT.md)',
+    );
   const webhooks = webhookEngine(pgHandle.pool, schema, config);
   const vouchers = {
     pool: pgHandle.pool,
