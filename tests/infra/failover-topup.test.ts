@@ -128,6 +128,22 @@ describe('a slot moved under the waited writes', () => {
       await until('the slot moved', 10_000, async () =>
         cluster.ownerOf(slot).master === to ? true : undefined,
       );
+      // And every node, replicas too, says so (they learn it by gossip; the client's map may be read
+      // from any of them): otherwise a busy box can keep answering the old map past the resends.
+      const ownsIn = (port: number) => {
+        const nodes = execFileSync('redis-cli', ['-p', String(port), 'cluster', 'nodes']).toString();
+        const line = nodes.split('\n').find((l) => l.startsWith(target));
+        return (line ?? '')
+          .split(' ')
+          .slice(8)
+          .some((range) => {
+            const [a, b] = range.split('-').map(Number);
+            return slot >= a! && slot <= (b ?? a!);
+          });
+      };
+      await until('every node knows the slot moved', 20_000, async () =>
+        [0, 1, 2, 3, 4, 5].every((i) => ownsIn(BASE + i)) ? true : undefined,
+      );
       await open(id);
       const r = await store.credit('acme', id, { opId: 'moved-credit', balanceId: 'main', amount: 5 });
       expect([r.code, r.replayed]).toEqual(['OK', false]);

@@ -93,7 +93,7 @@ export class AsOfInFutureError extends Error {
 }
 
 /** Per schema too: engines (or test files) on other schemas of one database never block each other. */
-const runLockKey = (schema: string, tenant: string) => `billing-run:${schema}:${tenant}`;
+export const runLockKey = (schema: string, tenant: string) => `billing-run:${schema}:${tenant}`;
 
 /** The tenant's run lock, or RunInProgressError; the connection holds it until `unlockRun`. */
 async function lockRun(pool: Pool, schema: string, tenant: string): Promise<PoolClient> {
