@@ -3,6 +3,7 @@
  * JSON type is refused with encoding/json's message; absent fields are Go zero values.
  */
 import { jsonKind, mandatoryMissing, notImplemented, unmarshalError, unsupportedFormat } from './errors.js';
+import { parseDuration } from '../tariffs/quantities.js';
 
 export type Obj = Record<string, unknown>;
 
@@ -39,28 +40,14 @@ export function requireFields(arg: Obj, names: string[]): void {
   if (missing.length) throw mandatoryMissing(missing);
 }
 
-const DURATION_UNITS: Record<string, number> = {
-  ns: 1,
-  us: 1e3,
-  µs: 1e3,
-  ms: 1e6,
-  s: 1e9,
-  m: 60e9,
-  h: 3600e9,
-};
-
 /**
  * Go's time.ParseDuration in integer nanoseconds ("1h30m", "90s", "1.5s"); a bare integer is
  * nanoseconds, as utils.ParseDurationWithNanosecs reads it.
  */
 export function goDuration(s: string, field: string): number {
-  if (/^\d+$/.test(s)) return Number(s);
-  const parts = [...s.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)];
-  if (!parts.length || parts.map((p) => p[0]).join('') !== s)
+  const ns = /^\d+$/.test(s) ? Number(s) : parseDuration(s);
+  if (ns === undefined || !Number.isSafeInteger(ns))
     throw unsupportedFormat(`${field}: time: invalid duration "${s}"`);
-  let ns = 0;
-  for (const [, n, unit] of parts) ns += Math.round(Number(n) * DURATION_UNITS[unit!]!);
-  if (!Number.isSafeInteger(ns)) throw unsupportedFormat(`${field}: time: invalid duration "${s}"`);
   return ns;
 }
 
