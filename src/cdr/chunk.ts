@@ -102,7 +102,7 @@ export class ChunkTransaction {
       await tx.client.query('BEGIN');
       // Rated CDRs are billable: first the tenants' shared cut-off locks (billing/run/cutoff.ts); the
       // rows' stored_at is the COPY's statement time, after them.
-      await lockCutShared(tx.client, r.tenants);
+      await lockCutShared(tx.client, deps.schema, r.tenants);
       await ownBatch(tx.client, tx.batchId);
       tx.fresh = await claimCdrs(tx.client, deps.schema, r.claims, r.claimEnds);
       tx.positions = tx.fresh.flatMap((isNew, i) => (isNew ? [i] : []));

@@ -151,6 +151,7 @@ export async function applyPending(client: PoolClient, schema: string): Promise<
     );
     await lockCutShared(
       client,
+      s,
       tenants.rows.map((x) => x.tenant),
     );
     // As text: a JS Date would drop the microseconds of the bounds.

@@ -68,7 +68,7 @@ async function storeRows(o: DrainOptions, ledger: LedgerRows, records: RecordRow
     try {
       await client.query('BEGIN');
       // Rated records are billable: first the tenants' shared cut-off locks (billing/run/cutoff.ts).
-      await lockCutShared(client, records.tenants());
+      await lockCutShared(client, o.schema, records.tenants());
       await ledger.insert(client, o.schema);
       await records.insert(client, o.schema);
       await client.query('COMMIT');

@@ -166,7 +166,7 @@ describe('the daily usage rollup', () => {
     const writer = await pool.connect();
     try {
       await writer.query('BEGIN');
-      await lockCutShared(writer, ['acme']); // as every writer of billable rows does first
+      await lockCutShared(writer, schema, ['acme']); // as every writer of billable rows does first
       await writer.query(
         `INSERT INTO ${schema}.rated_cdrs (cdr_id, tenant, account_id, subscriber, category, service, destination,
            answer_time, usage, rated_usage, cost_nano, currency, charged_nano, file_id, line)

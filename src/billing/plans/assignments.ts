@@ -27,6 +27,11 @@ export interface AssignRequest {
   startAt?: number;
   coupons: string[];
   reference: string;
+  /**
+   * The period's anchor (month day 1-31, ISO weekday 1-7) when the seller names one: a CGRateS
+   * action plan's MonthDays or WeekDays (src/cgrates-api/). Default: the plan's own rule.
+   */
+  anchorDay?: number;
 }
 
 export interface AssignmentRow {
@@ -151,7 +156,7 @@ export async function assignPlan(
   const { schema } = deps;
   const hash = requestHash({ accountId, ...req });
   return inTransaction(deps.pool, async (c) => {
-    await lockCutShared(c, [tenant]); // first: the applied fee's stored_at must fall on one side of a cut-off
+    await lockCutShared(c, deps.schema, [tenant]); // first: the applied fee's stored_at must fall on one side of a cut-off
     const prior = await byReference(c, schema, tenant, req.reference);
     if (prior) {
       if (prior.request_hash !== hash)
@@ -173,7 +178,7 @@ export async function assignPlan(
         nowMs,
       });
     const start = req.startAt ?? nowMs;
-    const anchorDay = anchorDayFor(plan.body, profile.billCycleDay, start, profile.timezone);
+    const anchorDay = req.anchorDay ?? anchorDayFor(plan.body, profile.billCycleDay, start, profile.timezone);
     const clock = clockOf(plan, profile, anchorDay);
     const period = firstPeriod(clock, start);
     const seq = await nextSeq(c, schema, tenant, accountId);

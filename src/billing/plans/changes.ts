@@ -109,7 +109,7 @@ export async function changeAssignment(
   const { schema } = deps;
   const hash = requestHash({ accountId, id, ...req });
   return inTransaction(deps.pool, async (c) => {
-    await lockCutShared(c, [tenant]); // first: the applied charge's stored_at must fall on one side of a cut-off
+    await lockCutShared(c, deps.schema, [tenant]); // first: the applied charge's stored_at must fall on one side of a cut-off
     const a = await lockAssignment(c, schema, tenant, accountId, id);
     if (a.change_reference === req.reference) {
       if (a.change_hash !== hash)
@@ -213,7 +213,7 @@ export async function cancelAssignment(
 ): Promise<AssignmentRow> {
   const { schema } = deps;
   return inTransaction(deps.pool, async (c) => {
-    await lockCutShared(c, [tenant]); // first: a refund's stored_at must fall on one side of a cut-off
+    await lockCutShared(c, deps.schema, [tenant]); // first: a refund's stored_at must fall on one side of a cut-off
     const r = await c.query<AssignmentRow>(
       `SELECT * FROM ${schema}.account_plans WHERE tenant = $1 AND account_id = $2 AND id::text = $3 FOR UPDATE`,
       [tenant, accountId, id],

@@ -186,7 +186,7 @@ async function renewOne(x: Ctx, asOf: number): Promise<void> {
 
 async function renewById(deps: PlansDeps, tenant: string, id: string, asOf: number, counters: RenewCounters) {
   await inTransaction(deps.pool, async (c) => {
-    await lockCutShared(c, [tenant]); // first: the applied fee's stored_at must fall on one side of a cut-off
+    await lockCutShared(c, deps.schema, [tenant]); // first: the applied fee's stored_at must fall on one side of a cut-off
     const r = await c.query<AssignmentRow>(
       `SELECT * FROM ${deps.schema}.account_plans WHERE id = $1 AND tenant = $2 AND status IN ('active','unpaid')
           AND current_period_end <= $3 FOR UPDATE SKIP LOCKED`,

@@ -19,9 +19,13 @@ interface Queryable {
   query(sql: string, values?: unknown[]): Promise<unknown>;
 }
 
-/** The lock's key text; hashtext() of it is the advisory lock key (a collision only makes tenants wait together). */
-export function cutLockKey(tenant: string): string {
-  return `billing-cut:${tenant}`;
+/**
+ * The lock's key text; hashtext() of it is the advisory lock key (a collision only makes tenants wait
+ * together). Advisory locks are per database: the schema is part of the key, so engines (or test files)
+ * on other schemas of one database do not wait for each other's cut-offs (as the run lock, run.ts).
+ */
+export function cutLockKey(schema: string, tenant: string): string {
+  return `billing-cut:${schema}:${tenant}`;
 }
 
 /**
@@ -35,14 +39,15 @@ export const cutTestHooks: { beforeSharedLock?: (tenants: string[]) => Promise<v
  * ends). Must be the first statement of the transaction, in a statement of its own (statement_timestamp
  * is per statement). Tenants are locked in sorted order: two writers never wait for each other in a cycle.
  */
-export async function lockCutShared(db: Queryable, tenants: Iterable<string>): Promise<void> {
+export async function lockCutShared(db: Queryable, schema: string, tenants: Iterable<string>): Promise<void> {
   const list = [...new Set(tenants)].sort();
   if (list.length === 0) return;
   if (cutTestHooks.beforeSharedLock) await cutTestHooks.beforeSharedLock(list);
+  // The same key text as cutLockKey, built in SQL for the whole list.
   await db.query(
-    `SELECT pg_advisory_xact_lock_shared(hashtext('billing-cut:' || t))
+    `SELECT pg_advisory_xact_lock_shared(hashtext('billing-cut:' || $2::text || ':' || t))
        FROM (SELECT t FROM unnest($1::text[]) AS u(t) ORDER BY t) x`,
-    [list],
+    [list, schema],
   );
 }
 
@@ -57,11 +62,11 @@ export interface CutOff {
 export const barrierTestHooks: { whileExclusive?: () => Promise<void> } = {};
 
 /**
- * The barrier for one tenant. The exclusive lock is held for a few milliseconds plus the time the
+ * The barrier for one tenant of one schema. The exclusive lock is held for a few milliseconds plus the time the
  * writers in flight need to commit; new writers wait that long. The snapshot connection stays open
  * (idle in transaction) while the caller reads from it.
  */
-export async function cutOff(pool: Pool, tenant: string): Promise<CutOff> {
+export async function cutOff(pool: Pool, schema: string, tenant: string): Promise<CutOff> {
   // Both connections first: writers waiting on the lock hold pool connections of their own, so a
   // connection asked for while holding it might never come.
   const lock = await pool.connect();
@@ -70,7 +75,7 @@ export async function cutOff(pool: Pool, tenant: string): Promise<CutOff> {
   try {
     snapshot = await pool.connect();
     await lock.query('BEGIN');
-    await lock.query('SELECT pg_advisory_xact_lock(hashtext($1))', [cutLockKey(tenant)]);
+    await lock.query('SELECT pg_advisory_xact_lock(hashtext($1))', [cutLockKey(schema, tenant)]);
     if (barrierTestHooks.whileExclusive) await barrierTestHooks.whileExclusive();
     const c = await lock.query<{ c: string }>(`SELECT clock_timestamp()::text AS c`);
     await snapshot.query('BEGIN ISOLATION LEVEL REPEATABLE READ');

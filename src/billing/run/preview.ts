@@ -46,7 +46,7 @@ export async function previewInvoice(
     taxes: await taxTablesOf(db.pool, s, tenant),
     zeroInvoices: true,
   };
-  const cut = await cutOff(db.pool, tenant);
+  const cut = await cutOff(db.pool, s, tenant);
   try {
     const cutoffAt = asOfText ?? cut.cutoffAt;
     const r = await cut.snapshot.query<PeriodRow>(

@@ -119,7 +119,7 @@ export async function openStage(
   asOfMs: number,
   walk: ChunkWalk,
 ): Promise<Stage> {
-  const cut = await cutOff(pool, tenant);
+  const cut = await cutOff(pool, schema, tenant);
   const db = cut.snapshot;
   try {
     // The sums are one hash aggregate of a few rows per bill (~400k groups for 100k accounts, ~100 MB):

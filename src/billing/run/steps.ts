@@ -174,7 +174,7 @@ export async function draftStep(
   ctx: DraftContext,
   dryRun: boolean,
 ): Promise<void> {
-  const cut = await cutOff(d.pool, job.tenant);
+  const cut = await cutOff(d.pool, d.schema, job.tenant);
   let ok = false;
   try {
     if (dryRun)

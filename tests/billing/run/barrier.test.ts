@@ -85,7 +85,7 @@ interface Cut {
 
 /** A cut-off, and what its snapshot holds. */
 async function cut(): Promise<Cut> {
-  const c = await cutOff(runPool, 'acme');
+  const c = await cutOff(runPool, schema, 'acme');
   const seen = await keys(c.snapshot);
   await endSnapshot(c);
   return { cutoffAt: c.cutoffAt, seen };
@@ -130,7 +130,7 @@ describe('the cut-off barrier', () => {
     const before = await keys(pool);
     const importing = importCdrFile(deps, 'cdr-samples/acme-2026-11-20.csv', { fileId: 'late-lock' });
     await atLock; // the chunk's transaction has begun, its lock not yet taken
-    const c = await cutOff(runPool, 'acme');
+    const c = await cutOff(runPool, schema, 'acme');
     release();
     const counters = await importing;
     expect(counters.stored).toBe(400);

@@ -79,7 +79,7 @@ describe('the cut-off barrier and plan charges', () => {
     };
     const assigning = assign('late');
     await atLock; // the assignment's transaction has begun, its lock not yet taken
-    const c = await cutOff(runPool, 'cb');
+    const c = await cutOff(runPool, schema, 'cb');
     release();
     await assigning;
     // The snapshot (bill N) does not hold it; it is stamped after C (bill N+1): exactly one bill.
@@ -103,7 +103,7 @@ describe('the cut-off barrier and plan charges', () => {
     };
     const assigning = assign('early');
     await hasLock;
-    const cutting = cutOff(runPool, 'cb');
+    const cutting = cutOff(runPool, schema, 'cb');
     await waitingForLock(); // the barrier waits for the assignment's shared lock
     release();
     await assigning;

@@ -138,7 +138,7 @@ export async function storeRecord(
   const c = await pool.connect();
   try {
     await c.query('BEGIN');
-    await lockCutShared(c, ['acme']);
+    await lockCutShared(c, schema, ['acme']);
     await rows.insert(c, schema);
     await c.query('COMMIT');
   } finally {
@@ -180,7 +180,7 @@ export async function applyFee(
   const c = await pool.connect();
   try {
     await c.query('BEGIN');
-    await lockCutShared(c, ['acme']);
+    await lockCutShared(c, schema, ['acme']);
     await c.query(
       `INSERT INTO ${schema}.charges (tenant, account_id, op_id, kind, description, amount_nano, currency, event_time, status, stored_at)
        VALUES ('acme', $1, $2, 'fee', 'Plan fee', $3, 'GBP', '2026-11-01T00:00:00Z', 'applied', statement_timestamp())`,
