@@ -38,7 +38,7 @@ const PAGE = 1000;
 const QUERY = (s: string) => `
   SELECT * FROM (
     SELECT i.document_type AS doc, i.number, i.issue_date::text AS date, i.due_date::text AS due, i.account_id,
-           i.currency, i.status, NULL::text AS corrects, l.seq, l.kind, l.description, l.quantity::text, l.unit,
+           i.currency, i.status, l.source->'corrects'->>'invoice_number' AS corrects, l.seq, l.kind, l.description, l.quantity::text, l.unit,
            l.amount_nano AS amount, l.tax_code, l.tax_rate::text, l.tax_nano AS tax,
            i.total_nano - i.tax_nano AS doc_amount, i.tax_nano AS doc_tax, i.total_nano AS doc_total
       FROM ${s}.invoices i JOIN ${s}.invoice_lines l ON l.invoice_id = i.id

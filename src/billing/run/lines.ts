@@ -5,7 +5,7 @@
  */
 import type { DraftLine, LineKind } from '../core/document.js';
 import { rateInForce, type DatedRate } from '../core/tax.js';
-import type { ChargeRow, UsageSum } from './membership.js';
+import type { ChargeRow, Corrects, UsageSum } from './membership.js';
 
 /** A refusal that parks the account (billing.md E.3) with a machine-readable code. */
 export class ParkError extends Error {
@@ -47,6 +47,16 @@ export function taxOf(
   return { taxCode: code, rateMicros: rate.rateMicros };
 }
 
+/**
+ * The citation of the earlier invoice a late line corrects (a finalized invoice is never edited, it is
+ * corrected on the next one); without that period's issued invoice, the period alone.
+ */
+function cited(description: string, kind: LineKind, c: Corrects | null): string {
+  if (!c) return kind === 'late_usage' ? `${description} (earlier period)` : description;
+  const period = `${c.startDate} to ${c.endDate}`;
+  return `${description} (${c.invoiceNumber ? `corrects invoice ${c.invoiceNumber}, ` : 'period '}${period})`;
+}
+
 function usageLine(u: UsageSum, ctx: TaxContext): DraftLine {
   const kind: LineKind =
     u.source === 'adjustment'
@@ -61,13 +71,16 @@ function usageLine(u: UsageSum, ctx: TaxContext): DraftLine {
     kind === 'adjustment'
       ? `${u.reason === 'rerate' ? 'Rerated' : 'Late reported'} ${what}`
       : kind === 'late_usage'
-        ? `Late ${what} (earlier period)`
+        ? `Late ${what}`
         : kind === 'usage_included'
           ? `${what} (included)`
           : what;
+  const c = u.corrects;
   return {
     kind,
-    description,
+    description: cited(description, kind, c),
+    // A corrected period is the line's period: the canonical JSON, CSV and PDF name it with the invoice.
+    ...(c ? { periodStart: c.start, periodEnd: c.end } : {}),
     quantity: String(u.count),
     unit: 'records',
     exactNano: u.chargedNano,
@@ -78,6 +91,16 @@ function usageLine(u: UsageSum, ctx: TaxContext): DraftLine {
       category: u.category,
       usage: u.usage,
       ...(u.reason ? { reason: u.reason } : {}),
+      ...(c
+        ? {
+            corrects: {
+              invoice_number: c.invoiceNumber,
+              bill_seq: c.billSeq,
+              start_date: c.startDate,
+              end_date: c.endDate,
+            },
+          }
+        : {}),
     },
   };
 }
@@ -99,7 +122,7 @@ function chargeLine(c: ChargeRow, ctx: TaxContext): DraftLine {
 function merged(usage: UsageSum[]): UsageSum[] {
   const by = new Map<string, UsageSum>();
   for (const u of usage) {
-    const key = `${u.source === 'adjustment' ? `a:${u.reason}` : 'u'}|${u.late}|${u.tor}|${u.category}`;
+    const key = `${u.source === 'adjustment' ? `a:${u.reason}` : 'u'}|${u.late}|${u.tor}|${u.category}|${u.corrects?.billSeq ?? ''}`;
     const seen = by.get(key);
     if (!seen) by.set(key, { ...u });
     else {
@@ -129,6 +152,10 @@ export function billLines(
         `charge ${c.id} is in ${c.currency}, the account in ${currency}`,
       );
   const rank = (u: UsageSum) => (u.source === 'adjustment' ? 2 : u.late ? 1 : 0);
-  const sorted = merged(usage).sort((a, b) => rank(a) - rank(b));
+  // Then by the period corrected: rows of one (tor, category) from two earlier periods are two lines,
+  // in the same order whatever order the sums were read in (a rerun's document is hash-equal).
+  const sorted = merged(usage).sort(
+    (a, b) => rank(a) - rank(b) || (a.corrects?.billSeq ?? 0) - (b.corrects?.billSeq ?? 0),
+  );
   return [...charges.map((c) => chargeLine(c, ctx)), ...sorted.map((u) => usageLine(u, ctx))];
 }

@@ -6,8 +6,9 @@
  * E_{N-1} of the chunk (a row stored before E_{N-1} has bt < E_{N-1} and is on an earlier bill), which
  * the BRIN indexes on stored_at use; no per-account index on rated_cdrs is needed.
  *
- * Usage is summed per (account, bill, tor, category, late): late rows are those whose bt falls in
- * an earlier period (they arrived after that period's cut-off) and go on `late_usage` lines.
+ * Usage is summed per (account, bill, tor, category, late, corrected period): late rows are those
+ * whose bt falls in an earlier period (they arrived after that period's cut-off) and go on
+ * `late_usage` lines (adjustments on `adjustment` lines) citing that period and its invoice.
  */
 import type { PoolClient } from 'pg';
 import { checkSchema } from './schema.js';
@@ -32,9 +33,26 @@ export interface UsageSum {
   late: boolean;
   /** For adjustments: 'rerate' | 'late_report'. */
   reason: string | null;
+  /** For late rows (usage and adjustments of an earlier period): that period and its invoice. */
+  corrects: Corrects | null;
   count: number;
   usage: string;
   chargedNano: bigint;
+}
+
+/**
+ * The earlier period a late row belongs to (the one its billing time falls in) and that period's
+ * invoice: the document an adjustment or late-usage line cites. `invoiceNumber` is null when that bill
+ * has no issued invoice (empty, skipped, or still a draft when this one was drafted).
+ */
+export interface Corrects {
+  billSeq: number;
+  invoiceNumber: string | null;
+  /** The period's bounds (epoch ms) and its first and last local days, as on that invoice. */
+  start: number;
+  end: number;
+  startDate: string;
+  endDate: string;
 }
 
 export interface ChargeRow {
@@ -87,9 +105,22 @@ export interface SumRow {
   category: string;
   late: boolean;
   reason: string | null;
+  corrects: Record<string, string | number | null> | null;
   n: string;
   usage: string;
   charged: string;
+}
+
+function toCorrects(j: SumRow['corrects']): Corrects | null {
+  if (!j) return null;
+  return {
+    billSeq: Number(j.bill_seq),
+    invoiceNumber: (j.invoice_number as string | null) ?? null,
+    start: Number(j.start),
+    end: Number(j.end),
+    startDate: String(j.start_date),
+    endDate: String(j.end_date),
+  };
 }
 
 export const toSum = (r: SumRow): UsageSum => ({
@@ -100,6 +131,7 @@ export const toSum = (r: SumRow): UsageSum => ({
   category: r.category,
   late: r.late,
   reason: r.reason,
+  corrects: toCorrects(r.corrects),
   count: Number(r.n),
   usage: r.usage,
   chargedNano: BigInt(r.charged),
@@ -134,6 +166,26 @@ const SOURCES = [
 ] as const;
 
 /**
+ * For a late row (billing time `bt` before this bill's period), its period and that period's issued
+ * invoice, as jsonb (null otherwise). Evaluated for late rows only (CASE): the few of a run, each a
+ * lookup of its account's bill periods by primary key.
+ */
+function correctsSql(s: string, bt: string): string {
+  const ms = (t: string) => `(extract(epoch FROM ${t}) * 1000)::bigint`;
+  return `CASE WHEN w.prev_end IS NOT NULL AND ${bt} < w.prev_end THEN (
+      SELECT jsonb_build_object('bill_seq', p.seq, 'invoice_number', i.number,
+               'start', ${ms('p.period_start')}, 'end', ${ms('p.period_end')},
+               'start_date', (p.period_start AT TIME ZONE a.timezone)::date::text,
+               'end_date', ((p.period_end - interval '1 millisecond') AT TIME ZONE a.timezone)::date::text)
+        FROM ${s}.bill_periods p
+        JOIN ${s}.billing_accounts a ON a.tenant = p.tenant AND a.account_id = p.account_id
+        LEFT JOIN ${s}.invoices i ON i.tenant = p.tenant AND i.account_id = p.account_id
+             AND i.bill_seq = p.seq AND i.number IS NOT NULL
+       WHERE p.tenant = $1 AND p.account_id = r.account_id AND p.period_start <= ${bt} AND ${bt} < p.period_end)
+    END`;
+}
+
+/**
  * One source's usage sums of the bills in `w` (a FROM item aliased w: account_id, seq, period_end,
  * cutoff_at, prev_end, prev_cutoff), tenant $1, the scan's lower bound `lo` (a timestamptz or NULL).
  * Shared by the chunk's read (usageOf) and the run's staged read (stage.ts): one membership rule.
@@ -145,11 +197,12 @@ export function usageSql(schema: string, src: (typeof SOURCES)[number], w: strin
   const charged = src.source === 'adjustment' ? 'r.delta_charged_nano' : 'r.charged_nano';
   return `SELECT w.account_id, w.seq, '${src.source}'::text AS source, ${src.tor} AS tor, r.category,
               (w.prev_end IS NOT NULL AND ${bt} < w.prev_end) AS late, ${src.reason}::text AS reason,
+              ${correctsSql(s, bt)} AS corrects,
               count(*)::text AS n, sum(${usage})::text AS usage, sum(${charged})::text AS charged
          FROM ${s}.${src.table} r JOIN ${w} ON r.account_id = w.account_id
         WHERE r.tenant = $1 AND (${lo} IS NULL OR ${src.stored} >= ${lo})
           AND ${member(src.stored, bt)}
-        GROUP BY 1, 2, 3, 4, 5, 6, 7`;
+        GROUP BY 1, 2, 3, 4, 5, 6, 7, 8`;
 }
 
 export { SOURCES as USAGE_SOURCES };
