@@ -44,6 +44,24 @@ export function createSessionIndex(ctx: StoreContext) {
     },
 
     /**
+     * The ids of a tenant's sessions with a sweep hint: every open session has one (a close removes
+     * it), so this is the list of open sessions, give or take one closing now. Read in ZSCAN
+     * batches (never one long command); at most `limit`.
+     */
+    async hintedSessions(tenant: string, limit: number): Promise<string[]> {
+      const head = `${tenant}\u0000`;
+      const match = `${head.replace(/[*?[\]\\]/g, '\\$&')}*`;
+      const ids: string[] = [];
+      let cursor = '0';
+      do {
+        const [next, flat] = await redis.zscan(dueSessionsKey(ks), cursor, 'MATCH', match, 'COUNT', 1000);
+        for (let i = 0; i < flat.length && ids.length < limit; i += 2) ids.push(flat[i]!.slice(head.length));
+        cursor = next;
+      } while (cursor !== '0' && ids.length < limit);
+      return ids;
+    },
+
+    /**
      * The trail entry of a request that reached no account (an unknown subscriber): the tenant's
      * own outbox, in the shape the step writes (the entry without its answer, and the answer).
      */

@@ -8,6 +8,7 @@ import type { Role } from '../config.js';
 import type { Principal } from '../http/auth.js';
 import { accountMethods, accountMethodsV1 } from './accounts.js';
 import { actionMethods } from './actions.js';
+import { activeSessionMethods } from './active-sessions.js';
 import { balanceMethods, balanceMethodsV2 } from './balances.js';
 import { contextFor, type CgrContext } from './context.js';
 import { costMethods } from './cost.js';
@@ -15,6 +16,7 @@ import { CgrError, jsonKind, notConvertible, UNAUTHORIZED_API, unsupportedFormat
 import { BalanceStoreError } from '../balances/codes.js';
 import { maxUsageMethods } from './max-usage.js';
 import { cdrMethods } from './cdrs.js';
+import { forceDisconnectMethods } from './force-disconnect.js';
 import { writeJson } from './money.js';
 import type { Obj } from './params.js';
 import { sessionMethods } from './sessions.js';
@@ -32,6 +34,8 @@ const METHODS: Record<string, Method> = {
   ...balanceMethodsV2,
   ...costMethods,
   ...sessionMethods,
+  ...activeSessionMethods,
+  ...forceDisconnectMethods,
   ...actionMethods,
   ...maxUsageMethods,
   ...cdrMethods,
