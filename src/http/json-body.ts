@@ -21,10 +21,18 @@ export function charsetOf(contentType: string | undefined): string | undefined {
   return undefined;
 }
 
-function checkedText(req: FastifyRequest, body: Buffer): string {
-  const charset = charsetOf(req.headers['content-type']);
+/**
+ * Refuses a body declared in a charset other than UTF-8 (415): read as UTF-8 it would be misread.
+ * No charset means UTF-8. `what` names the body in the answer ("JSON", "a CDR file").
+ */
+export function requireUtf8(contentType: string | undefined, what: string): void {
+  const charset = charsetOf(contentType);
   if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8')
-    throw new AppError('UNSUPPORTED_MEDIA_TYPE', `charset ${charset}: JSON is read in UTF-8 only`);
+    throw new AppError('UNSUPPORTED_MEDIA_TYPE', `charset ${charset}: ${what} is read in UTF-8 only`);
+}
+
+function checkedText(req: FastifyRequest, body: Buffer): string {
+  requireUtf8(req.headers['content-type'], 'JSON');
   let text: string;
   try {
     text = UTF8.decode(body);

@@ -182,6 +182,39 @@ describe('CDR jobs over HTTP', () => {
     await strict.close();
   });
 
+  it('refuses a file declared in a charset other than UTF-8 with 415 before any job (it would be misread)', async () => {
+    const jobsBefore = await pool.query(`SELECT count(*)::int AS n FROM ${schema}.cdr_jobs`);
+    const csv = `${HEADER}\n${sampleLine('charset-1')}\n`;
+    const upload = (type: string, payload: string | Buffer = csv) =>
+      app.inject({
+        method: 'POST',
+        url: '/v1/cdr/jobs',
+        headers: { ...BILLING, 'content-type': type },
+        payload,
+      });
+    for (const [type, payload] of [
+      ['text/csv; charset=utf-16', Buffer.from(`\ufeff${csv}`, 'utf16le')],
+      ['text/csv; charset=utf-16', csv], // UTF-8 bytes under a UTF-16 label: which one is wrong?
+      ['text/csv; charset="ISO-8859-1"', csv],
+      ['application/octet-stream; charset=windows-1252', csv],
+    ] as const) {
+      const r = await upload(type, payload);
+      expect([r.statusCode, r.json().cause], type).toEqual([415, 'UNSUPPORTED_MEDIA_TYPE']);
+      expect(r.headers['content-type']).toContain('application/problem+json');
+      expect(r.json().detail).toContain('UTF-8');
+    }
+    const jobsAfter = await pool.query(`SELECT count(*)::int AS n FROM ${schema}.cdr_jobs`);
+    expect(jobsAfter.rows[0].n).toBe(jobsBefore.rows[0].n);
+    const stored = await pool.query(
+      `SELECT count(*)::int AS n FROM ${schema}.rated_cdrs WHERE cdr_id LIKE 'charset-%'`,
+    );
+    expect(stored.rows[0].n).toBe(0);
+    // UTF-8 named in any spelling is read.
+    const ok = await upload('text/csv; Charset="UTF-8"', `${HEADER}\n${sampleLine('charset-ok')}\n`);
+    expect(ok.statusCode).toBe(202);
+    await jobs.idle();
+  });
+
   it("imports a file uploaded by another tenant's key for that tenant only: acme's lines are TENANT_MISMATCH, acme is not charged", async () => {
     const before = await moneyOf(plain());
     const body = `${HEADER}\n${sampleLine('breach-1')}\n${sampleLine('breach-2')}\n`;

@@ -14,6 +14,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { CdrJobs } from '../../cdr/jobs.js';
 import { CdrFileError } from '../../cdr/read.js';
 import { AppError } from '../errors.js';
+import { requireUtf8 } from '../json-body.js';
 
 /** The most an upload may hold, decompressed, unless configured (CDR_UPLOAD_MAX_BYTES): 1 GiB. */
 export const DEFAULT_UPLOAD_MAX_BYTES = 1 << 30;
@@ -48,7 +49,14 @@ export function cdrJobRoutes(
   const maxBytes = deps.maxUploadBytes ?? DEFAULT_UPLOAD_MAX_BYTES;
   app.addContentTypeParser(
     ['text/csv', 'application/gzip', 'application/octet-stream'],
-    (_req, payload, done) => done(null, payload),
+    (req, payload, done) => {
+      try {
+        requireUtf8(req.headers['content-type'], 'a CDR file');
+        done(null, payload);
+      } catch (err) {
+        done(err as Error, undefined);
+      }
+    },
   );
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const Params = Type.Object({ id: Type.String({ format: 'uuid' }) });
