@@ -4,6 +4,8 @@ import type { EventDeps } from '../charging/events.js';
 import type { Sessions } from '../charging/sessions.js';
 import type { FastifyBaseLogger } from 'fastify';
 import type { CgrActionsStore } from './actions-store.js';
+import type { ActionPlanStore } from './action-plans-store.js';
+import type { PlansDeps } from '../billing/plans/db.js';
 import type { CdrReads } from './cdr-reads.js';
 import type { Principal } from '../http/auth.js';
 import type { ActiveTariff } from '../tariffs/active.js';
@@ -17,6 +19,9 @@ export interface CgrContext {
   events: EventDeps;
   /** Action profiles (undefined: no PostgreSQL). */
   actions: CgrActionsStore | undefined;
+  /** Action plans and the billing plans they renew as (undefined: no PostgreSQL). */
+  actionPlans: ActionPlanStore | undefined;
+  plans: PlansDeps | undefined;
   /** Rated CDRs and records (undefined: no PostgreSQL). */
   cdrs: CdrReads | undefined;
   principal: Principal;
@@ -35,7 +40,17 @@ export interface CgrContext {
 export function contextFor(
   base: Pick<
     CgrContext,
-    'balances' | 'tariff' | 'sessions' | 'events' | 'actions' | 'cdrs' | 'currency' | 'now' | 'newId'
+    | 'balances'
+    | 'tariff'
+    | 'sessions'
+    | 'events'
+    | 'actions'
+    | 'actionPlans'
+    | 'plans'
+    | 'cdrs'
+    | 'currency'
+    | 'now'
+    | 'newId'
   >,
   principal: Principal,
   log: FastifyBaseLogger,

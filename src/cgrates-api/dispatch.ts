@@ -8,6 +8,7 @@ import type { Role } from '../config.js';
 import type { Principal } from '../http/auth.js';
 import { accountMethods, accountMethodsV1 } from './accounts.js';
 import { actionMethods } from './actions.js';
+import { actionPlanMethods, setAccountWithPlans } from './action-plans.js';
 import { activeSessionMethods } from './active-sessions.js';
 import { balanceMethods, balanceMethodsV2 } from './balances.js';
 import { contextFor, type CgrContext } from './context.js';
@@ -39,6 +40,9 @@ const METHODS: Record<string, Method> = {
   ...actionMethods,
   ...maxUsageMethods,
   ...cdrMethods,
+  ...actionPlanMethods,
+  // After accounts.ts's: SetAccount with ActionPlanIDs wraps its SetAccount.
+  ...setAccountWithPlans,
 };
 
 const CDR_READS = new Set(['CDRsV2.GetCDRs', 'APIerSv2.GetCDRs', 'APIerSv2.CountCDRs']);

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Pool } from 'pg';
 import { cgrActionsStore } from './actions-store.js';
+import { actionPlanStore } from './action-plans-store.js';
 import { cdrReads } from './cdr-reads.js';
 import type { BalanceStore } from '../balances/store.js';
 import type { ApiKey } from '../config.js';
@@ -59,6 +60,8 @@ export function cgratesRoutes(app: FastifyInstance, deps: CgratesApiDeps): void 
     sessions: deps.sessions,
     events: { tariff: () => deps.tariff.current(), balances: deps.balances, directory: deps.directory },
     actions: deps.store ? cgrActionsStore(deps.store.pool, deps.store.schema) : undefined,
+    actionPlans: deps.store ? actionPlanStore(deps.store.pool, deps.store.schema) : undefined,
+    plans: deps.store ? { ...deps.store, balances: deps.balances, now: deps.now ?? Date.now } : undefined,
     cdrs: deps.store ? cdrReads(deps.store.pool, deps.store.schema) : undefined,
     currency: deps.currency,
     now: deps.now ?? Date.now,
