@@ -28,6 +28,8 @@ export interface CgrContext {
   log: FastifyBaseLogger;
   /** Currency of accounts SetAccount creates (CGRateS accounts have none). */
   currency: string;
+  /** The folder LoadTariffPlanFromFolder may load from or under (tariff-load.ts). */
+  tariffRoot: string;
   now: () => number;
   /** A fresh operation id part (writes CGRateS does not make idempotent). */
   newId: () => string;
@@ -49,6 +51,7 @@ export function contextFor(
     | 'plans'
     | 'cdrs'
     | 'currency'
+    | 'tariffRoot'
     | 'now'
     | 'newId'
   >,

@@ -21,6 +21,7 @@ import { forceDisconnectMethods } from './force-disconnect.js';
 import { writeJson } from './money.js';
 import type { Obj } from './params.js';
 import { sessionMethods } from './sessions.js';
+import { tariffLoadMethods } from './tariff-load.js';
 import { isUnavailable as isOutage } from '../infra/unavailable.js';
 
 export type BaseContext = Parameters<typeof contextFor>[0];
@@ -37,6 +38,7 @@ const METHODS: Record<string, Method> = {
   ...sessionMethods,
   ...activeSessionMethods,
   ...forceDisconnectMethods,
+  ...tariffLoadMethods,
   ...actionMethods,
   ...maxUsageMethods,
   ...cdrMethods,
@@ -46,10 +48,16 @@ const METHODS: Record<string, Method> = {
 };
 
 const CDR_READS = new Set(['CDRsV2.GetCDRs', 'APIerSv2.GetCDRs', 'APIerSv2.CountCDRs']);
+const OPERATOR = new Set(['APIerSv1.LoadTariffPlanFromFolder']);
 const NETWORK = new Set(['APIerSv1.GetCost', 'APIerSv1.GetMaxUsage', 'APIerSv1.GetMaxSessionTime']);
 
-/** Who may call what: provisioning is billing's, pricing the network's too, self-care reads its own. */
+/**
+ * Who may call what: provisioning is billing's, pricing the network's too, self-care reads its own,
+ * the shared tariff the operator's.
+ */
 function allowed(role: Role, method: string): boolean {
+  // The tariff is every tenant's: only the operator loads it, as POST /v1/tariff/reload.
+  if (OPERATOR.has(method)) return role === 'operator';
   if (role === 'billing') return true;
   if (method === 'APIerSv1.Ping') return true;
   if (role === 'network') return NETWORK.has(method) || method.startsWith('SessionSv1.');

@@ -35,6 +35,8 @@ export interface CgratesApiOptions {
   tcpHost?: string;
   /** Past this a TCP request is answered with an error (HTTP has the app's deadlines). */
   tcpDeadlineMs?: number;
+  /** The folder LoadTariffPlanFromFolder loads from or under (default `tariffs`). */
+  tariffRoot?: string;
 }
 
 export interface CgratesApiDeps extends CgratesApiOptions {
@@ -64,6 +66,7 @@ export function cgratesRoutes(app: FastifyInstance, deps: CgratesApiDeps): void 
     plans: deps.store ? { ...deps.store, balances: deps.balances, now: deps.now ?? Date.now } : undefined,
     cdrs: deps.store ? cdrReads(deps.store.pool, deps.store.schema) : undefined,
     currency: deps.currency,
+    tariffRoot: deps.tariffRoot ?? 'tariffs',
     now: deps.now ?? Date.now,
     newId: randomUUID,
   };
