@@ -6,6 +6,7 @@ import type { OpResult } from '../balances/snapshot.js';
 import { CgrError, exists, INSUFFICIENT_CREDIT, NOT_FOUND, notImplemented, serverError } from './errors.js';
 import { fields, requireFields, type Obj } from './params.js';
 import { cgrAccount } from './shapes.js';
+import { setAccountTriggers } from './action-triggers-bind.js';
 import type { CgrContext } from './context.js';
 
 /** What a store refusal is called in CGRateS (utils/errors.go). */
@@ -55,12 +56,13 @@ export const accountMethods = {
     const tenant = c.tenantOf(f.str('Tenant'));
     const account = f.str('Account');
     requireFields(arg, ['Account']);
-    if (f.strings('ActionPlanIDs').length || f.strings('ActionTriggerIDs').length)
-      throw notImplemented('ActionPlanIDs and ActionTriggerIDs');
+    if (f.strings('ActionPlanIDs').length) throw notImplemented('ActionPlanIDs');
     const extra = f.obj('ExtraOptions');
     if (Object.values(extra).some((v) => v === true))
       throw notImplemented('ExtraOptions (AllowNegative, Disabled)');
+    const bindTriggers = await setAccountTriggers(c, tenant, arg);
     await ensureAccount(c, tenant, account);
+    await bindTriggers(account);
     return 'OK';
   },
 

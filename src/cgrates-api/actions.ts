@@ -25,8 +25,21 @@ import { expiryOf, fields, idList, requireFields, type Obj } from './params.js';
 import { BALANCE_TYPES, GO_ZERO_TIME } from './shapes.js';
 import type { CgrContext } from './context.js';
 
-/** What the facade executes; the others are refused with NOT_IMPLEMENTED when set. */
-const SUPPORTED = new Set(['*topup', '*debit', '*enable_account', '*disable_account', '*log', '*cdrlog']);
+/**
+ * What the facade executes; the others are refused with NOT_IMPLEMENTED when set. `*http_post` and
+ * `*http_post_async` are stored for action triggers and thresholds (their rule's event goes to the
+ * webhook endpoint of the URL, action-triggers-actions.ts); ExecuteAction refuses them.
+ */
+const POSTS = new Set(['*http_post', '*http_post_async']);
+const SUPPORTED = new Set([
+  '*topup',
+  '*debit',
+  '*enable_account',
+  '*disable_account',
+  '*log',
+  '*cdrlog',
+  ...POSTS,
+]);
 const NEEDS_BALANCE = new Set(['*topup', '*debit']);
 
 /** Units as CGRateS v2 sends them (a string) or v1 (a float64), exactly in base units. */
@@ -59,6 +72,8 @@ function readAction(a: Obj, now: number): StoredAction {
   const unit = NEEDS_BALANCE.has(type) ? BALANCE_TYPES[f.str('BalanceType')] : undefined;
   if (NEEDS_BALANCE.has(type) && !unit) throw unsupportedFormat(`BalanceType ${f.str('BalanceType')}`);
   if (type === '*debit' && unit !== 'money') throw notImplemented(`*debit of a ${unit} balance`);
+  if (POSTS.has(type) && !/^https?:\/\/\S+$/.test(f.str('ExtraParameters')))
+    throw unsupportedFormat(`ExtraParameters of ${type}: an http(s) URL`);
   const weight = numberish(a.BalanceWeight);
   if (!Number.isFinite(weight)) throw notConvertible(`BalanceWeight ${String(a.BalanceWeight)}`);
   expiryOf(f.str('ExpiryTime'), now); // checked now; resolved when executed (+720h is from then)
@@ -193,6 +208,10 @@ export const actionMethods = {
     if (ref.length > 200) throw unsupportedFormat('Reference: at most 200 characters');
     const list = (await actionsOf(c).get(tenant, [f.str('ActionsId')])).get(f.str('ActionsId'));
     if (!list) throw new CgrError(NOT_FOUND);
+    if (list.some((a) => POSTS.has(a.type)))
+      throw notImplemented(
+        '*http_post outside an action trigger or threshold (a webhook endpoint receives the event)',
+      );
     await accountOf(c, tenant, account);
     const base = `cgr:exec:${ref ? `${f.str('ActionsId')}:${ref}` : c.newId()}`;
     const ordered = list.map((a, i) => ({ a, i })).sort((x, y) => y.a.weight - x.a.weight || x.i - y.i);

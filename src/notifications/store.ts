@@ -116,21 +116,30 @@ export async function readRules(q: Q, schema: string, tenant: string, code?: str
   return r.rows.map(toRule);
 }
 
+/**
+ * Removes a rule and its crossing state on the caller's client, inside the caller's transaction (the
+ * CGRateS facade removes a trigger's rule with the trigger, in one).
+ */
+export async function removeRuleIn(q: PoolClient, schema: string, tenant: string, code: string) {
+  const r = await q.query(`DELETE FROM ${schema}.notification_rules WHERE tenant = $1 AND code = $2`, [
+    tenant,
+    code,
+  ]);
+  await q.query(`DELETE FROM ${schema}.notification_state WHERE tenant = $1 AND rule_code = $2`, [
+    tenant,
+    code,
+  ]);
+  return (r.rowCount ?? 0) > 0;
+}
+
 /** Removes a rule and its crossing state (a rule saved again under the code starts armed). */
 export async function deleteRule(pool: Pool, schema: string, tenant: string, code: string): Promise<boolean> {
   const c = await pool.connect();
   try {
     await c.query('BEGIN');
-    const r = await c.query(`DELETE FROM ${schema}.notification_rules WHERE tenant = $1 AND code = $2`, [
-      tenant,
-      code,
-    ]);
-    await c.query(`DELETE FROM ${schema}.notification_state WHERE tenant = $1 AND rule_code = $2`, [
-      tenant,
-      code,
-    ]);
+    const removed = await removeRuleIn(c, schema, tenant, code);
     await c.query('COMMIT');
-    return (r.rowCount ?? 0) > 0;
+    return removed;
   } catch (err) {
     await c.query('ROLLBACK').catch(() => {});
     throw err;

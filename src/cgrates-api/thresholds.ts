@@ -1,0 +1,41 @@
+/**
+ * APIerSv1.SetThresholdProfile / GetThresholdProfile / RemoveThresholdProfile (ThresholdS, v0.10)
+ * for low-balance profiles: each profile is the notification rule `cgr-th:{ID}`
+ * (thresholds-read.ts says what maps), stored with it in one transaction; its ActionIDs are checked
+ * as a trigger's actions are (action-triggers-actions.ts). Set is an upsert: the same call again
+ * changes nothing.
+ */
+import { checkTriggerActions, triggersOf } from './action-triggers-actions.js';
+import type { CgrContext } from './context.js';
+import { CgrError, NOT_FOUND } from './errors.js';
+import { fields, requireFields, type Obj } from './params.js';
+import { readThreshold, thresholdRuleCode, type StoredThreshold } from './thresholds-read.js';
+
+export const thresholdMethods = {
+  async 'APIerSv1.SetThresholdProfile'(arg: Obj, c: CgrContext) {
+    const tenant = c.tenantOf(fields(arg, 'ThresholdWithCache').str('Tenant'));
+    const { profile, rule } = readThreshold(arg, tenant);
+    for (const id of profile.ActionIDs) await checkTriggerActions(c, tenant, id, rule.kind);
+    await triggersOf(c).setThreshold(tenant, profile.ID, profile, rule);
+    return 'OK';
+  },
+
+  async 'APIerSv1.GetThresholdProfile'(arg: Obj, c: CgrContext) {
+    const f = fields(arg, 'TenantID');
+    const tenant = c.tenantOf(f.str('Tenant'));
+    requireFields(arg, ['ID']);
+    const p = await triggersOf(c).threshold<StoredThreshold>(tenant, f.str('ID'));
+    if (!p) throw new CgrError(NOT_FOUND);
+    return p;
+  },
+
+  async 'APIerSv1.RemoveThresholdProfile'(arg: Obj, c: CgrContext) {
+    const f = fields(arg, 'TenantIDWithCache');
+    const tenant = c.tenantOf(f.str('Tenant'));
+    requireFields(arg, ['ID']);
+    const id = f.str('ID');
+    if (!(await triggersOf(c).removeThreshold(tenant, id, thresholdRuleCode(id))))
+      throw new CgrError(NOT_FOUND);
+    return 'OK';
+  },
+};
