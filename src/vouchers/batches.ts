@@ -7,7 +7,14 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { MoneyFormatError, parseMoney } from '../billing/core/currency.js';
 import { getPlan } from '../billing/plans/catalog.js';
 import { requestHash } from '../billing/plans/db.js';
-import { batchById, batchByReference, presentBatch, type BatchRow } from './batch-rows.js';
+import {
+  batchById,
+  batchByReference,
+  presentBatch,
+  presentValue,
+  type BatchRow,
+  type VoucherValue,
+} from './batch-rows.js';
 import type { VoucherDeps } from './deps.js';
 import { invalid, VoucherError } from './errors.js';
 import { generateBatch } from './generate.js';
@@ -26,6 +33,9 @@ export interface BatchRequest {
 }
 
 type Value = { amountNano: bigint; currency: string } | { plan: string; version: number };
+
+const valueOfRequest = (v: Value): VoucherValue =>
+  'plan' in v ? { type: 'plan', ...v } : { type: 'money', ...v };
 
 async function checkedValue(deps: VoucherDeps, tenant: string, v: BatchRequest['value']): Promise<Value> {
   if ('plan' in v) {
@@ -74,8 +84,8 @@ async function insertBatch(
     try {
       const r = await deps.pool.query(
         `INSERT INTO ${deps.schema}.voucher_batches (id, tenant, reference, request_hash, serial_prefix, count,
-           amount_nano, currency, plan_code, plan_version, valid_from, expires_at, status, pin_seed)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'generating', $13)
+           amount_nano, currency, plan_code, plan_version, valid_from, expires_at, status, pin_seed, value_json)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'generating', $13, $14)
          ON CONFLICT (tenant, reference) DO NOTHING RETURNING id`,
         [
           id,
@@ -91,6 +101,7 @@ async function insertBatch(
           window.validFrom,
           window.expiresAt,
           sealed,
+          JSON.stringify(presentValue(valueOfRequest(value))),
         ],
       );
       return r.rowCount === 0 ? null : id;

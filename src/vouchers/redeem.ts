@@ -3,9 +3,12 @@
  * the account exists (404), a `reference` already used for another PIN (409), the claim, and when it
  * finds nothing, this account's own earlier redemption of the PIN (its first answer, finished if a
  * crash interrupted it). A PIN that is wrong, used, expired, blocked or of another currency answers
- * one identical VOUCHER_INVALID and counts a failure. After the claim: the credit under
- * `voucher:{serial}` (or the plan assignment with that reference) — both idempotent, so finishing
- * twice moves money once — and the row `redeemed` with its event.
+ * one identical VOUCHER_INVALID and counts a failure. A money voucher is redeemed by its claim (one
+ * statement: the row `redeemed`, value_pending, and its event), then credited under `voucher:{serial}`
+ * and marked delivered in the background; a plan voucher is claimed `redeeming`, assigned with that
+ * reference, then `redeemed` with its event. Credit and assignment are idempotent, so finishing twice
+ * (a retry, the repair after a crash) moves money once. Round trips of a money redemption: the
+ * lockout and account reads together (Redis), the claim (PostgreSQL), the credit (Redis).
  */
 import { BalanceCode } from '../balances/codes.js';
 import type { AccountView } from '../balances/store.js';
@@ -16,6 +19,7 @@ import { inTransaction } from '../billing/documents/transaction.js';
 import { appendEvent } from '../webhooks/append.js';
 import { countFailure, failureKeys, lockedForSeconds, MAX_FAILURES, WINDOW_MS } from './attempts.js';
 import { presentValue, valueOf } from './batch-rows.js';
+import { deliveredSettled, markDeliveredSoon } from './delivered.js';
 import type { VoucherDeps } from './deps.js';
 import { invalid, VoucherError } from './errors.js';
 import { pinHash } from './keys.js';
@@ -37,40 +41,52 @@ function moneyBalanceOf(v: AccountView): string | undefined {
   return (own.find((x) => x.id === 'main') ?? own[0])?.id;
 }
 
+/** Credits a money voucher's value under `voucher:{serial}` (a replay credits nothing twice). */
+async function credit(
+  deps: VoucherDeps,
+  v: rows.VoucherWithValue,
+  amountNano: bigint,
+  view?: AccountView | null,
+) {
+  const account = view ?? (await deps.balances.getAccount(v.tenant, v.account_id!));
+  const balanceId = account && moneyBalanceOf(account);
+  if (!balanceId) {
+    // Only a `redeeming` claim can be put back; a redeemed one waits for its balance (the repair).
+    if (v.status === 'redeeming') await rows.release(deps.pool, deps.schema, v);
+    throw invalid('/accountId', 'the account has no money balance to credit');
+  }
+  const r = await deps.balances.credit(v.tenant, v.account_id!, {
+    opId: `voucher:${v.serial}`,
+    balanceId,
+    amount: Number(amountNano),
+    kind: 'topup',
+  });
+  if (r.code !== BalanceCode.OK)
+    throw new VoucherError('UNAVAILABLE', `voucher:${v.serial}: the balance store answered ${r.code}; retry`);
+  return balanceId;
+}
+
 /**
- * The credit or the plan, then `redeemed`; answers the row as it is then. Safe to run again. A plan
- * refusal releases the claim. `view` is the account as the caller read it (read again if absent).
+ * What is left after the claim, then the row as it is: a money voucher redeemed by its claim is
+ * credited and marked delivered (soon, off the answer); a `redeeming` one (a plan, or money claimed
+ * without a money balance in view) gets its credit or plan, then `redeemed` with its event. Safe to
+ * run again. A plan refusal releases the claim. `view` is the account as the caller read it.
  */
 async function finish(
   deps: VoucherDeps,
   v: rows.VoucherWithValue,
   view?: AccountView | null,
 ): Promise<rows.VoucherWithValue> {
-  if (v.status === 'redeemed') return v;
+  if (v.status === 'redeemed' && !v.value_pending) return v;
   const value = valueOf(v);
-  const accountId = v.account_id!;
   if (value.type === 'money') {
-    const account = view ?? (await deps.balances.getAccount(v.tenant, accountId));
-    const balanceId = account && moneyBalanceOf(account);
-    if (!balanceId) {
-      await rows.release(deps.pool, deps.schema, v);
-      throw invalid('/accountId', 'the account has no money balance to credit');
-    }
-    const r = await deps.balances.credit(v.tenant, accountId, {
-      opId: `voucher:${v.serial}`,
-      balanceId,
-      amount: Number(value.amountNano),
-      kind: 'topup',
-    });
-    if (r.code !== BalanceCode.OK)
-      throw new VoucherError(
-        'UNAVAILABLE',
-        `voucher:${v.serial}: the balance store answered ${r.code}; retry`,
-      );
-    return rows.markRedeemed(deps.pool, deps.schema, v, { balanceId });
+    const balanceId = await credit(deps, v, value.amountNano, view);
+    if (v.status === 'redeeming') return rows.markRedeemed(deps.pool, deps.schema, v, { balanceId });
+    markDeliveredSoon(deps, v);
+    return { ...v, value_pending: false };
   }
   try {
-    const { assignment } = await assignPlan(deps.plans!, v.tenant, accountId, {
+    const { assignment } = await assignPlan(deps.plans!, v.tenant, v.account_id!, {
       plan: value.plan,
       version: value.version,
       quantity: 1,
@@ -163,6 +179,7 @@ export async function redeemVoucher(
       reference: req.reference ?? null,
       at: new Date(deps.now()),
       currency: view.account.currency,
+      balanceId: moneyBalanceOf(view),
     });
   } catch (err) {
     // The same reference claimed another PIN at the same moment.
@@ -188,5 +205,6 @@ export async function repairRedemptions(deps: VoucherDeps, olderThanMs: number):
     }
     n++;
   }
+  await deliveredSettled(deps);
   return n;
 }

@@ -6,6 +6,7 @@
  * or the plan assignment under `voucher:{serial}`); repair finishes rows a crash left `redeeming`.
  */
 import type { Pool } from 'pg';
+import { presentValue, valueOf, type BatchRow } from './batch-rows.js';
 
 export async function ensureVouchersSchema(pool: Pool, schema: string): Promise<void> {
   const s = schema;
@@ -34,5 +35,23 @@ CREATE UNIQUE INDEX IF NOT EXISTS vouchers_reference ON ${s}.vouchers (tenant, a
   WHERE reference IS NOT NULL;
 -- Only rows that left 'active' are indexed by batch: a generated batch's COPY adds nothing to it.
 CREATE INDEX IF NOT EXISTS vouchers_batch_moved ON ${s}.vouchers (batch_id, status) WHERE status <> 'active';
-CREATE INDEX IF NOT EXISTS vouchers_redeeming ON ${s}.vouchers (claimed_at) WHERE status = 'redeeming';`);
+CREATE INDEX IF NOT EXISTS vouchers_redeeming ON ${s}.vouchers (claimed_at) WHERE status = 'redeeming';
+-- A money voucher is redeemed in the statement that claims it (redeem.ts); until its credit is known
+-- to have landed it is value_pending (the repair credits it again, idempotently).
+ALTER TABLE ${s}.vouchers ADD COLUMN IF NOT EXISTS value_pending boolean NOT NULL DEFAULT false;
+CREATE INDEX IF NOT EXISTS vouchers_value_pending ON ${s}.vouchers (claimed_at) WHERE value_pending;
+-- The batch's value as events show it (batch-rows.ts presentValue), copied into the event that the
+-- claiming statement writes: formatted once, in TypeScript.
+ALTER TABLE ${s}.voucher_batches ADD COLUMN IF NOT EXISTS value_json jsonb NULL;`);
+  await fillValueJson(pool, s);
+}
+
+/** Batches made before value_json was kept get it (a handful of rows: batches, not vouchers). */
+async function fillValueJson(pool: Pool, s: string): Promise<void> {
+  const r = await pool.query<BatchRow>(`SELECT * FROM ${s}.voucher_batches WHERE value_json IS NULL`);
+  for (const b of r.rows)
+    await pool.query(`UPDATE ${s}.voucher_batches SET value_json = $2 WHERE id = $1`, [
+      b.id,
+      JSON.stringify(presentValue(valueOf(b))),
+    ]);
 }

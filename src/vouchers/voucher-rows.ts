@@ -1,12 +1,13 @@
 /**
- * The voucher row's steps in PostgreSQL: claim (`active` → `redeeming`, one winner: the row lock
- * makes a second claimer re-read the row and find it taken), release (a refused plan assignment puts
- * it back), redeemed (with its `voucher.redeemed` event, in one transaction), and the reads.
+ * The voucher row's steps in PostgreSQL: claim (one winner: the row lock makes a second claimer
+ * re-read the row and find it taken) — a money voucher straight to `redeemed` with its event, else
+ * `active` → `redeeming` —, release (a refused plan assignment puts it back), redeemed (with its
+ * `voucher.redeemed` event, one statement), delivered (the credit landed), and the reads. Each step
+ * is one statement: one round trip and one commit.
  */
 import type { Pool, PoolClient } from 'pg';
-import { inTransaction } from '../billing/documents/transaction.js';
-import { appendEvent } from '../webhooks/append.js';
-import { presentValue, valueOf, type BatchRow } from './batch-rows.js';
+import { insertEventsSql } from '../webhooks/append.js';
+import type { BatchRow } from './batch-rows.js';
 
 export interface VoucherRow {
   tenant: string;
@@ -18,6 +19,8 @@ export interface VoucherRow {
   reference: string | null;
   claimed_at: Date | null;
   redeemed_at: Date | null;
+  /** Redeemed (a money voucher) but its credit not yet known to have landed. */
+  value_pending: boolean;
 }
 
 /** A voucher with its batch's value and window. */
@@ -72,22 +75,55 @@ export interface Claim {
   at: Date;
   /** A money voucher redeems only on an account of its currency. */
   currency: string;
+  /**
+   * The account's money balance, when it has one: a money voucher is then redeemed by the claim
+   * itself (`redeemed`, value_pending, its event in the same statement); without it, and for a plan,
+   * the claim only takes the voucher (`redeeming`) and markRedeemed finishes.
+   */
+  balanceId?: string | undefined;
 }
 
-/** Claims the redeemable voucher of this PIN for the account; undefined when there is none. */
+/** Whether the claim redeems at once: a money voucher on an account with a money balance. */
+const AT_ONCE = `(b.plan_code IS NULL AND $7::text IS NOT NULL)`;
+
+/**
+ * Claims the redeemable voucher of this PIN for the account, in one statement (one round trip, one
+ * commit); undefined when there is none. The row lock decides between two claimers: the second
+ * re-reads the row, finds it no longer `active`, and claims nothing.
+ */
 export async function claim(db: Db, schema: string, c: Claim) {
-  const r = await db.query<VoucherWithValue>(
-    `UPDATE ${schema}.vouchers v SET status = 'redeeming', account_id = $3, reference = $4, claimed_at = now()
+  const claimed = `UPDATE ${schema}.vouchers v SET status = CASE WHEN ${AT_ONCE} THEN 'redeemed' ELSE 'redeeming' END,
+         account_id = $3, reference = $4, claimed_at = now(),
+         redeemed_at = CASE WHEN ${AT_ONCE} THEN now() END, value_pending = ${AT_ONCE}
        FROM ${schema}.voucher_batches b
       WHERE v.pin_hash = $1 AND v.tenant = $2 AND v.status = 'active' AND b.id = v.batch_id
         AND b.status = 'active' AND b.valid_from <= $5 AND b.expires_at > $5
         AND (b.currency IS NULL OR b.currency = $6)
       RETURNING v.*, b.amount_nano, b.currency, b.plan_code, b.plan_version, b.valid_from, b.expires_at,
-        b.status AS batch_status`,
-    [c.hash, c.tenant, c.accountId, c.reference, c.at, c.currency],
+        b.status AS batch_status, b.value_json`;
+  const event = insertEventsSql(
+    schema,
+    `SELECT 'voucher.redeemed:' || tenant || ':' || serial, tenant, 'voucher.redeemed', account_id, redeemed_at,
+            ${REDEEMED_PAYLOAD('value_json', "jsonb_build_object('balanceId', $7::text)")}
+       FROM claimed WHERE status = 'redeemed'`,
   );
-  return r.rows[0];
+  const r = await db.query<VoucherWithValue & { value_json?: unknown }>({
+    // Named: PostgreSQL plans it once per connection (the claim is the hot path of a redemption).
+    name: `voucher-claim:${schema}`,
+    text: `WITH claimed AS (${claimed}), event AS (${event}) SELECT * FROM claimed`,
+    values: [c.hash, c.tenant, c.accountId, c.reference, c.at, c.currency, c.balanceId ?? null],
+  });
+  const row = r.rows[0];
+  if (row) delete row.value_json;
+  return row;
 }
+
+/**
+ * The `voucher.redeemed` payload from a row of `claimed` (SQL, so the claim's statement and
+ * markRedeemed write the same): serial, batch, value as shown, reference, and `extra`'s keys.
+ */
+const REDEEMED_PAYLOAD = (value: string, extra: string) =>
+  `jsonb_build_object('serial', serial, 'batchId', batch_id, 'value', ${value}, 'reference', reference) || ${extra}`;
 
 export async function release(db: Db, schema: string, v: VoucherRow): Promise<void> {
   await db.query(
@@ -104,37 +140,42 @@ export async function markRedeemed(
   v: VoucherWithValue,
   extra: object = {},
 ): Promise<VoucherWithValue> {
-  return inTransaction(pool, async (c) => {
-    const r = await c.query<{ redeemed_at: Date }>(
-      `UPDATE ${schema}.vouchers SET status = 'redeemed', redeemed_at = now()
-        WHERE tenant = $1 AND serial = $2 AND status = 'redeeming' RETURNING redeemed_at`,
-      [v.tenant, v.serial],
-    );
-    if (r.rowCount === 0) return (await voucherBySerial(c, schema, v.tenant, v.serial))!;
-    await appendEvent(c, schema, {
-      tenant: v.tenant,
-      type: 'voucher.redeemed',
-      accountId: v.account_id!,
-      id: `voucher.redeemed:${v.tenant}:${v.serial}`,
-      payload: {
-        serial: v.serial,
-        batchId: v.batch_id,
-        value: presentValue(valueOf(v)),
-        reference: v.reference,
-        ...extra,
-      },
-    });
-    return { ...v, status: 'redeemed', redeemed_at: r.rows[0]!.redeemed_at };
-  });
+  const r = await pool.query<{ redeemed_at: Date }>(
+    `WITH claimed AS (
+       UPDATE ${schema}.vouchers v SET status = 'redeemed', redeemed_at = now(), value_pending = false
+         FROM ${schema}.voucher_batches b
+        WHERE v.tenant = $1 AND v.serial = $2 AND v.status = 'redeeming' AND b.id = v.batch_id
+       RETURNING v.*, b.value_json),
+     event AS (${insertEventsSql(
+       schema,
+       `SELECT 'voucher.redeemed:' || tenant || ':' || serial, tenant, 'voucher.redeemed', account_id, redeemed_at,
+               ${REDEEMED_PAYLOAD('value_json', '$3::jsonb')} FROM claimed`,
+     )})
+     SELECT redeemed_at FROM claimed`,
+    [v.tenant, v.serial, JSON.stringify(extra)],
+  );
+  if (r.rowCount === 0) return (await voucherBySerial(pool, schema, v.tenant, v.serial))!;
+  return { ...v, status: 'redeemed', value_pending: false, redeemed_at: r.rows[0]!.redeemed_at };
+}
+
+/** The credits of these redeemed money vouchers have landed: nothing left for the repair. */
+export async function markDelivered(db: Db, schema: string, tenant: string[], serial: string[]) {
+  await db.query(
+    `UPDATE ${schema}.vouchers v SET value_pending = false FROM unnest($1::text[], $2::text[]) AS d(tenant, serial)
+      WHERE v.tenant = d.tenant AND v.serial = d.serial AND v.value_pending`,
+    [tenant, serial],
+  );
 }
 
 /**
  * Rows claimed longer than `olderThanMs` ago and not finished: a crash left them between the claim
- * and the credit (a redemption in flight is younger; finishing it too would be safe, only wasted).
+ * and the credit (a redemption in flight is younger; finishing it too would be safe, only wasted):
+ * `redeeming`, or redeemed with the credit not known to have landed.
  */
 export async function redeemingRows(pool: Pool, schema: string, limit: number, olderThanMs: number) {
   const r = await pool.query<VoucherWithValue>(
-    `${JOINED(schema)} WHERE v.status = 'redeeming' AND v.claimed_at < now() - make_interval(secs => $2)
+    `${JOINED(schema)} WHERE (v.status = 'redeeming' OR v.value_pending)
+        AND v.claimed_at < now() - make_interval(secs => $2)
       ORDER BY v.claimed_at LIMIT $1`,
     [limit, olderThanMs / 1000],
   );

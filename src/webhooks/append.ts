@@ -26,11 +26,19 @@ export interface AppendedEvent {
   created: boolean;
 }
 
+/**
+ * The one INSERT of events, from `rows`: a query (VALUES, unnest, or a CTE's rows in a producer's own
+ * statement) answering id, tenant, type, account_id, occurred_at, payload in that order. Rows are
+ * numbered in the order the query gives them; an id already stored is skipped.
+ */
+export const insertEventsSql = (schema: string, rows: string) =>
+  `INSERT INTO ${schema}.events (id, tenant, type, account_id, occurred_at, payload)
+   ${rows} ON CONFLICT (id) DO NOTHING`;
+
 export async function appendEvent(client: PoolClient, schema: string, e: NewEvent): Promise<AppendedEvent> {
   const id = e.id ?? randomUUID();
   const r = await client.query<{ sequence: string | null }>(
-    `INSERT INTO ${schema}.events (id, tenant, type, account_id, occurred_at, payload)
-     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING RETURNING sequence`,
+    `${insertEventsSql(schema, 'VALUES ($1, $2, $3, $4, $5::timestamptz, $6::jsonb)')} RETURNING sequence`,
     [id, e.tenant, e.type, e.accountId ?? null, e.occurredAt ?? new Date(), JSON.stringify(e.payload)],
   );
   if (r.rows[0]) return { id, sequence: toNumber(r.rows[0].sequence), created: true };
@@ -39,6 +47,57 @@ export async function appendEvent(client: PoolClient, schema: string, e: NewEven
     [id],
   );
   return { id, sequence: toNumber(old.rows[0]?.sequence ?? null), created: false };
+}
+
+/**
+ * Many events in one statement (a producer with many facts in one transaction: the notification
+ * detector's pass). The same rules as one by one, in the order given: each account's events take its
+ * next sequence numbers in that order; an id already stored, or given twice, is appended once.
+ */
+export async function appendEvents(
+  client: PoolClient,
+  schema: string,
+  events: NewEvent[],
+): Promise<AppendedEvent[]> {
+  const ids = events.map((e) => e.id ?? randomUUID());
+  // An id twice in one statement would take a number the conflict then throws away: the first only.
+  const first = new Map<string, number>();
+  ids.forEach((id, i) => first.has(id) || first.set(id, i));
+  const rows = [...first.values()].map((i) => ({ id: ids[i]!, e: events[i]! }));
+  if (rows.length === 0) return [];
+  const r = await client.query<{ id: string; sequence: string | null }>(
+    `${insertEventsSql(
+      schema,
+      `SELECT id, tenant, type, account_id, occurred_at, payload
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::jsonb[])
+              WITH ORDINALITY AS t(id, tenant, type, account_id, occurred_at, payload, n)
+        ORDER BY n`,
+    )} RETURNING id, sequence`,
+    [
+      rows.map((x) => x.id),
+      rows.map((x) => x.e.tenant),
+      rows.map((x) => x.e.type),
+      rows.map((x) => x.e.accountId ?? null),
+      rows.map((x) => x.e.occurredAt ?? new Date()),
+      rows.map((x) => JSON.stringify(x.e.payload)),
+    ],
+  );
+  const created = new Map(r.rows.map((x) => [x.id, toNumber(x.sequence)]));
+  const old = new Map<string, number | null>();
+  const missing = [...first.keys()].filter((id) => !created.has(id));
+  if (missing.length > 0) {
+    const o = await client.query<{ id: string; sequence: string | null }>(
+      `SELECT id, sequence FROM ${schema}.events WHERE id = ANY($1::text[])`,
+      [missing],
+    );
+    for (const x of o.rows) old.set(x.id, toNumber(x.sequence));
+  }
+  // Each given event answers as its id did: the second of a twice-given id as not created.
+  return ids.map((id, i) =>
+    created.has(id) && first.get(id) === i
+      ? { id, sequence: created.get(id)!, created: true }
+      : { id, sequence: created.get(id) ?? old.get(id) ?? null, created: false },
+  );
 }
 
 const toNumber = (s: string | null) => (s === null ? null : Number(s));

@@ -71,7 +71,7 @@ describe('a batch', () => {
     const dump = JSON.stringify(
       (
         await pool.query(
-          `SELECT * FROM ${schema}.vouchers UNION ALL SELECT NULL, NULL, NULL, pin_seed, NULL, NULL, NULL, NULL, NULL FROM ${schema}.voucher_batches`,
+          `SELECT to_jsonb(v) FROM ${schema}.vouchers v UNION ALL SELECT to_jsonb(b) FROM ${schema}.voucher_batches b`,
         )
       ).rows,
     );
