@@ -11,6 +11,8 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureLedgerSchema } from '../../src/balances/ledger.js';
 import { ensureCdrSchema } from '../../src/cdr/store.js';
+import { createBalanceStore } from '../../src/balances/store.js';
+import { renewDue } from '../../src/billing/plans/renewals.js';
 import { drainOutboxes } from '../../src/storage/outbox.js';
 import { ensureRecordsSchema } from '../../src/storage/records.js';
 import { testApp } from '../support/app.js';
@@ -122,8 +124,69 @@ describe.each(transports)('a CRM flow over %s', (name, open) => {
     expect((got as Record<string, unknown[]>)[ActionsId]).toHaveLength(2);
   });
 
-  // STEP: action plan (plans15) — monthly bundle renewal: APIerSv1.SetActionPlan with a *monthly
-  // timing on the actions above, GetActionPlan / GetAccountActionPlan, checked against the shapes.
+  it('renews a monthly bundle by an action plan: SetActionPlan, SetAccount, the plan renewal', async () => {
+    // engine.ActionPlan and apier/v1 AccountActionTiming (engine/action_plan.go, apier/v1/accounts.go).
+    const list = 'null|array';
+    const TIMING = {
+      ID: 'string',
+      Years: list,
+      Months: list,
+      MonthDays: list,
+      WeekDays: list,
+      StartTime: 'string',
+      EndTime: 'string',
+    };
+    const ACTION_PLAN = {
+      Id: 'string',
+      AccountIDs: { '*': 'boolean' },
+      ActionTimings: [
+        {
+          Uuid: 'string',
+          Timing: { Timing: TIMING, Rating: 'null', Weight: 'number' },
+          ActionsID: 'string',
+          ExtraData: 'null',
+          Weight: 'number',
+        },
+      ],
+    };
+    const AT = { ActionPlanId: 'string', Uuid: 'string', ActionsId: 'string', NextExecTime: 'string' };
+    const bundle = `Bundle_sms_${Account}`;
+    const Id = `AP_monthly_${Account}`;
+    const Actions = [
+      { Identifier: '*topup', BalanceId: 'sms', BalanceType: '*sms', Units: '100', Weight: 10 },
+    ];
+    expect(ok(await call(B, 'APIerSv2.SetActions', { ActionsId: bundle, Actions }), 'string')).toBe('OK');
+    const ActionPlan = [
+      { ActionsId: bundle, Time: '*monthly', Weight: 10 },
+      { ActionsId: bundle, Time: '*asap', Weight: 20 },
+    ];
+    expect(ok(await call(B, 'APIerSv1.SetActionPlan', { Id, ActionPlan }), 'string')).toBe('OK');
+    const bind = { Tenant: 'acme', Account, ActionPlanIDs: [Id] };
+    expect(ok(await call(B, 'APIerSv2.SetAccount', bind), 'string')).toBe('OK');
+    expect(ok(await call(B, 'APIerSv2.SetAccount', bind), 'string')).toBe('OK'); // a CRM's retry
+    const [plan] = ok(await call(B, 'APIerSv1.GetActionPlan', { ID: Id }), [ACTION_PLAN]) as object[];
+    expect(plan).toMatchObject({ AccountIDs: { [`acme:${Account}`]: true } });
+    const timings = ok(await call(B, 'APIerSv1.GetAccountActionPlan', { Tenant: 'acme', Account }), [AT]);
+    // *monthly: the day of month the plan was set (the 20th), at the account's midnight (UTC).
+    expect(timings).toContainEqual(
+      expect.objectContaining({ ActionPlanId: Id, NextExecTime: '2026-12-20T00:00:00Z' }),
+    );
+    const sms = async () => (await account()).BalanceMap['*sms']!.map((b) => [b.ID, b.Value]);
+    expect(await sms()).toEqual([['plan.1.sms', 100]]);
+    // The engine's one plan renewal (the billing run calls it) at the period end; run twice: once.
+    const asOf = Date.parse('2026-12-20T00:00:00Z');
+    const balances = createBalanceStore({ redis, keyPrefix: prefix, now: () => NOW });
+    const renew = () =>
+      renewDue({ pool, schema, balances, now: () => asOf }, 'acme', asOf, { accounts: [Account] });
+    expect(await renew()).toMatchObject({ renewed: 1 });
+    expect(await renew()).toMatchObject({ renewed: 0 });
+    // *topup adds to what is left: the unused 100 roll over beside the new 100.
+    expect(await sms()).toEqual([
+      ['plan.1.sms', 100],
+      ['plan.1.sms.ro1', 100],
+    ]);
+    expect(await money()).toBe(20);
+  });
 
   it('sells the add-on once per Reference', async () => {
     const sell = { Tenant: 'acme', Account, ActionsId, Reference: `${Account}-order-1` };
