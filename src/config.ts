@@ -74,9 +74,12 @@ export interface Config {
   /**
    * CGRateS's JSON-RPC API at POST /jsonrpc (docs/CGRATES-COMPAT.md): off unless CGRATES_API=on;
    * CGRATES_CURRENCY for the accounts SetAccount creates, CGRATES_DECIMALS=string for money as strings,
-   * CGRATES_TCP_PORT for the plain TCP listener (off unless set).
+   * CGRATES_TCP_PORT for the plain TCP listener (off unless set); TARIFF_FOLDER_ROOT the only folder
+   * APIerSv1.LoadTariffPlanFromFolder loads from, or under (default `tariffs`).
    */
-  cgrates: { currency: string; decimalsAsStrings: boolean; tcpPort?: number; tcpHost?: string } | undefined;
+  cgrates:
+    | { currency: string; decimalsAsStrings: boolean; tcpPort?: number; tcpHost?: string; tariffRoot: string }
+    | undefined;
 }
 
 /** Where a Redis Cluster is reached: some of its nodes (the client learns the rest), auth and TLS. */
@@ -280,5 +283,6 @@ function cgratesApi(env: NodeJS.ProcessEnv, host: string): Config['cgrates'] {
     currency,
     decimalsAsStrings: decimals === 'string',
     ...(tcp ? { tcpPort: tcp, tcpHost: host } : {}),
+    tariffRoot: env.TARIFF_FOLDER_ROOT || 'tariffs',
   };
 }

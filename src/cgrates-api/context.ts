@@ -4,6 +4,8 @@ import type { EventDeps } from '../charging/events.js';
 import type { Sessions } from '../charging/sessions.js';
 import type { FastifyBaseLogger } from 'fastify';
 import type { CgrActionsStore } from './actions-store.js';
+import type { ActionPlanStore } from './action-plans-store.js';
+import type { PlansDeps } from '../billing/plans/db.js';
 import type { CgrTriggersStore } from './action-triggers-store.js';
 import type { CdrReads } from './cdr-reads.js';
 import type { Principal } from '../http/auth.js';
@@ -18,6 +20,9 @@ export interface CgrContext {
   events: EventDeps;
   /** Action profiles (undefined: no PostgreSQL). */
   actions: CgrActionsStore | undefined;
+  /** Action plans and the billing plans they renew as (undefined: no PostgreSQL). */
+  actionPlans: ActionPlanStore | undefined;
+  plans: PlansDeps | undefined;
   /** Action triggers and threshold profiles, with their notification rules (undefined: no PostgreSQL). */
   triggers: CgrTriggersStore | undefined;
   /** Rated CDRs and records (undefined: no PostgreSQL). */
@@ -26,6 +31,8 @@ export interface CgrContext {
   log: FastifyBaseLogger;
   /** Currency of accounts SetAccount creates (CGRateS accounts have none). */
   currency: string;
+  /** The folder LoadTariffPlanFromFolder may load from or under (tariff-load.ts). */
+  tariffRoot: string;
   now: () => number;
   /** A fresh operation id part (writes CGRateS does not make idempotent). */
   newId: () => string;
@@ -43,9 +50,12 @@ export function contextFor(
     | 'sessions'
     | 'events'
     | 'actions'
+    | 'actionPlans'
+    | 'plans'
     | 'triggers'
     | 'cdrs'
     | 'currency'
+    | 'tariffRoot'
     | 'now'
     | 'newId'
   >,

@@ -8,6 +8,7 @@ import type { Role } from '../config.js';
 import type { Principal } from '../http/auth.js';
 import { accountMethods, accountMethodsV1 } from './accounts.js';
 import { actionMethods } from './actions.js';
+import { actionPlanMethods, setAccountWithPlans } from './action-plans.js';
 import { triggerMethods } from './action-triggers.js';
 import { activeSessionMethods } from './active-sessions.js';
 import { balanceMethods, balanceMethodsV2 } from './balances.js';
@@ -21,6 +22,7 @@ import { forceDisconnectMethods } from './force-disconnect.js';
 import { writeJson } from './money.js';
 import type { Obj } from './params.js';
 import { sessionMethods } from './sessions.js';
+import { tariffLoadMethods } from './tariff-load.js';
 import { thresholdMethods } from './thresholds.js';
 import { isUnavailable as isOutage } from '../infra/unavailable.js';
 
@@ -38,18 +40,28 @@ const METHODS: Record<string, Method> = {
   ...sessionMethods,
   ...activeSessionMethods,
   ...forceDisconnectMethods,
+  ...tariffLoadMethods,
   ...actionMethods,
   ...triggerMethods,
   ...thresholdMethods,
   ...maxUsageMethods,
   ...cdrMethods,
+  ...actionPlanMethods,
+  // After accounts.ts's: SetAccount with ActionPlanIDs wraps its SetAccount.
+  ...setAccountWithPlans,
 };
 
 const CDR_READS = new Set(['CDRsV2.GetCDRs', 'APIerSv2.GetCDRs', 'APIerSv2.CountCDRs']);
+const OPERATOR = new Set(['APIerSv1.LoadTariffPlanFromFolder']);
 const NETWORK = new Set(['APIerSv1.GetCost', 'APIerSv1.GetMaxUsage', 'APIerSv1.GetMaxSessionTime']);
 
-/** Who may call what: provisioning is billing's, pricing the network's too, self-care reads its own. */
+/**
+ * Who may call what: provisioning is billing's, pricing the network's too, self-care reads its own,
+ * the shared tariff the operator's.
+ */
 function allowed(role: Role, method: string): boolean {
+  // The tariff is every tenant's: only the operator loads it, as POST /v1/tariff/reload.
+  if (OPERATOR.has(method)) return role === 'operator';
   if (role === 'billing') return true;
   if (method === 'APIerSv1.Ping') return true;
   if (role === 'network') return NETWORK.has(method) || method.startsWith('SessionSv1.');

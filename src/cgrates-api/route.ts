@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Pool } from 'pg';
 import { cgrActionsStore } from './actions-store.js';
+import { actionPlanStore } from './action-plans-store.js';
 import { cgrTriggersStore } from './action-triggers-store.js';
 import { cdrReads } from './cdr-reads.js';
 import type { BalanceStore } from '../balances/store.js';
@@ -35,6 +36,8 @@ export interface CgratesApiOptions {
   tcpHost?: string;
   /** Past this a TCP request is answered with an error (HTTP has the app's deadlines). */
   tcpDeadlineMs?: number;
+  /** The folder LoadTariffPlanFromFolder loads from or under (default `tariffs`). */
+  tariffRoot?: string;
 }
 
 export interface CgratesApiDeps extends CgratesApiOptions {
@@ -60,9 +63,12 @@ export function cgratesRoutes(app: FastifyInstance, deps: CgratesApiDeps): void 
     sessions: deps.sessions,
     events: { tariff: () => deps.tariff.current(), balances: deps.balances, directory: deps.directory },
     actions: deps.store ? cgrActionsStore(deps.store.pool, deps.store.schema) : undefined,
+    actionPlans: deps.store ? actionPlanStore(deps.store.pool, deps.store.schema) : undefined,
+    plans: deps.store ? { ...deps.store, balances: deps.balances, now: deps.now ?? Date.now } : undefined,
     triggers: deps.store ? cgrTriggersStore(deps.store.pool, deps.store.schema) : undefined,
     cdrs: deps.store ? cdrReads(deps.store.pool, deps.store.schema) : undefined,
     currency: deps.currency,
+    tariffRoot: deps.tariffRoot ?? 'tariffs',
     now: deps.now ?? Date.now,
     newId: randomUUID,
   };

@@ -163,7 +163,7 @@ stopped, and the exit code is 3; run the same command again to go on from there.
                         Without it, each line's tenant is charged: the command line is for
                         operators with direct access to Redis and PostgreSQL, not for tenants
 ${PROGRESS_HELP}
-exit codes: 0 done, 2 bad command line, 3 stopped (Ctrl-C, Redis or PostgreSQL not answering)`,
+exit codes: 0 done, 2 bad command line, 3 stopped (Ctrl-C or SIGTERM, Redis or PostgreSQL not answering)`,
     options: {
       mapping: { type: 'string' },
       tenant: { type: 'string' },

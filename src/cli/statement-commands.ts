@@ -93,7 +93,7 @@ export async function billingReconcileCommand(o: {
       progress.stop();
       const parked = o.park ? { parked: await parkDiffering(deps, o.tenant, s.reports) } : {};
       process.stdout.write(`${JSON.stringify(reportJson({ ...s, ...parked }))}\n`);
-      return s.differing === 0 ? 0 : DIFFERENCES_FOUND;
+      return s.clean ? 0 : DIFFERENCES_FOUND;
     } catch (err) {
       progress.stop();
       if (!(err instanceof ReconcileAccountNotFound)) throw err;

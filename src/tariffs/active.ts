@@ -20,8 +20,12 @@ export interface ActiveTariff {
   current(): CompiledTariff;
   info(): TariffInfo;
   /** Loads `dir` (default: the last folder) and swaps it in; on failure nothing changes. */
-  reload(dir?: string): Promise<{ ok: true; info: TariffInfo } | { ok: false; problems: Problem[] }>;
+  reload(dir?: string): Promise<LoadOutcome>;
+  /** Loads and compiles `dir` as a reload does, without swapping it in (a dry run). */
+  check(dir: string): Promise<LoadOutcome>;
 }
+
+export type LoadOutcome = { ok: true; info: TariffInfo } | { ok: false; problems: Problem[] };
 
 async function load(dir: string, timezone: string | undefined, version: number, nowIso: string) {
   const loaded = await loadTariffFolder(dir, timezone ? { timezone } : {});
@@ -44,20 +48,29 @@ export async function openActiveTariff(
 ): Promise<ActiveTariff> {
   const now = opts.now ?? (() => new Date());
   let state = await load(dir, opts.timezone, 1, now().toISOString());
+  /** The next version loaded whole, or every problem (nothing is swapped here). */
+  async function attempt(next: string) {
+    try {
+      return await load(next, opts.timezone, state.info.version + 1, now().toISOString());
+    } catch (err) {
+      if (err instanceof TariffError) return { problems: err.problems };
+      return { problems: [{ file: next, message: err instanceof Error ? err.message : String(err) }] };
+    }
+  }
   return {
     current: () => state.tariff,
     info: () => state.info,
     async reload(next = state.info.dir) {
-      try {
-        state = await load(next, opts.timezone, state.info.version + 1, now().toISOString());
-        return { ok: true, info: state.info };
-      } catch (err) {
-        if (err instanceof TariffError) return { ok: false, problems: err.problems };
-        return {
-          ok: false,
-          problems: [{ file: next, message: err instanceof Error ? err.message : String(err) }],
-        };
-      }
+      const loaded = await attempt(next);
+      if ('problems' in loaded) return { ok: false, problems: loaded.problems };
+      state = loaded;
+      return { ok: true, info: state.info };
+    },
+    async check(next) {
+      const loaded = await attempt(next);
+      return 'problems' in loaded
+        ? { ok: false, problems: loaded.problems }
+        : { ok: true, info: loaded.info };
     },
   };
 }

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBalanceStore } from '../../src/balances/store.js';
 import { importCdrFile, type ImportDeps } from '../../src/cdr/pipeline.js';
 import { createRatingPool } from '../../src/cdr/pool.js';
+import { loadConfig } from '../../src/config.js';
 import { ensureCdrSchema } from '../../src/cdr/store.js';
 import { testPostgres } from '../support/postgres.js';
 import { testRedis } from '../support/redis.js';
@@ -239,5 +240,18 @@ describe('a hostile CDR file', () => {
     );
     const c = await importCdrFile(deps, path, { fileId: 'no-tenant', tenant: 'acme', enforceTenant: true });
     expect(c).toMatchObject({ read: 1, stored: 1 });
+  });
+});
+
+describe('the CDR limits in configuration', () => {
+  it('default to 64 KiB a line and 1 GiB an upload, and refuse values out of range, naming the variable', () => {
+    const c = loadConfig({});
+    expect([c.cdrMaxLineBytes, c.cdrUploadMaxBytes]).toEqual([65_536, 1 << 30]);
+    const set = loadConfig({ CDR_MAX_LINE_BYTES: '1024', CDR_UPLOAD_MAX_BYTES: '5000000' });
+    expect([set.cdrMaxLineBytes, set.cdrUploadMaxBytes]).toEqual([1024, 5_000_000]);
+    for (const v of ['1023', String((16 << 20) + 1), '64k', '-1'])
+      expect(() => loadConfig({ CDR_MAX_LINE_BYTES: v }), v).toThrow(/CDR_MAX_LINE_BYTES/);
+    for (const v of ['0', '-5', '1.5', 'lots'])
+      expect(() => loadConfig({ CDR_UPLOAD_MAX_BYTES: v }), v).toThrow(/CDR_UPLOAD_MAX_BYTES/);
   });
 });

@@ -90,19 +90,25 @@ describe('configuration', () => {
 
   it('off unless CGRATES_API=on; the TCP listener only with a port', () => {
     expect(load({})).toBeUndefined();
-    expect(load({ CGRATES_API: 'on' })).toEqual({ currency: 'EUR', decimalsAsStrings: false });
+    expect(load({ CGRATES_API: 'on' })).toEqual({
+      currency: 'EUR',
+      decimalsAsStrings: false,
+      tariffRoot: 'tariffs',
+    });
     expect(
       load({
         CGRATES_API: 'on',
         CGRATES_CURRENCY: 'GBP',
         CGRATES_DECIMALS: 'string',
         CGRATES_TCP_PORT: '2012',
+        TARIFF_FOLDER_ROOT: '/srv/tariffs',
       }),
     ).toEqual({
       currency: 'GBP',
       decimalsAsStrings: true,
       tcpPort: 2012,
       tcpHost: '127.0.0.1',
+      tariffRoot: '/srv/tariffs',
     });
   });
 

@@ -23,6 +23,7 @@ const START = 100_000_000_000_000; // 100,000 GBP each: no CDR here is refused f
 const SUBSCRIBERS = 50;
 const dir = mkdtempSync(join(tmpdir(), 'cli-cdr-'));
 const tmp = (name: string) => join(dir, name);
+const HEADER = 'cdr_id,tenant,subscriber,category,service,destination,start_time,usage,subject,rating_group';
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 interface Run {
@@ -37,6 +38,7 @@ async function cli(
   args: string[],
   whileRunning?: (child: ReturnType<typeof spawn>) => Promise<void>,
   tariffDir = 'tariffs/sample',
+  env: Record<string, string> = {},
 ) {
   const child = spawn('node', ['--import', 'tsx', 'src/cli/main.ts', ...args], {
     env: {
@@ -47,6 +49,7 @@ async function cli(
       DB_SCHEMA: schema,
       TARIFF_DIR: tariffDir,
       CDR_CHUNK_KIB: '32', // many batches
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -237,6 +240,26 @@ describe('cli cdr import and rejects', () => {
     expect((await cli(['cdr', 'rejects'])).code).toBe(2);
   });
 
+  it('cuts lines at CDR_MAX_LINE_BYTES, as the engine does', async () => {
+    const file = tmp('long-lines.csv');
+    const line = (id: string) => `${id},acme,447700900001,call,voice,+442071234567,2026-11-18T10:00:00Z,60,,`;
+    writeFileSync(file, [HEADER, line('mlb-1'), 'x'.repeat(2000), line('mlb-2')].join('\n') + '\n');
+    const r = await cli(['cdr', 'import', file, '--progress-seconds', '0'], undefined, undefined, {
+      CDR_MAX_LINE_BYTES: '1024',
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('stored 2, duplicates 0, rejected 1: LINE_TOO_LONG 1');
+    const rejects = await pool.query(
+      `SELECT line::int AS line FROM ${schema}.cdr_rejects WHERE file_id = $1`,
+      [file],
+    );
+    expect(rejects.rows).toEqual([{ line: 3 }]);
+    // Out of its range the command refuses to start, naming the variable.
+    const bad = await cli(['cdr', 'import', file], undefined, undefined, { CDR_MAX_LINE_BYTES: '100' });
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('CDR_MAX_LINE_BYTES');
+  });
+
   it('shows progress off a terminal as plain time-stamped lines', async () => {
     const big = tmp('progress.csv');
     await cli(['cdr', 'generate', '--out', big, '--lines', '30000', '--seed', '4']);
@@ -250,46 +273,64 @@ describe('cli cdr import and rejects', () => {
   });
 });
 
-describe('cli cdr import: Ctrl-C', () => {
-  it('stops cleanly: exit 3, a summary, no batch pending, and the rerun charges the rest once', async () => {
-    const file = tmp('ctrl-c.csv');
-    const LINES = 80_000;
-    expect(
-      (await cli(['cdr', 'generate', '--out', file, '--lines', String(LINES), '--seed', '9'])).code,
-    ).toBe(0);
-    const before = await moneyLeft();
-    const charged = () =>
-      count(`SELECT count(*)::int AS n FROM $schema.rated_cdrs WHERE file_id = '${file}'`);
-    const stopped = await cli(['cdr', 'import', file, '--progress-seconds', '0'], async (child) => {
-      for (let i = 0; i < 6000 && (await charged()) === 0; i++) await new Promise((r) => setTimeout(r, 5));
-      child.kill('SIGINT');
-    });
-    expect(stopped.signal).toBeNull();
-    expect(stopped.code).toBe(3);
-    expect(stopped.stderr).toContain('SIGINT: stopping');
-    const after = Number(/stopped after line ([\d,]+)/.exec(stopped.stdout)![1]!.replaceAll(',', ''));
-    const storedFirst = Number(/stored ([\d,]+)/.exec(stopped.stdout)![1]!.replaceAll(',', ''));
-    expect(storedFirst).toBeGreaterThan(0);
-    expect(after).toBeLessThan(LINES + 1);
-    expect(await count(`SELECT count(*)::int AS n FROM $schema.cdr_batches`)).toBe(0);
-    expect(await charged()).toBe(storedFirst);
+describe('cli cdr import: Ctrl-C and SIGTERM', () => {
+  it.each([
+    ['SIGINT', 80_000, '2026-11-20', '9'], // the rerate tests below rerate this day's CDRs
+    ['SIGTERM', 40_000, '2026-11-19', '12'], // `kill` of a cron job or a service stop
+  ] as const)(
+    '%s stops cleanly: exit 3, a summary, no batch pending, and the rerun charges the rest once',
+    async (signal, LINES, day, seed) => {
+      const file = tmp(`${signal}.csv`);
+      expect(
+        (
+          await cli([
+            'cdr',
+            'generate',
+            '--out',
+            file,
+            '--lines',
+            String(LINES),
+            '--seed',
+            seed,
+            '--day',
+            day,
+          ])
+        ).code,
+      ).toBe(0);
+      const before = await moneyLeft();
+      const charged = () =>
+        count(`SELECT count(*)::int AS n FROM $schema.rated_cdrs WHERE file_id = '${file}'`);
+      const stopped = await cli(['cdr', 'import', file, '--progress-seconds', '0'], async (child) => {
+        for (let i = 0; i < 6000 && (await charged()) === 0; i++) await new Promise((r) => setTimeout(r, 5));
+        child.kill(signal);
+      });
+      expect(stopped.signal).toBeNull();
+      expect(stopped.code).toBe(3);
+      expect(stopped.stderr).toContain(`${signal}: stopping`);
+      const after = Number(/stopped after line ([\d,]+)/.exec(stopped.stdout)![1]!.replaceAll(',', ''));
+      const storedFirst = Number(/stored ([\d,]+)/.exec(stopped.stdout)![1]!.replaceAll(',', ''));
+      expect(storedFirst).toBeGreaterThan(0);
+      expect(after).toBeLessThan(LINES + 1);
+      expect(await count(`SELECT count(*)::int AS n FROM $schema.cdr_batches`)).toBe(0);
+      expect(await charged()).toBe(storedFirst);
 
-    const rerun = await cli(['cdr', 'import', file, '--progress-seconds', '0']);
-    expect(rerun.code).toBe(0);
-    expect(rerun.stdout).toContain('rejected 0\n');
-    expect(rerun.stdout).toContain(`going on after line ${after.toLocaleString('en')}`);
-    expect(await charged()).toBe(LINES);
-    expect(
-      await count(
-        `SELECT count(DISTINCT cdr_id)::int AS n FROM $schema.rated_cdrs WHERE file_id = '${file}'`,
-      ),
-    ).toBe(LINES);
-    const sum = await pool.query<{ s: string }>(
-      `SELECT sum(charged_nano)::text AS s FROM ${schema}.rated_cdrs WHERE file_id = $1`,
-      [file],
-    );
-    expect(before - (await moneyLeft())).toBe(Number(sum.rows[0]!.s));
-  });
+      const rerun = await cli(['cdr', 'import', file, '--progress-seconds', '0']);
+      expect(rerun.code).toBe(0);
+      expect(rerun.stdout).toContain('rejected 0\n');
+      expect(rerun.stdout).toContain(`going on after line ${after.toLocaleString('en')}`);
+      expect(await charged()).toBe(LINES);
+      expect(
+        await count(
+          `SELECT count(DISTINCT cdr_id)::int AS n FROM $schema.rated_cdrs WHERE file_id = '${file}'`,
+        ),
+      ).toBe(LINES);
+      const sum = await pool.query<{ s: string }>(
+        `SELECT sum(charged_nano)::text AS s FROM ${schema}.rated_cdrs WHERE file_id = $1`,
+        [file],
+      );
+      expect(before - (await moneyLeft())).toBe(Number(sum.rows[0]!.s));
+    },
+  );
 });
 
 describe('cli cdr import --tenant', () => {
@@ -341,8 +382,7 @@ describe('cli cdr rerate', () => {
     const file = tmp('poor.csv');
     writeFileSync(
       file,
-      'cdr_id,tenant,subscriber,category,service,destination,start_time,usage,subject,rating_group\n' +
-        'poor-1,acme,447700999999,call,voice,+442071234567,2026-10-05T10:00:00Z,60,,\n',
+      `${HEADER}\n` + 'poor-1,acme,447700999999,call,voice,+442071234567,2026-10-05T10:00:00Z,60,,\n',
     );
     expect((await cli(['cdr', 'import', file, '--progress-seconds', '0'])).code).toBe(0);
     // The same tariff with every price a hundred times higher or more: "0.10" becomes "10.10".

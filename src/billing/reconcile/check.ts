@@ -8,6 +8,11 @@
  * 2. A postpaid account: Σ of its money balances = − open amount due − unbilled charges
  *    + unapplied payment credit + account-credit notes, where unbilled = Σ billable rows
  *    − Σ ledger-backed lines of its issued invoices (the run posts only tax and rounding).
+ *    A member of a shared group counts what the group's balances paid for it (the ledger names the
+ *    member whose operation moved a group balance) as its own money: its usage is on its documents.
+ * 3. A shared group: each of its balances in Redis = Σ of the ledger deltas its members' operations
+ *    made to it (the group's ledger), and what it paid for members is what their documents carry
+ *    (rule 2 of each postpaid member, with that payment counted).
  */
 
 export interface BalanceSide {
@@ -24,7 +29,7 @@ export type Reason =
   | 'BILLABLE_ROWS_DIFFER_FROM_BALANCE';
 
 export interface Difference {
-  check: 'ledger' | 'postpaid';
+  check: 'ledger' | 'postpaid' | 'group';
   balanceId?: string;
   expectedNano: bigint;
   actualNano: bigint;
@@ -38,12 +43,13 @@ export function ledgerDifferences(
   redis: readonly BalanceSide[],
   ledger: readonly BalanceSide[],
   undrained: boolean,
+  check: 'ledger' | 'group' = 'ledger',
 ): Difference[] {
   const inLedger = new Map(ledger.map((b) => [b.balanceId, b.nano]));
   const out: Difference[] = [];
   const differ = (balanceId: string, expected: bigint, actual: bigint, reason: Reason, detail: string) =>
     out.push({
-      check: 'ledger',
+      check,
       balanceId,
       expectedNano: expected,
       actualNano: actual,
@@ -78,8 +84,10 @@ export function ledgerDifferences(
 }
 
 export interface PostpaidFigures {
-  /** Σ of the account's own money balances in Redis. */
+  /** Σ of the account's own money balances in Redis, plus groupPaidNano. */
   moneyNano: bigint;
+  /** A shared group's member: the money its group's balances paid for it (ledger, not by hand; ≤ 0). */
+  groupPaidNano: bigint;
   openDueNano: bigint;
   billableNano: bigint;
   billedNano: bigint;

@@ -91,12 +91,59 @@ function figureQueries(schema: string, has: Set<string>): Record<string, string[
         : [],
     manual: [
       `SELECT account_id AS a, sum(delta)::text AS n FROM ${ledgerTable(schema)} l
-        WHERE ${who()} AND scope = 'a' AND unit = 'money'
-          AND (kind IN ('create', 'update', 'topup') OR op_id LIKE 'debit:%' OR op_id LIKE 'credit:%')
-          ${has.has('charges') ? `AND NOT EXISTS (SELECT 1 FROM ${s}.charges c WHERE c.tenant = l.tenant AND c.op_id = l.op_id)` : ''}
-        GROUP BY 1`,
+        WHERE ${who()} AND scope = 'a' AND unit = 'money' AND ${manualSql(s, has)} GROUP BY 1`,
     ],
   };
+}
+
+/**
+ * A ledger row `l` of money moved by hand (top-ups, `credit:`/`debit:` adjustments without a charge
+ * row): on no document by design. One definition for an account's own balances and a group's.
+ */
+function manualSql(s: string, has: Set<string>): string {
+  return `(l.kind IN ('create', 'update', 'topup') OR l.op_id LIKE 'debit:%' OR l.op_id LIKE 'credit:%')
+    ${has.has('charges') ? `AND NOT EXISTS (SELECT 1 FROM ${s}.charges c WHERE c.tenant = l.tenant AND c.op_id = l.op_id)` : ''}`;
+}
+
+/** One account's movements of its shared group's balances (ledger scope g), per balance. */
+export interface GroupMoves {
+  accountId: string;
+  balanceId: string;
+  unit: string;
+  /** Σ deltas the account's operations made to this group balance. */
+  nano: bigint;
+  /** Of which money not moved by hand: what the group paid for the account (≤ 0), or gave back. */
+  paidNano: bigint;
+}
+
+/**
+ * The group-balance movements of the tenant's accounts (all of them, or these only), per account and
+ * balance. The ledger names the account whose operation moved a group balance, not the group: the
+ * caller maps accounts to their groups (Redis).
+ */
+export async function groupMoves(
+  pool: Pool,
+  schema: string,
+  tenant: string,
+  accounts?: string[],
+): Promise<GroupMoves[]> {
+  const s = checkSchema(schema);
+  const has = await present(pool, schema, ['charges']);
+  const r = await pool.query<{ a: string; b: string; u: string; n: string; p: string }>(
+    `SELECT account_id AS a, balance_id AS b, min(unit) AS u, sum(delta)::text AS n,
+            coalesce(sum(delta) FILTER (WHERE unit = 'money' AND NOT ${manualSql(s, has)}), 0)::text AS p
+       FROM ${ledgerTable(schema)} l
+      WHERE tenant = $1 AND scope = 'g' AND ($2::text[] IS NULL OR account_id = ANY($2::text[]))
+      GROUP BY 1, 2 ORDER BY 1, 2`,
+    [tenant, accounts ?? null],
+  );
+  return r.rows.map((x) => ({
+    accountId: x.a,
+    balanceId: x.b,
+    unit: x.u,
+    nano: BigInt(x.n),
+    paidNano: BigInt(x.p),
+  }));
 }
 
 /** Rule 2's figures of these postpaid accounts (their Redis money given), by account. */
@@ -105,6 +152,7 @@ export async function postpaidFigures(
   schema: string,
   tenant: string,
   money: Map<string, bigint>,
+  groupPaid: Map<string, bigint> = new Map(),
 ): Promise<Map<string, PostpaidFigures>> {
   const accounts = [...money.keys()];
   const queries = figureQueries(schema, await present(pool, schema, TABLES));
@@ -120,7 +168,8 @@ export async function postpaidFigures(
     accounts.map((a) => [
       a,
       {
-        moneyNano: money.get(a)!,
+        moneyNano: money.get(a)! + (groupPaid.get(a) ?? 0n),
+        groupPaidNano: groupPaid.get(a) ?? 0n,
         openDueNano: of('due', a),
         billableNano: of('billable', a),
         billedNano: of('billed', a),

@@ -4,11 +4,12 @@
  * difference with its reason. It reads only; what to do about a difference is for billing staff.
  */
 import type { Pool } from 'pg';
-import { cdrOutboxKey } from '../../balances/keys.js';
 import type { BalanceStore } from '../../balances/store.js';
 import { park } from '../run/accounts.js';
 import { ledgerDifferences, postpaidDifference, type Difference } from './check.js';
-import { ledgerSums, postpaidFigures, profiledAccounts } from './read.js';
+import { reconcileGroups, type GroupReport } from './groups.js';
+import { groupMoves, ledgerSums, postpaidFigures, profiledAccounts } from './read.js';
+import { balancesOf, undrained } from './redis.js';
 
 export interface ReconcileDeps {
   pool: Pool;
@@ -19,6 +20,8 @@ export interface ReconcileDeps {
 export interface AccountReport {
   accountId: string;
   type: 'prepaid' | 'postpaid';
+  /** The shared group it draws from, if any (its report is in the summary's `groups`). */
+  sharedGroup?: string;
   ok: boolean;
   /** Postpaid only: the figures of the balance rule, as decimal nano strings. */
   postpaid?: Record<string, string>;
@@ -27,13 +30,14 @@ export interface AccountReport {
 
 export class ReconcileAccountNotFound extends Error {}
 
-async function undrained(b: BalanceStore, tenant: string, accountId: string): Promise<boolean> {
-  const k = await b.keysFor(tenant, accountId);
-  const [own, cdrs] = await Promise.all([
-    b.redis.xlen(k.outbox),
-    b.cluster ? Promise.resolve(0) : b.redis.xlen(cdrOutboxKey(b.keySpace, tenant)),
-  ]);
-  return own + cdrs > 0;
+/** What their shared groups paid for these postpaid members (ledger; none read without a member). */
+async function groupPaid(deps: ReconcileDeps, tenant: string, reports: AccountReport[]) {
+  const members = reports.filter((r) => r.type === 'postpaid' && r.sharedGroup).map((r) => r.accountId);
+  const paid = new Map<string, bigint>();
+  if (members.length === 0) return paid;
+  for (const m of await groupMoves(deps.pool, deps.schema, tenant, members))
+    paid.set(m.accountId, (paid.get(m.accountId) ?? 0n) + m.paidNano);
+  return paid;
 }
 
 /** Accounts checked together: one grouped statement per figure for each batch. */
@@ -48,20 +52,34 @@ async function reconcileBatch(deps: ReconcileDeps, tenant: string, ids: string[]
   const reports = await Promise.all(
     ids.map(async (accountId, i) => {
       const view = views[i]!;
-      const redis = view.balances
-        .filter((b) => b.scope === 'a')
-        .map((b) => ({ balanceId: b.id, unit: b.unit, nano: BigInt(b.value) }));
+      const redis = balancesOf(view, 'a');
       const behind = await undrained(deps.balances, tenant, accountId);
       const differences = ledgerDifferences(redis, ledger.get(accountId)!, behind);
       const money = redis.filter((b) => b.unit === 'money').reduce((t, b) => t + b.nano, 0n);
-      return { accountId, type: view.account.type, ok: true, differences, money } as AccountReport & {
+      const group = view.account.sharedGroup ? { sharedGroup: view.account.sharedGroup } : {};
+      return {
+        accountId,
+        type: view.account.type,
+        ...group,
+        ok: true,
+        differences,
+        money,
+      } as AccountReport & {
         money: bigint;
       };
     }),
   );
   const postpaid = new Map(reports.filter((r) => r.type === 'postpaid').map((r) => [r.accountId, r.money]));
   const figures =
-    postpaid.size > 0 ? await postpaidFigures(deps.pool, deps.schema, tenant, postpaid) : new Map();
+    postpaid.size > 0
+      ? await postpaidFigures(
+          deps.pool,
+          deps.schema,
+          tenant,
+          postpaid,
+          await groupPaid(deps, tenant, reports),
+        )
+      : new Map();
   return reports.map(({ money: _money, ...r }) => {
     const f = figures.get(r.accountId);
     if (f) {
@@ -87,7 +105,12 @@ export interface ReconcileSummary {
   accounts: number;
   ok: number;
   differing: number;
+  /** Shared groups of the accounts checked, and how many of them differ. */
+  groupsDiffering: number;
+  /** No account and no group differs. */
+  clean: boolean;
   reports: AccountReport[];
+  groups: GroupReport[];
 }
 
 /** These accounts, or every account of the tenant with a billing profile, a batch at a time. */
@@ -104,8 +127,21 @@ export async function reconcile(
     reports.push(...(await reconcileBatch(deps, tenant, ids.slice(i, i + batch))));
     onAccount?.(reports.length, ids.length);
   }
+  const groups = new Map<string, string[]>();
+  for (const r of reports)
+    if (r.sharedGroup) groups.set(r.sharedGroup, [...(groups.get(r.sharedGroup) ?? []), r.accountId]);
+  const groupReports = await reconcileGroups(deps, tenant, groups);
   const ok = reports.filter((r) => r.ok).length;
-  return { accounts: reports.length, ok, differing: reports.length - ok, reports };
+  const groupsDiffering = groupReports.filter((g) => !g.ok).length;
+  return {
+    accounts: reports.length,
+    ok,
+    differing: reports.length - ok,
+    groupsDiffering,
+    clean: ok === reports.length && groupsDiffering === 0,
+    reports,
+    groups: groupReports,
+  };
 }
 
 /**

@@ -30,6 +30,7 @@ interface Line {
   kind: string;
   description: string;
   period: { start: string; end: string } | null;
+  [k: string]: unknown;
 }
 interface Doc {
   invoice_number: string;
