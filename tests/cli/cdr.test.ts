@@ -366,6 +366,27 @@ describe('cli cdr rerate', () => {
     expect(r.stdout).toMatch(/^rerated .+: examined \d+, changed 0/);
   });
 
+  it('quits at once on Ctrl-C with exit code 3, and the next rerate finishes', async () => {
+    // The Ctrl-C and SIGTERM tests stored 120,000 CDRs on these two days.
+    const period = ['--from', '2026-11-19T00:00:00Z', '--to', '2026-11-21T00:00:00Z'];
+    const stopped = await cli(['cdr', 'rerate', ...period, '--progress-seconds', '0.05'], async (child) => {
+      await new Promise<void>((started) => {
+        let err = '';
+        child.stderr!.on('data', (d: Buffer) => {
+          err += d.toString();
+          if (err.includes(' examined')) started();
+        });
+        child.once('exit', () => started());
+      });
+      child.kill('SIGINT');
+    });
+    expect(stopped.code, stopped.stdout).toBe(3);
+    expect(stopped.stderr).toContain('SIGINT: quitting; the next cdr rerate finishes what this one began');
+    const next = await cli(['cdr', 'rerate', ...period, '--progress-seconds', '0']);
+    expect(next.code, next.stderr).toBe(0);
+    expect(next.stdout).toMatch(/^rerated .+: examined \d+, changed 0/);
+  });
+
   it('names a refusal for credit INSUFFICIENT_CREDIT, as imports do', async () => {
     await balances.createAccount(
       {
