@@ -47,6 +47,9 @@ export async function ensureActionPlanSchema(pool: Pool, schema: string): Promis
 CREATE TABLE IF NOT EXISTS ${schema}.cgr_action_plans (
   tenant text NOT NULL, id text NOT NULL, timings jsonb NOT NULL, plan_code text NULL,
   plan_version int NULL, updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (tenant, id))`);
+  // GetActionPlan's AccountIDs: the bound assignments of one plan code, without a scan of them all.
+  await pool.query(`CREATE INDEX IF NOT EXISTS account_plans_cgr_bound ON ${schema}.account_plans
+    (tenant, plan_code, account_id) WHERE status IN ('active', 'unpaid') AND end_at IS NULL`);
 }
 
 export function actionPlanStore(pool: Pool, schema: string) {
