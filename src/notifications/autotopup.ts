@@ -8,7 +8,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
-import { appendEvent } from '../webhooks/append.js';
+import { appendEvent, type NewEvent } from '../webhooks/append.js';
 import { nanoToDecimal } from '../rating/money.js';
 import { topUpAmount } from './rules.js';
 
@@ -101,6 +101,8 @@ export async function onMoney(
   schema: string,
   rule: RuleRow,
   m: { valueAfter: bigint; eventId: string; at: Date },
+  /** Where its event goes: the detector's pass appends them together, in order, at its end. */
+  emit: (e: NewEvent) => unknown = (e) => appendEvent(c, schema, e),
 ): Promise<void> {
   const below = m.valueAfter < BigInt(rule.threshold_nano);
   if (below === !rule.armed) return; // no crossing either way
@@ -138,7 +140,7 @@ export async function onMoney(
             ? 'nothing_to_add'
             : null;
   if (reason) {
-    await appendEvent(c, schema, {
+    await emit({
       ...base,
       id: `${m.eventId}:capped`,
       type: 'autotopup.capped',
@@ -152,7 +154,7 @@ export async function onMoney(
      VALUES ($1, $2, $3, $4, 'requested', $5)`,
     [requestId, rule.tenant, rule.account_id, `${amount}`, m.at],
   );
-  await appendEvent(c, schema, {
+  await emit({
     ...base,
     id: `${m.eventId}:requested`,
     type: 'autotopup.requested',

@@ -8,7 +8,7 @@
  */
 import type { Pool, PoolClient } from 'pg';
 import { ledgerTable } from '../balances/ledger.js';
-import { appendEvent } from '../webhooks/append.js';
+import { appendEvents, type NewEvent } from '../webhooks/append.js';
 import { nanoToDecimal } from '../rating/money.js';
 import { enabledRules, onMoney } from './autotopup.js';
 import {
@@ -113,6 +113,8 @@ interface Pass {
   states: Map<string, boolean>;
   grants: Map<string, Grant>;
   expiryOf: DetectorDeps['expiryOf'];
+  /** The pass's events in the order of its movements, appended in one statement at its end. */
+  events: NewEvent[];
 }
 
 async function judge(c: PoolClient, d: DetectorDeps, rows: LedgerRow[]): Promise<void> {
@@ -139,6 +141,7 @@ async function judge(c: PoolClient, d: DetectorDeps, rows: LedgerRow[]): Promise
     states: new Map(),
     grants: new Map(),
     expiryOf: d.expiryOf,
+    events: [],
   };
   const topUps = await enabledRules(c, schema, tenants, accounts);
   for (const [i, r] of rows.entries()) {
@@ -151,12 +154,20 @@ async function judge(c: PoolClient, d: DetectorDeps, rows: LedgerRow[]): Promise
     await judgeMovement(p, r, m, subjects[i]!);
     const topUp = topUps.get(`${r.tenant}/${r.account_id}`);
     if (topUp && r.scope === 'a' && r.unit === 'money' && r.balance_id === topUp.balance_id)
-      await onMoney(c, schema, topUp, { valueAfter: m.valueAfter, eventId: eventIdOf(r), at: r.at });
+      await onMoney(c, schema, topUp, { valueAfter: m.valueAfter, eventId: eventIdOf(r), at: r.at }, (e) =>
+        p.events.push(e),
+      );
   }
+  // One statement for the pass's events (per-account sequences in movement order), in its transaction.
+  for (let i = 0; i < p.events.length; i += EVENTS_PER_STATEMENT)
+    await appendEvents(c, schema, p.events.slice(i, i + EVENTS_PER_STATEMENT));
   await writeStates(c, schema, p.states);
   await writeAllowances(c, schema, p.grants);
   await writeSpend(c, schema, p.spend);
 }
+
+/** Bounds one INSERT's arrays (a pass of 5,000 rows may cross many thresholds). */
+const EVENTS_PER_STATEMENT = 5000;
 
 const eventIdOf = (r: LedgerRow) => `notify:${r.stream}:${r.entry_id}:${r.seq}`;
 
@@ -190,7 +201,7 @@ async function judgeMovement(p: Pass, r: LedgerRow, m: Movement, subject: string
     }
     if (!s.fire) continue;
     const extra = spendRule ? { spent: nanoToDecimal(spent), period } : {};
-    await appendEvent(p.c, p.schema, {
+    p.events.push({
       tenant: r.tenant,
       accountId: r.account_id,
       id: `${eventIdOf(r)}:${rule.code}`,
