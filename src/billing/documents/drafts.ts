@@ -7,7 +7,7 @@ import type { PoolClient } from 'pg';
 import { DEFAULT_SERIES, DocumentError, type DraftInput } from './model.js';
 
 const iso = (t: number | Date) => new Date(t).toISOString();
-const rateText = (micros: bigint | undefined) =>
+export const rateText = (micros: bigint | undefined) =>
   micros === undefined ? null : `${micros / 1_000_000n}.${(micros % 1_000_000n).toString().padStart(6, '0')}`;
 const periodKey = (tenant: string, accountId: string, billSeq: number | null) =>
   `${tenant}\n${accountId}\n${billSeq}`;
@@ -59,12 +59,46 @@ export async function insertDrafts(client: PoolClient, schema: string, ds: Draft
   return ds.map((d) => ids.get(d) ?? found.get(periodKey(d.tenant, d.accountId, d.billSeq))!);
 }
 
-type Fresh = { d: DraftInput; id: string }[];
+export type Fresh = { d: DraftInput; id: string }[];
+
+/** The tax summary as stored (and hashed): rate text, base and tax as decimal strings. */
+export const taxSummaryOf = (d: DraftInput) =>
+  d.figures.taxSummary.map((t) => ({
+    rate: rateText(t.rateMicros),
+    baseNano: t.baseNano.toString(),
+    taxNano: t.taxNano.toString(),
+  }));
+
+/** The 20 column arrays of the invoices rows ($1-$20 of insertInvoices and issue.ts). */
+export function invoiceColumns(xs: Fresh): unknown[] {
+  const col = <T>(f: (d: DraftInput) => T) => xs.map((x) => f(x.d));
+  return [
+    xs.map((x) => x.id),
+    col((d) => d.tenant),
+    col((d) => d.accountId),
+    col((d) => d.billSeq),
+    col((d) => d.documentType),
+    col((d) => d.series ?? DEFAULT_SERIES[d.documentType]),
+    col((d) => d.timezone ?? 'UTC'),
+    col((d) => d.paymentTermsDays ?? 14),
+    col((d) => iso(d.periodStart)),
+    col((d) => iso(d.periodEnd)),
+    col((d) => iso(d.cutoffAt)),
+    col((d) => d.currency),
+    col((d) => d.figures.subtotalNano.toString()),
+    col((d) => d.figures.discountNano.toString()),
+    col((d) => d.figures.taxNano.toString()),
+    col((d) => d.figures.totalNano.toString()),
+    col((d) => JSON.stringify(d.seller)),
+    col((d) => JSON.stringify(d.buyer)),
+    col((d) => JSON.stringify(taxSummaryOf(d))),
+    col((d) => d.needsReview ?? null),
+  ];
+}
 
 /** The invoices rows; returns the ids actually written (a period taken meanwhile is not). */
 async function insertInvoices(client: PoolClient, schema: string, xs: Fresh): Promise<Set<string>> {
   if (xs.length === 0) return new Set();
-  const col = <T>(f: (d: DraftInput) => T) => xs.map((x) => f(x.d));
   const r = await client.query<{ id: string }>(
     `INSERT INTO ${schema}.invoices (id, tenant, account_id, bill_seq, document_type, status, series, timezone,
        payment_terms_days, period_start, period_end, cutoff_at, currency, subtotal_nano, discount_nano, tax_nano,
@@ -78,42 +112,13 @@ async function insertInvoices(client: PoolClient, schema: string, xs: Fresh): Pr
               cutoff_at, currency, subtotal, discount, tax, total, seller, buyer, tax_summary, needs_review)
      ON CONFLICT (tenant, account_id, bill_seq) DO NOTHING
      RETURNING id`,
-    [
-      xs.map((x) => x.id),
-      col((d) => d.tenant),
-      col((d) => d.accountId),
-      col((d) => d.billSeq),
-      col((d) => d.documentType),
-      col((d) => d.series ?? DEFAULT_SERIES[d.documentType]),
-      col((d) => d.timezone ?? 'UTC'),
-      col((d) => d.paymentTermsDays ?? 14),
-      col((d) => iso(d.periodStart)),
-      col((d) => iso(d.periodEnd)),
-      col((d) => iso(d.cutoffAt)),
-      col((d) => d.currency),
-      col((d) => d.figures.subtotalNano.toString()),
-      col((d) => d.figures.discountNano.toString()),
-      col((d) => d.figures.taxNano.toString()),
-      col((d) => d.figures.totalNano.toString()),
-      col((d) => JSON.stringify(d.seller)),
-      col((d) => JSON.stringify(d.buyer)),
-      col((d) =>
-        JSON.stringify(
-          d.figures.taxSummary.map((t) => ({
-            rate: rateText(t.rateMicros),
-            baseNano: t.baseNano.toString(),
-            taxNano: t.taxNano.toString(),
-          })),
-        ),
-      ),
-      col((d) => d.needsReview ?? null),
-    ],
+    invoiceColumns(xs),
   );
   return new Set(r.rows.map((x) => x.id));
 }
 
 /** Every line of these drafts in one statement. */
-async function insertLines(client: PoolClient, schema: string, xs: Fresh): Promise<void> {
+export async function insertLines(client: PoolClient, schema: string, xs: Fresh): Promise<void> {
   const ls = xs.flatMap((x) => x.d.figures.lines.map((l) => ({ id: x.id, l })));
   if (ls.length === 0) return;
   const col = <T>(f: (l: (typeof ls)[number]['l']) => T) => ls.map((x) => f(x.l));

@@ -5,11 +5,10 @@
  * postpaid balance posting (a hook) commit with them, and a rollback gives every number back.
  */
 import type { PoolClient } from 'pg';
-import { daysFromCivil, isoDate, localDate } from '../core/local-time.js';
-import { canonicalInvoice, type LineForCanonical } from './canonical.js';
-import { journal, type JournalEntry } from './journal.js';
+import { journal } from './journal.js';
 import { DocumentError, type DocumentHooks, type DocumentsDb, type FinalizedInvoice } from './model.js';
-import { lockSeries, saveSeries, takeNumber, type SeriesState } from './series.js';
+import { sealDrafts, type SealDraft, type SealLine } from './seal.js';
+import { lockSeries, saveSeries, type SeriesState } from './series.js';
 import { inTransaction } from './transaction.js';
 
 export interface FinalizeOptions {
@@ -24,41 +23,26 @@ export interface FinalizeResult {
   skipped: { id: string; reason: 'not_draft' | 'needs_review' | 'not_found' }[];
 }
 
-interface DraftRow {
-  id: string;
-  accountId: string;
-  documentType: 'invoice' | 'statement';
-  series: string;
-  timezone: string;
-  terms: number;
-  periodStart: Date;
-  periodEnd: Date;
-  currency: string;
-  subtotalNano: string;
-  discountNano: string;
-  taxNano: string;
-  totalNano: string;
-  seller: unknown;
-  buyer: unknown;
-  taxSummary: { rate: string | null; baseNano: string; taxNano: string }[];
-  needsReview: string | null;
+type DraftRow = SealDraft & { needsReview: string | null };
+type LineRow = SealLine & { invoiceId: string };
+
+export { ledgerBacked } from './seal.js';
+
+/** Locks the series of these documents, in code order (so finalizers never deadlock). */
+export async function lockAll(
+  client: PoolClient,
+  schema: string,
+  tenant: string,
+  wanted: { series: string; documentType: 'invoice' | 'statement' }[],
+): Promise<Map<string, SeriesState>> {
+  const series = new Map<string, SeriesState>();
+  const sorted = [...new Map(wanted.map((w) => [w.series, w])).values()].sort((a, b) =>
+    a.series < b.series ? -1 : a.series > b.series ? 1 : 0,
+  );
+  for (const s of sorted)
+    series.set(s.series, await lockSeries(client, schema, tenant, s.series, s.documentType));
+  return series;
 }
-
-type LineRow = Omit<LineForCanonical, 'amountNano' | 'taxNano'> & {
-  invoiceId: string;
-  amountNano: string;
-  exactNano: string;
-  taxNano: string;
-};
-
-function addDays(date: string, days: number): string {
-  const [y, m, d] = date.split('-').map(Number) as [number, number, number];
-  return isoDate(daysFromCivil(y, m, d) + days);
-}
-
-/** Only the rounding line is not money that already moved in Redis (usage, fees, one-offs…). */
-export const ledgerBacked = (lines: { kind: string; exactNano: string }[]) =>
-  lines.filter((l) => l.kind !== 'rounding').reduce((s, l) => s + BigInt(l.exactNano.split('.')[0]!), 0n);
 
 async function lockDrafts(client: PoolClient, schema: string, tenant: string, ids: string[]) {
   const r = await client.query<DraftRow & { status: string }>(
@@ -113,7 +97,7 @@ const POSTINGS_AT_ONCE = 1000;
  * fails rolls the transaction back and the others replay on the next try. All are settled first,
  * so no posting is still running after the rollback.
  */
-async function postAll(client: PoolClient, posted: FinalizedInvoice[], hooks?: DocumentHooks) {
+export async function postAll(client: PoolClient, posted: FinalizedInvoice[], hooks?: DocumentHooks) {
   const post = hooks?.postBalance?.bind(hooks);
   if (!post) return;
   for (let i = 0; i < posted.length; i += POSTINGS_AT_ONCE) {
@@ -139,92 +123,14 @@ export async function finalizeIn(
       WHERE tenant = $1 AND id = ANY($2::uuid[]) AND status = 'draft' ORDER BY series`,
     [tenant, ids],
   );
-  const series = new Map<string, SeriesState>();
-  for (const s of unlocked.rows)
-    series.set(s.series, await lockSeries(client, schema, tenant, s.series, s.documentType));
+  const series = await lockAll(client, schema, tenant, unlocked.rows);
   const { skipped, drafts } = refuseOrSkip(await lockDrafts(client, schema, tenant, ids), ids, opts);
   const lines = await linesOf(
     client,
     schema,
     drafts.map((d) => d.id),
   );
-  const dated = drafts.map((d) => ({ d, issueDate: localDate(at.getTime(), d.timezone) }));
-  dated.sort((a, b) =>
-    a.d.series !== b.d.series
-      ? a.d.series < b.d.series
-        ? -1
-        : 1
-      : a.issueDate.slice(0, 4) !== b.issueDate.slice(0, 4)
-        ? a.issueDate < b.issueDate
-          ? -1
-          : 1
-        : a.d.accountId !== b.d.accountId
-          ? a.d.accountId < b.d.accountId
-            ? -1
-            : 1
-          : a.d.id < b.d.id
-            ? -1
-            : 1,
-  );
-  const done: (FinalizeResult['finalized'][number] & {
-    issueDate: string;
-    dueDate: string;
-    json: string;
-    prev: string | null;
-  })[] = [];
-  const entries: JournalEntry[] = [];
-  const posted: FinalizedInvoice[] = [];
-  for (const { d, issueDate } of dated) {
-    const s = series.get(d.series);
-    if (!s) throw new DocumentError('CONFLICT', `invoice ${d.id} changed series while finalizing`);
-    const { number } = takeNumber(s, Number(issueDate.slice(0, 4)));
-    const dueDate = addDays(issueDate, d.terms);
-    const ls = lines.get(d.id) ?? [];
-    const c = canonicalInvoice(
-      {
-        ...d,
-        number,
-        issueDate,
-        dueDate,
-        startDate: localDate(d.periodStart.getTime(), d.timezone),
-        endDate: localDate(d.periodEnd.getTime() - 1, d.timezone),
-        subtotalNano: BigInt(d.subtotalNano),
-        discountNano: BigInt(d.discountNano),
-        taxNano: BigInt(d.taxNano),
-        totalNano: BigInt(d.totalNano),
-      },
-      ls.map((l) => ({ ...l, amountNano: BigInt(l.amountNano), taxNano: BigInt(l.taxNano) })),
-      s.lastHash,
-    );
-    done.push({ id: d.id, number, hash: c.hash, issueDate, dueDate, json: c.text, prev: s.lastHash });
-    s.lastHash = c.hash;
-    entries.push({
-      tenant,
-      documentId: d.id,
-      accountId: d.accountId,
-      action: 'finalized',
-      event: 'invoice.finalized',
-      actor: opts.actor ?? 'run',
-      at,
-      detail: {
-        number,
-        documentType: d.documentType,
-        total: d.totalNano,
-        currency: d.currency,
-        hash: c.hash,
-      },
-    });
-    posted.push({
-      id: d.id,
-      tenant,
-      accountId: d.accountId,
-      documentType: d.documentType,
-      number,
-      currency: d.currency,
-      totalNano: BigInt(d.totalNano),
-      ledgerBackedNano: ledgerBacked(ls),
-    });
-  }
+  const { done, entries, posted } = sealDrafts(tenant, series, drafts, lines, at, opts.actor ?? 'run');
   if (done.length > 0)
     await client.query(
       `UPDATE ${schema}.invoices i SET status = 'finalized', number = u.number, issue_date = u.issue_date::date,

@@ -204,7 +204,8 @@ async function stagedChunks(r: ChunkRun, ctx: DraftContext, total: number): Prom
   try {
     await walk(r.deps.pool, async (chunk, n) => {
       const job = jobOf(r, chunk);
-      await step(r.timing, 'draft', () => draftStaged(r.deps, job, ctx, stage));
+      const issue = r.req.finalize !== false;
+      await step(r.timing, 'draft', () => draftStaged(r.deps, job, ctx, stage, issue));
       faultPoint('draft', n);
       if (r.req.finalize !== false) {
         await step(r.timing, 'finalize', () => finalizeStep(r.deps, job));

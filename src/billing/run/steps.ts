@@ -8,6 +8,7 @@ import type { BalanceStore } from '../../balances/store.js';
 import { finalizeIn } from '../documents/finalize.js';
 import type { DocumentFigures } from '../core/document.js';
 import { insertDrafts } from '../documents/drafts.js';
+import { issuable, issueDrafts } from '../documents/issue.js';
 import type { DraftInput } from '../documents/model.js';
 import { inTransaction } from '../documents/transaction.js';
 import { park, type BillingAccount } from './accounts.js';
@@ -43,7 +44,7 @@ export async function closeStep(d: StepDeps, job: ChunkJob): Promise<void> {
 interface PeriodUpdate {
   accountId: string;
   seq: number;
-  status: 'drafted' | 'skipped';
+  status: 'drafted' | 'skipped' | 'finalized';
   cutoffAt: string;
   invoiceId: string | null;
   reason: string | null;
@@ -143,19 +144,65 @@ async function planOutcome(
   }
 }
 
-/** The chunk's drafts in one batch, then the periods and the journal items (in outcome order). */
+/**
+ * How a chunk's documents are written: as drafts (a dry run, --no-finalize), or issued at once for
+ * accounts that auto-finalize (issue.ts: one transaction for the chunk's drafts and finalization,
+ * no draft row written then read back and updated), with their postpaid postings.
+ */
+export type WriteMode = { issue: false } | { issue: true; balances: BalanceStore };
+
+/** Splits the chunk's drafts: those issued at once, the others written as drafts. */
+function splitIssued(job: ChunkJob, w: ChunkWrites, mode: WriteMode) {
+  if (!mode.issue) return { issued: [], drafted: w.drafts };
+  const auto = new Set(job.accounts.filter((a) => a.autoFinalize).map((a) => a.accountId));
+  const now = (x: ChunkWrites['drafts'][number]) => auto.has(x.bill.accountId) && issuable(x.input);
+  return { issued: w.drafts.filter(now), drafted: w.drafts.filter((x) => !now(x)) };
+}
+
+/** Issues the chunk's auto-finalized drafts at once; their periods go straight to finalized. */
+async function issueChunk(
+  c: PoolClient,
+  schema: string,
+  job: ChunkJob,
+  xs: ChunkWrites['drafts'],
+  w: ChunkWrites,
+  balances: BalanceStore,
+) {
+  if (xs.length === 0) return;
+  const postpaid = new Set(job.accounts.filter((a) => a.accountType === 'postpaid').map((a) => a.accountId));
+  const r = await issueDrafts(
+    c,
+    schema,
+    job.tenant,
+    xs.map((x) => x.input),
+    new Date(job.asOfMs),
+    { hooks: postpaidPosting(balances, postpaid), actor: 'run' },
+  );
+  xs.forEach(({ bill, item }, i) => {
+    w.periods.push(periodOf(bill, 'finalized', r.ids[i]!, null));
+    item.invoiceId = r.ids[i]!;
+    item.step = 'finalize';
+  });
+  job.counters.drafted += r.ids.length;
+  job.counters.finalized += r.finalized.length;
+}
+
+/** The chunk's drafts in one batch (or issued), then the periods and the journal items (in outcome order). */
 async function writeChunk(
   snapshot: PoolClient,
   schema: string,
   job: ChunkJob,
   w: ChunkWrites,
+  mode: WriteMode = { issue: false },
 ): Promise<void> {
+  const { issued, drafted } = splitIssued(job, w, mode);
+  if (mode.issue) await issueChunk(snapshot, schema, job, issued, w, mode.balances);
   const ids = await insertDrafts(
     snapshot,
     schema,
-    w.drafts.map((x) => x.input),
+    drafted.map((x) => x.input),
   );
-  w.drafts.forEach(({ bill, item }, i) => {
+  drafted.forEach(({ bill, item }, i) => {
     w.periods.push(periodOf(bill, 'drafted', ids[i]!, null));
     item.invoiceId = ids[i]!;
   });
@@ -198,13 +245,14 @@ export async function draftStep(
 
 /**
  * The chunk's drafts from the run's stage (one cut-off and one scan for the whole run, stage.ts),
- * written in a transaction of their own.
+ * written in a transaction of their own — issued at once when the run finalizes (`issue`).
  */
 export async function draftStaged(
   d: StepDeps,
   job: ChunkJob,
   ctx: DraftContext,
   stage: Stage,
+  issue = false,
 ): Promise<void> {
   if (job.accounts.length === 0) return;
   const read = await readStage(stage, job.accounts);
@@ -213,7 +261,7 @@ export async function draftStaged(
   await inTransaction(d.pool, async (c) => {
     const w: ChunkWrites = { drafts: [], periods: [], items: [] };
     for (const o of outcomes) await planOutcome(c, d.schema, job, o, ctx, w);
-    await writeChunk(c, d.schema, job, w);
+    await writeChunk(c, d.schema, job, w, issue ? { issue, balances: d.balances } : { issue });
   });
 }
 
