@@ -10,7 +10,7 @@ import { cancelAssignment } from '../billing/plans/changes.js';
 import type { PlansDeps } from '../billing/plans/db.js';
 import { PlansError } from '../billing/plans/errors.js';
 import { actionMethods } from './actions.js';
-import type { ActionPlanRow, ActionPlanStore } from './action-plans-store.js';
+import { isPlanId, type ActionPlanRow, type ActionPlanStore } from './action-plans-store.js';
 import { ASAP } from './action-plan-timing.js';
 import type { CgrContext } from './context.js';
 import { CgrError, exists, INSUFFICIENT_CREDIT, NOT_FOUND, notImplemented } from './errors.js';
@@ -86,6 +86,7 @@ export async function unbind(
 export async function plansNamed(c: CgrContext, tenant: string, ids: string[]): Promise<ActionPlanRow[]> {
   if (!ids.length) return [];
   const d = actionPlansOf(c);
+  if (!ids.every(isPlanId)) throw new CgrError(NOT_FOUND);
   const rows = await Promise.all(ids.map((id) => d.store.get(tenant, id)));
   if (rows.some((r) => !r)) throw new CgrError(NOT_FOUND);
   return rows as ActionPlanRow[];

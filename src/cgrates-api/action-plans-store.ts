@@ -31,6 +31,16 @@ interface Row {
   plan_version: number | null;
 }
 
+/**
+ * An action plan id as a key part of references and catalog codes: no ':' (CGRateS's own
+ * separator), no spaces, braces or control characters (PostgreSQL text holds no NUL).
+ */
+export const isPlanId = (id: string) =>
+  /^[^\s:{}]{1,64}$/.test(id) && [...id].every((ch) => ch.charCodeAt(0) >= 0x20);
+
+/** Text PostgreSQL can hold (no NUL): an id with one names nothing the engine keeps. */
+export const isText = (s: string) => !s.includes('\u0000');
+
 const present = (r: Row): ActionPlanRow => ({
   id: r.id,
   timings: r.timings,

@@ -11,7 +11,7 @@ import { planBodyOf, planCodeOf } from './action-plan-body.js';
 import { actionPlansOf, asCgr, bindPlans, plansNamed, unbind } from './action-plan-binding.js';
 import { cgrAccountActionTimings, cgrActionPlan } from './action-plan-shapes.js';
 import { readTiming, sameTimings, type StoredTiming } from './action-plan-timing.js';
-import type { ActionPlanRow } from './action-plans-store.js';
+import { isPlanId, isText, type ActionPlanRow } from './action-plans-store.js';
 import type { StoredAction } from './actions-store.js';
 import type { CgrContext } from './context.js';
 import {
@@ -25,9 +25,6 @@ import {
 import { fields, requireFields, type Obj } from './params.js';
 
 type Method = (arg: Obj, c: CgrContext) => Promise<unknown>;
-
-/** An id that is a key part of references and catalog codes: no ':' (CGRateS's own separator). */
-const PLAN_ID = /^[^\s:{}]{1,64}$/;
 
 function timingsOf(arg: Obj, c: CgrContext): StoredTiming[] {
   const list = arg.ActionPlan;
@@ -47,6 +44,8 @@ function timingsOf(arg: Obj, c: CgrContext): StoredTiming[] {
 async function actionsFor(c: CgrContext, tenant: string, timings: StoredTiming[]) {
   if (!c.actions) throw notImplemented('action plans need PostgreSQL (the engine was started without it)');
   const ids = [...new Set(timings.map((t) => t.actionsId))];
+  const bad = ids.find((id) => !isText(id));
+  if (bad !== undefined) throw new CgrError(`BROKEN_REFERENCE:${bad}`);
   const found = await c.actions.get(tenant, ids);
   const missing = ids.find((id) => !found.has(id));
   if (missing !== undefined) throw new CgrError(`BROKEN_REFERENCE:${missing}`);
@@ -88,7 +87,7 @@ export const actionPlanMethods = {
       'ActionPlan',
     ]);
     const id = f.str('Id');
-    if (!PLAN_ID.test(id)) throw unsupportedFormat(`Id: 1-64 characters, no spaces, ':' or braces`);
+    if (!isPlanId(id)) throw unsupportedFormat(`Id: 1-64 characters, no spaces, ':', braces or controls`);
     const timings = timingsOf(arg, c);
     const acts = await actionsFor(c, tenant, timings);
     const periodic = timings.find((t) => t.kind !== 'asap');
@@ -109,6 +108,7 @@ export const actionPlanMethods = {
     const tenant = c.tenantOf(f.str('Tenant'));
     const id = f.str('ID');
     const { store } = actionPlansOf(c);
+    if (id !== '' && id !== '*' && !isPlanId(id)) throw new CgrError(NOT_FOUND);
     const plans = id === '' || id === '*' ? await store.list(tenant) : [await store.get(tenant, id)];
     if (plans.some((p) => !p)) throw new CgrError(NOT_FOUND);
     const rows = plans as ActionPlanRow[];
@@ -125,7 +125,7 @@ export const actionPlanMethods = {
     const tenant = c.tenantOf(f.str('Tenant'));
     requireFields(arg, ['ID']);
     const d = actionPlansOf(c);
-    if (!(await d.store.get(tenant, f.str('ID')))) throw new CgrError(NOT_FOUND);
+    if (!isPlanId(f.str('ID')) || !(await d.store.get(tenant, f.str('ID')))) throw new CgrError(NOT_FOUND);
     await unbind(d, tenant, await d.store.ofPlans(tenant, [f.str('ID')]));
     await d.store.remove(tenant, f.str('ID'));
     return 'OK';
@@ -136,6 +136,7 @@ export const actionPlanMethods = {
     const tenant = c.tenantOf(f.str('Tenant'));
     // CGRateS joins the missing names with "," and adds "": `[Account ]`.
     if (!f.str('Account')) throw mandatoryMissing(['Account', '']);
+    if (!isText(f.str('Account'))) throw unsupportedFormat(`bad account id "${f.str('Account')}"`);
     const { store } = actionPlansOf(c);
     const bound = await store.ofAccount(tenant, f.str('Account'));
     const ids = [...new Set(bound.map((b) => b.actionPlanId))];
@@ -164,10 +165,12 @@ function withActionPlans(setAccount: Method, v1: boolean): Method {
     if (!named) return setAccount(arg, c);
     const tenant = c.tenantOf(fields(arg, 'AttrSetAccount').str('Tenant'));
     requireFields(arg, ['Account']);
+    const account = fields(arg, 'AttrSetAccount').str('Account');
+    if (!isText(account)) throw unsupportedFormat(`bad account id "${account}"`);
     const plans = await plansNamed(c, tenant, named.ids);
     const { ActionPlanIDs: _v2, ActionPlanIds: _omni, ActionPlanID: _v1, ...rest } = arg;
     const reply = await setAccount(rest, c);
-    await bindPlans(c, tenant, String(arg.Account), plans, named.overwrite);
+    await bindPlans(c, tenant, account, plans, named.overwrite);
     return reply;
   };
 }

@@ -5,6 +5,7 @@
  * (renewDue, driven by its as-of as the billing tests drive it) exactly once, *asap once,
  * refusals that store nothing, unbinding and removal, another tenant's key.
  */
+import fc from 'fast-check';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BalanceStore } from '../../src/balances/store.js';
@@ -300,5 +301,55 @@ describe('action plans on the plan renewal', () => {
     expect((await rpc(B, 'APIerSv1.RemoveActionPlan', { ID: 'AP_MONTHLY' })).error).toBe('NOT_FOUND');
     expect((await rpc(B, 'APIerSv1.RemoveActionPlan', {})).error).toBe('MANDATORY_IE_MISSING: [ID]');
     expect(await ok('APIerSv1.GetAccountActionPlan', { Account: 'ap1' })).toEqual([]);
+  });
+});
+
+describe('hostile action-plan requests', () => {
+  it('never a 500, never SERVER_ERROR', { timeout: 120_000 }, async () => {
+    const id = fc.oneof(
+      fc.string(),
+      fc.constantFrom('AP_MONTHLY', 'AP_WEEKLY', '*', '', 'a:b', '\u0000', ' x'),
+    );
+    const timing = fc.record(
+      {
+        ActionsId: fc.oneof(id, fc.constantFrom('ACT_BUNDLE', 'ACT_SMS')),
+        Time: fc.oneof(fc.string(), fc.constantFrom('*asap', '*monthly', '*weekly', '00:00:00', '99:99:99')),
+        MonthDays: fc.oneof(fc.string(), fc.constantFrom('1', '-1', '32', '1;2', '*any')),
+        WeekDays: fc.oneof(fc.string(), fc.constantFrom('0', '7', '1;2')),
+        Years: fc.constantFrom('', '2027'),
+        Weight: fc.oneof(fc.double(), fc.integer(), fc.string()),
+      },
+      { requiredKeys: [] },
+    );
+    const arg = fc.record(
+      {
+        Id: id,
+        ID: id,
+        Tenant: fc.constantFrom('', 'acme', 'other'),
+        Account: id,
+        ActionPlan: fc.oneof(fc.array(timing, { maxLength: 3 }), fc.string(), fc.constant(null)),
+        ActionPlanIDs: fc.oneof(fc.array(id, { maxLength: 2 }), fc.string(), fc.constant(null)),
+        ActionPlanID: id,
+        Overwrite: fc.oneof(fc.boolean(), fc.string()),
+        ActionPlansOverwrite: fc.oneof(fc.boolean(), fc.integer()),
+      },
+      { requiredKeys: [] },
+    );
+    const method = fc.constantFrom(
+      'APIerSv1.SetActionPlan',
+      'APIerSv1.GetActionPlan',
+      'APIerSv1.RemoveActionPlan',
+      'APIerSv1.GetAccountActionPlan',
+      'APIerSv2.SetAccount',
+      'APIerSv1.SetAccount',
+    );
+    await fc.assert(
+      fc.asyncProperty(method, arg, async (m, a) => {
+        const r = await rpc(B, m, a);
+        expect(r.status, r.raw).toBe(200);
+        expect(r.error ?? '', r.raw).not.toMatch(/^SERVER_ERROR/);
+      }),
+      { numRuns: 300 },
+    );
   });
 });
