@@ -225,6 +225,53 @@ describe('action plans on the plan renewal', () => {
     expect(await sms('ap4')).toEqual([['plan.1.sms', 100, '2026-11-30T00:00:00Z']]);
   });
 
+  it('a prepaid account that cannot pay the renewal turns unpaid, and renews once it can', async () => {
+    await ok('APIerSv2.SetActions', {
+      ActionsId: 'ACT_FEE',
+      Actions: [
+        { Identifier: '*topup', BalanceId: 'sms', BalanceType: '*sms', Units: '10' },
+        { Identifier: '*debit', BalanceType: '*monetary', Units: '5' },
+      ],
+    });
+    await ok('APIerSv1.SetActionPlan', {
+      Id: 'AP_FEE',
+      ActionPlan: [
+        { ActionsId: 'ACT_FEE', MonthDays: '1', Time: '00:00:00', Weight: 10 },
+        { ActionsId: 'ACT_FEE', Time: '*asap', Weight: 20 },
+      ],
+    });
+    // No money yet: the first period cannot be paid, nothing is bound.
+    expect((await rpc(B, 'APIerSv2.SetAccount', { Account: 'ap5', ActionPlanIDs: ['AP_FEE'] })).error).toBe(
+      'INSUFFICIENT_CREDIT',
+    );
+    expect(await ok('APIerSv1.GetAccountActionPlan', { Account: 'ap5' })).toEqual([]);
+    await ok('APIerSv1.AddBalance', {
+      Account: 'ap5',
+      BalanceType: '*monetary',
+      Value: 5,
+      Balance: { ID: 'main' },
+    });
+    await ok('APIerSv2.SetAccount', { Account: 'ap5', ActionPlanIDs: ['AP_FEE'] });
+    expect((await balanceMap('ap5'))['*monetary']![0]!.Value).toBe(0);
+    expect(await renew(DEC1, 'ap5')).toMatchObject({ renewed: 0, feesFailed: 1 });
+    const status = await pool.query(`SELECT status FROM ${schema}.account_plans WHERE account_id = 'ap5'`);
+    expect(status.rows).toEqual([{ status: 'unpaid' }]);
+    expect(await ok('APIerSv1.GetAccountActionPlan', { Account: 'ap5' })).toHaveLength(2); // still bound
+    await ok('APIerSv1.AddBalance', {
+      Account: 'ap5',
+      BalanceType: '*monetary',
+      Value: 5,
+      Balance: { ID: 'main' },
+    });
+    expect(await renew(DEC1 + 86_400_000, 'ap5')).toMatchObject({ renewed: 1, feesCharged: 1 });
+    const map = await balanceMap('ap5');
+    expect(map['*monetary']![0]!.Value).toBe(0);
+    expect(map['*sms']!.find((b) => b.ID === 'plan.1.sms')).toMatchObject({
+      Value: 10,
+      ExpirationDate: '2027-01-01T00:00:00Z',
+    });
+  });
+
   it('refuses what no plan can carry, with CGRateS errors, and stores nothing', async () => {
     await ok('APIerSv2.SetActions', { ActionsId: 'ACT_BAR', Actions: [{ Identifier: '*disable_account' }] });
     await ok('APIerSv2.SetActions', {
