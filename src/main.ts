@@ -229,6 +229,8 @@ async function main(): Promise<void> {
     log: app.log,
   });
 
+  // A reconciliation difference at the end of a run (API, scheduler) is logged here.
+  billingRuns.log = app.log;
   // Billing runs as of now, every BILLING_RUN_EVERY seconds (0: off): renewals, periods, invoices;
   // then prepaid statements due.
   const stopBilling =

@@ -36,6 +36,8 @@ export async function billingRunCommand(o: BillingRunOptions): Promise<number> {
       zeroInvoices: e.config.billing.zeroInvoices,
       renew: (tenant: string, asOfMs: number) =>
         renewDue({ pool: e.pool, schema: e.schema, balances: e.balances, now: Date.now }, tenant, asOfMs),
+      // A reconciliation difference at the end of the run: on stderr too (the summary has it all).
+      log: { warn: (_o: object, msg: string) => void process.stderr.write(`warning: ${msg}\n`) },
       onProgress: (p: { step: string; accountsDone: number; accountsTotal: number }) => {
         if (p.step !== 'chunks') return;
         progress ??= startProgress({

@@ -7,6 +7,11 @@
  */
 import type { Pool, PoolClient } from 'pg';
 import type { BalanceStore } from '../../balances/store.js';
+import {
+  reconcileAfterRun,
+  type RunReconciliation,
+  type RunReconciliationDeps,
+} from '../reconcile/after-run.js';
 import { accountsChunk, park, sellerOf, taxTablesOf, type BillingAccount } from './accounts.js';
 import type { DraftContext } from './drafts.js';
 import { faultPoint } from './faults.js';
@@ -36,6 +41,10 @@ export interface RunDeps {
   /** The renewals of plans due by asOf (B3's renewDue), wired by the composition root. */
   renew?: (tenant: string, asOfMs: number) => Promise<RenewCounters>;
   onProgress?: (p: RunProgress) => void;
+  /** Where a reconciliation difference at the end of a run is logged (the engine's logger). */
+  log?: RunReconciliationDeps['log'];
+  /** false: no reconciliation after the run (benchmarks); the summary says `skipped`. Default on. */
+  reconcile?: boolean;
 }
 
 export interface RunProgress {
@@ -63,6 +72,8 @@ export interface RunSummary {
   counters: RunCounters;
   /** Milliseconds spent in each step (all chunks), for benchmarks and operators. */
   timing: StepTiming;
+  /** The run's accounts and their shared groups reconciled at its end (not for a dry or failed run). */
+  reconciliation?: RunReconciliation | { skipped: 'disabled' };
   error?: string;
 }
 
@@ -73,6 +84,8 @@ export interface StepTiming {
   stage: number;
   draft: number;
   finalize: number;
+  /** Reconciliation of the run's accounts at its end (reconcile/after-run.ts). */
+  reconcile: number;
 }
 
 /** Runs a step and adds its wall time to the step's total. */
@@ -252,7 +265,7 @@ export async function startRun(
   }
   const done = (async (): Promise<RunSummary> => {
     const counters = zeroCounters();
-    const timing: StepTiming = { renew: 0, close: 0, stage: 0, draft: 0, finalize: 0 };
+    const timing: StepTiming = { renew: 0, close: 0, stage: 0, draft: 0, finalize: 0, reconcile: 0 };
     const summary = { runId, tenant: req.tenant, asOf: req.asOf.toISOString(), dryRun, counters, timing };
     try {
       if (!dryRun) {
@@ -262,7 +275,12 @@ export async function startRun(
       }
       await runChunks({ deps, req, runId, counters, timing });
       await closeRun(deps.pool, deps.schema, runId, 'done', counters);
-      return { ...summary, status: 'done' };
+      if (dryRun) return { ...summary, status: 'done' };
+      const reconciliation =
+        deps.reconcile === false
+          ? ({ skipped: 'disabled' } as const)
+          : await step(timing, 'reconcile', () => reconcileAfterRun(deps, req.tenant, runId));
+      return { ...summary, status: 'done', reconciliation };
     } catch (err) {
       const error = (err as Error).message;
       await closeRun(deps.pool, deps.schema, runId, 'failed', counters, error).catch(() => undefined);
