@@ -6,4 +6,6 @@ export interface PaymentDeps {
   pool: Pool;
   schema: string;
   balances: BalanceStore;
+  /** The clock (epoch ms) that judges what is overdue when a payment reactivates; Date.now if absent. */
+  now?: () => number;
 }

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { BalanceCode } from '../balances/codes.js';
 import type { AccountView } from '../balances/store.js';
 import { MoneyFormatError, parseMoney } from '../billing/core/currency.js';
+import { reactivateIfSettled } from '../billing/dunning/suspensions.js';
 import { inTransaction } from '../billing/documents/transaction.js';
 import type { Allocation } from './allocate.js';
 import type { PaymentDeps } from './deps.js';
@@ -84,7 +85,17 @@ async function finish(deps: PaymentDeps, p: PaymentRow): Promise<void> {
     if (r.code !== BalanceCode.OK)
       throw new PaymentError('UNAVAILABLE', `${p.opId}: the balance store answered ${r.code}; retry`);
     await inTransaction(pool, (c) => markApplied(c, schema, p));
+    if (p.kind === 'payment') await reactivate(deps, p);
   }
+}
+
+/**
+ * A payment that leaves nothing overdue lifts the dunning suspension at once (not at the job's next
+ * minute). The payment stands whatever happens here: a failure (Redis away, no dunning tables on
+ * this engine) is left to the job's next pass, which applies the same rule.
+ */
+async function reactivate(deps: PaymentDeps, p: PaymentRow): Promise<void> {
+  await reactivateIfSettled({ ...deps, now: deps.now ?? Date.now }, p.tenant, p.accountId).catch(() => false);
 }
 
 async function answer(deps: PaymentDeps, tenant: string, id: string) {

@@ -7,6 +7,7 @@
  * made from the row (a rerun replays it), then the row's final state with its event in one
  * transaction (`account.suspended:dunning:{id}`, an id stored once). A crash anywhere is finished by
  * the next run. Only what the job suspended does it reactivate: an account suspended by staff stays.
+ * A payment reactivates at once (reactivateIfSettled); a credit note or a void, at the next pass.
  */
 import type { Pool } from 'pg';
 import type { BalanceStore } from '../../balances/store.js';
@@ -32,14 +33,37 @@ SELECT DISTINCT ON (i.tenant, i.account_id) i.tenant, i.account_id, i.id AS invo
                     WHERE x.tenant = i.tenant AND x.account_id = i.account_id AND x.state <> 'reactivated')
  ORDER BY i.tenant, i.account_id, i.due_date, i.id LIMIT 500`;
 
-/** Suspensions the job holds on accounts with nothing overdue any more. */
+/**
+ * Suspensions the job holds on accounts with nothing overdue any more ($2, $3: one account's only, or
+ * every account's when null), moved to `reactivating`.
+ */
 const settledSql = (s: string) => `
 UPDATE ${s}.dunning_suspensions x SET state = 'reactivating'
- WHERE x.state = 'suspended' AND NOT EXISTS (
+ WHERE x.state = 'suspended' AND ($2::text IS NULL OR (x.tenant = $2 AND x.account_id = $3)) AND NOT EXISTS (
    SELECT 1 FROM ${s}.invoices i
     WHERE i.tenant = x.tenant AND i.account_id = x.account_id AND i.document_type = 'invoice'
       AND i.status = 'finalized' AND i.amount_due_nano > 0
-      AND i.due_date < ($1::timestamptz AT TIME ZONE i.timezone)::date)`;
+      AND i.due_date < ($1::timestamptz AT TIME ZONE i.timezone)::date)
+RETURNING x.id, x.tenant, x.account_id, x.invoice_id`;
+
+/**
+ * Reactivates the account at once if the job holds it suspended and nothing of it is overdue any
+ * more: the payment path's call (payments/service.ts), the same rule as the pass. Answers whether it
+ * reactivated. A crash halfway leaves the row `reactivating`, which the next pass finishes.
+ */
+export async function reactivateIfSettled(
+  d: DunningDeps,
+  tenant: string,
+  accountId: string,
+): Promise<boolean> {
+  const at = new Date(d.now());
+  const settled = await d.pool.query<Row>(settledSql(d.schema), [at, tenant, accountId]);
+  let done = false;
+  for (const row of settled.rows) done = (await finish(d, row, 'reactivate', at)) || done;
+  return done;
+}
+
+type Row = { id: string; tenant: string; account_id: string; invoice_id: string };
 
 /** One pass: new suspensions, reactivations, and any change a crash left halfway. */
 export async function suspendAndReactivate(
@@ -61,7 +85,7 @@ export async function suspendAndReactivate(
       [c.tenant, c.account_id, c.invoice_id],
     );
   }
-  await pool.query(settledSql(schema), [at]);
+  await pool.query(settledSql(schema), [at, null, null]);
   const open = await pool.query<{
     id: string;
     tenant: string;
@@ -81,12 +105,7 @@ export async function suspendAndReactivate(
 }
 
 /** Sets the status in Redis (once per row and step), then the row and its event. */
-async function finish(
-  d: DunningDeps,
-  row: { id: string; tenant: string; account_id: string; invoice_id: string },
-  step: Step,
-  at: Date,
-): Promise<boolean> {
+async function finish(d: DunningDeps, row: Row, step: Step, at: Date): Promise<boolean> {
   const status = step === 'suspend' ? 'suspended' : 'active';
   const r = await d.balances.updateAccount(
     row.tenant,

@@ -1,8 +1,8 @@
 /**
  * Dunning on real Redis and PostgreSQL: overdue reminders once per offset however often the job
  * runs, one reminder (the latest) after days away, postpaid accounts suspended after N days overdue
- * and reactivated once a payment leaves nothing overdue; prepaid accounts and staff suspensions
- * left alone.
+ * and reactivated by the payment that leaves nothing overdue (at once, not at the job's next pass);
+ * prepaid accounts and staff suspensions left alone.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureLedgerSchema } from '../../../src/balances/ledger.js';
@@ -93,9 +93,12 @@ describe('suspension', () => {
     const pay = (reference: string, amount: string) =>
       h.call('acme-billing', 'POST', '/v1/accounts/bob/payments', { reference, amount, currency: 'GBP' });
     expect((await pay('part', '30')).statusCode).toBe(201); // the older invoice paid, the other still overdue
+    expect(await status('acme', 'bob')).toBe('suspended');
     await run('2026-12-12T12:00:00Z');
     expect(await status('acme', 'bob')).toBe('suspended');
     await pay('rest', '20');
+    // At once, from the payment itself: no job has run since.
+    expect(await status('acme', 'bob')).toBe('active');
     for (let i = 0; i < 2; i++) await run('2026-12-13T12:00:00Z');
     expect(await status('acme', 'bob')).toBe('active');
     expect(await events('acme', 'bob')).toEqual([
