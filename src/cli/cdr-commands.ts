@@ -50,13 +50,7 @@ export async function cdrImportCommand(files: string[], opts: ImportOptions): Pr
       return 0; // a signal that came after the last chunk was read stopped nothing
     });
   } catch (err) {
-    if (!isUnavailable(err)) throw err;
-    process.stderr.write(
-      `\ncdr import stopped: Redis or PostgreSQL is not answering (${err instanceof Error ? err.message : String(err)}).\n` +
-        'Nothing is lost and nothing is counted twice: run the same command again when they answer, ' +
-        'and it goes on from the last lines stored.\n',
-    );
-    return STOPPED;
+    return stoppedByOutage(err, 'cdr import', 'and it goes on from the last lines stored');
   } finally {
     stop.dispose();
   }
@@ -127,5 +121,17 @@ export async function cdrRerateCommand(opts: {
         `bundle-paid (re-priced, not re-charged) ${c.skippedBundles}, failed: ${failed}; money moved ${nanoToDecimal(c.deltaNano)}\n`,
     );
     return 0;
-  }).finally(stopListening);
+  })
+    .catch((err: unknown) => stoppedByOutage(err, 'cdr rerate', 'and it finishes what this one began'))
+    .finally(stopListening);
+}
+
+/** Redis or PostgreSQL not answering ends a command with STOPPED (3) and says so; anything else is thrown on. */
+function stoppedByOutage(err: unknown, command: string, then: string): number {
+  if (!isUnavailable(err)) throw err;
+  process.stderr.write(
+    `\n${command} stopped: Redis or PostgreSQL is not answering (${err instanceof Error ? err.message : String(err)}).\n` +
+      `Nothing is lost and nothing is counted twice: run the same command again when they answer, ${then}.\n`,
+  );
+  return STOPPED;
 }

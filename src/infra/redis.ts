@@ -93,7 +93,9 @@ export async function whenReady(redis: RedisClient, ms: number, what: string): P
       const timer = setTimeout(() => {
         redis.off('ready', onReady);
         redis.disconnect();
-        fail(new Error(`${what} did not answer within ${ms} ms${last ? `: ${last}` : ''}`));
+        // An outage (isUnavailable): the CLI says "run it again" with exit code 3, not a bug's 1.
+        const err = new Error(`${what} did not answer within ${ms} ms${last ? `: ${last}` : ''}`);
+        fail(Object.assign(err, { code: 'ETIMEDOUT' }));
       }, ms);
       const onReady = () => {
         clearTimeout(timer);

@@ -187,6 +187,33 @@ describe('cli cdr generate', () => {
   });
 });
 
+describe('cli cdr: Redis or PostgreSQL not answering', () => {
+  it('stops import and rerate with exit code 3, saying to run the same command again', async () => {
+    const file = tmp('outage.csv');
+    writeFileSync(
+      file,
+      `${HEADER}\nout-1,acme,447700900001,call,voice,+442071234567,2026-11-17T10:00:00Z,60,,\n`,
+    );
+    const noRedis = { REDIS_URL: 'redis://127.0.0.1:1', REDIS_CLUSTER_NODES: '' };
+    const noPostgres = { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/test' };
+    const importIt = ['cdr', 'import', file, '--progress-seconds', '0'];
+    const rerate = ['cdr', 'rerate', '--from', '2026-11-17T00:00:00Z', '--to', '2026-11-18T00:00:00Z'];
+    const cases = [
+      ['import, no Redis', importIt, noRedis],
+      ['import, no PostgreSQL', importIt, noPostgres],
+      ['rerate, no Redis', rerate, noRedis],
+      ['rerate, no PostgreSQL', rerate, noPostgres],
+    ] as const;
+    const runs = await Promise.all(cases.map(([, args, env]) => cli([...args], undefined, undefined, env)));
+    for (const [i, r] of runs.entries()) {
+      expect(r.code, `${cases[i]![0]}: ${r.stderr}`).toBe(3);
+      expect(r.stderr, cases[i]![0]).toMatch(/stopped: Redis or PostgreSQL is not answering/);
+      expect(r.stderr, cases[i]![0]).toContain('run the same command again');
+    }
+    expect(await count(`SELECT count(*)::int AS n FROM $schema.rated_cdrs WHERE cdr_id = 'out-1'`)).toBe(0);
+  });
+});
+
 describe('cli cdr import and rejects', () => {
   const file = tmp('broken.csv');
 
