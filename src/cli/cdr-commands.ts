@@ -8,12 +8,11 @@ import { readFileSync, statSync } from 'node:fs';
 import { importCdrFile, type ImportCounters, type ImportDeps } from '../cdr/pipeline.js';
 import { rerateCdrs } from '../cdr/rerate.js';
 import type { ColumnMapping } from '../cdr/format.js';
-import { isUnavailable } from '../infra/unavailable.js';
 import { nanoToDecimal } from '../rating/money.js';
 import { rejectReason } from '../cdr/chunk.js';
 import { withEngine } from './engine.js';
 import { startProgress } from './progress.js';
-import { quitOnSignals, STOPPED, stopOnSignals } from './stop.js';
+import { quitOnSignals, STOPPED, stoppedByOutage, stopOnSignals } from './stop.js';
 import { countsText, importSummary } from './summary.js';
 
 export interface ImportOptions {
@@ -50,7 +49,11 @@ export async function cdrImportCommand(files: string[], opts: ImportOptions): Pr
       return 0; // a signal that came after the last chunk was read stopped nothing
     });
   } catch (err) {
-    return stoppedByOutage(err, 'cdr import', 'and it goes on from the last lines stored');
+    return stoppedByOutage(
+      err,
+      'cdr import',
+      'Nothing is lost and nothing is counted twice: run the same command again when they answer, and it goes on from the last lines stored',
+    );
   } finally {
     stop.dispose();
   }
@@ -122,16 +125,12 @@ export async function cdrRerateCommand(opts: {
     );
     return 0;
   })
-    .catch((err: unknown) => stoppedByOutage(err, 'cdr rerate', 'and it finishes what this one began'))
+    .catch((err: unknown) =>
+      stoppedByOutage(
+        err,
+        'cdr rerate',
+        'Nothing is moved twice: run the same command again when they answer, and it finishes what this one began',
+      ),
+    )
     .finally(stopListening);
-}
-
-/** Redis or PostgreSQL not answering ends a command with STOPPED (3) and says so; anything else is thrown on. */
-function stoppedByOutage(err: unknown, command: string, then: string): number {
-  if (!isUnavailable(err)) throw err;
-  process.stderr.write(
-    `\n${command} stopped: Redis or PostgreSQL is not answering (${err instanceof Error ? err.message : String(err)}).\n` +
-      `Nothing is lost and nothing is counted twice: run the same command again when they answer, ${then}.\n`,
-  );
-  return STOPPED;
 }

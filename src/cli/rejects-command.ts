@@ -6,6 +6,7 @@
 import type { Pool } from 'pg';
 import { rejectReason } from '../cdr/chunk.js';
 import { withHistory } from './engine.js';
+import { stoppedByOutage } from './stop.js';
 
 export interface RejectsOptions {
   /** The file as imports name it: the path given to `cdr import`, or an HTTP job's id. */
@@ -83,5 +84,7 @@ export async function cdrRejectsCommand(o: RejectsOptions, out: NodeJS.WritableS
       .join(', ');
     process.stderr.write(`${total} reject${total === 1 ? '' : 's'}${reasons ? `: ${reasons}` : ''}\n`);
     return 0;
-  });
+  }).catch((err: unknown) =>
+    stoppedByOutage(err, 'cdr rejects', 'Nothing was changed: run the same command again when they answer'),
+  );
 }

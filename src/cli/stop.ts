@@ -6,8 +6,21 @@
  * by the next run.
  */
 
+import { isUnavailable } from '../infra/unavailable.js';
+
 /** Exit code of a command that stopped before its end (Ctrl-C, an outage): run it again to go on. */
 export const STOPPED = 3;
+
+/**
+ * Redis or PostgreSQL not answering ends a command with STOPPED, saying so and `advice` (what a
+ * rerun does); any other error is thrown on (a bug: exit 1).
+ */
+export function stoppedByOutage(err: unknown, command: string, advice: string): number {
+  if (!isUnavailable(err)) throw err;
+  const why = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`\n${command} stopped: Redis or PostgreSQL is not answering (${why}).\n${advice}.\n`);
+  return STOPPED;
+}
 
 /** Handles SIGINT and SIGTERM until the returned function is called. */
 function onSignals(handle: (name: NodeJS.Signals) => void): () => void {

@@ -188,7 +188,7 @@ describe('cli cdr generate', () => {
 });
 
 describe('cli cdr: Redis or PostgreSQL not answering', () => {
-  it('stops import and rerate with exit code 3, saying to run the same command again', async () => {
+  it('stops import, rerate and rejects with exit code 3, saying to run the same command again', async () => {
     const file = tmp('outage.csv');
     writeFileSync(
       file,
@@ -203,6 +203,7 @@ describe('cli cdr: Redis or PostgreSQL not answering', () => {
       ['import, no PostgreSQL', importIt, noPostgres],
       ['rerate, no Redis', rerate, noRedis],
       ['rerate, no PostgreSQL', rerate, noPostgres],
+      ['rejects, no PostgreSQL', ['cdr', 'rejects', '--file', file], noPostgres],
     ] as const;
     const runs = await Promise.all(cases.map(([, args, env]) => cli([...args], undefined, undefined, env)));
     for (const [i, r] of runs.entries()) {
