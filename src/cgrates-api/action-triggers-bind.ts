@@ -3,7 +3,7 @@
  * APIerSv2.SetAccount's ActionTriggerIDs: every check runs before anything is written.
  */
 import { checkTriggerActions, triggersOf } from './action-triggers-actions.js';
-import { ruleKindOf, type StoredTrigger } from './action-triggers-read.js';
+import { refuseNul, ruleKindOf, type StoredTrigger } from './action-triggers-read.js';
 import type { CgrContext } from './context.js';
 import { CgrError, NOT_FOUND } from './errors.js';
 import { fields, type Obj } from './params.js';
@@ -37,6 +37,7 @@ export async function groupsToBind(
 export async function setAccountTriggers(c: CgrContext, tenant: string, arg: Obj) {
   const f = fields(arg, 'AttrSetAccount');
   const ids = f.strings('ActionTriggerIDs');
+  refuseNul(ids, 'ActionTriggerIDs');
   const overwrite = Array.isArray(arg.ActionTriggerIDs) && f.bool('ActionTriggerOverwrite');
   if (!ids.length && !overwrite) return async () => {};
   const list = ids.length ? await groupsToBind(c, tenant, ids) : [];

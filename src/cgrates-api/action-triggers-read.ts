@@ -193,3 +193,27 @@ export function triggerMap(arg: Obj, struct: string): Obj {
     );
   return m as Obj;
 }
+
+/** PostgreSQL text cannot hold NUL: any string of the argument with one is refused as bad input. */
+export function refuseNul(v: unknown, path = 'argument'): void {
+  if (typeof v === 'string') {
+    if (v.includes('\u0000')) throw unsupportedFormat(`${path}: a NUL character`);
+  } else if (Array.isArray(v)) v.forEach((x, i) => refuseNul(x, `${path}[${i}]`));
+  else if (v !== null && typeof v === 'object')
+    for (const [k, x] of Object.entries(v as Obj)) refuseNul(x, k);
+}
+
+/** Methods whose argument is checked for NUL first (refuseNul). */
+export function nulChecked<M extends Record<string, (arg: Obj, c: never) => Promise<unknown>>>(
+  methods: M,
+): M {
+  return Object.fromEntries(
+    Object.entries(methods).map(([name, fn]) => [
+      name,
+      async (arg: Obj, c: never) => {
+        refuseNul(arg);
+        return fn(arg, c);
+      },
+    ]),
+  ) as M;
+}

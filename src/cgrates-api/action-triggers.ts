@@ -14,6 +14,7 @@ import {
   checkTriggerId,
   cgrTrigger,
   mergeTrigger,
+  nulChecked,
   triggerMap,
   type StoredTrigger,
 } from './action-triggers-read.js';
@@ -29,7 +30,7 @@ function checkActivation(s: string): void {
   if (s !== '' && s !== '*now') throw notImplemented('ActivationDate on bound triggers');
 }
 
-export const triggerMethods = {
+export const triggerMethods = nulChecked({
   /** A new trigger in the group (a fresh UniqueID), or the group's trigger with that UniqueID updated. */
   async 'APIerSv1.SetActionTrigger'(arg: Obj, c: CgrContext) {
     const f = fields(arg, 'AttrSetActionTrigger');
@@ -123,4 +124,4 @@ export const triggerMethods = {
     await triggersOf(c).unbind(tenant, account, { groupId: f.str('GroupID'), uniqueId: f.str('UniqueID') });
     return 'OK';
   },
-};
+});

@@ -6,12 +6,13 @@
  * changes nothing.
  */
 import { checkTriggerActions, triggersOf } from './action-triggers-actions.js';
+import { nulChecked } from './action-triggers-read.js';
 import type { CgrContext } from './context.js';
 import { CgrError, NOT_FOUND } from './errors.js';
 import { fields, requireFields, type Obj } from './params.js';
 import { readThreshold, thresholdRuleCode, type StoredThreshold } from './thresholds-read.js';
 
-export const thresholdMethods = {
+export const thresholdMethods = nulChecked({
   async 'APIerSv1.SetThresholdProfile'(arg: Obj, c: CgrContext) {
     const tenant = c.tenantOf(fields(arg, 'ThresholdWithCache').str('Tenant'));
     const { profile, rule } = readThreshold(arg, tenant);
@@ -38,4 +39,4 @@ export const thresholdMethods = {
       throw new CgrError(NOT_FOUND);
     return 'OK';
   },
-};
+});

@@ -5,19 +5,19 @@
  * for the webhook endpoint of the `*http_post` URL — and a top-up re-arms it. Shapes as
  * engine.ActionTrigger / engine.ThresholdProfile; what does not map is refused with nothing stored.
  */
+import fc from 'fast-check';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureLedgerSchema } from '../../src/balances/ledger.js';
 import type { BalanceStore } from '../../src/balances/store.js';
 import { DEMO_KEYS } from '../../src/config.js';
 import { ensureNotificationsSchema } from '../../src/notifications/schema.js';
-import { drainOutboxes } from '../../src/storage/outbox.js';
 import { ensureRecordsSchema } from '../../src/storage/records.js';
 import { ensureWebhooksSchema } from '../../src/webhooks/schema.js';
-import { catchUp } from '../notifications/catch-up.js';
 import { testApp } from '../support/app.js';
 import { testPostgres } from '../support/postgres.js';
 import { testRedis } from '../support/redis.js';
+import { detectAll } from './detect.js';
 import { rpcClient } from './rpc.js';
 
 const { redis, prefix } = testRedis();
@@ -26,6 +26,8 @@ const NOW = Date.parse('2026-11-20T10:00:00Z');
 const B = 'demo-billing';
 const OTHER = { key: 'other-billing', role: 'billing' as const, tenant: 'other', name: 'other tenant' };
 const URL = 'https://crm.example/low-balance';
+/** The detector waits for other files' long transactions on the shared server (detect.ts). */
+const DETECTING = { timeout: 600_000 };
 let app: FastifyInstance;
 let balances: BalanceStore;
 let rpc: ReturnType<typeof rpcClient>;
@@ -56,12 +58,7 @@ beforeAll(async () => {
 afterAll(() => app.close());
 
 /** The ledger drained and every row judged by the notification detector, as its job does. */
-async function detect(): Promise<void> {
-  while ((await drainOutboxes({ redis, pool, schema, keyPrefix: prefix })) > 0);
-  const groupOf = async (t: string, a: string) =>
-    (await balances.getAccount(t, a))?.account.sharedGroup ?? null;
-  await catchUp(pool, schema, { pool, schema, groupOf });
-}
+const detect = () => detectAll({ redis, prefix, pool, schema, balances });
 
 async function events(account: string) {
   const r = await pool.query<{ id: string; type: string; payload: Record<string, unknown> }>(
@@ -144,97 +141,105 @@ describe('action triggers', () => {
     expect((await rpc(B, 'APIerSv1.GetActionTriggers', { GroupIDs: ['NOPE'] })).error).toBe('NOT_FOUND');
   });
 
-  it('bound by SetAccount, fires once at or below the threshold, not again, and again after a top-up', async () => {
-    await ok('APIerSv2.SetAccount', { Account: 't1', ActionTriggerIDs: ['LOW_5'] });
-    await ok('APIerSv1.AddBalance', {
-      Account: 't1',
-      BalanceType: '*monetary',
-      Value: 10,
-      Balance: { ID: 'main' },
-    });
-    const debit = (Value: number) =>
-      ok('APIerSv1.DebitBalance', { Account: 't1', BalanceType: '*monetary', Value });
-    await debit(5); // lands on 5: CGRateS fires at <= ThresholdValue
-    await detect();
-    let list = await events('t1');
-    expect(list.map((e) => [e.type, e.payload.rule, e.payload.value])).toEqual([
-      ['balance.low', 'cgr-at:t1:LOW_5:u1', '5'],
-    ]);
-    const delivery = await pool.query(
-      `SELECT status FROM ${schema}.webhook_deliveries WHERE event_id = $1 AND endpoint_id = $2`,
-      [list[0]!.id, endpointId],
-    );
-    expect(delivery.rows).toEqual([{ status: 'pending' }]); // queued for the *http_post URL's endpoint
-    const bound = (await ok('APIerSv1.GetAccountActionTriggers', { Account: 't1' })) as object[];
-    expect(bound).toMatchObject([{ ID: 'LOW_5', UniqueID: 'u1', Executed: true }]);
-
-    await debit(1);
-    await debit(1);
-    await detect();
-    expect(await events('t1')).toHaveLength(1); // still below: nothing more
-
-    // Bound again (a retried SetAccount, AddAccountActionTriggers): one trigger, its state kept.
-    await ok('APIerSv2.SetAccount', { Account: 't1', ActionTriggerIDs: ['LOW_5'] });
-    await ok('APIerSv1.AddAccountActionTriggers', { Account: 't1', ActionTriggerIDs: ['LOW_5'] });
-    expect(await ok('APIerSv1.GetAccountActionTriggers', { Account: 't1' })).toMatchObject([
-      { Executed: true },
-    ]);
-    await detect();
-    expect(await events('t1')).toHaveLength(1);
-
-    await ok('APIerSv1.AddBalance', {
-      Account: 't1',
-      BalanceType: '*monetary',
-      Value: 10,
-      Balance: { ID: 'main' },
-    });
-    await detect();
-    expect(await ok('APIerSv1.GetAccountActionTriggers', { Account: 't1' })).toMatchObject([
-      { Executed: false },
-    ]);
-    await debit(9); // 13 → 4
-    await detect();
-    list = await events('t1');
-    expect(list.map((e) => [e.type, e.payload.value])).toEqual([
-      ['balance.low', '5'],
-      ['balance.low', '4'],
-    ]);
-  });
-
-  it('*min_balance 0 is balance.exhausted; SetAccountActionTriggers adds and updates on the account', async () => {
-    await ok('APIerSv2.SetAccount', { Account: 't3' });
-    const set = (v: number) =>
-      ok('APIerSv1.SetAccountActionTriggers', {
-        Account: 't3',
-        GroupID: 'EMPTY',
-        UniqueID: 'e1',
-        ActionTrigger: {
-          ThresholdType: '*min_balance',
-          ThresholdValue: v,
-          BalanceType: '*monetary',
-          ActionsID: 'ACT_NOTIFY',
-        },
+  it(
+    'bound by SetAccount, fires once at or below the threshold, not again, and again after a top-up',
+    DETECTING,
+    async () => {
+      await ok('APIerSv2.SetAccount', { Account: 't1', ActionTriggerIDs: ['LOW_5'] });
+      await ok('APIerSv1.AddBalance', {
+        Account: 't1',
+        BalanceType: '*monetary',
+        Value: 10,
+        Balance: { ID: 'main' },
       });
-    await set(1);
-    await set(0); // the same trigger, updated
-    expect(await ok('APIerSv1.GetAccountActionTriggers', { Account: 't3' })).toMatchObject([
-      { ID: 'EMPTY', UniqueID: 'e1', ThresholdValue: 0 },
-    ]);
-    await ok('APIerSv1.AddBalance', {
-      Account: 't3',
-      BalanceType: '*monetary',
-      Value: 2,
-      Balance: { ID: 'main' },
-    });
-    await ok('APIerSv1.DebitBalance', { Account: 't3', BalanceType: '*monetary', Value: 1 });
-    await detect();
-    expect(await events('t3')).toEqual([]);
-    await ok('APIerSv1.DebitBalance', { Account: 't3', BalanceType: '*monetary', Value: 1 });
-    await detect();
-    expect((await events('t3')).map((e) => [e.type, e.payload.rule])).toEqual([
-      ['balance.exhausted', 'cgr-at:t3:EMPTY:e1'],
-    ]);
-  });
+      const debit = (Value: number) =>
+        ok('APIerSv1.DebitBalance', { Account: 't1', BalanceType: '*monetary', Value });
+      await debit(5); // lands on 5: CGRateS fires at <= ThresholdValue
+      await detect();
+      let list = await events('t1');
+      expect(list.map((e) => [e.type, e.payload.rule, e.payload.value])).toEqual([
+        ['balance.low', 'cgr-at:t1:LOW_5:u1', '5'],
+      ]);
+      const delivery = await pool.query(
+        `SELECT status FROM ${schema}.webhook_deliveries WHERE event_id = $1 AND endpoint_id = $2`,
+        [list[0]!.id, endpointId],
+      );
+      expect(delivery.rows).toEqual([{ status: 'pending' }]); // queued for the *http_post URL's endpoint
+      const bound = (await ok('APIerSv1.GetAccountActionTriggers', { Account: 't1' })) as object[];
+      expect(bound).toMatchObject([{ ID: 'LOW_5', UniqueID: 'u1', Executed: true }]);
+
+      await debit(1);
+      await debit(1);
+      await detect();
+      expect(await events('t1')).toHaveLength(1); // still below: nothing more
+
+      // Bound again (a retried SetAccount, AddAccountActionTriggers): one trigger, its state kept.
+      await ok('APIerSv2.SetAccount', { Account: 't1', ActionTriggerIDs: ['LOW_5'] });
+      await ok('APIerSv1.AddAccountActionTriggers', { Account: 't1', ActionTriggerIDs: ['LOW_5'] });
+      expect(await ok('APIerSv1.GetAccountActionTriggers', { Account: 't1' })).toMatchObject([
+        { Executed: true },
+      ]);
+      await detect();
+      expect(await events('t1')).toHaveLength(1);
+
+      await ok('APIerSv1.AddBalance', {
+        Account: 't1',
+        BalanceType: '*monetary',
+        Value: 10,
+        Balance: { ID: 'main' },
+      });
+      await detect();
+      expect(await ok('APIerSv1.GetAccountActionTriggers', { Account: 't1' })).toMatchObject([
+        { Executed: false },
+      ]);
+      await debit(9); // 13 → 4
+      await detect();
+      list = await events('t1');
+      expect(list.map((e) => [e.type, e.payload.value])).toEqual([
+        ['balance.low', '5'],
+        ['balance.low', '4'],
+      ]);
+    },
+  );
+
+  it(
+    '*min_balance 0 is balance.exhausted; SetAccountActionTriggers adds and updates on the account',
+    DETECTING,
+    async () => {
+      await ok('APIerSv2.SetAccount', { Account: 't3' });
+      const set = (v: number) =>
+        ok('APIerSv1.SetAccountActionTriggers', {
+          Account: 't3',
+          GroupID: 'EMPTY',
+          UniqueID: 'e1',
+          ActionTrigger: {
+            ThresholdType: '*min_balance',
+            ThresholdValue: v,
+            BalanceType: '*monetary',
+            ActionsID: 'ACT_NOTIFY',
+          },
+        });
+      await set(1);
+      await set(0); // the same trigger, updated
+      expect(await ok('APIerSv1.GetAccountActionTriggers', { Account: 't3' })).toMatchObject([
+        { ID: 'EMPTY', UniqueID: 'e1', ThresholdValue: 0 },
+      ]);
+      await ok('APIerSv1.AddBalance', {
+        Account: 't3',
+        BalanceType: '*monetary',
+        Value: 2,
+        Balance: { ID: 'main' },
+      });
+      await ok('APIerSv1.DebitBalance', { Account: 't3', BalanceType: '*monetary', Value: 1 });
+      await detect();
+      expect(await events('t3')).toEqual([]);
+      await ok('APIerSv1.DebitBalance', { Account: 't3', BalanceType: '*monetary', Value: 1 });
+      await detect();
+      expect((await events('t3')).map((e) => [e.type, e.payload.rule])).toEqual([
+        ['balance.exhausted', 'cgr-at:t3:EMPTY:e1'],
+      ]);
+    },
+  );
 
   it('RemoveAccountActionTriggers removes the copies and their rules; RemoveActionTrigger the template', async () => {
     await ok('APIerSv2.SetAccount', { Account: 't4' });
@@ -327,32 +332,36 @@ describe('threshold profiles', () => {
     Async: true,
   };
 
-  it('a low-balance profile fires once below its Units filter; Get answers it; Remove removes its rule', async () => {
-    expect(await ok('APIerSv1.SetThresholdProfile', THD)).toBe('OK');
-    expect(await ok('APIerSv1.SetThresholdProfile', THD)).toBe('OK');
-    expect(await ok('APIerSv1.GetThresholdProfile', { Tenant: 'acme', ID: 'THD_LOW' })).toEqual(THD);
-    await ok('APIerSv2.SetAccount', { Account: 't2' });
-    await ok('APIerSv1.AddBalance', {
-      Account: 't2',
-      BalanceType: '*monetary',
-      Value: 5,
-      Balance: { ID: 'main' },
-    });
-    await ok('APIerSv1.DebitBalance', { Account: 't2', BalanceType: '*monetary', Value: 2 }); // 3: not below 3
-    await detect();
-    expect(await events('t2')).toEqual([]);
-    for (let i = 0; i < 3; i++)
-      await ok('APIerSv1.DebitBalance', { Account: 't2', BalanceType: '*monetary', Value: 0.5 });
-    await detect();
-    expect((await events('t2')).map((e) => [e.type, e.payload.rule, e.payload.value])).toEqual([
-      ['balance.low', 'cgr-th:THD_LOW', '2.5'],
-    ]);
-    const rules = await ruleCount();
-    expect(await ok('APIerSv1.RemoveThresholdProfile', { Tenant: 'acme', ID: 'THD_LOW' })).toBe('OK');
-    expect(await ruleCount()).toBe(rules - 1);
-    expect((await rpc(B, 'APIerSv1.GetThresholdProfile', { ID: 'THD_LOW' })).error).toBe('NOT_FOUND');
-    expect((await rpc(B, 'APIerSv1.RemoveThresholdProfile', { ID: 'THD_LOW' })).error).toBe('NOT_FOUND');
-  });
+  it(
+    'a low-balance profile fires once below its Units filter; Get answers it; Remove removes its rule',
+    DETECTING,
+    async () => {
+      expect(await ok('APIerSv1.SetThresholdProfile', THD)).toBe('OK');
+      expect(await ok('APIerSv1.SetThresholdProfile', THD)).toBe('OK');
+      expect(await ok('APIerSv1.GetThresholdProfile', { Tenant: 'acme', ID: 'THD_LOW' })).toEqual(THD);
+      await ok('APIerSv2.SetAccount', { Account: 't2' });
+      await ok('APIerSv1.AddBalance', {
+        Account: 't2',
+        BalanceType: '*monetary',
+        Value: 5,
+        Balance: { ID: 'main' },
+      });
+      await ok('APIerSv1.DebitBalance', { Account: 't2', BalanceType: '*monetary', Value: 2 }); // 3: not below 3
+      await detect();
+      expect(await events('t2')).toEqual([]);
+      for (let i = 0; i < 3; i++)
+        await ok('APIerSv1.DebitBalance', { Account: 't2', BalanceType: '*monetary', Value: 0.5 });
+      await detect();
+      expect((await events('t2')).map((e) => [e.type, e.payload.rule, e.payload.value])).toEqual([
+        ['balance.low', 'cgr-th:THD_LOW', '2.5'],
+      ]);
+      const rules = await ruleCount();
+      expect(await ok('APIerSv1.RemoveThresholdProfile', { Tenant: 'acme', ID: 'THD_LOW' })).toBe('OK');
+      expect(await ruleCount()).toBe(rules - 1);
+      expect((await rpc(B, 'APIerSv1.GetThresholdProfile', { ID: 'THD_LOW' })).error).toBe('NOT_FOUND');
+      expect((await rpc(B, 'APIerSv1.RemoveThresholdProfile', { ID: 'THD_LOW' })).error).toBe('NOT_FOUND');
+    },
+  );
 
   it('what does not map is refused, nothing stored', async () => {
     const cases: [object, RegExp][] = [
@@ -381,5 +390,108 @@ describe('threshold profiles', () => {
       ).toMatch(error);
     expect((await rpc(B, 'APIerSv1.GetThresholdProfile', { ID: 'THD_BAD' })).error).toBe('NOT_FOUND');
     expect(await ruleCount()).toBe(rules);
+  });
+});
+
+describe('hostile requests to these methods', () => {
+  const METHODS = [
+    'APIerSv1.SetActionTrigger',
+    'APIerSv1.GetActionTriggers',
+    'APIerSv1.RemoveActionTrigger',
+    'APIerSv1.AddAccountActionTriggers',
+    'APIerSv1.SetAccountActionTriggers',
+    'APIerSv1.GetAccountActionTriggers',
+    'APIerSv1.RemoveAccountActionTriggers',
+    'APIerSv1.SetThresholdProfile',
+    'APIerSv1.GetThresholdProfile',
+    'APIerSv1.RemoveThresholdProfile',
+    'APIerSv2.SetAccount',
+  ];
+  const text = fc.oneof(
+    fc.string(),
+    fc.constantFrom('t1', 'LOW_5', 'u1', 'a\u0000b', 'x y', '{t}', 'a:b', 'ACT_NOTIFY'),
+  );
+  const value = fc.oneof(
+    text,
+    fc.double(),
+    fc.integer(),
+    fc.boolean(),
+    fc.constant(null),
+    fc.constantFrom('*min_balance', '*monetary', '*voice', '1e400', '-1', '10s', '*lt:~*req.Units:3'),
+    fc.array(text),
+    fc.dictionary(
+      fc.constantFrom(
+        'ThresholdType',
+        'ThresholdValue',
+        'BalanceType',
+        'ActionsID',
+        'MinSleep',
+        'Recurrent',
+        'BalanceID',
+      ),
+      fc.oneof(
+        text,
+        fc.double(),
+        fc.boolean(),
+        fc.constant(null),
+        fc.constantFrom('*min_balance', '*monetary', 'ACT_NOTIFY'),
+      ),
+    ),
+  );
+  const FIELDS = [
+    'Tenant',
+    'Account',
+    'GroupID',
+    'UniqueID',
+    'ActionTrigger',
+    'ActionTriggerIDs',
+    'GroupIDs',
+  ].concat([
+    'ID',
+    'FilterIDs',
+    'ActionIDs',
+    'MaxHits',
+    'MinHits',
+    'MinSleep',
+    'ActionTriggerOverwrite',
+    'Executed',
+  ]);
+
+  it('text PostgreSQL cannot hold (a NUL) is refused as bad input', async () => {
+    const nul = 'a\u0000b';
+    const calls: [string, object][] = [
+      ['APIerSv1.SetActionTrigger', { ...LOW_5, GroupID: nul }],
+      ['APIerSv1.SetActionTrigger', { ...LOW_5, ActionTrigger: { ...LOW_5.ActionTrigger, ActionsID: nul } }],
+      ['APIerSv1.GetActionTriggers', { GroupIDs: [nul] }],
+      ['APIerSv1.RemoveActionTrigger', { GroupID: nul }],
+      ['APIerSv1.AddAccountActionTriggers', { Account: 't1', ActionTriggerIDs: [nul] }],
+      ['APIerSv1.RemoveAccountActionTriggers', { Account: 't1', GroupID: nul }],
+      ['APIerSv1.SetThresholdProfile', { ID: nul, FilterIDs: ['*lt:~*req.Units:3'] }],
+      ['APIerSv1.SetThresholdProfile', { ID: 'T', FilterIDs: ['*lt:~*req.Units:3'], ActionIDs: [nul] }],
+      [
+        'APIerSv1.SetThresholdProfile',
+        { ID: 'T', FilterIDs: ['*lt:~*req.Units:3', `*string:~*req.Account:${nul}`] },
+      ],
+      ['APIerSv1.GetThresholdProfile', { ID: nul }],
+      ['APIerSv1.RemoveThresholdProfile', { ID: nul }],
+    ];
+    for (const [m, arg] of calls)
+      expect((await rpc(B, m, arg)).error, m).toMatch(/^UNSUPPORTED_FORMAT|^NOT_FOUND/);
+  });
+
+  it('never a 500, never SERVER_ERROR', { timeout: 120_000 }, async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...METHODS),
+        fc.dictionary(fc.constantFrom(...FIELDS), value),
+        async (m, arg) => {
+          const r = await rpc(B, m, arg);
+          expect([200, 400], r.raw).toContain(r.status);
+          if (r.status === 200)
+            expect(String(r.error ?? ''), `${m} ${JSON.stringify(arg)}`).not.toMatch(/^SERVER_ERROR/);
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });
