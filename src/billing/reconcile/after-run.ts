@@ -11,7 +11,8 @@ import type { BalanceStore } from '../../balances/store.js';
 import { drainOutboxes } from '../../storage/outbox.js';
 import { checkSchema } from '../run/schema.js';
 import type { Difference } from './check.js';
-import { reconcile } from './reconcile.js';
+import type { GroupReport } from './groups.js';
+import { reconcile, type AccountReport } from './reconcile.js';
 
 export interface RunReconciliationDeps {
   pool: Pool;
@@ -24,7 +25,7 @@ export interface RunReconciliation {
   accounts: number;
   /** Accounts with a real difference (not only an outbox still being drained). */
   differing: number;
-  /** Accounts whose ledger is only behind its outbox (UNDRAINED_OUTBOX): check again later. */
+  /** Accounts (or groups) whose ledger is still behind its outbox after a few full drains (UNDRAINED_OUTBOX). */
   behind: number;
   groups: number;
   groupsDiffering: number;
@@ -63,31 +64,55 @@ async function runAccounts(pool: Pool, schema: string, runId: string): Promise<s
   return r.rows.map((x) => x.a);
 }
 
-async function check(deps: RunReconciliationDeps, tenant: string, runId: string): Promise<RunReconciliation> {
-  await drainOutboxes({
-    redis: deps.balances.redis,
-    pool: deps.pool,
-    schema: deps.schema,
-    keyPrefix: deps.balances.keySpace.prefix,
-  });
-  const ids = await runAccounts(deps.pool, deps.schema, runId);
-  const s = await reconcile(deps, tenant, ids, undefined, BATCH);
-  const real = (ds: Difference[]) => ds.filter((d) => d.reason !== 'UNDRAINED_OUTBOX');
+const real = (ds: Difference[]) => ds.filter((d) => d.reason !== 'UNDRAINED_OUTBOX');
+const isBehind = (r: { differences: Difference[] }) =>
+  r.differences.length > 0 && real(r.differences).length === 0;
+
+function summarize(reports: AccountReport[], groups: GroupReport[]): RunReconciliation {
   const differences = [
-    ...s.reports.flatMap((r) => real(r.differences).map((d) => listed(d, { accountId: r.accountId }))),
-    ...s.groups.flatMap((g) => real(g.differences).map((d) => listed(d, { group: g.group }))),
+    ...reports.flatMap((r) => real(r.differences).map((d) => listed(d, { accountId: r.accountId }))),
+    ...groups.flatMap((g) => real(g.differences).map((d) => listed(d, { group: g.group }))),
   ];
-  const differing = s.reports.filter((r) => real(r.differences).length > 0).length;
-  const groupsDiffering = s.groups.filter((g) => real(g.differences).length > 0).length;
+  const behind = reports.filter(isBehind).length + groups.filter(isBehind).length;
+  const differing = reports.filter((r) => real(r.differences).length > 0).length;
+  const groupsDiffering = groups.filter((g) => real(g.differences).length > 0).length;
   return {
-    accounts: s.accounts,
+    accounts: reports.length,
     differing,
-    behind: s.reports.filter((r) => r.differences.length > 0 && real(r.differences).length === 0).length,
-    groups: s.groups.length,
+    behind,
+    groups: groups.length,
     groupsDiffering,
-    clean: s.clean,
+    clean: differing === 0 && groupsDiffering === 0 && behind === 0,
     differences: differences.slice(0, LISTED),
   };
+}
+
+/** Full drains before rechecking the accounts still behind (the engine's drain may hold their entries). */
+const RECHECKS = 3;
+
+async function check(deps: RunReconciliationDeps, tenant: string, runId: string): Promise<RunReconciliation> {
+  const drain = (full: boolean) =>
+    drainOutboxes({
+      redis: deps.balances.redis,
+      pool: deps.pool,
+      schema: deps.schema,
+      keyPrefix: deps.balances.keySpace.prefix,
+      full,
+    });
+  await drain(false);
+  const s = await reconcile(deps, tenant, await runAccounts(deps.pool, deps.schema, runId), undefined, BATCH);
+  const reports = new Map(s.reports.map((r) => [r.accountId, r]));
+  const groups = new Map(s.groups.map((g) => [g.group, g]));
+  for (let i = 0; i < RECHECKS; i++) {
+    const behind = [...reports.values()].filter(isBehind).map((r) => r.accountId);
+    const group = [...groups.values()].filter(isBehind).flatMap((g) => g.members.slice(0, 1));
+    if (behind.length + group.length === 0) break;
+    await drain(true);
+    const again = await reconcile(deps, tenant, [...new Set([...behind, ...group])], undefined, BATCH);
+    for (const r of again.reports) if (reports.has(r.accountId)) reports.set(r.accountId, r);
+    for (const g of again.groups) groups.set(g.group, g);
+  }
+  return summarize([...reports.values()], [...groups.values()]);
 }
 
 /** Reconciles a finished run's accounts; records and logs the outcome. Never throws. */
