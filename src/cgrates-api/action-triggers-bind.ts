@@ -30,15 +30,17 @@ export async function groupsToBind(
 }
 
 /**
- * APIerSv2.SetAccount's ActionTriggerIDs, checked before the account is made: answers what to do
- * once it exists. As in CGRateS, a list given (even empty) with ActionTriggerOverwrite replaces the
- * account's triggers; no list leaves them alone.
+ * SetAccount's triggers, checked before the account is made: answers what to do once it exists.
+ * v2's `ActionTriggerIDs`: as in CGRateS, a list given (even empty) with ActionTriggerOverwrite
+ * replaces the account's triggers; no list leaves them alone. v1's `ActionTriggersId` (one group):
+ * the account's triggers become that group's.
  */
 export async function setAccountTriggers(c: CgrContext, tenant: string, arg: Obj) {
   const f = fields(arg, 'AttrSetAccount');
-  const ids = f.strings('ActionTriggerIDs');
+  const v1 = f.str('ActionTriggersId') || f.str('ActionTriggersID');
+  const ids = v1 ? [v1] : f.strings('ActionTriggerIDs');
   refuseNul(ids, 'ActionTriggerIDs');
-  const overwrite = Array.isArray(arg.ActionTriggerIDs) && f.bool('ActionTriggerOverwrite');
+  const overwrite = v1 !== '' || (Array.isArray(arg.ActionTriggerIDs) && f.bool('ActionTriggerOverwrite'));
   if (!ids.length && !overwrite) return async () => {};
   const list = ids.length ? await groupsToBind(c, tenant, ids) : [];
   return (account: string) => triggersOf(c).bind(tenant, account, list, 'add', overwrite);

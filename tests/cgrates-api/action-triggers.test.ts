@@ -243,7 +243,14 @@ describe('action triggers', () => {
 
   it('RemoveAccountActionTriggers removes the copies and their rules; RemoveActionTrigger the template', async () => {
     await ok('APIerSv2.SetAccount', { Account: 't4' });
+    // v1's SetAccount names one group: the account's triggers become that group's.
+    await ok('APIerSv1.SetActionTrigger', { ...LOW_5, GroupID: 'LOW_5_V1' });
+    await ok('APIerSv1.SetAccount', { Account: 't4', ActionTriggersId: 'LOW_5_V1' });
+    expect(await ok('APIerSv1.GetAccountActionTriggers', { Account: 't4' })).toMatchObject([
+      { ID: 'LOW_5_V1' },
+    ]);
     await ok('APIerSv1.AddAccountActionTriggers', { Account: 't4', ActionTriggerIDs: ['LOW_5'] });
+    await ok('APIerSv1.RemoveAccountActionTriggers', { Account: 't4', GroupID: 'LOW_5_V1' });
     const before = await ruleCount();
     await ok('APIerSv1.RemoveAccountActionTriggers', { Account: 't4', GroupID: 'LOW_5' });
     expect(await ok('APIerSv1.GetAccountActionTriggers', { Account: 't4' })).toEqual([]);
