@@ -32,7 +32,7 @@ CREATE TABLE IF NOT EXISTS ${s}.invoices (
 CREATE INDEX IF NOT EXISTS invoices_list ON ${s}.invoices (tenant, created_at, id);
 CREATE INDEX IF NOT EXISTS invoices_pdf_pending ON ${s}.invoices (tenant) WHERE pdf_status = 'pending';
 CREATE TABLE IF NOT EXISTS ${s}.invoice_lines (
-  invoice_id uuid NOT NULL REFERENCES ${s}.invoices (id) ON DELETE CASCADE, seq int NOT NULL,
+  invoice_id uuid NOT NULL, seq int NOT NULL,
   kind text NOT NULL CHECK (kind IN ('fee','setup','proration','usage','usage_included','one_off',
     'discount','adjustment','late_usage','rounding')),
   description text NOT NULL, period_start timestamptz NULL, period_end timestamptz NULL,
@@ -100,13 +100,28 @@ BEGIN
     RAISE EXCEPTION 'DOCUMENT_IMMUTABLE: the lines of an issued invoice do not change'
       USING ERRCODE = 'integrity_constraint_violation';
   END IF;
+  -- The lines' reference to their invoice, checked once per statement (a foreign key checked and
+  -- locked each line's invoice row one by one: a third of the time of writing a run's lines).
+  IF TG_OP = 'INSERT' AND EXISTS (SELECT 1 FROM changed c LEFT JOIN ${s}.invoices i ON i.id = c.invoice_id
+                                    WHERE i.id IS NULL) THEN
+    RAISE EXCEPTION 'a line names an invoice that does not exist' USING ERRCODE = 'foreign_key_violation';
+  END IF;
   -- a separate statement: changed_to exists only for updates (a line moved to an issued invoice)
   IF TG_OP = 'UPDATE' THEN
+    IF EXISTS (SELECT 1 FROM changed_to c LEFT JOIN ${s}.invoices i ON i.id = c.invoice_id WHERE i.id IS NULL) THEN
+      RAISE EXCEPTION 'a line names an invoice that does not exist' USING ERRCODE = 'foreign_key_violation';
+    END IF;
     IF EXISTS (SELECT 1 FROM changed_to c JOIN ${s}.invoices i ON i.id = c.invoice_id WHERE i.status <> 'draft') THEN
       RAISE EXCEPTION 'DOCUMENT_IMMUTABLE: the lines of an issued invoice do not change'
         USING ERRCODE = 'integrity_constraint_violation';
     END IF;
   END IF;
+  RETURN NULL;
+END $$;
+-- What ON DELETE CASCADE did: a deleted invoice (a draft: the row guard refuses any other) takes its lines.
+CREATE OR REPLACE FUNCTION ${s}.invoice_lines_cascade() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  DELETE FROM ${s}.invoice_lines l USING gone g WHERE l.invoice_id = g.id;
   RETURN NULL;
 END $$;
 CREATE OR REPLACE FUNCTION ${s}.append_only_guard() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -116,6 +131,8 @@ BEGIN
 END $$;
 CREATE OR REPLACE TRIGGER invoices_issued BEFORE UPDATE OR DELETE ON ${s}.invoices
   FOR EACH ROW WHEN (OLD.status <> 'draft') EXECUTE FUNCTION ${s}.issued_document_guard();
+CREATE OR REPLACE TRIGGER invoices_deleted AFTER DELETE ON ${s}.invoices
+  REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION ${s}.invoice_lines_cascade();
 CREATE OR REPLACE TRIGGER credit_notes_issued BEFORE UPDATE OR DELETE ON ${s}.credit_notes
   FOR EACH ROW EXECUTE FUNCTION ${s}.issued_document_guard();
 CREATE OR REPLACE TRIGGER invoice_lines_inserted AFTER INSERT ON ${s}.invoice_lines
@@ -129,9 +146,19 @@ CREATE OR REPLACE TRIGGER credit_note_lines_issued BEFORE UPDATE OR DELETE ON ${
 CREATE OR REPLACE TRIGGER invoice_audit_append_only BEFORE UPDATE OR DELETE ON ${s}.invoice_audit
   FOR EACH ROW EXECUTE FUNCTION ${s}.append_only_guard();`;
 
+/** Schemas made before the lines' reference was checked per statement lose the per-line foreign key. */
+const dropLinesForeignKey = (s: string) => `
+DO $$ BEGIN
+  IF EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'invoice_lines_invoice_id_fkey'
+              AND conrelid = '${s}.invoice_lines'::regclass) THEN
+    ALTER TABLE ${s}.invoice_lines DROP CONSTRAINT invoice_lines_invoice_id_fkey;
+  END IF;
+END $$;`;
+
 /** Called by ensureEngineSchema (src/storage/schema.ts), under its lock. */
 export async function ensureDocumentsSchema(pool: Pool, schema: string): Promise<void> {
   await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
   await pool.query(tables(schema));
   await pool.query(triggers(schema));
+  await pool.query(dropLinesForeignKey(schema));
 }

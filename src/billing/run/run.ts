@@ -17,7 +17,7 @@ import type { DraftContext } from './drafts.js';
 import { faultPoint } from './faults.js';
 import { closeRun, openRun, zeroCounters, type RunCounters } from './journal.js';
 import { closeStage, openStage } from './stage.js';
-import { closeStep, draftStaged, draftStep, finalizeStep, type ChunkJob } from './steps.js';
+import { closeStep, draftFromStage, draftStep, finalizeStep, writeStaged, type ChunkJob } from './steps.js';
 
 type Db = Pick<PoolClient, 'query'>;
 
@@ -214,20 +214,34 @@ async function stagedChunks(r: ChunkRun, ctx: DraftContext, total: number): Prom
     ),
   );
   let done = 0;
+  const issue = r.req.finalize !== false;
+  const size = r.deps.chunkSize ?? 1000;
+  /** The chunk after `after` and its drafts computed from the stage (reads only). */
+  const prepare = async (after: string) => {
+    const chunk = await accountsChunk(r.deps.pool, r.deps.schema, r.req.tenant, after, size, r.req.accounts);
+    if (chunk.length === 0) return null;
+    const job = jobOf(r, chunk);
+    return { chunk, job, outcomes: await draftFromStage(job, ctx, stage) };
+  };
+  let next = prepare('');
   try {
-    await walk(r.deps.pool, async (chunk, n) => {
-      const job = jobOf(r, chunk);
-      const issue = r.req.finalize !== false;
-      await step(r.timing, 'draft', () => draftStaged(r.deps, job, ctx, stage, issue));
+    for (let n = 1; ; n++) {
+      const cur = await step(r.timing, 'draft', () => next);
+      if (!cur) break;
+      // Chunk n+1 is read and drafted (Node, the stage's connection) while chunk n is written.
+      next = prepare(cur.chunk.at(-1)!.accountId);
+      next.catch(() => undefined); // awaited on the next turn, or in finally
+      await step(r.timing, 'draft', () => writeStaged(r.deps, cur.job, ctx, cur.outcomes, issue));
       faultPoint('draft', n);
-      if (r.req.finalize !== false) {
-        await step(r.timing, 'finalize', () => finalizeStep(r.deps, job));
+      if (issue) {
+        await step(r.timing, 'finalize', () => finalizeStep(r.deps, cur.job));
         faultPoint('finalize', n);
       }
-      done += chunk.length;
+      done += cur.chunk.length;
       r.deps.onProgress?.({ step: 'chunks', accountsDone: done, accountsTotal: total });
-    });
+    }
   } finally {
+    await next.catch(() => undefined); // no read of the stage still running when it closes
     await closeStage(stage);
   }
 }

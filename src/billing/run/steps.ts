@@ -243,20 +243,28 @@ export async function draftStep(
   }
 }
 
-/**
- * The chunk's drafts from the run's stage (one cut-off and one scan for the whole run, stage.ts),
- * written in a transaction of their own — issued at once when the run finalizes (`issue`).
- */
-export async function draftStaged(
-  d: StepDeps,
+/** The chunk's drafts computed from the run's stage (reads only: the run computes chunk k+1's while writing chunk k). */
+export async function draftFromStage(
   job: ChunkJob,
   ctx: DraftContext,
   stage: Stage,
+): Promise<DraftOutcome[]> {
+  if (job.accounts.length === 0) return [];
+  const read = await readStage(stage, job.accounts);
+  return draftRead(read.bills, read.usage, read.charges, ctx);
+}
+
+/**
+ * The chunk's drafts (from the run's stage: one cut-off and one scan for the whole run, stage.ts)
+ * written in a transaction of their own — issued at once when the run finalizes (`issue`).
+ */
+export async function writeStaged(
+  d: StepDeps,
+  job: ChunkJob,
+  ctx: DraftContext,
+  outcomes: DraftOutcome[],
   issue = false,
 ): Promise<void> {
-  if (job.accounts.length === 0) return;
-  const read = await readStage(stage, job.accounts);
-  const outcomes = draftRead(read.bills, read.usage, read.charges, ctx);
   if (outcomes.length === 0) return;
   await inTransaction(d.pool, async (c) => {
     const w: ChunkWrites = { drafts: [], periods: [], items: [] };

@@ -188,4 +188,29 @@ describe('a chunk issued at once', () => {
       c.release();
     }
   });
+
+  it('checks the invoice of the lines once per statement: none refused, a deleted draft takes its lines', async () => {
+    const [w] = worlds as [World];
+    const s = w.schema;
+    const line = `INSERT INTO ${s}.invoice_lines (invoice_id, seq, kind, description, amount_nano, exact_nano, tax_nano)
+                  VALUES ($1, 1, 'one_off', 'x', 1, 1, 0)`;
+    await expect(w.pool.query(line, ['00000000-0000-4000-8000-000000000000'])).rejects.toMatchObject({
+      code: '23503',
+    });
+    const draft = await w.pool.query<{ id: string }>(
+      `INSERT INTO ${s}.invoices (id, tenant, account_id, bill_seq, document_type, status, series, timezone,
+         payment_terms_days, period_start, period_end, cutoff_at, currency, subtotal_nano, discount_nano, tax_nano,
+         total_nano, amount_due_nano, seller, buyer, tax_summary)
+       VALUES (gen_random_uuid(), 'acme', 'c1', NULL, 'invoice', 'draft', 'INV', 'UTC', 14, now(), now(), now(),
+               'GBP', 1, 0, 0, 1, 1, '{}', '{}', '[]') RETURNING id`,
+    );
+    const id = draft.rows[0]!.id;
+    await w.pool.query(line, [id]);
+    await w.pool.query(`DELETE FROM ${s}.invoices WHERE id = $1`, [id]);
+    const left = await w.pool.query(
+      `SELECT count(*)::int AS n FROM ${s}.invoice_lines WHERE invoice_id = $1`,
+      [id],
+    );
+    expect(left.rows[0].n).toBe(0);
+  });
 });
