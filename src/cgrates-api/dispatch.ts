@@ -20,7 +20,7 @@ import { maxUsageMethods } from './max-usage.js';
 import { cdrMethods } from './cdrs.js';
 import { forceDisconnectMethods } from './force-disconnect.js';
 import { writeJson } from './money.js';
-import type { Obj } from './params.js';
+import { refuseNul, type Obj } from './params.js';
 import { sessionMethods } from './sessions.js';
 import { tariffLoadMethods } from './tariff-load.js';
 import { thresholdMethods } from './thresholds.js';
@@ -69,6 +69,21 @@ function allowed(role: Role, method: string): boolean {
   if (role === 'selfcare')
     return method === 'APIerSv2.GetAccount' || method === 'APIerSv1.GetAccount' || CDR_READS.has(method);
   return false;
+}
+
+/**
+ * The method a name serves: APIerSv2 embeds APIerSv1 (Go promotes its methods, so every v1 method
+ * answers under v2 unless v2 has its own), and ApierV1/ApierV2 are the names of CGRateS before
+ * v0.10, still served (clients such as the public Python tutorial call ApierV2.SetAccount).
+ */
+function canonical(name: string): string {
+  // Own keys only: "constructor" or "toString" are no methods of the API.
+  const has = (n: string) => Object.hasOwn(METHODS, n);
+  if (has(name)) return name;
+  const current = name.replace(/^ApierV([12])\./, 'APIerSv$1.');
+  if (has(current)) return current;
+  const v1 = current.replace(/^APIerSv2\./, 'APIerSv1.');
+  return has(v1) ? v1 : name;
 }
 
 /** Go net/rpc's own refusals of a method name. */
@@ -130,12 +145,13 @@ export async function dispatch(
   log: FastifyBaseLogger,
 ): Promise<Answer> {
   const id = body.id ?? null;
-  const name = typeof body.method === 'string' ? body.method : '';
+  const name = canonical(typeof body.method === 'string' ? body.method : '');
   try {
-    const method = METHODS[name];
+    const method = Object.hasOwn(METHODS, name) ? METHODS[name] : undefined;
     if (!method) throw new CgrError(methodError(name));
     const arg = argOf(body.params);
     if (!allowed(principal.role, name)) throw new CgrError(UNAUTHORIZED_API);
+    refuseNul(arg);
     return { id, result: await method(arg, contextFor(base, principal, log)), error: null };
   } catch (err) {
     if (err instanceof CgrError || !isOutage(err)) return { id, result: null, error: errorText(err, log) };
