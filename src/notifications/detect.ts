@@ -15,13 +15,13 @@ import {
   EVENT_OF,
   conditionHolds,
   isGrant,
-  periodOf,
   spendDelta,
   step,
   watches,
   type Movement,
   type Rule,
 } from './rules.js';
+import { spendPeriods } from './spend-periods.js';
 import { spendOf, writeSpend } from './spend.js';
 import {
   allowancesOf,
@@ -130,7 +130,15 @@ async function judge(c: PoolClient, d: DetectorDeps, rows: LedgerRow[]): Promise
   };
   const subjects: string[] = [];
   for (const r of rows) subjects.push(await subjectOf(r));
-  const spendKeys = [...new Set(rows.map((r) => stateKey(r.tenant, r.account_id, '', periodOf(r.at))))];
+  const pairs = [...new Map(rows.map((r) => [`${r.tenant}/${r.account_id}`, r])).values()];
+  const spendPeriodOf = await spendPeriods(
+    c,
+    schema,
+    pairs.map((r) => ({ tenant: r.tenant, accountId: r.account_id })),
+    new Date(Math.min(...rows.map((r) => r.at.getTime()))),
+  );
+  const periods = rows.map((r) => spendPeriodOf(r.tenant, r.account_id, r.at));
+  const spendKeys = [...new Set(rows.map((r, i) => stateKey(r.tenant, r.account_id, '', periods[i]!)))];
   const p: Pass = {
     c,
     schema,
@@ -151,7 +159,7 @@ async function judge(c: PoolClient, d: DetectorDeps, rows: LedgerRow[]): Promise
       delta: BigInt(r.delta),
       valueAfter: BigInt(r.value_after),
     };
-    await judgeMovement(p, r, m, subjects[i]!);
+    await judgeMovement(p, r, m, subjects[i]!, periods[i]!);
     const topUp = topUps.get(`${r.tenant}/${r.account_id}`);
     if (topUp && r.scope === 'a' && r.unit === 'money' && r.balance_id === topUp.balance_id)
       await onMoney(c, schema, topUp, { valueAfter: m.valueAfter, eventId: eventIdOf(r), at: r.at }, (e) =>
@@ -172,7 +180,14 @@ const EVENTS_PER_STATEMENT = 5000;
 const eventIdOf = (r: LedgerRow) => `notify:${r.stream}:${r.entry_id}:${r.seq}`;
 
 /** Every rule of the tenant on one movement; a rule that starts to hold appends its event. */
-async function judgeMovement(p: Pass, r: LedgerRow, m: Movement, subject: string): Promise<void> {
+async function judgeMovement(
+  p: Pass,
+  r: LedgerRow,
+  m: Movement,
+  subject: string,
+  /** The spend period of the movement (spend-periods.ts): the bill period, or the UTC month. */
+  period: string,
+): Promise<void> {
   const aKey = stateKey(r.tenant, subject, '', r.balance_id);
   if (r.unit !== 'money' && isGrant(m)) {
     p.allowances.set(aKey, m.valueAfter);
@@ -180,14 +195,13 @@ async function judgeMovement(p: Pass, r: LedgerRow, m: Movement, subject: string
     const expiresAt = expiryMs === null ? null : new Date(expiryMs);
     p.grants.set(aKey, { allowance: m.valueAfter, accountId: r.account_id, expiresAt });
   }
-  const period = periodOf(r.at);
   const sKey = stateKey(r.tenant, r.account_id, '', period);
   const spent = (p.spend.get(sKey) ?? 0n) + spendDelta(m);
   if (spendDelta(m) !== 0n) p.spend.set(sKey, spent);
   for (const rule of p.rules.get(r.tenant) ?? []) {
     if (!rule.enabled || !watches(rule, r.unit)) continue;
     if (rule.accountId !== null && rule.accountId !== r.account_id) continue;
-    // Spend is the account's in the month, whichever balance paid: its state is per period.
+    // Spend is the account's in the period, whichever balance paid: its state is per period.
     const spendRule = rule.kind === 'spend_above';
     const key = spendRule
       ? stateKey(r.tenant, r.account_id, rule.code, `spend:${period}`)
