@@ -219,10 +219,12 @@ export async function checkCdrFile(
   path: string,
   opts: { maxBytes: number; mapping?: ColumnMapping; maxLineBytes?: number },
 ): Promise<void> {
-  (await openCdrFile(path, opts)).close();
-  const stream = await openStream(path);
+  let stream: Awaited<ReturnType<typeof openStream>> | undefined;
   let bytes = 0;
   try {
+    // Inside the try: a gzip cut short within the header line fails here, as a file that is unreadable.
+    (await openCdrFile(path, opts)).close();
+    stream = await openStream(path);
     for await (const b of stream.input) {
       bytes += (b as Buffer).length;
       if (bytes > opts.maxBytes)
@@ -235,7 +237,7 @@ export async function checkCdrFile(
     if (err instanceof CdrFileError) throw err;
     throw new CdrFileError('UNREADABLE', `the CDR file cannot be read to its end: ${(err as Error).message}`);
   } finally {
-    stream.close();
+    stream?.close();
   }
 }
 

@@ -182,6 +182,30 @@ describe('CDR jobs over HTTP', () => {
     await strict.close();
   });
 
+  it('refuses a gzip cut short anywhere, even inside its header line, with 400 before any job', async () => {
+    const jobsBefore = await pool.query(`SELECT count(*)::int AS n FROM ${schema}.cdr_jobs`);
+    const whole = gzipSync(`${HEADER}\n${sampleLine('cut-1')}\n${sampleLine('cut-2')}\n`);
+    const dir = mkdtempSync(join(tmpdir(), 'uploads-cut-'));
+    const { app: own } = await testApp({ redis, prefix, cdrJobs: { jobs, uploadDir: dir } });
+    for (const n of [2, 4, 10, 20, whole.length >> 1, whole.length - 9, whole.length - 1]) {
+      const r = await own.inject({
+        method: 'POST',
+        url: '/v1/cdr/jobs',
+        headers: { ...BILLING, 'content-type': 'application/gzip' },
+        payload: whole.subarray(0, n),
+      });
+      expect([r.statusCode, r.json().cause], `${n} of ${whole.length} bytes: ${r.body}`).toEqual([
+        400,
+        'INVALID_REQUEST',
+      ]);
+      expect(r.headers['content-type']).toContain('application/problem+json');
+    }
+    await own.close();
+    const jobsAfter = await pool.query(`SELECT count(*)::int AS n FROM ${schema}.cdr_jobs`);
+    expect(jobsAfter.rows[0].n).toBe(jobsBefore.rows[0].n);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
   it('refuses a file declared in a charset other than UTF-8 with 415 before any job (it would be misread)', async () => {
     const jobsBefore = await pool.query(`SELECT count(*)::int AS n FROM ${schema}.cdr_jobs`);
     const csv = `${HEADER}\n${sampleLine('charset-1')}\n`;
