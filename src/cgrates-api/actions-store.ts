@@ -29,7 +29,10 @@ export async function ensureCgratesSchema(pool: Pool, schema: string): Promise<v
   await pool.query(`
 CREATE TABLE IF NOT EXISTS ${schema}.cgr_actions (
   tenant text NOT NULL, id text NOT NULL, actions jsonb NOT NULL,
-  updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (tenant, id))`);
+  updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (tenant, id));
+CREATE TABLE IF NOT EXISTS ${schema}.cgr_action_runs (
+  tenant text NOT NULL, account text NOT NULL, actions_id text NOT NULL, reference text NOT NULL,
+  done_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (tenant, account, actions_id, reference))`);
 }
 
 export function cgrActionsStore(pool: Pool, schema: string) {
@@ -70,6 +73,31 @@ export function cgrActionsStore(pool: Pool, schema: string) {
         tenant,
       ]);
       return r.rows.map((row) => row.id);
+    },
+
+    /**
+     * ExecuteAction's runs under a Reference, recorded once every action of the profile is done: a
+     * replay answers OK without reading the account again (a `*reset_account` replayed later must
+     * not zero balances added since). A run that stopped halfway is not recorded: its retry replays
+     * the actions done (their op ids) and does the rest.
+     */
+    async ran(tenant: string, account: string, actionsId: string, reference: string): Promise<boolean> {
+      await ensure();
+      const r = await pool.query(
+        `SELECT 1 FROM ${schema}.cgr_action_runs
+          WHERE tenant = $1 AND account = $2 AND actions_id = $3 AND reference = $4`,
+        [tenant, account, actionsId, reference],
+      );
+      return (r.rowCount ?? 0) > 0;
+    },
+
+    async recordRun(tenant: string, account: string, actionsId: string, reference: string): Promise<void> {
+      await ensure();
+      await pool.query(
+        `INSERT INTO ${schema}.cgr_action_runs (tenant, account, actions_id, reference)
+         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
+        [tenant, account, actionsId, reference],
+      );
     },
 
     async remove(tenant: string, ids: string[]): Promise<number> {

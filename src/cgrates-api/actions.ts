@@ -1,17 +1,18 @@
 /**
  * APIerSv2.SetActions / GetActions / RemoveActions and APIerSv1.ExecuteAction: action profiles
  * (utils.AttrSetActions with utils.TPAction) checked whole when set, stored per tenant
- * (actions-store.ts) and executed on the same store functions as AddBalance and DebitBalance.
+ * (actions-store.ts) and executed on the engine's own services (action-run.ts).
  *
  * Only the action types the facade can carry out exactly are accepted, so a profile that would
- * fail at execution is refused when it is set. ExecuteAction is idempotent with a `Reference` (an
- * extension field beside ActionsId): every action's op id is derived from it and its place.
+ * fail at execution is refused when it is set; what depends on the account (a prepaid account's
+ * `*allow_negative`) is checked for every action before the first one runs. ExecuteAction is
+ * idempotent with a `Reference` (an extension field beside ActionsId): every action's op id is
+ * derived from it and its place, and a run done whole is recorded, so its replay moves nothing.
  */
 import { decimalToNano } from '../rating/money.js';
 import type { BalanceUnit } from '../balances/model.js';
 import type { StoredAction } from './actions-store.js';
-import { accountOf, storeError } from './accounts.js';
-import { takeMoney, topUp, type BalanceCall } from './balances.js';
+import { checkActions, runAction } from './action-run.js';
 import {
   CgrError,
   jsonKind,
@@ -26,21 +27,24 @@ import { BALANCE_TYPES, GO_ZERO_TIME } from './shapes.js';
 import type { CgrContext } from './context.js';
 
 /**
- * What the facade executes; the others are refused with NOT_IMPLEMENTED when set. `*http_post` and
- * `*http_post_async` are stored for action triggers and thresholds (their rule's event goes to the
- * webhook endpoint of the URL, action-triggers-actions.ts); ExecuteAction refuses them.
+ * What the facade executes (action-run.ts); the others are refused with NOT_IMPLEMENTED when set.
+ * `*http_post` and `*http_post_async` are stored for action triggers and thresholds (their rule's
+ * event goes to the webhook endpoint of the URL, action-triggers-actions.ts); ExecuteAction refuses
+ * them.
  */
 const POSTS = new Set(['*http_post', '*http_post_async']);
+const NEEDS_BALANCE = new Set(['*topup', '*debit', '*topup_reset', '*debit_reset', '*set_expiry']);
 const SUPPORTED = new Set([
-  '*topup',
-  '*debit',
+  ...NEEDS_BALANCE,
+  '*reset_account',
   '*enable_account',
   '*disable_account',
+  '*allow_negative',
+  '*deny_negative',
   '*log',
   '*cdrlog',
   ...POSTS,
 ]);
-const NEEDS_BALANCE = new Set(['*topup', '*debit']);
 
 /** Units as CGRateS v2 sends them (a string) or v1 (a float64), exactly in base units. */
 function unitsOf(v: unknown, unit: BalanceUnit): number {
@@ -72,6 +76,9 @@ function readAction(a: Obj, now: number): StoredAction {
   const unit = NEEDS_BALANCE.has(type) ? BALANCE_TYPES[f.str('BalanceType')] : undefined;
   if (NEEDS_BALANCE.has(type) && !unit) throw unsupportedFormat(`BalanceType ${f.str('BalanceType')}`);
   if (type === '*debit' && unit !== 'money') throw notImplemented(`*debit of a ${unit} balance`);
+  const amount = unit ? unitsOf(a.Units, unit) : 0;
+  if (type === '*debit_reset' && amount !== 0)
+    throw notImplemented('*debit_reset with Units (a balance below zero): Units 0 sets it to zero');
   if (POSTS.has(type) && !/^https?:\/\/\S+$/.test(f.str('ExtraParameters')))
     throw unsupportedFormat(`ExtraParameters of ${type}: an http(s) URL`);
   const weight = numberish(a.BalanceWeight);
@@ -81,7 +88,7 @@ function readAction(a: Obj, now: number): StoredAction {
     type,
     balanceId: f.str('BalanceId') || f.str('BalanceUuid'),
     unit: unit ?? null,
-    amount: unit ? unitsOf(a.Units, unit) : 0,
+    amount,
     expiry: f.str('ExpiryTime'),
     destinations: idList(f.str('DestinationIds'), 'DestinationIds'),
     categories: idList(f.str('Categories'), 'Categories'),
@@ -132,38 +139,6 @@ function actionsOf(c: CgrContext) {
   return c.actions;
 }
 
-/** One action on the account under its op id. */
-async function run(c: CgrContext, tenant: string, account: string, a: StoredAction, opId: string) {
-  if (a.type === '*topup' || a.type === '*debit') {
-    const call: BalanceCall = {
-      tenant,
-      account,
-      unit: a.unit!,
-      amount: a.amount,
-      id: a.balanceId,
-      meta: {
-        weight: a.balanceWeight,
-        expiryMs: expiryOf(a.expiry, c.now()),
-        destinations: a.destinations,
-        categories: a.categories,
-        ratingSubject: a.ratingSubject,
-        blocker: a.blocker,
-      },
-      relativeExpiry: a.expiry.startsWith('+'),
-      opId,
-    };
-    return a.type === '*topup' ? topUp(c, call) : takeMoney(c, call, a.amount);
-  }
-  if (a.type === '*enable_account' || a.type === '*disable_account') {
-    const status = a.type === '*enable_account' ? 'active' : 'suspended';
-    const r = await c.balances.updateAccount(tenant, account, { status }, opId);
-    if (r.code !== 'OK') throw storeError(r);
-    return;
-  }
-  // *log and *cdrlog: the engine's ledger and rated records already hold every movement.
-  c.log.info({ tenant, account, action: a.type }, 'cgrates action');
-}
-
 export const actionMethods = {
   async 'APIerSv2.SetActions'(arg: Obj, c: CgrContext) {
     const f = fields(arg, 'AttrSetActions');
@@ -212,10 +187,13 @@ export const actionMethods = {
       throw notImplemented(
         '*http_post outside an action trigger or threshold (a webhook endpoint receives the event)',
       );
-    await accountOf(c, tenant, account);
+    const store = actionsOf(c);
+    if (ref && (await store.ran(tenant, account, f.str('ActionsId'), ref))) return 'OK';
+    await checkActions(c, tenant, account, list);
     const base = `cgr:exec:${ref ? `${f.str('ActionsId')}:${ref}` : c.newId()}`;
     const ordered = list.map((a, i) => ({ a, i })).sort((x, y) => y.a.weight - x.a.weight || x.i - y.i);
-    for (const { a, i } of ordered) await run(c, tenant, account, a, `${base}:${i}`);
+    for (const { a, i } of ordered) await runAction(c, tenant, account, a, `${base}:${i}`);
+    if (ref) await store.recordRun(tenant, account, f.str('ActionsId'), ref);
     return 'OK';
   },
 };

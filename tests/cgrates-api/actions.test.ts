@@ -130,7 +130,7 @@ describe('action profiles', () => {
 
   it('a profile the facade cannot carry out is refused when set, and nothing is stored', async () => {
     const cases: [object, string | RegExp][] = [
-      [{ Identifier: '*reset_account' }, 'NOT_IMPLEMENTED: action *reset_account'],
+      [{ Identifier: '*set_balance' }, 'NOT_IMPLEMENTED: action *set_balance'],
       [{ Identifier: '*topup', BalanceType: '*monetary', Units: '0.1234567891' }, /^NOT_CONVERTIBLE: /],
       [{ Identifier: '*topup', BalanceType: '*gold', Units: '1' }, 'UNSUPPORTED_FORMAT: BalanceType *gold'],
       [{ Identifier: '' }, 'MANDATORY_IE_MISSING: [Identifier]'],

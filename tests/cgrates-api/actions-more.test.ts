@@ -1,0 +1,175 @@
+/**
+ * The action types beyond top-up and debit (engine/action.go's topupResetAction, debitResetAction,
+ * resetAccountAction, setExpiryAction, allow/denyNegativeAction) through SetActions and
+ * ExecuteAction, on the real Redis and PostgreSQL: each type's effect on GetAccount, a replay with
+ * the same Reference moves nothing again, a profile refused for the account writes nothing, and
+ * ids with a NUL refused before any query by every method.
+ */
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BalanceStore } from '../../src/balances/store.js';
+import { DEMO_KEYS } from '../../src/config.js';
+import { testApp } from '../support/app.js';
+import { testPostgres } from '../support/postgres.js';
+import { testRedis } from '../support/redis.js';
+import { rpcClient } from './rpc.js';
+
+const { redis, prefix } = testRedis();
+const { pool, schema } = testPostgres();
+const NOW = Date.parse('2026-11-20T10:00:00Z');
+let app: FastifyInstance;
+let store: BalanceStore;
+let rpc: ReturnType<typeof rpcClient>;
+const B = 'demo-billing';
+
+beforeAll(async () => {
+  await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+  ({ app, balances: store } = await testApp({
+    redis,
+    prefix,
+    keys: DEMO_KEYS,
+    now: () => NOW,
+    cgrates: { currency: 'GBP', now: () => NOW, store: { pool, schema } },
+  }));
+  rpc = rpcClient(app);
+});
+afterAll(() => app.close());
+
+async function ok(method: string, arg: object) {
+  const r = await rpc(B, method, arg);
+  expect(r.error, `${method} ${r.raw}`).toBeNull();
+  return r.result;
+}
+
+type Map = Record<string, { ID: string; Value: number; ExpirationDate: string }[]>;
+const balanceMap = async (Account: string) =>
+  ((await ok('APIerSv2.GetAccount', { Account })) as { BalanceMap: Map }).BalanceMap;
+const values = async (Account: string, type: string) =>
+  Object.fromEntries(((await balanceMap(Account))[type] ?? []).map((b) => [b.ID, b.Value]));
+
+const setActions = (ActionsId: string, Actions: object[]) =>
+  ok('APIerSv2.SetActions', { ActionsId, Actions, Overwrite: true });
+const exec = (Account: string, ActionsId: string, Reference?: string) =>
+  rpc(B, 'APIerSv1.ExecuteAction', { Account, ActionsId, ...(Reference ? { Reference } : {}) });
+const add = (Account: string, BalanceType: string, Value: number, ID: string) =>
+  ok('APIerSv1.AddBalance', { Account, BalanceType, Value, Balance: { ID } });
+
+describe('more action types', () => {
+  it('*topup_reset sets the balance to the Units (creating it), up or down; a replay moves nothing', async () => {
+    await setActions('RST5', [
+      { Identifier: '*topup_reset', BalanceId: 'main', BalanceType: '*monetary', Units: '5' },
+      { Identifier: '*topup_reset', BalanceId: 'sms', BalanceType: '*sms', Units: '100', Weight: 10 },
+    ]);
+    await add('r1', '*monetary', 2, 'main');
+    await add('r2', '*monetary', 8.5, 'main');
+    await add('r2', '*sms', 130, 'sms');
+    for (const acct of ['r1', 'r2']) expect((await exec(acct, 'RST5', 'p1')).result).toBe('OK');
+    expect(await values('r1', '*monetary')).toEqual({ main: 5 });
+    expect(await values('r1', '*sms')).toEqual({ sms: 100 });
+    expect(await values('r2', '*monetary')).toEqual({ main: 5 });
+    expect(await values('r2', '*sms')).toEqual({ sms: 100 });
+    // Spent, then the same Reference again: nothing moves; a new Reference resets again.
+    await add('r2', '*monetary', -1.25, 'main');
+    expect((await exec('r2', 'RST5', 'p1')).result).toBe('OK');
+    expect(await values('r2', '*monetary')).toEqual({ main: 3.75 });
+    expect((await exec('r2', 'RST5', 'p2')).result).toBe('OK');
+    expect(await values('r2', '*monetary')).toEqual({ main: 5 });
+  });
+
+  it('*debit_reset sets the balance to zero; with Units it is refused when set, nothing stored', async () => {
+    await setActions('ZERO', [{ Identifier: '*debit_reset', BalanceId: 'bonus', BalanceType: '*monetary' }]);
+    await add('d1', '*monetary', 3, 'bonus');
+    await add('d1', '*monetary', 1, 'main');
+    expect((await exec('d1', 'ZERO', 'z1')).result).toBe('OK');
+    expect(await values('d1', '*monetary')).toEqual({ bonus: 0, main: 1 });
+    const r = await rpc(B, 'APIerSv2.SetActions', {
+      ActionsId: 'NEG',
+      Actions: [{ Identifier: '*debit_reset', BalanceType: '*monetary', Units: '1' }],
+    });
+    expect(r.error).toMatch(/^NOT_IMPLEMENTED: \*debit_reset with Units/);
+    expect((await rpc(B, 'APIerSv2.GetActions', { ActionIDs: ['NEG'] })).error).toBe('NOT_FOUND');
+  });
+
+  it('*reset_account zeroes every balance once per Reference', async () => {
+    await setActions('WIPE', [{ Identifier: '*reset_account' }]);
+    await add('w1', '*monetary', 3, 'main');
+    await add('w1', '*sms', 10, 'sms');
+    expect((await exec('w1', 'WIPE', 'w')).result).toBe('OK');
+    expect(await values('w1', '*monetary')).toEqual({ main: 0 });
+    expect(await values('w1', '*sms')).toEqual({ sms: 0 });
+    await add('w1', '*monetary', 2, 'main');
+    await add('w1', '*data', 1000, 'data');
+    expect((await exec('w1', 'WIPE', 'w')).result).toBe('OK');
+    expect(await values('w1', '*monetary')).toEqual({ main: 2 });
+    expect(await values('w1', '*data')).toEqual({ data: 1000 });
+  });
+
+  it('*set_expiry sets the expiry of the balances of the type (or the one named)', async () => {
+    await setActions('EXP', [
+      { Identifier: '*set_expiry', BalanceType: '*data', ExpiryTime: '2027-01-01T00:00:00Z' },
+      { Identifier: '*set_expiry', BalanceType: '*monetary', BalanceId: 'b', ExpiryTime: '+24h' },
+    ]);
+    await add('e1', '*data', 10, 'd1');
+    await add('e1', '*data', 20, 'd2');
+    await add('e1', '*monetary', 1, 'a');
+    await add('e1', '*monetary', 1, 'b');
+    expect((await exec('e1', 'EXP', 'x')).result).toBe('OK');
+    expect((await exec('e1', 'EXP', 'x')).result).toBe('OK');
+    const m = await balanceMap('e1');
+    expect(m['*data']!.map((b) => b.ExpirationDate)).toEqual([
+      '2027-01-01T00:00:00Z',
+      '2027-01-01T00:00:00Z',
+    ]);
+    const money = Object.fromEntries(m['*monetary']!.map((b) => [b.ID, b.ExpirationDate]));
+    expect(money.b).toBe('2026-11-21T10:00:00Z');
+    expect(money.a).toBe('0001-01-01T00:00:00Z');
+  });
+
+  it('*deny_negative sets a postpaid credit limit to 0; *allow_negative on a prepaid account writes nothing', async () => {
+    const r = await store.createAccount(
+      {
+        tenant: 'acme',
+        id: 'post1',
+        type: 'postpaid',
+        currency: 'GBP',
+        subject: 'post1',
+        creditLimitNano: 10e9,
+      },
+      'test:post1',
+    );
+    expect(r.code).toBe('OK');
+    await setActions('DENY', [{ Identifier: '*deny_negative' }]);
+    await setActions('ALLOW', [
+      { Identifier: '*topup', BalanceId: 'main', BalanceType: '*monetary', Units: '1', Weight: 20 },
+      { Identifier: '*allow_negative' },
+    ]);
+    expect((await exec('post1', 'DENY', 'n1')).result).toBe('OK');
+    expect((await store.getAccount('acme', 'post1'))!.account.creditLimitNano).toBe(0);
+    expect((await exec('post1', 'ALLOW', 'n2')).result).toBe('OK');
+    expect(await values('post1', '*monetary')).toEqual({ main: 1 });
+    await add('pre1', '*monetary', 2, 'main');
+    expect((await exec('pre1', 'ALLOW', 'n3')).error).toMatch(
+      /^NOT_IMPLEMENTED: \*allow_negative on a prepaid/,
+    );
+    expect(await values('pre1', '*monetary')).toEqual({ main: 2 });
+    expect((await exec('pre1', 'DENY')).result).toBe('OK');
+  });
+
+  it('a NUL in any id is refused before any query, by every method', async () => {
+    const nul = 'a\u0000b';
+    const calls: [string, object][] = [
+      ['APIerSv2.GetActions', { ActionIDs: [nul] }],
+      ['APIerSv2.SetActions', { ActionsId: nul, Actions: [{ Identifier: '*log' }] }],
+      ['APIerSv2.RemoveActions', { ActionIDs: [nul] }],
+      ['APIerSv1.ExecuteAction', { Account: nul, ActionsId: 'WIPE' }],
+      ['APIerSv1.ExecuteAction', { Account: 'w1', ActionsId: 'WIPE', Reference: nul }],
+      ['APIerSv2.GetAccount', { Account: nul }],
+      ['APIerSv1.GetActionPlan', { ID: nul }],
+      ['APIerSv1.AddBalance', { Account: 'w1', BalanceType: '*monetary', Value: 1, Balance: { ID: nul } }],
+      ['SessionSv1.ProcessCDR', { Event: { [`Extra${nul}`]: 'x' } }],
+    ];
+    for (const [m, arg] of calls)
+      expect((await rpc(B, m, arg)).error, m).toMatch(/^UNSUPPORTED_FORMAT: argument.*NUL character/);
+    expect(await values('w1', '*monetary')).toEqual({ main: 2 });
+  });
+});
