@@ -72,3 +72,24 @@ export function idList(s: string, field: string): string[] {
   if (ids.some((x) => x.startsWith('!'))) throw notImplemented(`${field}: exclusions (!id)`);
   return ids;
 }
+
+/**
+ * PostgreSQL text holds no NUL: a string (or key) of an argument with one names nothing the engine
+ * keeps, and would reach a query as a driver error (SERVER_ERROR). Every method's argument is
+ * refused with it before the method runs (dispatch.ts), so no method needs its own check.
+ */
+export function refuseNul(arg: unknown): void {
+  // A stack, not recursion: a deeply nested argument must not overflow the call stack.
+  const todo: [unknown, string][] = [[arg, 'argument']];
+  for (let next = todo.pop(); next; next = todo.pop()) {
+    const [v, path] = next;
+    if (typeof v === 'string') {
+      if (v.includes('\u0000')) throw unsupportedFormat(`${path}: a NUL character`);
+    } else if (Array.isArray(v)) v.forEach((x, i) => todo.push([x, `${path}[${i}]`]));
+    else if (v !== null && typeof v === 'object')
+      for (const [k, x] of Object.entries(v as Obj)) {
+        if (k.includes('\u0000')) throw unsupportedFormat(`${path}: a key with a NUL character`);
+        todo.push([x, `${path}.${k}`]);
+      }
+  }
+}
