@@ -28,10 +28,11 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '8' },
     rounds: { type: 'string', default: '2' },
     serve: { type: 'boolean', default: false },
-    port: { type: 'string', default: '3397' },
+    // 0: any free port (the engine process says which once it listens).
+    port: { type: 'string', default: '0' },
   },
 });
-const PORT = Number(values.port);
+let PORT = Number(values.port);
 const MSISDN = '447700900999';
 
 async function serve(): Promise<void> {
@@ -59,7 +60,7 @@ async function serve(): Promise<void> {
     logger: false,
   });
   await app.listen({ port: PORT, host: '127.0.0.1' });
-  console.log('ready');
+  console.log(`ready ${(app.server.address() as { port: number }).port}`);
   const stop = async () => {
     await app.close();
     const keys = await redis.keys(`${prefix}*`);
@@ -180,7 +181,9 @@ async function main(): Promise<void> {
       stdio: ['ignore', 'pipe', 'inherit'],
     },
   );
-  await new Promise<void>((ok) => server.stdout.once('data', () => ok()));
+  PORT = await new Promise<number>((ok) =>
+    server.stdout.once('data', (d: Buffer) => ok(Number(/ready (\d+)/.exec(d.toString())?.[1]))),
+  );
   try {
     // One second of each first: the first requests pay for compiling, on either side.
     for (const name of Object.keys(SCENARIOS)) await measure(name, 1);
