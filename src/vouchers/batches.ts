@@ -5,6 +5,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { MoneyFormatError, parseMoney } from '../billing/core/currency.js';
+import { cursorOf, parseCursor } from '../billing/documents/read.js';
 import { getPlan } from '../billing/plans/catalog.js';
 import { requestHash } from '../billing/plans/db.js';
 import {
@@ -152,4 +153,26 @@ export async function setBatchBlocked(deps: VoucherDeps, tenant: string, id: str
     [tenant, id, blocked ? 'blocked' : 'active'],
   );
   return getBatch(deps, tenant, id);
+}
+
+/**
+ * The tenant's batches, oldest first, keyset on (created_at, id) like the invoices' list: a page
+ * never repeats or skips a batch. Each as getBatch shows it (counts by status included).
+ */
+export async function listBatches(deps: VoucherDeps, tenant: string, q: { cursor?: string; limit: number }) {
+  const after = q.cursor === undefined ? undefined : parseCursor(q.cursor);
+  if (q.cursor !== undefined && !after) throw invalid('/cursor', 'not a cursor this list gave');
+  const r = await deps.pool.query<BatchRow & { micros: string }>(
+    `SELECT *, (extract(epoch FROM created_at) * 1000000)::bigint::text AS micros
+       FROM ${deps.schema}.voucher_batches
+      WHERE tenant = $1 AND ($2::text IS NULL
+            OR (created_at, id) > (to_timestamp($2::numeric / 1000000), $3::uuid))
+      ORDER BY created_at, id LIMIT $4`,
+    [tenant, after?.[0] ?? null, after?.[1] ?? null, q.limit + 1],
+  );
+  const page = r.rows.slice(0, q.limit);
+  const last = page[page.length - 1];
+  const batches = [];
+  for (const b of page) batches.push(await presentBatch(deps.pool, deps.schema, b));
+  return { batches, nextCursor: r.rows.length > q.limit && last ? cursorOf(last.micros, last.id) : null };
 }

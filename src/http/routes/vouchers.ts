@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import { Type, type Static } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { PlansError } from '../../billing/plans/errors.js';
-import { createBatch, getBatch, MAX_BATCH, setBatchBlocked } from '../../vouchers/batches.js';
+import { createBatch, getBatch, listBatches, MAX_BATCH, setBatchBlocked } from '../../vouchers/batches.js';
 import type { VoucherDeps } from '../../vouchers/deps.js';
 import { takePins } from '../../vouchers/download.js';
 import { VoucherError } from '../../vouchers/errors.js';
@@ -93,6 +93,30 @@ function batchRoutes(app: FastifyInstance, deps: VoucherDeps): void {
       const { batch, replayed } = await answering(reply, () => createBatch(deps, tenant(req), req.body));
       return reply.status(batch.status === 'generating' ? 202 : 201).send({ ...batch, replayed });
     },
+  );
+  r.get(
+    '/v1/voucher-batches',
+    {
+      config: billing,
+      schema: {
+        summary: "The tenant's batches, oldest first, 100 at most per page (follow nextCursor)",
+        tags,
+        querystring: Type.Object(
+          {
+            cursor: Type.Optional(Type.String({ maxLength: 200 })),
+            limit: Type.Optional(Type.String({ pattern: '^([1-9]|[1-9][0-9]|100)$' })),
+          },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    async (req, reply) =>
+      answering(reply, () =>
+        listBatches(deps, tenant(req), {
+          ...(req.query.cursor !== undefined ? { cursor: req.query.cursor } : {}),
+          limit: Number(req.query.limit ?? 20),
+        }),
+      ),
   );
   r.get(
     '/v1/voucher-batches/:batchId',
