@@ -35,6 +35,8 @@ const METHODS = [
   'SessionSv1.AuthorizeEvent',
   'APIerSv2.SetActions',
   'CDRsV2.GetCDRs',
+  'SessionSv1.GetActiveSessions',
+  'SessionSv1.ForceDisconnect',
 ];
 const FIELDS = [
   'Tenant',
@@ -46,6 +48,8 @@ const FIELDS = [
   'Destination',
   'Subject',
   'Event',
+  'Filters',
+  'Limit',
 ];
 const anyValue = fc.oneof(
   fc.string(),

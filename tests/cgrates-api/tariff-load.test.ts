@@ -7,6 +7,7 @@
 import { cp, mkdtemp, rm, symlink, writeFile, appendFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testApp } from '../support/app.js';
@@ -39,7 +40,11 @@ afterAll(async () => {
 });
 
 async function tariff(): Promise<{ version: number; format: string; dir: string }> {
-  const r = await app.inject({ method: 'GET', url: '/v1/tariff', headers: { authorization: `Bearer ${OP}` } });
+  const r = await app.inject({
+    method: 'GET',
+    url: '/v1/tariff',
+    headers: { authorization: `Bearer ${OP}` },
+  });
   return r.json();
 }
 
@@ -65,7 +70,9 @@ describe('APIerSv1.LoadTariffPlanFromFolder', () => {
     for (const DryRun of [true, false]) {
       const r = await load({ FolderPath: join(root, 'bad'), DryRun });
       expect(r.result).toBeNull();
-      expect(r.error).toMatch(/^UNSUPPORTED_FORMAT: tariff plan, \d+ problem\(s\), nothing loaded: .*Rates\.csv/);
+      expect(r.error).toMatch(
+        /^UNSUPPORTED_FORMAT: tariff plan, \d+ problem\(s\), nothing loaded: .*Rates\.csv/,
+      );
       expect(r.error).not.toContain(root);
     }
     expect(await tariff()).toEqual(before);
@@ -93,5 +100,25 @@ describe('APIerSv1.LoadTariffPlanFromFolder', () => {
     );
     for (const key of ['demo-billing', 'demo-network', 'demo-selfcare-alice'])
       expect((await load({ FolderPath: 'good' }, key)).error).toBe('UNAUTHORIZED_API');
+  });
+
+  it('no path at all loads from outside the root, nor fails the engine', { timeout: 60_000 }, async () => {
+    const part = fc.oneof(
+      fc.constantFrom('..', '.', '', 'good', 'bad', 'link-out', 'a-file', '/etc', '\u0000', '%2e%2e', '~'),
+      fc.string({ maxLength: 8 }),
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(part, { minLength: 1, maxLength: 6 }),
+        fc.boolean(),
+        async (parts, DryRun) => {
+          const r = await load({ FolderPath: parts.join('/'), DryRun });
+          if (r.error === null) expect((await tariff()).dir.startsWith(root)).toBe(true);
+          else
+            expect(r.error).toMatch(/^(INVALID_PATH|UNSUPPORTED_FORMAT: |MANDATORY_IE_MISSING:FolderPath)/);
+        },
+      ),
+      { numRuns: 150 },
+    );
   });
 });
