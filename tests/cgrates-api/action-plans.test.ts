@@ -10,7 +10,6 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BalanceStore } from '../../src/balances/store.js';
 import { renewDue } from '../../src/billing/plans/renewals.js';
-import { cgrActionsStore, type StoredAction } from '../../src/cgrates-api/actions-store.js';
 import { DEMO_KEYS } from '../../src/config.js';
 import { testApp } from '../support/app.js';
 import { testPostgres } from '../support/postgres.js';
@@ -176,22 +175,19 @@ describe('action plans on the plan renewal', () => {
   });
 
   it('*topup_reset renews a weekly bundle to its amount (v1 SetAccount with ActionPlanID)', async () => {
-    // SetActions does not take *topup_reset yet: the profile goes into the store as it would be kept.
-    const reset: StoredAction = {
-      type: '*topup_reset',
-      balanceId: 'sms',
-      unit: 'sms',
-      amount: 100,
-      expiry: '',
-      destinations: [],
-      categories: [],
-      ratingSubject: '',
-      balanceWeight: 10,
-      blocker: false,
-      extraParameters: '',
-      weight: 0,
-    };
-    await cgrActionsStore(pool, schema).set('acme', 'ACT_SMS', [reset], true);
+    await ok('APIerSv2.SetActions', {
+      ActionsId: 'ACT_SMS',
+      Overwrite: true,
+      Actions: [
+        {
+          Identifier: '*topup_reset',
+          BalanceId: 'sms',
+          BalanceType: '*sms',
+          Units: '100',
+          BalanceWeight: '10',
+        },
+      ],
+    });
     await ok('APIerSv1.SetActionPlan', {
       Id: 'AP_WEEKLY',
       ActionPlan: [{ ActionsId: 'ACT_SMS', Time: '*weekly', Weight: 10 }],
