@@ -4,6 +4,7 @@ import { copyFileSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import fc from 'fast-check';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBalanceStore } from '../../src/balances/store.js';
@@ -206,6 +207,68 @@ describe('CDR jobs over HTTP', () => {
     expect(readdirSync(dir)).toEqual([]);
   });
 
+  it('answers any hostile upload 202 or 4xx problem+json, never 500, and no job it takes fails', async () => {
+    const jobsBefore = await pool.query<{ id: string }>(`SELECT id FROM ${schema}.cdr_jobs`);
+    const nobody = (id: string) => sampleLine(id).replace('447700900001', '447799999999'); // charges no one
+    const good = Buffer.from(`${HEADER}\n${nobody('hx-1')}\n${nobody('hx-2')}\n`);
+    const gz = gzipSync(good);
+    const columns = HEADER.split(',');
+    const body = fc.oneof(
+      // a gzip with a few bytes changed, or cut anywhere
+      fc
+        .array(fc.tuple(fc.nat({ max: gz.length - 1 }), fc.integer({ min: 0, max: 255 })), {
+          minLength: 1,
+          maxLength: 4,
+        })
+        .map((edits) => {
+          const b = Buffer.from(gz);
+          for (const [i, v] of edits) b[i] = v;
+          return b;
+        }),
+      fc.nat({ max: gz.length - 1 }).map((n) => gz.subarray(0, n)),
+      fc.uint8Array({ maxLength: 300 }).map((u) => Buffer.from(u)),
+      fc.uint8Array({ maxLength: 100 }).map((u) => Buffer.concat([Buffer.from([0x1f, 0x8b]), u])),
+      // a header with columns left out, repeated, shuffled or made up, over a plain line
+      fc
+        .shuffledSubarray([...columns, 'cdr_id', 'x', '', '"a,b"', '"unterminated'])
+        .map((h) => Buffer.from(`${h.join(',')}\n${nobody('hx-3')}\n`)),
+      fc.constantFrom(
+        Buffer.from(`\ufeff${good}`),
+        Buffer.from(`${HEADER}\r\n${nobody('hx-4')}\r\n`),
+        Buffer.from(`${HEADER}\n`),
+        Buffer.from('\n\n\n'),
+        Buffer.from(`\u0000${HEADER}\n`),
+        Buffer.concat([Buffer.from(`${HEADER}\n`), Buffer.from([0xff, 0xfe, 0xc3, 0x28, 0x0a])]),
+        gzipSync(gzipSync(good)),
+        gzipSync(''),
+      ),
+    );
+    const type = fc.constantFrom('text/csv', 'application/gzip', 'application/octet-stream');
+    await fc.assert(
+      fc.asyncProperty(body, type, async (payload, contentType) => {
+        const r = await app.inject({
+          method: 'POST',
+          url: '/v1/cdr/jobs',
+          headers: { ...BILLING, 'content-type': contentType },
+          payload,
+        });
+        const what = `${contentType} ${payload.subarray(0, 60).toString('hex')}: ${r.statusCode} ${r.body}`;
+        expect(r.statusCode, what).toBeLessThan(500);
+        if (r.statusCode === 202) return;
+        expect(r.statusCode, what).toBeGreaterThanOrEqual(400);
+        expect(r.headers['content-type'], what).toContain('application/problem+json');
+        expect(typeof r.json().cause, what).toBe('string');
+      }),
+      { numRuns: 150 },
+    );
+    await jobs.idle();
+    const failed = await pool.query(
+      `SELECT id, error FROM ${schema}.cdr_jobs WHERE status <> 'done' AND NOT (id = ANY($1::text[]))`,
+      [jobsBefore.rows.map((j) => j.id)],
+    );
+    expect(failed.rows).toEqual([]);
+  });
+
   it('refuses a file declared in a charset other than UTF-8 with 415 before any job (it would be misread)', async () => {
     const jobsBefore = await pool.query(`SELECT count(*)::int AS n FROM ${schema}.cdr_jobs`);
     const csv = `${HEADER}\n${sampleLine('charset-1')}\n`;
@@ -234,7 +297,8 @@ describe('CDR jobs over HTTP', () => {
     );
     expect(stored.rows[0].n).toBe(0);
     // UTF-8 named in any spelling is read.
-    const ok = await upload('text/csv; Charset="UTF-8"', `${HEADER}\n${sampleLine('charset-ok')}\n`);
+    const nobody = sampleLine('charset-ok').replace('447700900001', '447799999999'); // charges no one
+    const ok = await upload('text/csv; Charset="UTF-8"', `${HEADER}\n${nobody}\n`);
     expect(ok.statusCode).toBe(202);
     await jobs.idle();
   });
