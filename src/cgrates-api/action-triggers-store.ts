@@ -163,6 +163,16 @@ export function cgrTriggersStore(pool: Pool, schema: string) {
       return r.rows[0]?.profile ?? null;
     },
 
+    /** The tenant's threshold profile ids, in order. */
+    async thresholdIds(tenant: string): Promise<string[]> {
+      await ensure();
+      const r = await pool.query<{ id: string }>(
+        `SELECT id FROM ${schema}.cgr_thresholds WHERE tenant = $1 ORDER BY id`,
+        [tenant],
+      );
+      return r.rows.map((x) => x.id);
+    },
+
     /** Stores a threshold profile and its rule in one transaction. */
     async setThreshold(tenant: string, id: string, profile: object, rule: Rule): Promise<void> {
       await ensure();

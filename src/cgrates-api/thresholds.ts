@@ -1,9 +1,9 @@
 /**
- * APIerSv1.SetThresholdProfile / GetThresholdProfile / RemoveThresholdProfile (ThresholdS, v0.10)
- * for low-balance profiles: each profile is the notification rule `cgr-th:{ID}`
- * (thresholds-read.ts says what maps), stored with it in one transaction; its ActionIDs are checked
- * as a trigger's actions are (action-triggers-actions.ts). Set is an upsert: the same call again
- * changes nothing.
+ * APIerSv1.SetThresholdProfile / GetThresholdProfile / GetThresholdProfileIDs /
+ * RemoveThresholdProfile (ThresholdS, v0.10) for low-balance profiles: each profile is the
+ * notification rule `cgr-th:{ID}` (thresholds-read.ts says what maps), stored with it in one
+ * transaction; its ActionIDs are checked as a trigger's actions are (action-triggers-actions.ts).
+ * Set is an upsert: the same call again changes nothing.
  */
 import { checkTriggerActions, triggersOf } from './action-triggers-actions.js';
 import { nulChecked } from './action-triggers-read.js';
@@ -28,6 +28,20 @@ export const thresholdMethods = nulChecked({
     const p = await triggersOf(c).threshold<StoredThreshold>(tenant, f.str('ID'));
     if (!p) throw new CgrError(NOT_FOUND);
     return p;
+  },
+
+  /** utils.TenantArgWithPaginator: the ids in order, Offset and Limit applied; none is NOT_FOUND. */
+  async 'APIerSv1.GetThresholdProfileIDs'(arg: Obj, c: CgrContext) {
+    const f = fields(arg, 'TenantArgWithPaginator');
+    const tenant = c.tenantOf(f.str('Tenant'));
+    const offset = Math.max(0, f.int('Offset'));
+    const limit = f.int('Limit');
+    const ids = (await triggersOf(c).thresholdIds(tenant)).slice(
+      offset,
+      limit > 0 ? offset + limit : undefined,
+    );
+    if (!ids.length) throw new CgrError(NOT_FOUND);
+    return ids;
   },
 
   async 'APIerSv1.RemoveThresholdProfile'(arg: Obj, c: CgrContext) {

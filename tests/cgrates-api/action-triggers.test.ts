@@ -362,6 +362,11 @@ describe('threshold profiles', () => {
       expect((await events('t2')).map((e) => [e.type, e.payload.rule, e.payload.value])).toEqual([
         ['balance.low', 'cgr-th:THD_LOW', '2.5'],
       ]);
+      await ok('APIerSv1.SetThresholdProfile', { ...THD, ID: 'THD_ALL', FilterIDs: ['*lte:~*req.Units:0'] });
+      expect(await ok('APIerSv1.GetThresholdProfileIDs', { Tenant: 'acme' })).toEqual(['THD_ALL', 'THD_LOW']);
+      expect(await ok('APIerSv1.GetThresholdProfileIDs', { Offset: 1, Limit: 1 })).toEqual(['THD_LOW']);
+      expect((await rpc('other-billing', 'APIerSv1.GetThresholdProfileIDs', {})).error).toBe('NOT_FOUND');
+      await ok('APIerSv1.RemoveThresholdProfile', { ID: 'THD_ALL' });
       const rules = await ruleCount();
       expect(await ok('APIerSv1.RemoveThresholdProfile', { Tenant: 'acme', ID: 'THD_LOW' })).toBe('OK');
       expect(await ruleCount()).toBe(rules - 1);
