@@ -86,7 +86,15 @@ async function importOne(
     ...(opts.tenant ? { tenant: opts.tenant, enforceTenant: true } : {}),
     signal: opts.signal,
     onProgress: (p) => progress.update(p.bytesRead, countsText(p, seconds())),
-  }).finally(() => progress.stop());
+  })
+    .catch((err: unknown) => {
+      // A gzip cut short or corrupt: zlib's message ("unexpected end of file") names no file.
+      const code = (err as { code?: unknown } | null)?.code;
+      if (typeof code === 'string' && code.startsWith('Z_'))
+        throw new Error(`${file} cannot be read to its end: ${(err as Error).message}`);
+      throw err;
+    })
+    .finally(() => progress.stop());
   process.stdout.write(importSummary(file, c, seconds()) + '\n');
   return c;
 }

@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBalanceStore } from '../../src/balances/store.js';
 import { GENERATED_REJECTS } from '../../src/cdr/generate.js';
@@ -286,6 +287,21 @@ describe('cli cdr import and rejects', () => {
     const bad = await cli(['cdr', 'import', file], undefined, undefined, { CDR_MAX_LINE_BYTES: '100' });
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toContain('CDR_MAX_LINE_BYTES');
+  });
+
+  it('names a gzip cut short that it cannot read to its end (exit code 1)', async () => {
+    const file = tmp('cut.csv.gz');
+    const line = (i: number) =>
+      `cut-${i},acme,447700900001,call,voice,+442071234567,2026-11-18T11:00:00Z,60,,`;
+    const whole = gzipSync(`${HEADER}\n${Array.from({ length: 50 }, (_, i) => line(i)).join('\n')}\n`);
+    for (const n of [2, whole.length >> 1]) {
+      writeFileSync(file, whole.subarray(0, n));
+      const r = await cli(['cdr', 'import', file, '--progress-seconds', '0']);
+      expect(r.code, `${n} bytes`).toBe(1);
+      expect(r.stderr, `${n} bytes`).toContain(
+        `error: ${file} cannot be read to its end: unexpected end of file`,
+      );
+    }
   });
 
   it('shows progress off a terminal as plain time-stamped lines', async () => {
