@@ -11,6 +11,11 @@
  *   `*allow_negative` is a no-op on a postpaid account and refused on a prepaid one; `*deny_negative`
  *   sets a postpaid account's credit limit to 0 (its money goes no further below zero) and is a no-op
  *   on a prepaid one;
+ * - `*http_post`, `*http_post_async`: an account event `cgrates.action_posted` (the account's
+ *   balances, as CGRateS posts the account) that the tenant's webhook endpoints subscribed to it
+ *   deliver, signed and retried; the URL must be one of those endpoints (registered through
+ *   POST /v1/webhooks, where its target is checked), so the facade never posts to a URL of its own.
+ *   Both are asynchronous (CGRateS's `*http_post` waits for the answer);
  * - `*log`, `*cdrlog`: a log line (the ledger and rated records already hold every movement).
  */
 import type { StoredAction } from './actions-store.js';
@@ -20,6 +25,8 @@ import { takeMoney, topUp, type BalanceCall } from './balances.js';
 import type { CgrContext } from './context.js';
 import { notImplemented, unsupportedFormat } from './errors.js';
 import { expiryOf } from './params.js';
+import { nanoToDecimal } from '../rating/money.js';
+import { triggersOf } from './action-triggers-actions.js';
 
 type View = Awaited<ReturnType<typeof accountOf>>;
 
@@ -43,10 +50,32 @@ function check(v: View, a: StoredAction): void {
   if (a.type === '*reset_account') for (const b of ownBalances(v)) checkReset(v, b.id, b.unit, 0);
 }
 
+export const POSTED = 'cgrates.action_posted';
+const POSTS = new Set(['*http_post', '*http_post_async']);
+
 /** Checks every action against the account (NOT_FOUND when it does not exist). */
 export async function checkActions(c: CgrContext, tenant: string, account: string, list: StoredAction[]) {
   const v = await accountOf(c, tenant, account);
   for (const a of list) check(v, a);
+  for (const a of list.filter((x) => POSTS.has(x.type)))
+    if (!(await triggersOf(c).endpointListens(tenant, a.extraParameters, POSTED)))
+      throw notImplemented(
+        `${a.type} to ${a.extraParameters}: no enabled webhook endpoint of the tenant with this URL subscribed to ${POSTED} (POST /v1/webhooks)`,
+      );
+}
+
+/** The account's balances as the event carries them: values exact, as decimal text. */
+async function posted(c: CgrContext, tenant: string, account: string, a: StoredAction, opId: string) {
+  const v = await accountOf(c, tenant, account);
+  const balances = v.balances.map((b) => ({
+    id: b.id,
+    unit: b.unit,
+    value: b.unit === 'money' ? nanoToDecimal(b.value) : String(b.value),
+    expiresAt: b.expiryMs === null ? null : new Date(b.expiryMs).toISOString(),
+    shared: b.scope === 'g',
+  }));
+  const payload = { opId, actionType: a.type, url: a.extraParameters, status: v.account.status, balances };
+  await c.actions!.post(tenant, account, `${POSTED}:${opId}`, payload);
 }
 
 async function setStatus(c: CgrContext, tenant: string, account: string, a: StoredAction, opId: string) {
@@ -109,6 +138,9 @@ export async function runAction(
       return denyNegative(c, tenant, account, opId);
     case '*allow_negative':
       return; // checked: the account is postpaid
+    case '*http_post':
+    case '*http_post_async':
+      return posted(c, tenant, account, a, opId);
     default:
       c.log.info({ tenant, account, action: a.type }, 'cgrates action');
   }

@@ -6,6 +6,7 @@
  */
 import type { Pool } from 'pg';
 import type { BalanceUnit } from '../balances/model.js';
+import { appendEvent } from '../webhooks/append.js';
 
 /** One action as stored: what actions.ts executes. */
 export interface StoredAction {
@@ -98,6 +99,19 @@ export function cgrActionsStore(pool: Pool, schema: string) {
          VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
         [tenant, account, actionsId, reference],
       );
+    },
+
+    /**
+     * An `*http_post` of ExecuteAction as an account event (`cgrates.action_posted`): the webhook
+     * endpoints subscribed to it deliver it. `id` is derived from the action's op id: once per run.
+     */
+    async post(tenant: string, accountId: string, id: string, payload: object): Promise<void> {
+      const client = await pool.connect();
+      try {
+        await appendEvent(client, schema, { tenant, accountId, id, type: 'cgrates.action_posted', payload });
+      } finally {
+        client.release();
+      }
     },
 
     async remove(tenant: string, ids: string[]): Promise<number> {

@@ -28,9 +28,9 @@ import type { CgrContext } from './context.js';
 
 /**
  * What the facade executes (action-run.ts); the others are refused with NOT_IMPLEMENTED when set.
- * `*http_post` and `*http_post_async` are stored for action triggers and thresholds (their rule's
- * event goes to the webhook endpoint of the URL, action-triggers-actions.ts); ExecuteAction refuses
- * them.
+ * `*http_post` and `*http_post_async` go to a webhook endpoint of the tenant with that URL, as an
+ * event: ExecuteAction's (action-run.ts) or an action trigger's or threshold's rule's
+ * (action-triggers-actions.ts).
  */
 const POSTS = new Set(['*http_post', '*http_post_async']);
 const NEEDS_BALANCE = new Set(['*topup', '*debit', '*topup_reset', '*debit_reset', '*set_expiry']);
@@ -183,10 +183,6 @@ export const actionMethods = {
     if (ref.length > 200) throw unsupportedFormat('Reference: at most 200 characters');
     const list = (await actionsOf(c).get(tenant, [f.str('ActionsId')])).get(f.str('ActionsId'));
     if (!list) throw new CgrError(NOT_FOUND);
-    if (list.some((a) => POSTS.has(a.type)))
-      throw notImplemented(
-        '*http_post outside an action trigger or threshold (a webhook endpoint receives the event)',
-      );
     const store = actionsOf(c);
     if (ref && (await store.ran(tenant, account, f.str('ActionsId'), ref))) return 'OK';
     await checkActions(c, tenant, account, list);

@@ -35,6 +35,7 @@ export const EVENT_TYPES = [
   'credit_note.pdf_failed',
   'billing_run.completed',
   'webhook.endpoint_disabled',
+  'cgrates.action_posted',
 ] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];

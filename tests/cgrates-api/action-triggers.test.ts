@@ -167,6 +167,8 @@ describe('action triggers', () => {
       expect(delivery.rows).toEqual([{ status: 'pending' }]); // queued for the *http_post URL's endpoint
       const bound = (await ok('APIerSv1.GetAccountActionTriggers', { Account: 't1' })) as object[];
       expect(bound).toMatchObject([{ ID: 'LOW_5', UniqueID: 'u1', Executed: true }]);
+      const account = (await ok('APIerSv2.GetAccount', { Account: 't1' })) as { ActionTriggers: unknown };
+      expect(account.ActionTriggers).toEqual(bound); // engine.Account's own, Executed too
 
       await debit(1);
       await debit(1);
@@ -241,6 +243,21 @@ describe('action triggers', () => {
     },
   );
 
+  it("GetAccount and GetAccounts answer the account's triggers as GetAccountActionTriggers does", async () => {
+    await ok('APIerSv2.SetAccount', { Account: 't5', ActionTriggerIDs: ['LOW_5'] });
+    await ok('APIerSv2.SetAccount', { Account: 't6' });
+    const bound = await ok('APIerSv1.GetAccountActionTriggers', { Account: 't5' });
+    expect(bound).toMatchObject([{ ID: 'LOW_5', UniqueID: 'u1', Executed: false }]);
+    for (const m of ['APIerSv2.GetAccount', 'APIerSv1.GetAccount'])
+      expect(await ok(m, { Account: 't5' })).toMatchObject({ ID: 'acme:t5', ActionTriggers: bound });
+    expect(await ok('APIerSv2.GetAccounts', { AccountIDs: ['t6', 't5'] })).toMatchObject([
+      { ID: 'acme:t6', ActionTriggers: null }, // none: null, as CGRateS marshals a nil slice
+      { ID: 'acme:t5', ActionTriggers: bound },
+    ]);
+    await ok('APIerSv1.RemoveAccountActionTriggers', { Account: 't5' });
+    expect(await ok('APIerSv2.GetAccount', { Account: 't5' })).toMatchObject({ ActionTriggers: null });
+  });
+
   it('RemoveAccountActionTriggers removes the copies and their rules; RemoveActionTrigger the template', async () => {
     await ok('APIerSv2.SetAccount', { Account: 't4' });
     // v1's SetAccount names one group: the account's triggers become that group's.
@@ -302,9 +319,12 @@ describe('action triggers', () => {
     expect(refused.error).toBe('NOT_FOUND: ActionTriggerIDs NOPE');
     expect((await rpc(B, 'APIerSv2.GetAccount', { Account: 't9' })).error).toBe('NOT_FOUND');
     expect(await ruleCount()).toBe(rules);
-    // *http_post is for triggers and thresholds; ExecuteAction refuses it before doing anything.
+    // ExecuteAction's *http_post is its own event (cgrates.action_posted, actions-more.test.ts): the
+    // endpoint subscribed to balance.low only does not take it, refused before doing anything.
     const exec = await rpc(B, 'APIerSv1.ExecuteAction', { Account: 't1', ActionsId: 'ACT_NOTIFY' });
-    expect(exec.error).toMatch(/^NOT_IMPLEMENTED: \*http_post outside/);
+    expect(exec.error).toMatch(
+      /^NOT_IMPLEMENTED: \*http_post(_async)? to .* subscribed to cgrates\.action_posted/,
+    );
   });
 
   it('another tenant neither sees nor binds them; other roles are refused', async () => {

@@ -2,13 +2,15 @@
  * The action types beyond top-up and debit (engine/action.go's topupResetAction, debitResetAction,
  * resetAccountAction, setExpiryAction, allow/denyNegativeAction) through SetActions and
  * ExecuteAction, on the real Redis and PostgreSQL: each type's effect on GetAccount, a replay with
- * the same Reference moves nothing again, a profile refused for the account writes nothing, and
- * ids with a NUL refused before any query by every method.
+ * the same Reference moves nothing again, a profile refused for the account writes nothing,
+ * `*http_post` as an event for the tenant's webhook endpoint of its URL, and ids with a NUL refused
+ * before any query by every method.
  */
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BalanceStore } from '../../src/balances/store.js';
 import { DEMO_KEYS } from '../../src/config.js';
+import { ensureWebhooksSchema } from '../../src/webhooks/schema.js';
 import { testApp } from '../support/app.js';
 import { testPostgres } from '../support/postgres.js';
 import { testRedis } from '../support/redis.js';
@@ -24,6 +26,7 @@ const B = 'demo-billing';
 
 beforeAll(async () => {
   await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+  await ensureWebhooksSchema(pool, schema);
   ({ app, balances: store } = await testApp({
     redis,
     prefix,
@@ -153,6 +156,45 @@ describe('more action types', () => {
     );
     expect(await values('pre1', '*monetary')).toEqual({ main: 2 });
     expect((await exec('pre1', 'DENY')).result).toBe('OK');
+  });
+
+  it('*http_post is an event for the webhook endpoint of its URL, once per Reference', async () => {
+    const url = 'https://crm.example/hooks/cgr';
+    const ep = await pool.query<{ id: string }>(
+      `INSERT INTO ${schema}.webhook_endpoints (id, tenant, url, event_types, secret_enc)
+       VALUES (gen_random_uuid(), 'acme', $1, ARRAY['cgrates.action_posted'], '\\x00') RETURNING id`,
+      [url],
+    );
+    await setActions('POST', [
+      { Identifier: '*topup', BalanceId: 'main', BalanceType: '*monetary', Units: '1.5', Weight: 20 },
+      { Identifier: '*http_post', ExtraParameters: url },
+    ]);
+    await setActions('POST_ELSEWHERE', [
+      { Identifier: '*topup', BalanceId: 'main', BalanceType: '*monetary', Units: '1', Weight: 20 },
+      { Identifier: '*http_post_async', ExtraParameters: 'https://elsewhere.example/x' },
+    ]);
+    await add('h1', '*monetary', 1, 'main');
+    expect((await exec('h1', 'POST', 'h')).result).toBe('OK');
+    expect((await exec('h1', 'POST', 'h')).result).toBe('OK');
+    const events = await pool.query<{ id: string; payload: { actionType: string; balances: object[] } }>(
+      `SELECT id, payload FROM ${schema}.events WHERE tenant = 'acme' AND account_id = 'h1' AND type = 'cgrates.action_posted'`,
+    );
+    expect(events.rows).toHaveLength(1);
+    expect(events.rows[0]!.payload).toMatchObject({
+      actionType: '*http_post',
+      url,
+      balances: [{ id: 'main', unit: 'money', value: '2.5', expiresAt: null, shared: false }],
+    });
+    const queued = await pool.query(
+      `SELECT status FROM ${schema}.webhook_deliveries WHERE event_id = $1 AND endpoint_id = $2`,
+      [events.rows[0]!.id, ep.rows[0]!.id],
+    );
+    expect(queued.rows).toEqual([{ status: 'pending' }]);
+    // A URL that is no endpoint of the tenant: refused before the top-up.
+    expect((await exec('h1', 'POST_ELSEWHERE', 'e')).error).toMatch(
+      /^NOT_IMPLEMENTED: \*http_post_async to https:\/\/elsewhere.example\/x: no enabled webhook endpoint/,
+    );
+    expect(await values('h1', '*monetary')).toEqual({ main: 2.5 });
   });
 
   it('a NUL in any id is refused before any query, by every method', async () => {
