@@ -6,6 +6,7 @@
  * `*http_post` as an event for the tenant's webhook endpoint of its URL, and ids with a NUL refused
  * before any query by every method.
  */
+import fc from 'fast-check';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BalanceStore } from '../../src/balances/store.js';
@@ -213,5 +214,47 @@ describe('more action types', () => {
     for (const [m, arg] of calls)
       expect((await rpc(B, m, arg)).error, m).toMatch(/^UNSUPPORTED_FORMAT: argument.*NUL character/);
     expect(await values('w1', '*monetary')).toEqual({ main: 2 });
+  });
+
+  it('hostile profiles and runs: never a 500, never SERVER_ERROR', { timeout: 120_000 }, async () => {
+    const str = fc.oneof(
+      fc.string(),
+      fc.constantFrom('', 'main', '*default', 'a\u0000', '+24h', '*unlimited'),
+    );
+    const action = fc.record(
+      {
+        Identifier: fc.constantFrom(
+          '*topup_reset',
+          '*debit_reset',
+          '*reset_account',
+          '*set_expiry',
+          '*allow_negative',
+          '*deny_negative',
+          '*http_post',
+          '*topup',
+          '*nope',
+        ),
+        BalanceId: str,
+        BalanceType: fc.constantFrom('*monetary', '*data', '*sms', '*gold', ''),
+        Units: fc.oneof(fc.string(), fc.double(), fc.constantFrom('0', '1', '9007199254740993', '-1', '0.5')),
+        ExpiryTime: fc.oneof(str, fc.constantFrom('2027-01-01T00:00:00Z', '*now')),
+        ExtraParameters: fc.oneof(str, fc.constant('https://crm.example/hooks/cgr')),
+        Weight: fc.oneof(fc.double(), fc.integer()),
+      },
+      { requiredKeys: [] },
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(action, { maxLength: 3 }), str, async (Actions, Reference) => {
+        const set = await rpc(B, 'APIerSv2.SetActions', { ActionsId: 'FUZZ', Overwrite: true, Actions });
+        expect(set.status, set.raw).toBe(200);
+        expect(set.error ?? '', set.raw).not.toMatch(/^SERVER_ERROR/);
+        for (const Account of ['post1', 'r2', 'nobody']) {
+          const r = await rpc(B, 'APIerSv1.ExecuteAction', { Account, ActionsId: 'FUZZ', Reference });
+          expect(r.status, r.raw).toBe(200);
+          expect(r.error ?? '', `${JSON.stringify(Actions)} ${r.raw}`).not.toMatch(/^SERVER_ERROR/);
+        }
+      }),
+      { numRuns: 150 },
+    );
   });
 });
