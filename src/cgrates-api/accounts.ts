@@ -7,6 +7,7 @@ import { CgrError, exists, INSUFFICIENT_CREDIT, NOT_FOUND, notImplemented, serve
 import { fields, requireFields, type Obj } from './params.js';
 import { cgrAccount } from './shapes.js';
 import { setAccountTriggers } from './action-triggers-bind.js';
+import { cgrTrigger } from './action-triggers-read.js';
 import type { CgrContext } from './context.js';
 
 /** What a store refusal is called in CGRateS (utils/errors.go). */
@@ -50,6 +51,21 @@ export async function ensureAccount(c: CgrContext, tenant: string, id: string): 
   if (r.code !== 'OK' && r.code !== 'ACCOUNT_EXISTS') throw storeError(r);
 }
 
+/**
+ * The accounts' triggers in GetAccountActionTriggers' shape, by account: one indexed query, and
+ * none without PostgreSQL or before the schema has trigger tables (a read creates none).
+ */
+async function triggersByAccount(c: CgrContext, tenant: string, ids: string[]) {
+  const bound = c.triggers ? await c.triggers.ofAccounts(tenant, ids) : undefined;
+  const out = new Map<string, ReturnType<typeof cgrTrigger>[]>();
+  for (const [id, list] of bound ?? [])
+    out.set(
+      id,
+      list.map((x) => cgrTrigger(x.trigger, x.executed)),
+    );
+  return out;
+}
+
 export const accountMethods = {
   async 'APIerSv2.SetAccount'(arg: Obj, c: CgrContext) {
     const f = fields(arg, 'AttrSetAccount');
@@ -72,7 +88,8 @@ export const accountMethods = {
     requireFields(arg, ['Account']);
     const account = f.str('Account');
     c.assertOwn(account);
-    return cgrAccount(await accountOf(c, tenant, account));
+    const v = await accountOf(c, tenant, account);
+    return cgrAccount(v, (await triggersByAccount(c, tenant, [account])).get(account));
   },
 
   /** Only the accounts named (CGRateS also lists a whole tenant; not yet): unknown ones are skipped. */
@@ -84,10 +101,15 @@ export const accountMethods = {
     const offset = f.int('Offset');
     const limit = f.int('Limit');
     const views = await Promise.all(ids.map((id) => c.balances.getAccount(tenant, id)));
-    const found = views.filter((v) => v && v.account.status !== 'closed').map((v) => cgrAccount(v!));
+    const found = views.filter((v) => v && v.account.status !== 'closed');
     const page = found.slice(offset, limit > 0 ? offset + limit : undefined);
     if (!page.length) throw new CgrError(NOT_FOUND);
-    return page;
+    const triggers = await triggersByAccount(
+      c,
+      tenant,
+      page.map((v) => v!.account.id),
+    );
+    return page.map((v) => cgrAccount(v!, triggers.get(v!.account.id)));
   },
 
   /** The account is closed (its history stays); reads then answer NOT_FOUND. */

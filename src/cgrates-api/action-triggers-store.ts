@@ -28,15 +28,22 @@ export interface TriggerMatch {
   uniqueId: string;
 }
 
+/** A trigger bound to an account; `executed`: its rule has fired and not re-armed. */
+export interface BoundTrigger {
+  trigger: StoredTrigger;
+  executed: boolean;
+}
+
 const matches = (t: StoredTrigger, m: TriggerMatch) =>
   (m.groupId === '' || t.groupId === m.groupId) && (m.uniqueId === '' || t.uniqueId === m.uniqueId);
 
 export function cgrTriggersStore(pool: Pool, schema: string) {
   let ready: Promise<void> | undefined;
+  let tablesSeen = false;
   const ensure = () =>
     (ready ??= pool
       .query(ddl(schema))
-      .then(() => undefined)
+      .then(() => void (tablesSeen = true))
       .catch((err: unknown) => {
         ready = undefined;
         throw err;
@@ -51,6 +58,35 @@ export function cgrTriggersStore(pool: Pool, schema: string) {
         [tenant, account],
       )
     ).rows.map((r) => r.trigger);
+  /** Whether the schema has the tables (made by any write here or by another engine sharing it). */
+  const hasTables = async () =>
+    (tablesSeen ||=
+      (
+        await pool.query<{ t: string | null }>('SELECT to_regclass($1) AS t', [
+          `${schema}.cgr_account_triggers`,
+        ])
+      ).rows[0]?.t != null);
+  /** The accounts' triggers in the order bound, with whether each rule has fired and not re-armed. */
+  const boundTo = async (tenant: string, accounts: string[]) => {
+    const r = await pool.query<{ account: string; trigger: StoredTrigger }>(
+      `SELECT account, trigger FROM ${schema}.cgr_account_triggers WHERE tenant = $1 AND account = ANY($2) ORDER BY seq`,
+      [tenant, accounts],
+    );
+    const codes = r.rows.map((x) => triggerRuleCode(x.account, x.trigger));
+    const fired = codes.length
+      ? await pool.query<{ rule_code: string }>(
+          `SELECT DISTINCT rule_code FROM ${schema}.notification_state WHERE tenant = $1 AND rule_code = ANY($2) AND fired`,
+          [tenant, codes],
+        )
+      : { rows: [] };
+    const firedCodes = new Set(fired.rows.map((x) => x.rule_code));
+    const out = new Map<string, BoundTrigger[]>();
+    r.rows.forEach(({ account, trigger }, i) => {
+      const list = out.get(account) ?? out.set(account, []).get(account)!;
+      list.push({ trigger, executed: firedCodes.has(codes[i]!) });
+    });
+    return out;
+  };
   const removeIn = async (c: PoolClient, tenant: string, account: string, t: StoredTrigger) => {
     await c.query(
       `DELETE FROM ${schema}.cgr_account_triggers WHERE tenant = $1 AND account = $2 AND group_id = $3 AND unique_id = $4`,
@@ -99,18 +135,18 @@ export function cgrTriggersStore(pool: Pool, schema: string) {
     },
 
     /** An account's triggers, each with whether its rule has fired and not re-armed. */
-    async ofAccount(
-      tenant: string,
-      account: string,
-    ): Promise<{ trigger: StoredTrigger; executed: boolean }[]> {
+    async ofAccount(tenant: string, account: string): Promise<BoundTrigger[]> {
       await ensure();
-      const list = await accountRows(pool, tenant, account);
-      const fired = await pool.query<{ rule_code: string }>(
-        `SELECT DISTINCT rule_code FROM ${schema}.notification_state WHERE tenant = $1 AND rule_code = ANY($2) AND fired`,
-        [tenant, list.map((t) => triggerRuleCode(account, t))],
-      );
-      const codes = new Set(fired.rows.map((x) => x.rule_code));
-      return list.map((trigger) => ({ trigger, executed: codes.has(triggerRuleCode(account, trigger)) }));
+      return (await boundTo(tenant, [account])).get(account) ?? [];
+    },
+
+    /**
+     * ofAccount for several accounts, for reads that must not create the tables (GetAccount): until
+     * the schema has them, one cheap catalog lookup and no triggers; then one indexed query (two
+     * when some account has triggers).
+     */
+    async ofAccounts(tenant: string, accounts: string[]): Promise<Map<string, BoundTrigger[]>> {
+      return (await hasTables()) ? boundTo(tenant, accounts) : new Map();
     },
 
     /**

@@ -65,15 +65,19 @@ export function cgrBalance(b: SnapshotBalance, sharedGroup: string | null): CgrB
   };
 }
 
-/** engine.Account: `ID` is "tenant:account"; balances grouped by type, in the engine's order. */
-export function cgrAccount(v: AccountView) {
+/**
+ * engine.Account: `ID` is "tenant:account"; balances grouped by type, in the engine's order.
+ * `actionTriggers`: its engine.ActionTriggers as GetAccountActionTriggers answers them (null when
+ * none, as CGRateS marshals an account that never had any).
+ */
+export function cgrAccount<T>(v: AccountView, actionTriggers: readonly T[] = []) {
   const map: Record<string, CgrBalance[]> = {};
   for (const b of v.balances) (map[TYPE_OF[b.unit]] ??= []).push(cgrBalance(b, v.account.sharedGroup));
   return {
     ID: `${v.account.tenant}:${v.account.id}`,
     BalanceMap: map,
     UnitCounters: null,
-    ActionTriggers: null,
+    ActionTriggers: actionTriggers.length ? actionTriggers : null,
     AllowNegative: v.account.type === 'postpaid',
     Disabled: v.account.status !== 'active',
     UpdateTime: GO_ZERO_TIME,
