@@ -159,6 +159,36 @@ describe('more action types', () => {
     expect((await exec('pre1', 'DENY')).result).toBe('OK');
   });
 
+  it('a reset does not lower a balance an open session holds part of; raising it is fine', async () => {
+    await add('held1', '*monetary', 10, 'main');
+    const init = await rpc('demo-network', 'SessionSv1.InitiateSession', {
+      InitSession: true,
+      ID: 'ev-held',
+      Event: {
+        Account: 'held1',
+        Destination: '+442071234567',
+        OriginID: 'call-held',
+        OriginHost: 'fs1',
+        ToR: '*voice',
+        RequestType: '*prepaid',
+        AnswerTime: '2026-11-20T10:00:00Z',
+        Usage: 60e9,
+      },
+    });
+    expect(init.error, init.raw).toBeNull();
+    await setActions('LOWER', [
+      { Identifier: '*topup', BalanceId: 'extra', BalanceType: '*monetary', Units: '1', Weight: 20 },
+      { Identifier: '*topup_reset', BalanceId: 'main', BalanceType: '*monetary', Units: '0.01' },
+    ]);
+    expect((await exec('held1', 'LOWER', 'l')).error).toMatch(/^NOT_IMPLEMENTED: lowering balance main/);
+    expect(await values('held1', '*monetary')).toEqual({ main: 10 });
+    await setActions('RAISE', [
+      { Identifier: '*topup_reset', BalanceId: 'main', BalanceType: '*monetary', Units: '20' },
+    ]);
+    expect((await exec('held1', 'RAISE', 'r')).result).toBe('OK');
+    expect(await values('held1', '*monetary')).toEqual({ main: 20 });
+  });
+
   it('*http_post is an event for the webhook endpoint of its URL, once per Reference', async () => {
     const url = 'https://crm.example/hooks/cgr';
     const ep = await pool.query<{ id: string }>(
