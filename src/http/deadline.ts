@@ -15,6 +15,7 @@ import {
   type onResponseHookHandler,
   type RouteOptions,
 } from 'fastify';
+import { AppError } from './errors.js';
 
 export interface Deadlines {
   /** Charging events and sessions, pricing. */
@@ -109,10 +110,20 @@ interface Pending {
   url: string;
 }
 
-/** Past its deadline and not answered: 503 UNAVAILABLE, as fastify's handlerTimeout answers. */
+/**
+ * Past its deadline and not answered: 503 UNAVAILABLE, as fastify's handlerTimeout answers; but a
+ * request whose body has not all arrived is the client's delay, not Redis's or PostgreSQL's: 408
+ * REQUEST_TIMEOUT, and the connection closes (the rest of its body is never read).
+ */
 function answerLate(ms: number, p: Pending): void {
   const reply = p.reply!;
   if (reply.sent) return;
+  if (reply.request.raw.complete === false && !reply.raw.headersSent) {
+    void reply
+      .header('connection', 'close')
+      .send(new AppError('REQUEST_TIMEOUT', `the request body did not all arrive within ${ms} ms`));
+    return;
+  }
   const err = new errorCodes.FST_ERR_HANDLER_TIMEOUT(ms, p.url);
   // Already writing its answer (a stream): nothing else can be said on this connection.
   if (reply.raw.headersSent) reply.raw.destroy(err);

@@ -2,6 +2,7 @@
  * Request deadlines (src/http/deadline.ts): which routes have which, a slow answer becomes 503
  * UNAVAILABLE with Retry-After at the deadline, and a request already past it never starts.
  */
+import { connect, type AddressInfo } from 'node:net';
 import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
@@ -62,6 +63,30 @@ describe('registerDeadlines', () => {
     expect(ran).toEqual(['started', 'done']);
   });
 
+  it('answers a body that has not all arrived by the deadline 408 REQUEST_TIMEOUT, closing, not 503 (the client is late)', async () => {
+    const { app, ran } = await appWith({ handlerMs: 5 });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = app.server.address() as AddressInfo;
+    const head = (length: number) =>
+      `POST /v1/events/x HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n\r\n`;
+    const slow = await rawAnswer(port, `${head(100)}{}`); // 98 bytes never come
+    expect(slow.head).toMatch(/^HTTP\/1.1 408 /);
+    expect(slow.head).toMatch(/content-type: application\/problem\+json/i);
+    expect(slow.head).toMatch(/connection: close/i);
+    expect(JSON.parse(slow.body)).toMatchObject({ cause: 'REQUEST_TIMEOUT', status: 408 });
+    expect(ran).toEqual([]);
+    await app.close();
+
+    // A whole body and a slow answer over a real socket: still 503 (what it waits for is late).
+    const late = await appWith({ handlerMs: 400 });
+    await late.app.listen({ port: 0, host: '127.0.0.1' });
+    const port2 = (late.app.server.address() as AddressInfo).port;
+    const answer = await rawAnswer(port2, `${head(2)}{}`);
+    expect(answer.head).toMatch(/^HTTP\/1.1 503 /);
+    await new Promise((ok) => setTimeout(ok, 450));
+    await late.app.close();
+  });
+
   it('never starts a request already past its deadline', async () => {
     const { app, ran } = await appWith({ handlerMs: 5, beforeMs: 150 });
     const r = await app.inject({ method: 'POST', url: '/v1/events/x' });
@@ -87,3 +112,20 @@ describe('outage configuration', () => {
     expect(() => loadConfig({ REDIS_COMMAND_TIMEOUT_MS: '1.5' })).toThrow(/REDIS_COMMAND_TIMEOUT_MS/);
   });
 });
+
+/** Sends raw bytes and reads one answer (its head and its Content-Length of body). */
+function rawAnswer(port: number, bytes: string): Promise<{ head: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(bytes));
+    let text = '';
+    socket.on('data', (d: Buffer) => {
+      text += d.toString();
+      const at = text.indexOf('\r\n\r\n');
+      const length = Number(/content-length: (\d+)/i.exec(text)?.[1] ?? NaN);
+      if (at < 0 || text.length < at + 4 + length) return;
+      socket.destroy();
+      resolve({ head: text.slice(0, at), body: text.slice(at + 4, at + 4 + length) });
+    });
+    socket.on('error', reject);
+  });
+}
