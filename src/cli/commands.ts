@@ -6,6 +6,7 @@ import { type ParseArgsConfig } from 'node:util';
 import { generateCdrFile, MAX_SUBSCRIBERS } from '../cdr/generate.js';
 import { PROGRESS_SECONDS } from './progress.js';
 import { billingCommandTable } from './billing-command-table.js';
+import { voucherCommandTable } from './voucher-commands.js';
 
 // The commands' code (Redis, PostgreSQL, the rating pool…) is loaded when one runs, so that
 // `--help` and a usage error answer at once.
@@ -280,4 +281,5 @@ line: to read, or with --csv to fix and feed again. A count by reason on stderr.
     },
   },
   ...billingCommandTable(UsageError),
+  ...voucherCommandTable(UsageError),
 ];
