@@ -13,8 +13,8 @@ export const WINDOW_MS = 15 * 60_000;
 
 /**
  * The counters a redemption is held to: its account's and its API key's (hashed, never the key).
- * Both under the tenant's hash tag (a key belongs to one tenant), so one MULTI reads or counts both,
- * on a Cluster too.
+ * Both under the tenant's hash tag (a key belongs to one tenant), so one MGET reads and one MULTI
+ * counts both, on a Cluster too.
  */
 export function failureKeys(
   deps: Pick<VoucherDeps, 'keyPrefix'>,
@@ -29,20 +29,17 @@ export function failureKeys(
 
 type Keys = ReturnType<typeof failureKeys>;
 
-/** Seconds until the caller may try again; 0 when neither counter is at the limit. */
+/**
+ * Seconds until the caller may try again; 0 when neither counter is at the limit. One MGET (both keys
+ * share the hash tag); the TTLs are read only for a caller at the limit, a rare second round trip.
+ */
 export async function lockedForSeconds(deps: Pick<VoucherDeps, 'redis'>, keys: Keys): Promise<number> {
-  const r = await deps.redis
-    .multi()
-    .get(keys.account)
-    .pttl(keys.account)
-    .get(keys.client)
-    .pttl(keys.client)
-    .exec();
-  const at = (i: number) => Number(r?.[i]?.[1] ?? 0);
-  const waits = [0, 2]
-    .filter((i) => at(i) >= MAX_FAILURES)
-    .map((i) => Math.max(1, Math.ceil(at(i + 1) / 1000)));
-  return waits.length ? Math.max(...waits) : 0;
+  const counts = await deps.redis.mget(keys.account, keys.client);
+  const full = [keys.account, keys.client].filter((_k, i) => Number(counts[i] ?? 0) >= MAX_FAILURES);
+  if (full.length === 0) return 0;
+  // A window that ended between the two reads (PTTL -2) locks nothing.
+  const ttls = (await Promise.all(full.map((k) => deps.redis.pttl(k)))).filter((ms) => ms > 0);
+  return ttls.length === 0 ? 0 : Math.max(...ttls.map((ms) => Math.ceil(ms / 1000)));
 }
 
 /** Counts one failure on both counters; answers the account's count now. */
