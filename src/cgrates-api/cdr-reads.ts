@@ -1,7 +1,8 @@
 /**
  * The CDRs a CGRateS client reads (CDRsV2.GetCDRs, APIerSv2.GetCDRs / CountCDRs): rated CDRs from
  * files (`rated_cdrs`) and the records of charged events and closed sessions (`rated_records`),
- * one list, usage in base units (ns for voice), cost in nano. Reads only; every value a parameter.
+ * one list, usage in event units (seconds for voice, decimals allowed; bytes; messages; units, as both
+ * tables hold it), cost in nano. Reads only; every value a parameter.
  */
 import type { Pool } from 'pg';
 

@@ -6,6 +6,7 @@
 import type { CdrFilter, CdrRow } from './cdr-reads.js';
 import { CgrError, notImplemented, unsupportedFormat, UNAUTHORIZED_API } from './errors.js';
 import { nanoNumber } from './money.js';
+import { usageToBase } from '../rating/units.js';
 import { fields, type Obj } from './params.js';
 import type { CgrContext } from './context.js';
 
@@ -68,7 +69,8 @@ const isEmpty = (v: unknown) =>
   v === undefined || v === null || v === '' || v === 0 || v === false || (Array.isArray(v) && v.length === 0);
 
 function externalCdr(r: CdrRow, tenant: string) {
-  const usage = Math.round(Number(r.usage));
+  // Rows hold seconds for voice (cdr-reads.ts); CGRateS's Usage is a time.Duration (nanoseconds).
+  const usage = r.tor === 'voice' ? usageToBase('voice', Number(r.usage)) : Math.round(Number(r.usage));
   const time = r.answer_time.toISOString().replace('.000Z', 'Z');
   return {
     CGRID: r.id,

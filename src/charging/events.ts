@@ -10,6 +10,7 @@ import type { StepOp } from '../balances/step.js';
 import { trailEntry } from './session-plan.js';
 import { MAX_JSON_DEPTH, valueDeeperThan } from './json-depth.js';
 import {
+  baseToUsage,
   nanoToDecimal,
   parseEvent,
   rateEvent,
@@ -299,7 +300,9 @@ function ratedRecord(
     tor: rated.tor,
     destination,
     started_at: req.eventTime,
-    usage: rated.usage,
+    // Event units like every other row of usage (storage/records.ts): whole seconds for voice, as
+    // the API's `time` is an integer and the CGRateS facade rounds up to the second.
+    usage: baseToUsage(rated.tor, rated.usage),
     cost_nano: Number(rated.costNano) * (req.requestedAction === 'REFUND_ACCOUNT' ? -1 : 1),
     currency,
     result_code: 2001,

@@ -5,12 +5,14 @@
  *
  *   rated_records     one row per charged event and per closed session (a late report after the close
  *                     replaces it: the newest version of a record wins, the one with the most usage,
- *                     whichever drainer stores it last), with its price breakdown
+ *                     whichever drainer stores it last), with its price breakdown; `usage` in the
+                     event's unit (seconds for voice, bytes, messages, units: record-units.ts)
  *   charging_requests one row per processed charging request: what was asked and what was answered
  */
 import type { Pool } from 'pg';
 import { ensureColumn, ensureColumnDefault, ensureColumnType, ensurePrimaryKey } from './migrate.js';
 import { adjustmentsTable, earlierDeltasSql, ensureAdjustmentsTable } from '../billing/run/adjustments.js';
+import { convertNanoUsage, usageInEventUnits } from './record-units.js';
 
 export interface RatedRecord {
   record_id: string;
@@ -21,6 +23,7 @@ export interface RatedRecord {
   tor: string;
   destination: string;
   started_at: string;
+  /** In the event's unit: seconds for voice, bytes, messages, units (record-units.ts). */
   usage: number;
   cost_nano: number;
   currency: string;
@@ -109,6 +112,7 @@ export async function ensureRecordsSchema(pool: Pool, schema: string): Promise<v
     `CREATE INDEX IF NOT EXISTS rated_records_first_stored_at ON ${rr} USING brin (first_stored_at) WITH (autosummarize = on)`,
   );
   await ensureAdjustmentsTable(pool, schema);
+  await convertNanoUsage(pool, schema); // voice events' usage once stored in nanoseconds
   // Keyed by phase too since the engine closes silent sessions itself (phase expire).
   await ensurePrimaryKey(pool, qualified(schema, 'charging_requests'), [
     'tenant',
@@ -139,6 +143,7 @@ export class RecordRows {
   addRated(rows: string, moves?: string): void {
     for (const row of JSON.parse(rows) as RatedRecord[]) {
       row.charged_nano = row.kind === 'event' ? moneyTaken(moves) : row.cost_nano;
+      row.usage = usageInEventUnits(row); // an entry an older version wrote, drained by this one
       const key = `${row.tenant}\n${row.record_id}`; // a tenant holds no whitespace (keys.ts)
       this.rated.delete(key);
       this.rated.set(key, JSON.stringify(row));

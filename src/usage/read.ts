@@ -6,7 +6,7 @@ export interface ServiceRow {
   day: string;
   tor: string;
   category: string;
-  /** Base units (seconds, bytes, events) as decimal text. */
+  /** Event units (seconds for voice, bytes, messages, units) as decimal text. */
   quantity: string;
   chargedNano: bigint;
   records: number;

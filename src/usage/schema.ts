@@ -2,7 +2,8 @@
  * The daily usage rollup's tables (docs/SELFCARE.md):
  *
  *   usage_daily          one row per (tenant, account, UTC day, tor, category, source): records,
- *                        quantity in base units, money charged (nano). `source` keeps what each input
+ *                        quantity in event units (seconds for voice, bytes, messages, units: as
+ *                        every source stores it, storage/record-units.ts), money charged (nano). `source` keeps what each input
  *                        contributed apart, so rated records (which a late report may replace) are
  *                        recomputed per account and day while CDRs and adjustments (append-only) are
  *                        added as they come.
