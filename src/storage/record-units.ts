@@ -43,7 +43,7 @@ export async function convertNanoUsage(pool: Pool, schema: string): Promise<numb
   await pool.query(
     `CREATE INDEX IF NOT EXISTS rated_records_usage_nanos ON ${t} (tenant) WHERE ${NANO_ROWS}`,
   );
-  await pool.query(`COMMENT ON COLUMN ${t}.usage IS '${USAGE_COMMENT}'`);
+  await describeUsage(pool, t);
   const tenants = (
     await pool.query<{ tenant: string }>(`SELECT DISTINCT tenant FROM ${t} WHERE ${NANO_ROWS}`)
   ).rows;
@@ -66,4 +66,15 @@ export async function convertNanoUsage(pool: Pool, schema: string): Promise<numb
   } finally {
     c.release();
   }
+}
+
+/** The column's comment says its unit; written only when it says something else (a catalog write). */
+async function describeUsage(pool: Pool, table: string): Promise<void> {
+  const said = await pool.query<{ c: string | null }>(
+    `SELECT col_description($1::regclass, attnum) AS c FROM pg_attribute
+      WHERE attrelid = $1::regclass AND attname = 'usage'`,
+    [table],
+  );
+  if (said.rows[0]?.c !== USAGE_COMMENT)
+    await pool.query(`COMMENT ON COLUMN ${table}.usage IS '${USAGE_COMMENT}'`);
 }

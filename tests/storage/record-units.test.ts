@@ -13,6 +13,7 @@ import { cdrReads } from '../../src/cgrates-api/cdr-reads.js';
 import { cdrMethods } from '../../src/cgrates-api/cdrs.js';
 import type { CgrContext } from '../../src/cgrates-api/context.js';
 import { drainOutboxes } from '../../src/storage/outbox.js';
+import { USAGE_COMMENT } from '../../src/storage/record-units.js';
 import { ensureRecordsSchema, RecordRows } from '../../src/storage/records.js';
 import { rollupOnce } from '../../src/usage/rollup.js';
 import { ensureUsageSchema } from '../../src/usage/schema.js';
@@ -139,6 +140,12 @@ describe('usage of rated records in event units', () => {
     expect(converted.u).toBe('95');
     await rollupOnce(pool, schema);
     expect(await voiceQuantity('2026-11-20')).toBe('285');
+
+    const comment = await pool.query<{ c: string }>(
+      `SELECT col_description($1::regclass, attnum) AS c FROM pg_attribute WHERE attrelid = $1::regclass AND attname = 'usage'`,
+      [`${schema}.rated_records`],
+    );
+    expect(comment.rows[0]!.c).toBe(USAGE_COMMENT);
 
     await ensureRecordsSchema(pool, schema); // and the one after: nothing to do
     expect(await usageOf('event:old')).toEqual(converted);
