@@ -164,6 +164,9 @@ async function main(): Promise<void> {
     stepSeconds: Object.fromEntries(
       Object.entries(run.value.timing).map(([k, v]) => [k, Number((v / 1000).toFixed(2))]),
     ),
+    rerunStepSeconds: Object.fromEntries(
+      Object.entries(rerun.value.timing).map(([k, v]) => [k, Number((v / 1000).toFixed(2))]),
+    ),
     counters: run.value.counters,
     status: run.value.status,
   };
