@@ -19,7 +19,7 @@ import { appendEvents } from '../../src/webhooks/append.js';
 import { ensureWebhooksSchema } from '../../src/webhooks/schema.js';
 import { testPostgres } from '../support/postgres.js';
 import { testRedis } from '../support/redis.js';
-import { catchUp } from './catch-up.js';
+import { catchUp, CATCHING_UP, ledgerVisible } from '../support/catch-up.js';
 
 const { redis, prefix } = testRedis();
 const { pool, schema } = testPostgres();
@@ -62,7 +62,7 @@ async function eventInserts(work: () => Promise<unknown>): Promise<number> {
   return n;
 }
 
-describe('a detector pass', () => {
+describe('a detector pass', CATCHING_UP, () => {
   it('appends all its events in one statement, each account in the order of its movements', async () => {
     const accounts = ['a1', 'a2', 'a3', 'a4', 'a5'];
     for (const id of accounts) {
@@ -91,9 +91,11 @@ describe('a detector pass', () => {
           charge: { unit: 'generic', units: 0, amountNano: NANO },
         });
     while ((await drainOutboxes({ redis, pool, schema, keyPrefix: prefix })) > 0);
-    // One pass reads all 50 movements: 10 crossings and a top-up request.
+    // One pass reads all 50 movements: 10 crossings and a top-up request (once the shared server's
+    // other transactions let it see them all).
+    await ledgerVisible(pool, schema);
     const inserts = await eventInserts(() => detectOnce({ pool, schema, groupOf, batchSize: 1000 }));
-    await catchUp(pool, schema, { pool, schema, groupOf, batchSize: 1000 });
+    await catchUp({ pool, schema, groupOf, batchSize: 1000 });
     expect(inserts).toBe(1);
     const r = await pool.query<{ account_id: string; sequence: string; type: string }>(
       `SELECT account_id, sequence, type FROM ${schema}.events WHERE tenant = 'n' ORDER BY account_id, sequence`,

@@ -16,7 +16,7 @@ import { ensureRecordsSchema } from '../../src/storage/records.js';
 import { ensureWebhooksSchema } from '../../src/webhooks/schema.js';
 import { testPostgres } from '../support/postgres.js';
 import { testRedis } from '../support/redis.js';
-import { catchUp } from './catch-up.js';
+import { catchUp, CATCHING_UP } from '../support/catch-up.js';
 
 const { redis, prefix } = testRedis();
 const { pool, schema } = testPostgres();
@@ -34,7 +34,7 @@ beforeAll(async () => {
 /** Drains the outboxes into the ledger, then runs the detector until it has read everything. */
 async function detect(): Promise<void> {
   while ((await drainOutboxes({ redis, pool, schema, keyPrefix: prefix })) > 0);
-  await catchUp(pool, schema, { pool, schema, groupOf, batchSize: 7 });
+  await catchUp({ pool, schema, groupOf, batchSize: 7 });
 }
 
 async function events(tenant: string, type?: string) {
@@ -54,7 +54,7 @@ const debit = (t: string, a: string, n: number) => store.debit(t, a, { opId: `d$
 const topUp = (t: string, a: string, n: number, balanceId = 'main') =>
   store.credit(t, a, { opId: `k${++ops}`, balanceId, amount: n * NANO });
 
-describe('money rules', () => {
+describe('money rules', CATCHING_UP, () => {
   it('fire once per downward crossing over many debits, and again after a top-up', async () => {
     await store.createAccount(
       { tenant: 'm', id: 'a', type: 'prepaid', currency: 'EUR', subject: 'a' },
@@ -116,7 +116,7 @@ describe('money rules', () => {
   });
 });
 
-describe('spend rules', () => {
+describe('spend rules', CATCHING_UP, () => {
   it("fire once when the month's spend goes above X, and again in the next month", async () => {
     let clock = Date.parse('2026-11-29T10:00:00Z');
     const timed = createBalanceStore({ redis, keyPrefix: prefix, now: () => clock });
@@ -142,7 +142,7 @@ describe('spend rules', () => {
   });
 });
 
-describe('bundle rules', () => {
+describe('bundle rules', CATCHING_UP, () => {
   it('fire at 80 % and 100 % of the grant, once each, and again after a new grant', async () => {
     await store.createAccount(
       { tenant: 'b', id: 'a', type: 'prepaid', currency: 'EUR', subject: 'a' },
@@ -170,7 +170,7 @@ describe('bundle rules', () => {
   });
 });
 
-describe('auto top-up', () => {
+describe('auto top-up', CATCHING_UP, () => {
   const setup = async (id: string, maxPerDay: number) => {
     await store.createAccount({ tenant: 'at', id, type: 'prepaid', currency: 'EUR', subject: id }, `c-${id}`);
     await store.addBalance('at', id, { id: 'main', unit: 'money', value: 10 * NANO }, `b-${id}`);

@@ -11,7 +11,7 @@ import { drainOutboxes } from '../../src/storage/outbox.js';
 import { testPostgres } from '../support/postgres.js';
 import { testRedis } from '../support/redis.js';
 import { ensureMoneyInSchemas, harness, newAccount, snapshot } from '../payments/support.js';
-import { catchUp } from './catch-up.js';
+import { catchUp, CATCHING_UP } from '../support/catch-up.js';
 
 const { redis, prefix } = testRedis();
 const { pool, schema } = testPostgres();
@@ -153,13 +153,13 @@ describe('auto top-up settings', () => {
     });
   });
 
-  it('the CRM reports on a request the detector made, once', async () => {
+  it('the CRM reports on a request the detector made, once', CATCHING_UP, async () => {
     await h.balances.debit('acme', 'alice', {
       opId: 'spend-7',
       charge: { unit: 'generic', units: 0, amountNano: 7 * NANO },
     });
     while ((await drainOutboxes({ redis, pool, schema, keyPrefix: prefix })) > 0);
-    await catchUp(pool, schema, { pool, schema, groupOf: async () => null });
+    await catchUp({ pool, schema, groupOf: async () => null });
     const [requestId] = (await h.call('acme-billing', 'GET', url)).json().openRequests as string[];
     expect(requestId).toBeDefined();
     const result = { requestId, outcome: 'failed', reference: 'psp-9' };

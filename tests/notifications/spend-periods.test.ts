@@ -17,7 +17,7 @@ import { ensureRecordsSchema } from '../../src/storage/records.js';
 import { ensureWebhooksSchema } from '../../src/webhooks/schema.js';
 import { testPostgres } from '../support/postgres.js';
 import { testRedis } from '../support/redis.js';
-import { catchUp } from './catch-up.js';
+import { catchUp, CATCHING_UP } from '../support/catch-up.js';
 
 const { redis, prefix } = testRedis();
 const { pool, schema } = testPostgres();
@@ -35,10 +35,7 @@ beforeAll(async () => {
   await ensurePlansSchema(pool, schema);
   await saveRule(pool, schema, 'bp', ruleFromBody('over10', { kind: 'spend_above', amount: '10' }));
   for (const id of ['b', 'd']) {
-    await store.createAccount(
-      { tenant: 'bp', id, type: 'prepaid', currency: 'EUR', subject: id },
-      `c-${id}`,
-    );
+    await store.createAccount({ tenant: 'bp', id, type: 'prepaid', currency: 'EUR', subject: id }, `c-${id}`);
     await store.addBalance('bp', id, { id: 'main', unit: 'money', value: 100 * NANO }, `m-${id}`);
     await putProfile({ pool, schema, balances: store, now: Date.now }, 'bp', id, {
       timezone: 'UTC',
@@ -55,7 +52,7 @@ async function spendAt(iso: string, id: string, n: number) {
     charge: { unit: 'generic', units: 0, amountNano: n * NANO },
   });
   while ((await drainOutboxes({ redis, pool, schema, keyPrefix: prefix })) > 0);
-  await catchUp(pool, schema, { pool, schema, groupOf: async () => null });
+  await catchUp({ pool, schema, groupOf: async () => null });
 }
 
 async function fired(id: string) {
@@ -67,7 +64,7 @@ async function fired(id: string) {
   return r.rows.map((e) => [e.payload.period, e.payload.spent]);
 }
 
-describe('spend above X with a billing profile', () => {
+describe('spend above X with a billing profile', CATCHING_UP, () => {
   it('counts in the bill period the profile tiles, not the calendar month', async () => {
     await spendAt('2026-11-10T12:00:00Z', 'b', 6); // period 10-15 → 11-15
     await spendAt('2026-11-20T12:00:00Z', 'b', 6); // period 11-15 → 12-15: 6 (the month: 12)

@@ -17,7 +17,7 @@ import { ensureRecordsSchema } from '../../src/storage/records.js';
 import { ensureWebhooksSchema } from '../../src/webhooks/schema.js';
 import { testPostgres } from '../support/postgres.js';
 import { testRedis } from '../support/redis.js';
-import { catchUp } from './catch-up.js';
+import { catchUp, CATCHING_UP } from '../support/catch-up.js';
 
 const { redis, prefix } = testRedis();
 const { pool, schema } = testPostgres();
@@ -44,7 +44,7 @@ async function events(tenant: string) {
   return r.rows;
 }
 
-describe('bundle expiring', () => {
+describe('bundle expiring', CATCHING_UP, () => {
   it('is announced once, N days before the expiry the detector saw at the grant', async () => {
     await store.createAccount(
       { tenant: 'e', id: 'a', type: 'prepaid', currency: 'EUR', subject: 'a' },
@@ -67,7 +67,7 @@ describe('bundle expiring', () => {
     while ((await drainOutboxes({ redis, pool, schema, keyPrefix: prefix })) > 0);
     const expiryOf = async (t: string, a: string, b: string) =>
       (await store.getAccount(t, a))?.balances.find((x) => x.id === b)?.expiryMs ?? null;
-    await catchUp(pool, schema, { pool, schema, groupOf: async () => null, expiryOf });
+    await catchUp({ pool, schema, groupOf: async () => null, expiryOf });
     for (let i = 0; i < 3; i++) await upcomingOnce(pool, schema, NOW);
     expect((await events('e')).map((e) => [e.type, e.payload.balanceId])).toEqual([
       ['bundle.expiring', 'soon'],
