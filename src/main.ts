@@ -276,10 +276,10 @@ async function main(): Promise<void> {
   closeWithGrace({ delay: 10_000, skip: ['uncaughtException', 'unhandledRejection'] }, () => shutdown());
   handleUncaught(app.log, shutdown);
   await drainThread.ready;
-  await app.listen({ port: config.port, host: config.host });
+  const address = await app.listen({ port: config.port, host: config.host });
   const resumed = await cdrJobs.resumeUnfinished();
   if (resumed) say(`cdr:      resumed ${resumed} CDR import job(s) a stop had interrupted`);
-  const base = `http://${config.host}:${config.port}`;
+  const base = address; // the real port when PORT=0 asked the system for one
   say(`\nOCS engine listening on ${base}  (API docs: ${base}/docs, metrics: ${base}/metrics)`);
   if (config.demoKeys) {
     say(`try:  curl -s -H 'Authorization: Bearer demo-selfcare-alice' ${base}/v1/me`);
