@@ -51,6 +51,9 @@ const METHODS: Record<string, Method> = {
   ...setAccountWithPlans,
 };
 
+/** The methods served, by their own names (the hostile tests call every one). */
+export const METHOD_NAMES: readonly string[] = Object.keys(METHODS);
+
 const CDR_READS = new Set(['CDRsV2.GetCDRs', 'APIerSv2.GetCDRs', 'APIerSv2.CountCDRs']);
 const OPERATOR = new Set(['APIerSv1.LoadTariffPlanFromFolder']);
 const NETWORK = new Set(['APIerSv1.GetCost', 'APIerSv1.GetMaxUsage', 'APIerSv1.GetMaxSessionTime']);

@@ -1,6 +1,7 @@
 /**
  * Whatever a client sends to /jsonrpc, the answer is never a 500 nor SERVER_ERROR (that would
- * say the engine failed), and the configuration of the facade is checked at start.
+ * say the engine failed), and the configuration of the facade is checked at start. Without
+ * PostgreSQL here; hostile-store.test.ts calls every method with its stores.
  */
 import fc from 'fast-check';
 import type { FastifyInstance } from 'fastify';
