@@ -22,6 +22,8 @@ import { rpcClient } from './rpc.js';
 
 const { redis, prefix } = testRedis();
 const { pool, schema } = testPostgres();
+/** An engine whose schema never had trigger tables (GetAccount must not make them). */
+const bare = testPostgres();
 const NOW = Date.parse('2026-11-20T10:00:00Z');
 const B = 'demo-billing';
 let app: FastifyInstance;
@@ -254,5 +256,30 @@ describe('hostile requests to every method, with its stores', () => {
       ),
       { numRuns: 400 },
     );
+  });
+});
+
+describe('GetAccount where no trigger was ever set', () => {
+  it('answers ActionTriggers null and creates no table', async () => {
+    await bare.pool.query(`CREATE SCHEMA IF NOT EXISTS ${bare.schema}`);
+    await ensureLedgerSchema(bare.pool, bare.schema);
+    const { app: other } = await testApp({
+      redis,
+      prefix: `${prefix}bare:`,
+      cgrates: { currency: 'GBP', store: bare },
+    });
+    try {
+      const call = rpcClient(other);
+      expect((await call(B, 'APIerSv2.SetAccount', { Account: 'b1' })).error).toBeNull();
+      for (const m of ['APIerSv2.GetAccount', 'APIerSv1.GetAccount'])
+        expect((await call(B, m, { Account: 'b1' })).result).toMatchObject({ ActionTriggers: null });
+      expect((await call(B, 'APIerSv2.GetAccounts', { AccountIDs: ['b1'] })).result).toMatchObject([
+        { ActionTriggers: null },
+      ]);
+      const t = await bare.pool.query('SELECT to_regclass($1) AS t', [`${bare.schema}.cgr_account_triggers`]);
+      expect(t.rows).toEqual([{ t: null }]);
+    } finally {
+      await other.close();
+    }
   });
 });
