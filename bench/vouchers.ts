@@ -7,7 +7,7 @@
  * event; target p99 < 50 ms) beside 100 concurrent bare round trips (one PostgreSQL UPDATE and one
  * Redis INCR each).
  *
- *   npm run bench:vouchers [-- --count 1000000 --rounds 5 --concurrency 100]
+ *   npm run bench:vouchers [-- --count 1000000 --rounds 5 --concurrency 100 --pool 20]
  */
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
@@ -31,6 +31,8 @@ const { values } = parseArgs({
     count: { type: 'string', default: '1000000' },
     rounds: { type: 'string', default: '5' },
     concurrency: { type: 'string', default: '100' },
+    // The engine's own pool is 8 (src/infra/postgres.ts); 20 here unless told.
+    pool: { type: 'string', default: '20' },
   },
 });
 const COUNT = Number(values.count);
@@ -38,7 +40,7 @@ const ROUNDS = Number(values.rounds);
 const CONC = Number(values.concurrency);
 const pool = new pg.Pool({
   connectionString: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
-  max: 20,
+  max: Number(values.pool),
 });
 const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
 const schema = `bench_v_${randomBytes(4).toString('hex')}`;
@@ -129,7 +131,7 @@ async function main() {
   });
   const deps = { pool, schema, balances, redis, keyPrefix: prefix, keys, now: Date.now };
   console.log(
-    `machine: ${os.cpus()[0]?.model} x${os.cpus().length}, ${new Date().toISOString()}, load ${os
+    `machine: ${os.cpus()[0]?.model} x${os.cpus().length}, ${new Date().toISOString()}, pool ${values.pool}, load ${os
       .loadavg()
       .map((x) => x.toFixed(2))
       .join(' ')}`,
