@@ -3,10 +3,7 @@
  * apier/v1 AccountActionTiming for GetAccountActionPlan.
  */
 import type { ActionPlanRow, Binding } from './action-plans-store.js';
-import { GO_ZERO_TIME } from './shapes.js';
-
-/** Go marshals a time.Time as RFC 3339 with only the fraction it needs. */
-const goTime = (d: Date) => d.toISOString().replace('.000Z', 'Z');
+import { GO_ZERO_TIME, goTime } from './go-time.js';
 
 /** engine.ActionPlan: AccountIDs a utils.StringMap of "tenant:account" (null when none). */
 export function cgrActionPlan(tenant: string, p: ActionPlanRow, bound: Binding[]) {

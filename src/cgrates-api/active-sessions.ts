@@ -13,7 +13,7 @@ import type { CgrContext } from './context.js';
 import { CgrError, NOT_FOUND } from './errors.js';
 import type { Obj } from './params.js';
 import { passes, readSessionFilter } from './session-filter.js';
-import { GO_ZERO_TIME } from './shapes.js';
+import { GO_ZERO_TIME, goTime } from './go-time.js';
 
 /** How many open sessions of a tenant one call looks at (a larger tenant filters by OriginID). */
 export const MAX_SCANNED = 20_000;
@@ -24,8 +24,6 @@ export interface OpenSession {
   record: SessionRecord;
   external: ReturnType<typeof externalSession>;
 }
-
-const goTime = (iso: string) => new Date(iso).toISOString().replace('.000Z', 'Z');
 
 /** What the session used so far in CGRateS's unit: nanoseconds for voice, octets, messages. */
 function usageOf(s: SessionRecord): number {

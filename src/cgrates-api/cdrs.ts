@@ -1,27 +1,17 @@
 /**
  * CDRsV2.GetCDRs, APIerSv2.GetCDRs and APIerSv2.CountCDRs: utils.RPCCDRsFilter in, engine.ExternalCDR
  * out (Usage a Go duration string for voice, Cost exact), from the engine's rated CDRs and records.
- * Filters the facade does not hold are NOT_IMPLEMENTED rather than ignored (a CRM would bill wrong).
+ * Filters the facade does not hold are NOT_IMPLEMENTED rather than ignored (cdr-filter.ts). No
+ * OrderID: the tables have no sequence, and a derived number would not stay put as rows arrive.
  */
-import type { CdrFilter, CdrRow } from './cdr-reads.js';
-import { CgrError, notImplemented, unsupportedFormat, UNAUTHORIZED_API } from './errors.js';
+import { cdrFilterOf } from './cdr-filter.js';
+import type { CdrRow } from './cdr-reads.js';
+import { CgrError, notImplemented } from './errors.js';
+import { goTime } from './go-time.js';
 import { nanoNumber } from './money.js';
 import { usageToBase } from '../rating/units.js';
-import { fields, type Obj } from './params.js';
+import type { Obj } from './params.js';
 import type { CgrContext } from './context.js';
-
-const SUPPORTED = new Set([
-  'Tenants',
-  'Accounts',
-  'ToRs',
-  'Categories',
-  'AnswerTimeStart',
-  'AnswerTimeEnd',
-  'Limit',
-  'Offset',
-  'APIOpts',
-  'ArgDispatcher',
-]);
 
 /** Go's time.Duration.String() of whole nanoseconds ("1m35s", "1.5s", "0s"). */
 export function goDurationString(ns: number): string {
@@ -34,44 +24,10 @@ export function goDurationString(ns: number): string {
   return `${h ? `${h}h` : ''}${h || m ? `${m}m` : ''}${sec}`;
 }
 
-function timeParam(f: ReturnType<typeof fields>, name: string): string {
-  const s = f.str(name);
-  if (!s) return '';
-  if (/^\d+$/.test(s)) return new Date(Number(s) * 1000).toISOString();
-  if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/.test(s))
-    throw unsupportedFormat(`${name} ${s}`);
-  return s;
-}
-
-function filterOf(arg: Obj, c: CgrContext): CdrFilter {
-  const extra = Object.keys(arg).filter((k) => !SUPPORTED.has(k) && !isEmpty(arg[k]));
-  if (extra.length) throw notImplemented(`CDR filters ${extra.join(', ')}`);
-  const f = fields(arg, 'RPCCDRsFilter');
-  const tenants = f.strings('Tenants');
-  if (tenants.some((t) => t !== c.principal.tenant)) throw new CgrError(UNAUTHORIZED_API);
-  const accounts = f.strings('Accounts');
-  if (c.principal.role === 'selfcare' && (accounts.length !== 1 || accounts[0] !== c.principal.accountId))
-    throw new CgrError(UNAUTHORIZED_API);
-  return {
-    tenant: c.principal.tenant,
-    accounts,
-    tors: f.strings('ToRs').map((t) => t.replace(/^\*/, '')),
-    categories: f.strings('Categories'),
-    destinationPrefixes: [],
-    answerFrom: timeParam(f, 'AnswerTimeStart'),
-    answerTo: timeParam(f, 'AnswerTimeEnd'),
-    limit: Math.min(Math.max(f.int('Limit'), 0) || 1000, 10_000),
-    offset: Math.max(f.int('Offset'), 0),
-  };
-}
-
-const isEmpty = (v: unknown) =>
-  v === undefined || v === null || v === '' || v === 0 || v === false || (Array.isArray(v) && v.length === 0);
-
 function externalCdr(r: CdrRow, tenant: string) {
   // Rows hold seconds for voice (cdr-reads.ts); CGRateS's Usage is a time.Duration (nanoseconds).
   const usage = r.tor === 'voice' ? usageToBase('voice', Number(r.usage)) : Math.round(Number(r.usage));
-  const time = r.answer_time.toISOString().replace('.000Z', 'Z');
+  const time = goTime(r.answer_time);
   return {
     CGRID: r.id,
     RunID: '*default',
@@ -103,7 +59,7 @@ function readsOf(c: CgrContext) {
 }
 
 async function getCdrs(arg: Obj, c: CgrContext) {
-  const rows = await readsOf(c).list(filterOf(arg, c));
+  const rows = await readsOf(c).list(cdrFilterOf(arg, c));
   if (!rows.length) throw new CgrError('NOT_FOUND');
   return rows.map((r) => externalCdr(r, c.principal.tenant));
 }
@@ -112,6 +68,6 @@ export const cdrMethods = {
   'CDRsV2.GetCDRs': getCdrs,
   'APIerSv2.GetCDRs': getCdrs,
   async 'APIerSv2.CountCDRs'(arg: Obj, c: CgrContext) {
-    return readsOf(c).count({ ...filterOf(arg, c), limit: 0, offset: 0 });
+    return readsOf(c).count({ ...cdrFilterOf(arg, c), limit: 0, offset: 0 });
   },
 };

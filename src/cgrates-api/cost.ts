@@ -4,6 +4,7 @@ import { decimalToNano } from '../rating/money.js';
 import { RatingErrorCode } from '../rating/errors.js';
 import { CgrError, unsupportedFormat } from './errors.js';
 import { nanoNumber } from './money.js';
+import { goTimeText } from './go-time.js';
 import { fields, goDuration, requireFields, type Obj } from './params.js';
 import type { CgrContext } from './context.js';
 
@@ -46,7 +47,7 @@ export const costMethods = {
     return {
       CGRID: '',
       RunID: '',
-      StartTime: answerTime,
+      StartTime: goTimeText(answerTime), // a time.Time: no ".000Z"
       Usage: usageNs,
       Cost: nanoNumber(decimalToNano(out.price.cost)),
       Charges: null,

@@ -5,6 +5,7 @@
 import type { BalanceUnit } from '../balances/model.js';
 import type { SnapshotBalance } from '../balances/snapshot.js';
 import type { AccountView } from '../balances/store.js';
+import { GO_ZERO_TIME, goTime } from './go-time.js';
 import { nanoNumber, type RawNumber } from './money.js';
 
 /** CGRateS balance types (utils.MetaMonetary, …) and the engine's units. */
@@ -19,11 +20,8 @@ const TYPE_OF: Record<BalanceUnit, string> = Object.fromEntries(
   Object.entries(BALANCE_TYPES).map(([t, u]) => [u, t]),
 ) as Record<BalanceUnit, string>;
 
-/** Go's zero time.Time: what CGRateS writes for a balance that never expires. */
-export const GO_ZERO_TIME = '0001-01-01T00:00:00Z';
-
-/** Go marshals a time.Time as RFC 3339 with only the fraction it needs. */
-const goTime = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
+/** Go's zero time.Time, where the facade's shapes have always taken it from. */
+export { GO_ZERO_TIME } from './go-time.js';
 
 /** A set as CGRateS marshals utils.StringMap: `{"id": true}`. */
 const stringMap = (ids: readonly string[]) => Object.fromEntries(ids.map((id) => [id, true]));
@@ -75,7 +73,8 @@ export function cgrAccount<T>(v: AccountView, actionTriggers: readonly T[] = [])
   for (const b of v.balances) (map[TYPE_OF[b.unit]] ??= []).push(cgrBalance(b, v.account.sharedGroup));
   return {
     ID: `${v.account.tenant}:${v.account.id}`,
-    BalanceMap: map,
+    // CGRateS's SetAccount leaves the map nil, which Go writes as null (not {}).
+    BalanceMap: v.balances.length ? map : null,
     UnitCounters: null,
     ActionTriggers: actionTriggers.length ? actionTriggers : null,
     AllowNegative: v.account.type === 'postpaid',

@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureLedgerSchema } from '../../src/balances/ledger.js';
 import { goDurationString } from '../../src/cgrates-api/cdrs.js';
+import { goTime, goTimeText } from '../../src/cgrates-api/go-time.js';
 import { ensureCdrSchema } from '../../src/cdr/store.js';
 import { drainOutboxes } from '../../src/storage/outbox.js';
 import { ensureRecordsSchema } from '../../src/storage/records.js';
@@ -86,6 +87,100 @@ describe('reading CDRs', () => {
     expect((await rpc(B, 'CDRsV2.GetCDRs', { MinCost: 1 })).error).toBe(
       'NOT_IMPLEMENTED: CDR filters MinCost',
     );
+  });
+});
+
+type Cdr = { CGRID: string; Account: string; Usage: string; Cost: number; OrderID?: number };
+const list = async (arg: object) => {
+  const r = await rpc(B, 'APIerSv2.GetCDRs', arg);
+  expect(r.error, r.raw).toBeNull();
+  return r.result as Cdr[];
+};
+
+describe('the filters and orders CGRateS clients send', () => {
+  it("the Ruby gem's call (OrderBy OrderID, empty ExtraArgs, null Limit, empty OriginIDs) lists every CDR", async () => {
+    const all = await list({ Tenants: [], OrderBy: 'OrderID', ExtraArgs: {}, Limit: null, OriginIDs: [] });
+    expect(all.map((c) => c.Usage).sort()).toEqual(['1m0s', '1m35s', '30s']);
+    expect(all[0]).not.toHaveProperty('OrderID'); // no sequence to take it from (docs/CGRATES-COMPAT.md)
+    const back = await list({ OrderBy: 'OrderID;desc' });
+    expect(back.map((c) => c.CGRID)).toEqual(all.map((c) => c.CGRID).reverse());
+  });
+
+  it('OrderBy Usage, Cost and AnswerTime, ";desc" reversing; another field is refused', async () => {
+    expect((await list({ OrderBy: 'Usage;desc' })).map((c) => c.Usage)).toEqual(['1m35s', '1m0s', '30s']);
+    expect((await list({ OrderBy: 'Usage' })).map((c) => c.Usage)).toEqual(['30s', '1m0s', '1m35s']);
+    const byCost = (await list({ OrderBy: 'Cost' })).map((c) => c.Cost);
+    expect(byCost).toEqual([...byCost].sort((x, y) => x - y));
+    const desc = (await list({ OrderBy: 'AnswerTime;desc' })).map((c) => c.CGRID);
+    expect(desc).toEqual((await list({ OrderBy: 'AnswerTime' })).map((c) => c.CGRID).reverse());
+    expect((await rpc(B, 'APIerSv2.GetCDRs', { OrderBy: 'Destination' })).error).toMatch(
+      /^UNSUPPORTED_FORMAT: OrderBy Destination/,
+    );
+  });
+
+  it('ExtraArgs: MinCost/MaxCost as CGRateS compares them, OrderIDStart 1 keeps all, the rest refused', async () => {
+    const costs = (await list({ OrderBy: 'Cost' })).map((c) => c.Cost);
+    expect(costs).toEqual([0.15, 0.15, 0.2084]);
+    expect((await list({ ExtraArgs: { MinCost: 0.2084 } })).map((c) => c.Cost)).toEqual([0.2084]);
+    expect((await list({ ExtraArgs: { MaxCost: 0.2084 } })).map((c) => c.Cost)).toEqual([0.15, 0.15]);
+    expect((await list({ ExtraArgs: { MinCost: 0.15, MaxCost: 0.2 } })).length).toBe(2);
+    expect((await list({ ExtraArgs: { MinCost: '0', MaxCost: -1 } })).length).toBe(3); // "skip errors"
+    expect((await rpc(B, 'APIerSv2.GetCDRs', { ExtraArgs: { MaxCost: -1 } })).error).toBe('NOT_FOUND'); // unrated
+    expect((await rpc(B, 'APIerSv2.CountCDRs', { ExtraArgs: { MaxCost: -1 } })).result).toBe(0);
+    expect((await list({ ExtraArgs: { OrderIDStart: 1 }, Limit: 2 })).length).toBe(2);
+    expect((await rpc(B, 'APIerSv2.GetCDRs', { ExtraArgs: { OrderIDStart: 2 } })).error).toMatch(
+      /^NOT_IMPLEMENTED: CDR filters ExtraArgs.OrderIDStart/,
+    );
+    expect((await rpc(B, 'APIerSv2.GetCDRs', { ExtraArgs: { OrderIDEnd: 9 } })).error).toBe(
+      'NOT_IMPLEMENTED: CDR filters ExtraArgs.OrderIDEnd',
+    );
+    expect((await rpc(B, 'APIerSv2.GetCDRs', { ExtraArgs: { MinCost: 'x' } })).error).toMatch(
+      /^NOT_CONVERTIBLE/,
+    );
+  });
+
+  it('CGRIDs, OriginIDs, NotAccounts, Subjects, MinUsage/MaxUsage, Sources and RunIDs', async () => {
+    const [one] = await list({ Accounts: ['bob'] });
+    expect((await list({ CGRIDs: [one!.CGRID] })).map((c) => c.Account)).toEqual(['bob']);
+    expect((await list({ OriginIDs: [one!.CGRID] })).map((c) => c.Account)).toEqual(['bob']);
+    expect((await list({ NotAccounts: ['alice'] })).map((c) => c.Account)).toEqual(['bob']);
+    expect((await list({ Subjects: ['alice'] })).map((c) => c.Account)).toEqual(['alice', 'alice']);
+    expect((await list({ MinUsage: '1m0s', OrderBy: 'Usage' })).map((c) => c.Usage)).toEqual([
+      '1m0s',
+      '1m35s',
+    ]);
+    expect((await list({ MaxUsage: '60000000000' })).map((c) => c.Usage)).toEqual(['30s']);
+    expect((await list({ Sources: ['*sessions'], RunIDs: ['*default'] })).length).toBe(3);
+    expect((await rpc(B, 'APIerSv2.GetCDRs', { Sources: ['*cdr_file'] })).error).toBe('NOT_FOUND');
+    expect((await rpc(B, 'APIerSv2.CountCDRs', { RunIDs: ['*rerate'] })).result).toBe(0);
+    expect((await rpc(B, 'APIerSv2.GetCDRs', { RequestTypes: ['*prepaid'] })).error).toBe(
+      'NOT_IMPLEMENTED: CDR filters RequestTypes',
+    );
+  });
+});
+
+describe('Go time.Time and nil maps in other answers', () => {
+  it("GetCost's StartTime as Go writes it; an account without balances has BalanceMap null", async () => {
+    const cost = await rpc(B, 'APIerSv1.GetCost', {
+      Subject: 'alice',
+      Destination: '+442071234567',
+      AnswerTime: '2026-11-20T10:15:00.000+00:00',
+      Usage: '1m0s',
+    });
+    expect(cost.error, cost.raw).toBeNull();
+    expect((cost.result as { StartTime: string }).StartTime).toBe('2026-11-20T10:15:00Z');
+    expect((await rpc(B, 'APIerSv2.SetAccount', { Account: 'empty' })).result).toBe('OK');
+    const acct = await rpc(B, 'APIerSv2.GetAccount', { Account: 'empty' });
+    expect((acct.result as { BalanceMap: unknown }).BalanceMap).toBeNull();
+  });
+
+  it.each([
+    [Date.UTC(2026, 10, 20, 10, 15), '2026-11-20T10:15:00Z'],
+    [Date.UTC(2026, 10, 20, 10, 15, 0, 500), '2026-11-20T10:15:00.5Z'],
+    ['2026-11-20T10:15:00.120+02:00', '2026-11-20T10:15:00.12+02:00'],
+    ['2026-11-20T10:15:00.000-00:00', '2026-11-20T10:15:00Z'],
+  ])('goTime/goTimeText %s is %s', (t, s) => {
+    expect(typeof t === 'number' ? goTime(t) : goTimeText(t)).toBe(s);
   });
 });
 

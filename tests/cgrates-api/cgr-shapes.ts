@@ -4,7 +4,7 @@
  *
  * A spec is a kind ('string' | 'number' | 'boolean' | 'null' | 'any', or several joined by '|'),
  * an object spec (exactly these keys; a key ending in '?' may be absent, as Go's `omitempty` leaves
- * it out), `[spec]` (an array of spec), or `{ '*': spec }` (a map).
+ * it out), `[spec]` (an array of spec), or `{ '*': spec }` (a map, null when Go's is nil).
  */
 export type Spec = string | Spec[] | { [key: string]: Spec };
 
@@ -26,6 +26,7 @@ function check(value: unknown, spec: Spec, path: string, out: string[]): void {
     value.forEach((v, i) => check(v, spec[0]!, `${path}[${i}]`, out));
     return;
   }
+  if (value === null && '*' in spec) return; // a Go map may be nil: null
   if (kindOf(value) !== 'object') return void out.push(`${path}: ${kindOf(value)} not object`);
   const obj = value as Record<string, unknown>;
   if ('*' in spec) {

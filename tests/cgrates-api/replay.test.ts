@@ -103,7 +103,8 @@ afterAll(async () => {
   await rm(tariffDir, { recursive: true, force: true });
 });
 
-const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/;
+/** RFC 3339 as Go's time.Time writes it: a fraction only as long as it needs (never ".000Z"). */
+const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{0,8}[1-9])?(Z|[+-]\d\d:\d\d)$/;
 
 /** Replaces, in both values, each normalised field by a marker once the actual one passes its rule. */
 function normalised(actual: unknown, expected: unknown, rules: Record<string, Rule>) {
