@@ -17,7 +17,15 @@ import type { DraftContext } from './drafts.js';
 import { faultPoint } from './faults.js';
 import { closeRun, openRun, zeroCounters, type RunCounters } from './journal.js';
 import { closeStage, openStage } from './stage.js';
-import { closeStep, draftFromStage, draftStep, finalizeStep, writeStaged, type ChunkJob } from './steps.js';
+import {
+  anyToFinalize,
+  closeStep,
+  draftFromStage,
+  draftStep,
+  finalizeStep,
+  writeStaged,
+  type ChunkJob,
+} from './steps.js';
 
 type Db = Pick<PoolClient, 'query'>;
 
@@ -213,8 +221,15 @@ async function stagedChunks(r: ChunkRun, ctx: DraftContext, total: number): Prom
       walk(db, (chunk) => fn(billable(chunk))),
     ),
   );
-  let done = 0;
   const issue = r.req.finalize !== false;
+  // Nothing staged and no draft to finalize (a rerun of a done run): no walk over the chunks, whose
+  // ~200 statements found nothing (3.2 of a 13.8 s rerun at 100,000 accounts).
+  if (stage.staged === 0 && !(issue && (await anyToFinalize(r.deps, r.req.tenant, r.req.accounts)))) {
+    await closeStage(stage);
+    r.deps.onProgress?.({ step: 'chunks', accountsDone: total, accountsTotal: total });
+    return;
+  }
+  let done = 0;
   const size = r.deps.chunkSize ?? 1000;
   /** The chunk after `after` and its drafts computed from the stage (reads only). */
   const prepare = async (after: string) => {

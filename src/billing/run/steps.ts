@@ -313,3 +313,18 @@ export async function finalizeStep(d: StepDeps, job: ChunkJob): Promise<void> {
     );
   });
 }
+
+/**
+ * Whether any billable auto-finalize account of the run has a draft to finalize (left by a
+ * --no-finalize run, or one killed between its drafts and their finalization).
+ */
+export async function anyToFinalize(d: StepDeps, tenant: string, only?: string[]): Promise<boolean> {
+  const s = checkSchema(d.schema);
+  const r = await d.pool.query<{ any: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM ${s}.bill_periods p JOIN ${s}.billing_accounts a USING (tenant, account_id)
+        WHERE p.tenant = $1 AND p.status = 'drafted' AND a.auto_finalize AND a.parked_code IS NULL
+          AND a.invoice_mode <> 'none' AND ($2::text[] IS NULL OR p.account_id = ANY($2::text[]))) AS any`,
+    [tenant, only ?? null],
+  );
+  return r.rows[0]!.any;
+}
