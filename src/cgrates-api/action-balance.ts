@@ -8,6 +8,8 @@
  * own settings and the target (the ledger records both: what left, what came). A balance an open
  * session holds part of is not lowered (checked before the first write of the whole profile).
  */
+import type { BalanceUnit } from '../balances/model.js';
+import type { NewBalance } from '../balances/provisioning.js';
 import type { SnapshotBalance } from '../balances/snapshot.js';
 import type { StoredAction } from './actions-store.js';
 import { accountOf, storeError } from './accounts.js';
@@ -62,10 +64,42 @@ async function setExisting(
   if (add.code !== 'OK' && add.code !== 'CONFLICT') throw storeError(add);
 }
 
+/** A balance a reset creates when missing: its id, unit and settings. */
+export interface ResetBalance {
+  id: string;
+  unit: BalanceUnit;
+  meta: Omit<NewBalance, 'id' | 'unit' | 'value'>;
+}
+
 /**
- * `*topup_reset` / `*debit_reset` (to 0) of one balance: created with the target when missing (the
- * action's settings), else set to it. A CONFLICT on the create's op id means it ran before.
+ * Sets the balance to `target`: created with it and `b`'s settings when missing (true), else set
+ * to it (false), after `checkReset` (nothing written when refused). A CONFLICT on the create's op id
+ * means it ran before. The one implementation of `*topup_reset`, `*debit_reset` and SetBalance.
  */
+export async function setBalanceTo(
+  c: CgrContext,
+  tenant: string,
+  account: string,
+  b: ResetBalance,
+  target: number,
+  opId: string,
+): Promise<boolean> {
+  const add = await c.balances.addBalance(
+    tenant,
+    account,
+    { id: b.id, unit: b.unit, value: target, ...b.meta },
+    `${opId}:new`,
+  );
+  if (add.code === 'OK' || add.code === 'CONFLICT') return true;
+  if (add.code !== 'BALANCE_EXISTS') throw storeError(add);
+  const v = await accountOf(c, tenant, account);
+  checkReset(v, b.id, b.unit, target);
+  const existing = v.balances.find((x) => x.id === b.id)!;
+  if (existing.value !== target) await setExisting(c, tenant, account, existing, target, opId);
+  return false;
+}
+
+/** `*topup_reset` / `*debit_reset` (to 0) of one balance, with the action's settings. */
 export async function resetBalance(
   c: CgrContext,
   tenant: string,
@@ -74,7 +108,6 @@ export async function resetBalance(
   target: number,
   opId: string,
 ) {
-  const id = resetId(a);
   const meta = {
     weight: a.balanceWeight,
     expiryMs: expiryOf(a.expiry, c.now()),
@@ -83,18 +116,7 @@ export async function resetBalance(
     ratingSubject: a.ratingSubject,
     blocker: a.blocker,
   };
-  const add = await c.balances.addBalance(
-    tenant,
-    account,
-    { id, unit: a.unit!, value: target, ...meta },
-    `${opId}:new`,
-  );
-  if (add.code === 'OK' || add.code === 'CONFLICT') return;
-  if (add.code !== 'BALANCE_EXISTS') throw storeError(add);
-  const v = await accountOf(c, tenant, account);
-  checkReset(v, id, a.unit!, target);
-  const b = v.balances.find((x) => x.id === id)!;
-  if (b.value !== target) await setExisting(c, tenant, account, b, target, opId);
+  await setBalanceTo(c, tenant, account, { id: resetId(a), unit: a.unit!, meta }, target, opId);
 }
 
 /**

@@ -16,6 +16,7 @@ import { floatToNano, floatToScaled } from './money.js';
 import { expiryOf, fields, idList, requireFields, type Obj } from './params.js';
 import { BALANCE_TYPES } from './shapes.js';
 import { accountOf, ensureAccount, storeError } from './accounts.js';
+import { setBalanceTo } from './action-balance.js';
 import type { CgrContext } from './context.js';
 
 export interface BalanceCall {
@@ -30,6 +31,8 @@ export interface BalanceCall {
   /** The expiry was given relative to now (+720h): a retry computes another instant. */
   relativeExpiry: boolean;
   opId: string;
+  /** The settings the call's Balance names (SetBalance changes only those on an existing balance). */
+  given?: Partial<BalanceCall['meta']>;
 }
 
 /** Voice is nanoseconds in both; data bytes, sms and generic units: whole numbers. */
@@ -52,6 +55,27 @@ function balanceMeta(b: Obj, now: number): BalanceCall['meta'] {
   };
 }
 
+/** Balance's fields and the settings they are: the ones SetBalance can change on a balance. */
+const SETTINGS = {
+  Weight: 'weight',
+  ExpiryTime: 'expiryMs',
+  DestinationIDs: 'destinations',
+  Categories: 'categories',
+  RatingSubject: 'ratingSubject',
+  Blocker: 'blocker',
+} as const;
+
+/** The settings the Balance object names (a field absent or null names none). */
+function givenOf(b: Obj, meta: BalanceCall['meta']): Partial<BalanceCall['meta']> {
+  const out: Record<string, unknown> = {};
+  for (const [field, key] of Object.entries(SETTINGS))
+    if (b[field] !== undefined && b[field] !== null) out[key] = meta[key];
+  return out as Partial<BalanceCall['meta']>;
+}
+
+/** A call as read, with what SetBalance's path needs beside it. */
+type SetCall = BalanceCall & { overwrite: boolean; reference: string };
+
 /** The caller's Reference (ActionExtraData.Reference), or '' for none. */
 export function referenceOf(extra: Obj): string {
   const ref = extra.Reference;
@@ -61,8 +85,11 @@ export function referenceOf(extra: Obj): string {
   return ref;
 }
 
-/** AttrAddBalance / AttrSetBalance read and checked whole. */
-function readCall(arg: Obj, struct: string, method: string, c: CgrContext): BalanceCall {
+/**
+ * AttrAddBalance / AttrSetBalance read and checked whole. `overwrite`: the call is AddBalance's
+ * Overwrite (a set, not an add), answered by the caller; elsewhere it is refused.
+ */
+function readCall(arg: Obj, struct: string, method: string, c: CgrContext): SetCall {
   const f = fields(arg, struct);
   const tenant = c.tenantOf(f.str('Tenant'));
   const account = f.str('Account');
@@ -71,7 +98,8 @@ function readCall(arg: Obj, struct: string, method: string, c: CgrContext): Bala
   const balance = f.obj('Balance');
   const ref = referenceOf(f.obj('ActionExtraData'));
   requireFields(arg, ['Account', 'BalanceType']);
-  if (f.bool('Overwrite')) throw notImplemented('Overwrite (use SetBalance)');
+  const overwrite = f.bool('Overwrite');
+  if (overwrite && method !== 'addbalance') throw notImplemented(`Overwrite on ${struct}`);
   const unit = BALANCE_TYPES[type];
   if (!unit) throw unsupportedFormat(`BalanceType ${type}`);
   const b = fields(balance, 'Balance');
@@ -85,6 +113,9 @@ function readCall(arg: Obj, struct: string, method: string, c: CgrContext): Bala
     meta,
     relativeExpiry: b.str('ExpiryTime').startsWith('+'),
     opId: `cgr:${method}:${ref || c.newId()}`,
+    given: givenOf(balance, meta),
+    overwrite,
+    reference: ref,
   };
 }
 
@@ -136,10 +167,38 @@ async function removeBalances(c: CgrContext, k: BalanceCall): Promise<void> {
   if (failed) throw storeError(failed);
 }
 
+/**
+ * SetBalance, and AddBalance with Overwrite: the balance set to the Value on `*topup_reset`'s path
+ * (action-balance.ts: created, credited up, or removed and created again at it; refused, nothing
+ * written, when an open session holds part of it), then the settings the call names changed on an
+ * existing one (`*set_expiry`'s path: updateBalance). Each write's op id derives from the call's.
+ */
+async function setBalance(c: CgrContext, k: SetCall): Promise<void> {
+  if (k.amount < 0) throw notImplemented('a negative Value');
+  // Done once per Reference, recorded as ExecuteAction's runs are: a replay after the balance moved
+  // (spent, topped up) must not set it again.
+  const run = k.reference && c.actions ? { store: c.actions, as: k.opId.split(':', 2).join(':') } : null;
+  if (run && (await run.store.ran(k.tenant, k.account, run.as, k.reference))) return;
+  await ensureAccount(c, k.tenant, k.account);
+  const id = k.id || '*default';
+  const target = { id, unit: k.unit, meta: k.meta };
+  const created = await setBalanceTo(c, k.tenant, k.account, target, k.amount, k.opId);
+  if (!created && k.given && Object.keys(k.given).length) {
+    const r = await c.balances.updateBalance(k.tenant, k.account, id, k.given, `${k.opId}:meta`);
+    // CONFLICT: this op id ran before (a relative ExpiryTime computed again differs).
+    if (r.code !== 'OK' && r.code !== 'CONFLICT') throw storeError(r);
+  }
+  if (run) await run.store.recordRun(k.tenant, k.account, run.as, k.reference);
+}
+
 export const balanceMethods = {
   /** Tops up the balance with that ID, or adds it; a missing account is created (as CGRateS does). */
   async 'APIerSv1.AddBalance'(arg: Obj, c: CgrContext) {
     const k = readCall(arg, 'AttrAddBalance', 'addbalance', c);
+    if (k.overwrite) {
+      await setBalance(c, k);
+      return 'OK';
+    }
     if (k.amount < 0) {
       await takeMoney(c, k, -k.amount);
       return 'OK';
@@ -157,19 +216,9 @@ export const balanceMethods = {
     return 'OK';
   },
 
-  /** Creates a balance that does not exist yet; changing an existing one's value: not yet. */
+  /** Sets the balance's Value and the settings named (creating it, and the account, when missing). */
   async 'APIerSv1.SetBalance'(arg: Obj, c: CgrContext) {
-    const k = readCall(arg, 'AttrSetBalance', 'setbalance', c);
-    if (k.amount < 0) throw notImplemented('a negative Value');
-    await ensureAccount(c, k.tenant, k.account);
-    const existing = (await accountOf(c, k.tenant, k.account)).balances.find(
-      (b) => b.id === (k.id || '*default'),
-    );
-    if (existing) {
-      if (existing.unit === k.unit && existing.value === k.amount) return 'OK';
-      throw notImplemented("SetBalance on an existing balance's value (use AddBalance or DebitBalance)");
-    }
-    await topUp(c, k);
+    await setBalance(c, readCall(arg, 'AttrSetBalance', 'setbalance', c));
     return 'OK';
   },
 

@@ -1,0 +1,177 @@
+/**
+ * SetBalance (v1, v2) on an existing balance and AddBalance with Overwrite, on `*topup_reset`'s path,
+ * through POST /jsonrpc on the real Redis and PostgreSQL: the effect on GetAccount, a replay with the
+ * same Reference moving nothing again, and refusals (a balance an open session holds part of, another
+ * type, a negative Value) changing nothing.
+ */
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEMO_KEYS } from '../../src/config.js';
+import { testApp } from '../support/app.js';
+import { testPostgres } from '../support/postgres.js';
+import { dumpKeys } from '../support/redis-dump.js';
+import { testRedis } from '../support/redis.js';
+import { rpcClient, type RpcAnswer } from './rpc.js';
+
+const { redis, prefix } = testRedis();
+const { pool, schema } = testPostgres();
+const NOW = Date.parse('2026-11-20T10:00:00Z');
+let app: FastifyInstance;
+let rpc: ReturnType<typeof rpcClient>;
+const B = 'demo-billing';
+
+beforeAll(async () => {
+  await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+  ({ app } = await testApp({
+    redis,
+    prefix,
+    keys: DEMO_KEYS,
+    now: () => NOW,
+    cgrates: { currency: 'GBP', now: () => NOW, store: { pool, schema } },
+  }));
+  rpc = rpcClient(app);
+});
+afterAll(() => app.close());
+
+async function ok(method: string, arg: object) {
+  const r = await rpc(B, method, arg);
+  expect(r.error, `${method} ${r.raw}`).toBeNull();
+  return r.result;
+}
+
+/** Runs a call that must be refused with `error` and checks Redis is untouched. */
+async function refusedUnchanged(error: RegExp, run: () => Promise<RpcAnswer>) {
+  const before = await dumpKeys(redis, prefix);
+  const a = await run();
+  expect(a.result).toBeNull();
+  expect(a.error).toMatch(error);
+  expect(await dumpKeys(redis, prefix)).toEqual(before);
+}
+
+interface Bal {
+  ID: string;
+  Value: number;
+  Weight: number;
+  ExpirationDate: string;
+  Categories: Record<string, boolean>;
+}
+const balancesOf = async (Account: string, type: string) =>
+  ((await ok('APIerSv2.GetAccount', { Account })) as { BalanceMap: Record<string, Bal[]> }).BalanceMap[
+    type
+  ] ?? [];
+const values = async (Account: string, type: string) =>
+  Object.fromEntries((await balancesOf(Account, type)).map((b) => [b.ID, b.Value]));
+const add = (Account: string, BalanceType: string, Value: number, ID: string) =>
+  ok('APIerSv1.AddBalance', { Account, BalanceType, Value, Balance: { ID } });
+const set = (method: string, Account: string, BalanceType: string, Value: number, over: object = {}) =>
+  rpc(B, method, { Account, BalanceType, Value, Balance: { ID: 'main' }, ...over });
+const withRef = (Reference: string) => ({ ActionExtraData: { Reference } });
+
+describe('SetBalance on an existing balance', () => {
+  it('sets the Value up and down (v1 and v2); a replay with the same Reference moves nothing', async () => {
+    await add('s1', '*monetary', 2, 'main');
+    expect((await set('APIerSv1.SetBalance', 's1', '*monetary', 7.5, withRef('up'))).result).toBe('OK');
+    expect(await values('s1', '*monetary')).toEqual({ main: 7.5 });
+    expect((await set('APIerSv2.SetBalance', 's1', '*monetary', 1.25, withRef('down'))).result).toBe('OK');
+    expect(await values('s1', '*monetary')).toEqual({ main: 1.25 });
+    // Spent, then both calls again with their References: nothing moves.
+    await add('s1', '*monetary', -0.25, 'main');
+    for (const [v, ref] of [
+      [7.5, 'up'],
+      [1.25, 'down'],
+    ] as const)
+      expect((await set('APIerSv1.SetBalance', 's1', '*monetary', v, withRef(ref))).result).toBe('OK');
+    expect(await values('s1', '*monetary')).toEqual({ main: 1 });
+    // A new Reference sets it again.
+    expect((await set('APIerSv1.SetBalance', 's1', '*monetary', 3, withRef('again'))).result).toBe('OK');
+    expect(await values('s1', '*monetary')).toEqual({ main: 3 });
+  });
+
+  it('sets a unit balance and the settings the Balance names, keeping the others', async () => {
+    await ok('APIerSv1.AddBalance', {
+      Account: 's2',
+      BalanceType: '*data',
+      Value: 1000,
+      Balance: { ID: 'main', Weight: 5, Categories: 'data' },
+    });
+    const to = { Balance: { ID: 'main', Weight: 20, ExpiryTime: '2027-01-01T00:00:00Z' } };
+    expect((await set('APIerSv2.SetBalance', 's2', '*data', 500, { ...to, ...withRef('d') })).result).toBe(
+      'OK',
+    );
+    const [b] = await balancesOf('s2', '*data');
+    expect(b).toMatchObject({ ID: 'main', Value: 500, Weight: 20, ExpirationDate: '2027-01-01T00:00:00Z' });
+    expect(b!.Categories).toEqual({ data: true });
+  });
+
+  it('creates a missing balance (and account) at the Value', async () => {
+    expect((await set('APIerSv1.SetBalance', 's3', '*sms', 100, withRef('n'))).result).toBe('OK');
+    expect(await values('s3', '*sms')).toEqual({ main: 100 });
+    expect((await set('APIerSv1.SetBalance', 's3', '*sms', 100, withRef('n'))).result).toBe('OK');
+    expect(await values('s3', '*sms')).toEqual({ main: 100 });
+  });
+
+  it('refuses, changing nothing: another type, a negative Value, SharedGroups', async () => {
+    await add('s4', '*monetary', 2, 'main');
+    await refusedUnchanged(/^UNSUPPORTED_FORMAT: balance main is not of type sms/, () =>
+      set('APIerSv1.SetBalance', 's4', '*sms', 5),
+    );
+    await refusedUnchanged(/^NOT_IMPLEMENTED: a negative Value/, () =>
+      set('APIerSv1.SetBalance', 's4', '*monetary', -1),
+    );
+    await refusedUnchanged(/^NOT_IMPLEMENTED: Balance.SharedGroups/, () =>
+      set('APIerSv1.SetBalance', 's4', '*monetary', 1, { Balance: { ID: 'main', SharedGroups: 'g' } }),
+    );
+    await refusedUnchanged(/^NOT_IMPLEMENTED: Overwrite/, () =>
+      set('APIerSv1.SetBalance', 's4', '*monetary', 1, { Overwrite: true }),
+    );
+  });
+
+  it('does not lower a balance an open session holds part of (nothing changed); raising it is fine', async () => {
+    await add('held2', '*monetary', 10, 'main');
+    const init = await rpc('demo-network', 'SessionSv1.InitiateSession', {
+      InitSession: true,
+      ID: 'ev-held2',
+      Event: {
+        Account: 'held2',
+        Destination: '+442071234567',
+        OriginID: 'call-held2',
+        OriginHost: 'fs1',
+        ToR: '*voice',
+        RequestType: '*prepaid',
+        AnswerTime: '2026-11-20T10:00:00Z',
+        Usage: 60e9,
+      },
+    });
+    expect(init.error, init.raw).toBeNull();
+    await refusedUnchanged(/^NOT_IMPLEMENTED: lowering balance main/, () =>
+      set('APIerSv1.SetBalance', 'held2', '*monetary', 0.01, {
+        ...withRef('low'),
+        Balance: { ID: 'main', Weight: 9 },
+      }),
+    );
+    expect((await set('APIerSv1.SetBalance', 'held2', '*monetary', 20, withRef('high'))).result).toBe('OK');
+    expect(await values('held2', '*monetary')).toEqual({ main: 20 });
+  });
+});
+
+describe('AddBalance with Overwrite', () => {
+  it('sets the balance to the Value instead of adding; once per Reference', async () => {
+    await add('o1', '*voice', 60e9, 'main');
+    const over = { Overwrite: true, ...withRef('ow') };
+    expect((await set('APIerSv1.AddBalance', 'o1', '*voice', 300e9, over)).result).toBe('OK');
+    expect(await values('o1', '*voice')).toEqual({ main: 300e9 });
+    await ok('APIerSv1.AddBalance', {
+      Account: 'o1',
+      BalanceType: '*voice',
+      Value: 10e9,
+      Balance: { ID: 'main' },
+    });
+    expect((await set('APIerSv1.AddBalance', 'o1', '*voice', 300e9, over)).result).toBe('OK');
+    expect(await values('o1', '*voice')).toEqual({ main: 310e9 });
+    expect((await set('APIerSv1.AddBalance', 'o1', '*voice', 0, { Overwrite: true })).result).toBe('OK');
+    expect(await values('o1', '*voice')).toEqual({ main: 0 });
+    await refusedUnchanged(/^NOT_IMPLEMENTED: a negative Value/, () =>
+      set('APIerSv1.AddBalance', 'o1', '*voice', -1, { Overwrite: true }),
+    );
+  });
+});
