@@ -1,5 +1,6 @@
 /**
  * SetBalance (v1, v2) on an existing balance and AddBalance with Overwrite, on `*topup_reset`'s path,
+ * and GetCost of data, SMS and generic events (the price POST /v1/rating/price gives),
  * through POST /jsonrpc on the real Redis and PostgreSQL: the effect on GetAccount, a replay with the
  * same Reference moving nothing again, and refusals (a balance an open session holds part of, another
  * type, a negative Value) changing nothing.
@@ -7,6 +8,7 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_KEYS } from '../../src/config.js';
+import { priceEvent } from '../../src/rating/price.js';
 import { testApp } from '../support/app.js';
 import { testPostgres } from '../support/postgres.js';
 import { dumpKeys } from '../support/redis-dump.js';
@@ -18,11 +20,12 @@ const { pool, schema } = testPostgres();
 const NOW = Date.parse('2026-11-20T10:00:00Z');
 let app: FastifyInstance;
 let rpc: ReturnType<typeof rpcClient>;
+let tariff: Awaited<ReturnType<typeof testApp>>['tariff'];
 const B = 'demo-billing';
 
 beforeAll(async () => {
   await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
-  ({ app } = await testApp({
+  ({ app, tariff } = await testApp({
     redis,
     prefix,
     keys: DEMO_KEYS,
@@ -172,6 +175,57 @@ describe('AddBalance with Overwrite', () => {
     expect(await values('o1', '*voice')).toEqual({ main: 0 });
     await refusedUnchanged(/^NOT_IMPLEMENTED: a negative Value/, () =>
       set('APIerSv1.AddBalance', 'o1', '*voice', -1, { Overwrite: true }),
+    );
+  });
+});
+
+describe('GetCost beyond voice', () => {
+  const at = '2026-11-20T10:15:00Z';
+  const native = (tor: string, category: string, destination: string, usage: number) => {
+    const out = priceEvent(tariff.current(), {
+      tenant: 'acme',
+      category,
+      subject: '447700900001',
+      destination,
+      answerTime: at,
+      usage,
+      tor,
+    });
+    if (!out.ok) throw new Error(out.error.message);
+    return Number(out.price.cost);
+  };
+  const cost = (over: object) =>
+    rpc('demo-network', 'APIerSv1.GetCost', {
+      Tenant: 'acme',
+      Subject: '447700900001',
+      AnswerTime: at,
+      ...over,
+    });
+
+  it('prices *data (bytes) and *sms (messages) as the native price does; ToR top-level or in APIOpts', async () => {
+    const data = await cost({ Category: 'data', ToR: '*data', Usage: '52428800' });
+    expect(data.error, data.raw).toBeNull();
+    expect(data.result).toMatchObject({ Usage: 52428800, Cost: native('data', 'data', '', 52428800) });
+    const sms = await cost({
+      Category: 'sms',
+      Destination: '+447911123456',
+      Usage: '3',
+      APIOpts: { ToR: '*sms' },
+    });
+    expect(sms.error, sms.raw).toBeNull();
+    expect(sms.result).toMatchObject({ Usage: 3, Cost: native('sms', 'sms', '+447911123456', 3) });
+    expect((sms.result as { Cost: number }).Cost).toBeGreaterThan(0);
+  });
+
+  it('refuses a duration Usage for data, an unknown ToR, and an SMS without Destination', async () => {
+    expect((await cost({ Category: 'data', ToR: '*data', Usage: '1m' })).error).toMatch(
+      /^UNSUPPORTED_FORMAT: Usage: a whole number of bytes/,
+    );
+    expect((await cost({ Category: 'data', ToR: '*video', Usage: '1' })).error).toBe(
+      'UNSUPPORTED_FORMAT: ToR *video',
+    );
+    expect((await cost({ Category: 'sms', ToR: '*sms', Usage: '1' })).error).toBe(
+      'MANDATORY_IE_MISSING: [Destination]',
     );
   });
 });

@@ -219,6 +219,7 @@ const FIELDS = [
     ...Object.values(PLAUSIBLE).flatMap((a) => Object.keys(a)),
     'Tenant',
     'Overwrite',
+    'ToR',
     'Offset',
     'Limit',
     'Reference',
