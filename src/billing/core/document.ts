@@ -31,6 +31,8 @@ export interface DraftLine {
   taxCode?: string;
   /** The tax rate of the line; missing means outside the scope of tax (0). */
   rateMicros?: bigint;
+  /** The legal mention of the line's tax rate, if the rate has one: it goes to the rate's summary entry. */
+  legalText?: string;
   source?: Record<string, unknown>;
 }
 
@@ -51,8 +53,13 @@ export interface DocumentFigures {
 export interface DocumentOptions {
   currency: string;
   mode: TaxMode;
-  /** Exempt and reverse-charge buyers: every line is taxed at 0 (the legal mention is the caller's). */
+  /** Exempt and reverse-charge buyers: every line is taxed at 0. */
   exempt?: boolean;
+  /**
+   * The buyer's legal mention (exemption reason, reverse-charge text): with `exempt` it replaces the
+   * rates' own mentions on the (single, 0) summary entry — the buyer's status is why nothing is taxed.
+   */
+  legalText?: string;
   /**
    * Amounts include the tax (prepaid statements of an `inclusive` tax profile): the tax is extracted,
    * the summary's base is the net, and total = subtotal + discount (the tax is inside, not added).
@@ -81,7 +88,36 @@ export function buildDocument(draft: readonly DraftLine[], opts: DocumentOptions
     return Object.assign({}, line, { rateMicros, seq: i + 1, amountNano, taxNano: lineTaxNano[i]! });
   });
   const totalNano = subtotalNano + discountNano + (opts.inclusive ? 0n : taxNano);
-  return { lines, taxSummary: summary, subtotalNano, discountNano, taxNano, totalNano };
+  return {
+    lines,
+    taxSummary: withLegalText(summary, lines, opts),
+    subtotalNano,
+    discountNano,
+    taxNano,
+    totalNano,
+  };
+}
+
+/**
+ * Each summary entry's legal mention: an exempt buyer's own text on every entry (all are rate 0);
+ * otherwise the distinct mentions of the rates its lines were taxed at, in line order, joined by "; ".
+ * Entries without one are left as they are (no key), so documents without mentions hash as before.
+ */
+function withLegalText(summary: TaxSummary[], lines: DocumentLine[], opts: DocumentOptions): TaxSummary[] {
+  if (opts.exempt)
+    return opts.legalText ? summary.map((s) => ({ ...s, legalText: opts.legalText })) : summary;
+  const texts = new Map<bigint, string[]>();
+  for (const l of lines) {
+    if (!l.legalText) continue;
+    const rate = l.rateMicros ?? 0n;
+    const seen = texts.get(rate) ?? [];
+    if (!seen.includes(l.legalText)) texts.set(rate, [...seen, l.legalText]);
+  }
+  if (texts.size === 0) return summary;
+  return summary.map((s) => {
+    const t = texts.get(s.rateMicros);
+    return t ? { ...s, legalText: t.join('; ') } : s;
+  });
 }
 
 /**

@@ -35,6 +35,8 @@ export interface DatedRate {
   /** First local date it no longer applies (exclusive), if it ends. */
   validTo?: string;
   rateMicros: bigint;
+  /** The rate's legal mention (e.g. the article a zero or reduced rate rests on), printed on the invoice. */
+  legalText?: string;
 }
 
 /**
@@ -66,6 +68,8 @@ export interface TaxSummary {
   rateMicros: bigint;
   baseNano: bigint;
   taxNano: bigint;
+  /** The legal mention(s) of this rate's lines (buildDocument); absent when there is none. */
+  legalText?: string;
 }
 
 /** amount × rate rounded half-up to the minor unit, in nano. */

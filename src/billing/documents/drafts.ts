@@ -61,12 +61,16 @@ export async function insertDrafts(client: PoolClient, schema: string, ds: Draft
 
 export type Fresh = { d: DraftInput; id: string }[];
 
-/** The tax summary as stored (and hashed): rate text, base and tax as decimal strings. */
+/**
+ * The tax summary as stored (and hashed): rate text, base and tax as decimal strings, and the
+ * entry's legal mention when it has one (finalizing the stored draft later reads the same entries).
+ */
 export const taxSummaryOf = (d: DraftInput) =>
   d.figures.taxSummary.map((t) => ({
     rate: rateText(t.rateMicros),
     baseNano: t.baseNano.toString(),
     taxNano: t.taxNano.toString(),
+    ...(t.legalText ? { legalText: t.legalText } : {}),
   }));
 
 /** The 20 column arrays of the invoices rows ($1-$20 of insertInvoices and issue.ts). */

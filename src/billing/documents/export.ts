@@ -26,6 +26,7 @@ export const EXPORT_COLUMNS = [
   'tax_code',
   'tax_rate',
   'tax',
+  'legal_text',
   'document_total_amount',
   'document_total_tax',
   'document_total',
@@ -34,19 +35,24 @@ export const EXPORT_COLUMNS = [
 type ExportRow = Record<(typeof EXPORT_COLUMNS)[number], string | number | null>;
 const PAGE = 1000;
 
+/** The legal mention of the tax summary entry of a line's rate (exemption, reverse charge, the rate's). */
+const LEGAL = (inv: string, line: string) =>
+  `(SELECT t->>'legalText' FROM jsonb_array_elements(${inv}.tax_summary) t
+     WHERE (t->>'rate')::numeric = coalesce(${line}.tax_rate, 0) LIMIT 1)`;
+
 /** Lines of invoices and credit notes, keyset on (document type, number, line). */
 const QUERY = (s: string) => `
   SELECT * FROM (
     SELECT i.document_type AS doc, i.number, i.issue_date::text AS date, i.due_date::text AS due, i.account_id,
            i.currency, i.status, l.source->'corrects'->>'invoice_number' AS corrects, l.seq, l.kind, l.description, l.quantity::text, l.unit,
            l.amount_nano AS amount, l.tax_code, l.tax_rate::text, l.tax_nano AS tax,
-           i.total_nano - i.tax_nano AS doc_amount, i.tax_nano AS doc_tax, i.total_nano AS doc_total
+           ${LEGAL('i', 'l')} AS legal_text, i.total_nano - i.tax_nano AS doc_amount, i.tax_nano AS doc_tax, i.total_nano AS doc_total
       FROM ${s}.invoices i JOIN ${s}.invoice_lines l ON l.invoice_id = i.id
      WHERE i.tenant = $1 AND i.number IS NOT NULL AND i.issue_date BETWEEN $2::date AND $3::date
     UNION ALL
     SELECT 'credit_note', n.number, n.issue_date::text, NULL, i.account_id, i.currency, n.kind, i.number, c.seq,
            il.kind, il.description, NULL, NULL, -c.amount_nano, il.tax_code, il.tax_rate::text, -c.tax_nano,
-           -n.subtotal_nano, -n.tax_nano, -n.total_nano
+           ${LEGAL('i', 'il')}, -n.subtotal_nano, -n.tax_nano, -n.total_nano
       FROM ${s}.credit_notes n JOIN ${s}.credit_note_lines c ON c.credit_note_id = n.id
       JOIN ${s}.invoices i ON i.id = n.invoice_id
       JOIN ${s}.invoice_lines il ON il.invoice_id = n.invoice_id AND il.seq = c.invoice_line_seq
@@ -71,6 +77,7 @@ interface Raw {
   tax_code: string | null;
   tax_rate: string | null;
   tax: string;
+  legal_text: string | null;
   doc_amount: string;
   doc_tax: string;
   doc_total: string;
@@ -96,6 +103,7 @@ function rowOf(r: Raw): ExportRow {
     tax_code: r.tax_code,
     tax_rate: r.tax_rate,
     tax: m(r.tax),
+    legal_text: r.legal_text,
     document_total_amount: m(r.doc_amount),
     document_total_tax: m(r.doc_tax),
     document_total: m(r.doc_total),

@@ -54,6 +54,13 @@ function lines(pdf: PDFKit.PDFDocument, d: Doc, top: number): number {
   return y + 24;
 }
 
+/** A tax entry's legal mention (exemption, reverse charge, a rate's article), in full and wrapped. */
+function legalText(pdf: PDFKit.PDFDocument, mention: string, y: number): number {
+  if (!mention) return y;
+  pdf.font('Helvetica-Oblique').fontSize(8).text(mention, 50, y, { width: 495 });
+  return y + pdf.heightOfString(mention, { width: 495 }) + 4;
+}
+
 function totals(pdf: PDFKit.PDFDocument, d: Doc, top: number) {
   let y = top;
   const cur = text(d.currency);
@@ -70,8 +77,9 @@ function totals(pdf: PDFKit.PDFDocument, d: Doc, top: number) {
     pdf
       .font('Helvetica')
       .fontSize(8)
-      .text(`Tax ${text(t.rate)} on ${text(t.base)}: ${text(t.tax)} ${text(t.legal_text)}`, 50, y);
+      .text(`Tax ${text(t.rate)} on ${text(t.base)}: ${text(t.tax)}`, 50, y);
     y += 12;
+    y = legalText(pdf, text(t.legal_text), y);
   }
   return y;
 }

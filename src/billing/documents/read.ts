@@ -25,7 +25,7 @@ type HeaderRow = Record<string, unknown> & {
   id: string;
   currency: string;
   createdMicros: string;
-  taxSummary: { rate: string | null; baseNano: string; taxNano: string }[];
+  taxSummary: { rate: string | null; baseNano: string; taxNano: string; legalText?: string }[];
 };
 
 function presentHeader(r: HeaderRow) {
@@ -52,6 +52,7 @@ function presentHeader(r: HeaderRow) {
       rate: t.rate,
       base: formatMoney(BigInt(t.baseNano), r.currency),
       tax: formatMoney(BigInt(t.taxNano), r.currency),
+      legalText: t.legalText ?? null,
     })),
   };
 }

@@ -26,7 +26,7 @@ export interface SealDraft {
   totalNano: string;
   seller: unknown;
   buyer: unknown;
-  taxSummary: { rate: string | null; baseNano: string; taxNano: string }[];
+  taxSummary: { rate: string | null; baseNano: string; taxNano: string; legalText?: string }[];
 }
 
 export type SealLine = Omit<LineForCanonical, 'amountNano' | 'taxNano'> & {

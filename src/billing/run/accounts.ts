@@ -20,6 +20,8 @@ export interface BillingAccount {
   autoFinalize: boolean;
   buyer: Record<string, unknown>;
   exempt: boolean;
+  /** The exempt or reverse-charge buyer's legal mention for its invoices (billing.md E.1); null otherwise. */
+  legalText: string | null;
   parkedCode: string | null;
   createdAt: Date;
 }
@@ -35,18 +37,35 @@ export async function accountsChunk(
   limit: number,
   only?: string[],
 ): Promise<BillingAccount[]> {
-  const r = await db.query<BillingAccount>(
+  const r = await db.query<
+    Omit<BillingAccount, 'legalText'> & { exemptReason: string | null; reverseCharge: boolean }
+  >(
     `SELECT account_id AS "accountId", account_type AS "accountType", trim(currency) AS currency, timezone,
             bill_cycle_day AS "billCycleDay", invoice_mode AS "invoiceMode", tax_profile AS "taxProfile",
             payment_terms_days AS "paymentTermsDays", series, grace_hours AS "graceHours",
             auto_finalize AS "autoFinalize", buyer, (exempt_reason IS NOT NULL OR reverse_charge) AS exempt,
+            exempt_reason AS "exemptReason", reverse_charge AS "reverseCharge",
             parked_code AS "parkedCode", created_at AS "createdAt"
        FROM ${checkSchema(schema)}.billing_accounts
       WHERE tenant = $1 AND account_id > $2 AND ($4::text[] IS NULL OR account_id = ANY($4::text[]))
       ORDER BY account_id LIMIT $3`,
     [tenant, after, limit, only ?? null],
   );
-  return r.rows;
+  return r.rows.map(({ exemptReason, reverseCharge, ...a }) =>
+    Object.assign(a, { legalText: legalTextOf(exemptReason, reverseCharge) }),
+  );
+}
+
+/** The reverse-charge mention (Council Directive 2006/112/EC, art. 196 and 226(11a)). */
+export const REVERSE_CHARGE_TEXT =
+  'Reverse charge: VAT to be accounted for by the recipient (Art. 196 Directive 2006/112/EC)';
+
+/** An account's legal mention: its exemption reason, the reverse-charge text, or both. */
+export function legalTextOf(exemptReason: string | null, reverseCharge: boolean): string | null {
+  const texts = [exemptReason?.trim() || null, reverseCharge ? REVERSE_CHARGE_TEXT : null].filter(
+    (t): t is string => t !== null,
+  );
+  return texts.length > 0 ? texts.join('; ') : null;
 }
 
 export interface Seller {
@@ -85,8 +104,15 @@ export async function taxTablesOf(db: Db, schema: string, tenant: string): Promi
     [tenant],
   );
   // rate numeric(9,6) × 10^6 as an integer: exact.
-  const t = await db.query<{ code: string; valid_from: string; valid_to: string | null; micros: string }>(
-    `SELECT code, valid_from::text, valid_to::text, (rate * 1000000)::bigint::text AS micros FROM ${s}.taxes WHERE tenant = $1`,
+  const t = await db.query<{
+    code: string;
+    valid_from: string;
+    valid_to: string | null;
+    micros: string;
+    legal_text: string | null;
+  }>(
+    `SELECT code, valid_from::text, valid_to::text, (rate * 1000000)::bigint::text AS micros, legal_text
+       FROM ${s}.taxes WHERE tenant = $1`,
     [tenant],
   );
   return {
@@ -96,6 +122,7 @@ export async function taxTablesOf(db: Db, schema: string, tenant: string): Promi
       validFrom: x.valid_from,
       ...(x.valid_to ? { validTo: x.valid_to } : {}),
       rateMicros: BigInt(x.micros),
+      ...(x.legal_text ? { legalText: x.legal_text } : {}),
     })),
   };
 }

@@ -55,6 +55,7 @@ function draftOne(bill: Bill, usage: Found, ctx: DraftContext): DraftOutcome {
       currency: a.currency,
       mode: ctx.seller.roundingMode,
       exempt: a.exempt,
+      ...(a.legalText ? { legalText: a.legalText } : {}),
     });
     return { bill, kind: 'draft', figures };
   } catch (err) {

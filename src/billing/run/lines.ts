@@ -34,17 +34,22 @@ const CHARGE_TAX_KEY: Record<ChargeRow['kind'], string> = {
   adjustment: 'one_off',
 };
 
-/** The tax code and rate of a line; a code without a rate in force at the tax point parks the account. */
+/**
+ * The tax code, rate and the rate's legal mention of a line; a code without a rate in force at the
+ * tax point parks the account.
+ */
 export function taxOf(
   ctx: TaxContext,
   keys: string[],
   explicit?: string | null,
-): Pick<DraftLine, 'taxCode' | 'rateMicros'> {
+): Pick<DraftLine, 'taxCode' | 'rateMicros' | 'legalText'> {
   const code = explicit ?? keys.map((k) => ctx.mapping?.[k]).find((c) => c !== undefined);
   if (!code) return {};
   const rate = rateInForce(ctx.rates, code, ctx.date);
   if (!rate) throw new ParkError('NO_TAX_RATE', `no rate of tax code ${code} in force on ${ctx.date}`);
-  return { taxCode: code, rateMicros: rate.rateMicros };
+  return rate.legalText
+    ? { taxCode: code, rateMicros: rate.rateMicros, legalText: rate.legalText }
+    : { taxCode: code, rateMicros: rate.rateMicros };
 }
 
 /**
