@@ -92,12 +92,20 @@ export const accountMethods = {
     return cgrAccount(v, (await triggersByAccount(c, tenant, [account])).get(account));
   },
 
-  /** Only the accounts named (CGRateS also lists a whole tenant; not yet): unknown ones are skipped. */
+  /**
+   * Only the accounts named: unknown ones are skipped. CGRateS also lists a whole tenant; the engine
+   * keeps no list of a tenant's accounts to page through (an account is a Redis hash found from its
+   * id alone; creating one writes no ledger row; billing_accounts holds only stored profiles), and a
+   * keyspace SCAN per page is not a source a facade call should lean on: refused.
+   */
   async 'APIerSv2.GetAccounts'(arg: Obj, c: CgrContext) {
     const f = fields(arg, 'AttrGetAccounts');
     const tenant = c.tenantOf(f.str('Tenant'));
     const ids = f.strings('AccountIDs');
-    if (!ids.length) throw notImplemented('listing a whole tenant: give AccountIDs');
+    if (!ids.length)
+      throw notImplemented(
+        'listing a whole tenant (the engine keeps no list of its accounts): give AccountIDs',
+      );
     const offset = f.int('Offset');
     const limit = f.int('Limit');
     const views = await Promise.all(ids.map((id) => c.balances.getAccount(tenant, id)));
