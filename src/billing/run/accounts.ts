@@ -28,6 +28,13 @@ export interface BillingAccount {
 
 type Db = Pick<PoolClient, 'query'>;
 
+/** The accounts a run bills: not parked, and with documents (invoice_mode none gets none). */
+export const billable = (chunk: BillingAccount[]) =>
+  chunk.filter((a) => a.parkedCode === null && a.invoiceMode !== 'none');
+
+/** `billable` as SQL, over the billing_accounts row aliased `a` (the run's checks that skip a walk). */
+export const BILLABLE_SQL = `a.parked_code IS NULL AND a.invoice_mode <> 'none'`;
+
 /** The chunk of accounts after `after` (in account_id order), or the listed ones; parked ones included. */
 export async function accountsChunk(
   db: Db,

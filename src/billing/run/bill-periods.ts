@@ -7,7 +7,7 @@
  */
 import type { PoolClient } from 'pg';
 import { nextAnchor } from '../core/periods.js';
-import type { BillingAccount } from './accounts.js';
+import { BILLABLE_SQL, type BillingAccount } from './accounts.js';
 import { checkSchema } from './schema.js';
 
 const HOUR_MS = 3_600_000;
@@ -109,4 +109,28 @@ export async function closePeriods(
     ],
   );
   return writes.filter((w) => w.status === 'closed').length;
+}
+
+/**
+ * Whether closePeriods has anything to do for the run's billable accounts (`only`: the listed ones):
+ * one without a period yet, or an open period that ended by asOf (an account's open period is its
+ * latest: advance writes it last). False for a rerun of a done run, which then walks no chunk.
+ */
+export async function anyToClose(
+  db: Pick<PoolClient, 'query'>,
+  schema: string,
+  tenant: string,
+  asOfMs: number,
+  only?: string[],
+): Promise<boolean> {
+  const s = checkSchema(schema);
+  const mine = `a.tenant = $1 AND ${BILLABLE_SQL} AND ($3::text[] IS NULL OR a.account_id = ANY($3::text[]))`;
+  const r = await db.query<{ any: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM ${s}.billing_accounts a WHERE ${mine}
+              AND NOT EXISTS (SELECT 1 FROM ${s}.bill_periods p WHERE p.tenant = a.tenant AND p.account_id = a.account_id))
+         OR EXISTS (SELECT 1 FROM ${s}.bill_periods p JOIN ${s}.billing_accounts a USING (tenant, account_id)
+              WHERE p.tenant = $1 AND p.status = 'open' AND p.period_end <= $2::timestamptz AND ${mine}) AS any`,
+    [tenant, new Date(asOfMs).toISOString(), only ?? null],
+  );
+  return r.rows[0]!.any;
 }

@@ -3,7 +3,7 @@
  * the previous period's end and cut-off (the membership rule's E_{N-1} and C_{N-1}).
  */
 import type { PoolClient } from 'pg';
-import type { BillingAccount } from './accounts.js';
+import { BILLABLE_SQL, type BillingAccount } from './accounts.js';
 import type { Bill } from './drafts.js';
 import { checkSchema } from './schema.js';
 
@@ -53,4 +53,25 @@ export async function dueBills(
     });
   }
   return bills;
+}
+
+/**
+ * Whether any billable account of the run (`only`: the listed ones) has a bill dueBills would find:
+ * a closed period whose grace has passed by asOf. False for a rerun of a done run: no chunk walked.
+ */
+export async function anyDue(
+  db: Pick<PoolClient, 'query'>,
+  schema: string,
+  tenant: string,
+  asOfMs: number,
+  only?: string[],
+): Promise<boolean> {
+  const s = checkSchema(schema);
+  const r = await db.query<{ any: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM ${s}.bill_periods p JOIN ${s}.billing_accounts a USING (tenant, account_id)
+        WHERE p.tenant = $1 AND p.status = 'closed' AND (p.grace_until IS NULL OR p.grace_until <= $2::timestamptz)
+          AND ${BILLABLE_SQL} AND ($3::text[] IS NULL OR p.account_id = ANY($3::text[]))) AS any`,
+    [tenant, new Date(asOfMs).toISOString(), only ?? null],
+  );
+  return r.rows[0]!.any;
 }

@@ -12,7 +12,8 @@ import {
   type RunReconciliation,
   type RunReconciliationDeps,
 } from '../reconcile/after-run.js';
-import { accountsChunk, park, sellerOf, taxTablesOf, type BillingAccount } from './accounts.js';
+import { accountsChunk, billable, park, sellerOf, taxTablesOf, type BillingAccount } from './accounts.js';
+import { anyToClose } from './bill-periods.js';
 import type { DraftContext } from './drafts.js';
 import { faultPoint } from './faults.js';
 import { closeRun, openRun, zeroCounters, type RunCounters } from './journal.js';
@@ -80,6 +81,8 @@ export interface RunSummary {
   counters: RunCounters;
   /** Milliseconds spent in each step (all chunks), for benchmarks and operators. */
   timing: StepTiming;
+  /** Chunks of accounts each walk read (none for a rerun of a done run: its checks found nothing to do). */
+  chunks: ChunkCounts;
   /** The run's accounts and their shared groups reconciled at its end (not for a dry or failed run). */
   reconciliation?: RunReconciliation | { skipped: 'disabled' };
   error?: string;
@@ -94,6 +97,12 @@ export interface StepTiming {
   finalize: number;
   /** Reconciliation of the run's accounts at its end (reconcile/after-run.ts). */
   reconcile: number;
+}
+
+export interface ChunkCounts {
+  close: number;
+  stage: number;
+  draft: number;
 }
 
 /** Runs a step and adds its wall time to the step's total. */
@@ -159,21 +168,19 @@ async function renewStep(deps: RunDeps, req: RunRequest, counters: RunCounters):
   }
 }
 
-/** Billable accounts of a chunk: not parked, and with documents (invoice_mode none gets none). */
-const billable = (chunk: BillingAccount[]) =>
-  chunk.filter((a) => a.parkedCode === null && a.invoiceMode !== 'none');
-
 interface ChunkRun {
   deps: RunDeps;
   req: RunRequest;
   runId: string;
   counters: RunCounters;
   timing: StepTiming;
+  chunks: ChunkCounts;
 }
 
-/** Walks the run's accounts chunk by chunk (account_id order), reading through `db`. */
+/** Walks the run's accounts chunk by chunk (account_id order), reading through `db`; counted as `name`'s. */
 function walker(
   r: ChunkRun,
+  name: keyof ChunkCounts,
 ): (db: Db, fn: (chunk: BillingAccount[], n: number) => Promise<void>) => Promise<void> {
   const size = r.deps.chunkSize ?? 1000;
   return async (db, fn) => {
@@ -181,6 +188,7 @@ function walker(
     for (let n = 1; ; n++) {
       const chunk = await accountsChunk(db, r.deps.schema, r.req.tenant, after, size, r.req.accounts);
       if (chunk.length === 0) return;
+      r.chunks[name]++;
       after = chunk.at(-1)!.accountId;
       await fn(chunk, n);
     }
@@ -198,7 +206,7 @@ const jobOf = (r: ChunkRun, chunk: BillingAccount[]): ChunkJob => ({
 /** A dry run: per chunk, periods closed, cut off and drafted in a snapshot that is rolled back. */
 async function dryChunks(r: ChunkRun, ctx: DraftContext, total: number): Promise<void> {
   let done = 0;
-  await walker(r)(r.deps.pool, async (chunk) => {
+  await walker(r, 'draft')(r.deps.pool, async (chunk) => {
     await step(r.timing, 'draft', () => draftStep(r.deps, jobOf(r, chunk), ctx, true));
     done += chunk.length;
     r.deps.onProgress?.({ step: 'chunks', accountsDone: done, accountsTotal: total });
@@ -211,14 +219,24 @@ async function dryChunks(r: ChunkRun, ctx: DraftContext, total: number): Promise
  * commits on its own, so a rerun resumes where a killed run stopped.
  */
 async function stagedChunks(r: ChunkRun, ctx: DraftContext, total: number): Promise<void> {
-  const walk = walker(r);
-  await walk(r.deps.pool, async (chunk, n) => {
-    await step(r.timing, 'close', () => closeStep(r.deps, jobOf(r, chunk)));
-    faultPoint('close', n);
-  });
+  const { pool, schema } = r.deps;
+  const { tenant, accounts } = r.req;
+  const asOfMs = r.req.asOf.getTime();
+  // Nothing to close (a rerun of a done run): one statement instead of a walk over every chunk.
+  if (await step(r.timing, 'close', () => anyToClose(pool, schema, tenant, asOfMs, accounts)))
+    await walker(r, 'close')(pool, async (chunk, n) => {
+      await step(r.timing, 'close', () => closeStep(r.deps, jobOf(r, chunk)));
+      faultPoint('close', n);
+    });
+  const walkStage = walker(r, 'stage');
   const stage = await step(r.timing, 'stage', () =>
-    openStage(r.deps.pool, r.deps.schema, r.req.tenant, r.req.asOf.getTime(), (db, fn) =>
-      walk(db, (chunk) => fn(billable(chunk))),
+    openStage(
+      pool,
+      schema,
+      tenant,
+      asOfMs,
+      (db, fn) => walkStage(db, (chunk) => fn(billable(chunk))),
+      accounts,
     ),
   );
   const issue = r.req.finalize !== false;
@@ -243,6 +261,7 @@ async function stagedChunks(r: ChunkRun, ctx: DraftContext, total: number): Prom
     for (let n = 1; ; n++) {
       const cur = await step(r.timing, 'draft', () => next);
       if (!cur) break;
+      r.chunks.draft++;
       // Chunk n+1 is read and drafted (Node, the stage's connection) while chunk n is written.
       next = prepare(cur.chunk.at(-1)!.accountId);
       next.catch(() => undefined); // awaited on the next turn, or in finally
@@ -295,14 +314,23 @@ export async function startRun(
   const done = (async (): Promise<RunSummary> => {
     const counters = zeroCounters();
     const timing: StepTiming = { renew: 0, close: 0, stage: 0, draft: 0, finalize: 0, reconcile: 0 };
-    const summary = { runId, tenant: req.tenant, asOf: req.asOf.toISOString(), dryRun, counters, timing };
+    const chunks: ChunkCounts = { close: 0, stage: 0, draft: 0 };
+    const summary = {
+      runId,
+      tenant: req.tenant,
+      asOf: req.asOf.toISOString(),
+      dryRun,
+      counters,
+      timing,
+      chunks,
+    };
     try {
       if (!dryRun) {
         deps.onProgress?.({ step: 'renew', accountsDone: 0, accountsTotal: 0 });
         await step(timing, 'renew', () => renewStep(deps, req, counters));
         faultPoint('renew');
       }
-      await runChunks({ deps, req, runId, counters, timing });
+      await runChunks({ deps, req, runId, counters, timing, chunks });
       await closeRun(deps.pool, deps.schema, runId, 'done', counters);
       if (dryRun) return { ...summary, status: 'done' };
       const reconciliation =

@@ -11,7 +11,7 @@ import { insertDrafts } from '../documents/drafts.js';
 import { issuable, issueDrafts } from '../documents/issue.js';
 import type { DraftInput } from '../documents/model.js';
 import { inTransaction } from '../documents/transaction.js';
-import { park, type BillingAccount } from './accounts.js';
+import { BILLABLE_SQL, park, type BillingAccount } from './accounts.js';
 import { closePeriods } from './bill-periods.js';
 import { cutOff, endSnapshot } from './cutoff.js';
 import { draftBills, draftRead, type Bill, type DraftContext, type DraftOutcome } from './drafts.js';
@@ -322,8 +322,8 @@ export async function anyToFinalize(d: StepDeps, tenant: string, only?: string[]
   const s = checkSchema(d.schema);
   const r = await d.pool.query<{ any: boolean }>(
     `SELECT EXISTS (SELECT 1 FROM ${s}.bill_periods p JOIN ${s}.billing_accounts a USING (tenant, account_id)
-        WHERE p.tenant = $1 AND p.status = 'drafted' AND a.auto_finalize AND a.parked_code IS NULL
-          AND a.invoice_mode <> 'none' AND ($2::text[] IS NULL OR p.account_id = ANY($2::text[]))) AS any`,
+        WHERE p.tenant = $1 AND p.status = 'drafted' AND a.auto_finalize AND ${BILLABLE_SQL}
+          AND ($2::text[] IS NULL OR p.account_id = ANY($2::text[]))) AS any`,
     [tenant, only ?? null],
   );
   return r.rows[0]!.any;

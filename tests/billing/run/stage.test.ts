@@ -40,6 +40,7 @@ describe('a run over several chunks', () => {
     const s = await runBilling(deps, { tenant: 'acme', asOf });
     await late;
     expect(s).toMatchObject({ status: 'done', counters: { drafted: 5, finalized: 5 } });
+    expect(s.chunks).toEqual({ close: 3, stage: 3, draft: 3 });
 
     const periods = await pool.query<{ c: string }>(
       `SELECT DISTINCT cutoff_at::text AS c FROM ${schema}.bill_periods WHERE status = 'finalized'`,
@@ -55,5 +56,28 @@ describe('a run over several chunks', () => {
         WHERE c.op_id = 'late-fee:s5'`,
     );
     expect(stamped.rows).toEqual([{ after: true }]);
+  });
+
+  it('walks no chunk when run again with nothing to do, and walks them again once there is', async () => {
+    const before = await pool.query(`SELECT id, status, document_hash FROM ${schema}.invoices ORDER BY id`);
+    const again = await runBilling(base, { tenant: 'acme', asOf });
+    expect(again).toMatchObject({
+      status: 'done',
+      counters: { periodsClosed: 0, drafted: 0, finalized: 0, skipped: 0, parked: 0 },
+      chunks: { close: 0, stage: 0, draft: 0 },
+    });
+    expect(
+      (await pool.query(`SELECT id, status, document_hash FROM ${schema}.invoices ORDER BY id`)).rows,
+    ).toEqual(before.rows);
+    // A new account has a period to open and close: the checks see it and the chunks are walked.
+    await addAccount(base.balances, pool, schema, {
+      id: 's6',
+      createdAt: '2026-11-01T00:00:00Z',
+      taxProfile: 'uk',
+    });
+    await applyFee(base.balances, pool, schema, 's6', 'fee:s6', fee(6));
+    const more = await runBilling(base, { tenant: 'acme', asOf });
+    expect(more).toMatchObject({ status: 'done', counters: { periodsClosed: 1, drafted: 1, finalized: 1 } });
+    expect(more.chunks).toEqual({ close: 3, stage: 3, draft: 3 });
   });
 });
