@@ -2,11 +2,13 @@
  * The tables of account events and their webhooks (issue 14, F.2), created and upgraded idempotently.
  * `events` is the documents' table (src/billing/documents/schema.ts, the same definition), created here
  * too when absent. Two triggers make every producer's INSERT keep the rules, whatever code wrote it:
- * - before each row: the account's next `sequence` from its counter row (locked until the writer
- *   commits, so sequences are gapless and committed in order per account); the same fact twice (an id
- *   already stored) is skipped without taking a number;
- * - after each row: a pending delivery for every enabled endpoint of the tenant subscribed to its type,
- *   in the same transaction as the fact.
+ * - before each row: the account's next `sequence` from its counter row (one upsert that locks it
+ *   until the writer commits, so sequences are gapless and committed in order per account); the same
+ *   fact twice (an id already stored) is skipped without taking a number;
+ * - after each statement (its inserted rows as a transition table): a pending delivery for every
+ *   enabled endpoint of the tenant subscribed to each row's type, in one INSERT, in the same
+ *   transaction as the facts. Per event row only the sequence's two statements remain (there were
+ *   four, and a queued after-row trigger with a statement of its own).
  * `txid` and `position` order the pull API (account-events.ts): see docs/EVENTS.md.
  */
 import type { Pool } from 'pg';
@@ -55,29 +57,35 @@ CREATE OR REPLACE FUNCTION ${s}.event_sequence() RETURNS trigger LANGUAGE plpgsq
 DECLARE n bigint;
 BEGIN
   IF NEW.account_id IS NULL THEN NEW.sequence := NULL; RETURN NEW; END IF;
-  INSERT INTO ${s}.account_event_counters (tenant, account_id, last_sequence)
-    VALUES (NEW.tenant, NEW.account_id, 0) ON CONFLICT DO NOTHING;
-  SELECT last_sequence INTO n FROM ${s}.account_event_counters
-   WHERE tenant = NEW.tenant AND account_id = NEW.account_id FOR UPDATE;
-  -- Checked once the counter is ours: a writer of the same id before us has committed by now.
-  IF EXISTS (SELECT 1 FROM ${s}.events WHERE id = NEW.id) THEN RETURN NULL; END IF;
-  UPDATE ${s}.account_event_counters SET last_sequence = n + 1
-   WHERE tenant = NEW.tenant AND account_id = NEW.account_id;
-  NEW.sequence := n + 1;
+  -- One statement takes the account's next number and locks its counter until the writer commits.
+  INSERT INTO ${s}.account_event_counters AS c (tenant, account_id, last_sequence)
+    VALUES (NEW.tenant, NEW.account_id, 1)
+    ON CONFLICT (tenant, account_id) DO UPDATE SET last_sequence = c.last_sequence + 1
+    RETURNING last_sequence INTO n;
+  -- Checked once the counter is ours: a writer of the same id before us has committed by now. The
+  -- same fact again gives its number back (rare): no one else could see it taken.
+  IF EXISTS (SELECT 1 FROM ${s}.events WHERE id = NEW.id) THEN
+    UPDATE ${s}.account_event_counters SET last_sequence = n - 1
+     WHERE tenant = NEW.tenant AND account_id = NEW.account_id;
+    RETURN NULL;
+  END IF;
+  NEW.sequence := n;
   RETURN NEW;
 END $$;
 CREATE OR REPLACE FUNCTION ${s}.event_deliveries() RETURNS trigger LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
   INSERT INTO ${s}.webhook_deliveries
       (event_id, endpoint_id, tenant, account_id, sequence, status, next_attempt_at)
-    SELECT NEW.id, e.id, NEW.tenant, NEW.account_id, NEW.sequence, 'pending', now()
-      FROM ${s}.webhook_endpoints e
-     WHERE e.tenant = NEW.tenant AND e.enabled AND (NEW.type = ANY (e.event_types) OR '*' = ANY (e.event_types))
+    SELECT n.id, e.id, n.tenant, n.account_id, n.sequence, 'pending', now()
+      FROM new_events n JOIN ${s}.webhook_endpoints e
+        ON e.tenant = n.tenant AND e.enabled AND (n.type = ANY (e.event_types) OR '*' = ANY (e.event_types))
     ON CONFLICT DO NOTHING;
   RETURN NULL;
 END $$;
 CREATE OR REPLACE TRIGGER event_sequence BEFORE INSERT ON ${s}.events FOR EACH ROW EXECUTE FUNCTION ${s}.event_sequence();
-CREATE OR REPLACE TRIGGER event_deliveries AFTER INSERT ON ${s}.events FOR EACH ROW EXECUTE FUNCTION ${s}.event_deliveries();`;
+DROP TRIGGER IF EXISTS event_deliveries ON ${s}.events;
+CREATE TRIGGER event_deliveries AFTER INSERT ON ${s}.events REFERENCING NEW TABLE AS new_events
+  FOR EACH STATEMENT EXECUTE FUNCTION ${s}.event_deliveries();`;
 
 export async function ensureWebhooksSchema(pool: Pool, schema: string): Promise<void> {
   const s = checked(schema);
