@@ -27,6 +27,7 @@ import { notImplemented, unsupportedFormat } from './errors.js';
 import { expiryOf } from './params.js';
 import { nanoToDecimal } from '../rating/money.js';
 import { triggersOf } from './action-triggers-actions.js';
+import { oncePerReference, runKey } from './run-once.js';
 
 type View = Awaited<ReturnType<typeof accountOf>>;
 
@@ -144,4 +145,25 @@ export async function runAction(
     default:
       c.log.info({ tenant, account, action: a.type }, 'cgrates action');
   }
+}
+
+/**
+ * ExecuteAction's run of the profile on the account: by Weight, highest first (as CGRateS sorts
+ * them), each action's op id derived from the Reference and its place; once per Reference and
+ * account (run-once.ts: the profile id is the body, so another ActionsId under it is EXISTS). The
+ * account is part of the key: an action plan runs one timing on each account under one Reference.
+ */
+export async function executeActions(
+  c: CgrContext,
+  run: { tenant: string; account: string; actionsId: string; reference: string },
+  list: StoredAction[],
+) {
+  const { tenant, account, actionsId, reference } = run;
+  const key = runKey({ tenant, account, actionsId, reference }, 'exec', [actionsId]);
+  await oncePerReference(c, key, async () => {
+    await checkActions(c, tenant, account, list);
+    const base = `cgr:exec:${reference ? `${actionsId}:${reference}` : c.newId()}`;
+    const ordered = list.map((a, i) => ({ a, i })).sort((x, y) => y.a.weight - x.a.weight || x.i - y.i);
+    for (const { a, i } of ordered) await runAction(c, tenant, account, a, `${base}:${i}`);
+  });
 }

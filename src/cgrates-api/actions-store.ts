@@ -26,6 +26,43 @@ export interface StoredAction {
   weight: number;
 }
 
+/**
+ * Whose namespace a run record's `actions_id` is in: ExecuteAction's (a profile id, never empty:
+ * SetActions refuses an empty ActionsId) or a balance call's (SetBalance, AddBalance with Overwrite:
+ * `actions_id` is ''). The kind is part of the key, so no profile id can share a balance call's runs.
+ */
+export type RunKind = 'exec' | 'setbalance' | 'addbalance';
+
+/** One call under a Reference: its key, and the fingerprint of the body it ran with. */
+export interface RunKey {
+  tenant: string;
+  account: string;
+  kind: RunKind;
+  actionsId: string;
+  reference: string;
+  fingerprint: string;
+}
+
+/**
+ * The run records' upgrade, once (it runs while the key lacks `kind`): rows written before as
+ * `cgr:setbalance` / `cgr:addbalance` move to their kind, unless the tenant has a profile of that
+ * id (then they were its runs). Rows written before have no fingerprint: their replays answer OK.
+ */
+const runsUpgrade = (schema: string) => `
+ALTER TABLE ${schema}.cgr_action_runs ADD COLUMN IF NOT EXISTS kind text NOT NULL DEFAULT 'exec',
+  ADD COLUMN IF NOT EXISTS fingerprint text;
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conrelid = '${schema}.cgr_action_runs'::regclass
+      AND c.contype = 'p' AND (SELECT attnum FROM pg_attribute WHERE attrelid = c.conrelid
+      AND attname = 'kind') = ANY (c.conkey)) THEN
+    UPDATE ${schema}.cgr_action_runs r SET kind = substr(r.actions_id, 5), actions_id = ''
+     WHERE r.actions_id IN ('cgr:setbalance', 'cgr:addbalance') AND NOT EXISTS
+       (SELECT 1 FROM ${schema}.cgr_actions p WHERE p.tenant = r.tenant AND p.id = r.actions_id);
+    ALTER TABLE ${schema}.cgr_action_runs DROP CONSTRAINT cgr_action_runs_pkey,
+      ADD PRIMARY KEY (tenant, account, kind, reference, actions_id);
+  END IF;
+END $$`;
+
 export async function ensureCgratesSchema(pool: Pool, schema: string): Promise<void> {
   await pool.query(`
 CREATE TABLE IF NOT EXISTS ${schema}.cgr_actions (
@@ -33,7 +70,8 @@ CREATE TABLE IF NOT EXISTS ${schema}.cgr_actions (
   updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (tenant, id));
 CREATE TABLE IF NOT EXISTS ${schema}.cgr_action_runs (
   tenant text NOT NULL, account text NOT NULL, actions_id text NOT NULL, reference text NOT NULL,
-  done_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (tenant, account, actions_id, reference))`);
+  done_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (tenant, account, actions_id, reference));
+${runsUpgrade(schema)}`);
 }
 
 export function cgrActionsStore(pool: Pool, schema: string) {
@@ -77,27 +115,32 @@ export function cgrActionsStore(pool: Pool, schema: string) {
     },
 
     /**
-     * ExecuteAction's runs under a Reference, recorded once every action of the profile is done: a
-     * replay answers OK without reading the account again (a `*reset_account` replayed later must
-     * not zero balances added since). A run that stopped halfway is not recorded: its retry replays
-     * the actions done (their op ids) and does the rest.
+     * A call's run under its Reference (ExecuteAction's, or a balance call's), recorded once all of
+     * it is done: a replay answers OK without reading the account again (a `*reset_account` replayed
+     * later must not zero balances added since). A run that stopped halfway is not recorded: its
+     * retry replays the writes done (their op ids) and does the rest. 'done': this body ran under the
+     * Reference; 'other': another body (another profile, other balance settings) did: EXISTS.
      */
-    async ran(tenant: string, account: string, actionsId: string, reference: string): Promise<boolean> {
+    async runOf(k: RunKey): Promise<'new' | 'done' | 'other'> {
       await ensure();
-      const r = await pool.query(
-        `SELECT 1 FROM ${schema}.cgr_action_runs
-          WHERE tenant = $1 AND account = $2 AND actions_id = $3 AND reference = $4`,
-        [tenant, account, actionsId, reference],
+      const r = await pool.query<{ actions_id: string; fingerprint: string | null }>(
+        `SELECT actions_id, fingerprint FROM ${schema}.cgr_action_runs
+          WHERE tenant = $1 AND account = $2 AND kind = $3 AND reference = $4`,
+        [k.tenant, k.account, k.kind, k.reference],
       );
-      return (r.rowCount ?? 0) > 0;
+      if (!r.rows.length) return 'new';
+      // A row from before fingerprints (null) is judged by its profile id alone.
+      const same = (row: (typeof r.rows)[number]) =>
+        row.actions_id === k.actionsId && (row.fingerprint === null || row.fingerprint === k.fingerprint);
+      return r.rows.some(same) ? 'done' : 'other';
     },
 
-    async recordRun(tenant: string, account: string, actionsId: string, reference: string): Promise<void> {
+    async recordRun(k: RunKey): Promise<void> {
       await ensure();
       await pool.query(
-        `INSERT INTO ${schema}.cgr_action_runs (tenant, account, actions_id, reference)
-         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
-        [tenant, account, actionsId, reference],
+        `INSERT INTO ${schema}.cgr_action_runs (tenant, account, kind, actions_id, reference, fingerprint)
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
+        [k.tenant, k.account, k.kind, k.actionsId, k.reference, k.fingerprint],
       );
     },
 

@@ -12,7 +12,7 @@
 import { decimalToNano } from '../rating/money.js';
 import type { BalanceUnit } from '../balances/model.js';
 import type { StoredAction } from './actions-store.js';
-import { checkActions, runAction } from './action-run.js';
+import { executeActions } from './action-run.js';
 import {
   CgrError,
   jsonKind,
@@ -173,7 +173,7 @@ export const actionMethods = {
     return 'OK';
   },
 
-  /** The profile's actions by Weight, highest first (as CGRateS sorts them). */
+  /** The profile's actions on the account, once per Reference (action-run.ts). */
   async 'APIerSv1.ExecuteAction'(arg: Obj, c: CgrContext) {
     const f = fields(arg, 'AttrExecuteAction');
     const tenant = c.tenantOf(f.str('Tenant'));
@@ -181,15 +181,10 @@ export const actionMethods = {
     const account = f.str('Account');
     const ref = f.str('Reference');
     if (ref.length > 200) throw unsupportedFormat('Reference: at most 200 characters');
-    const list = (await actionsOf(c).get(tenant, [f.str('ActionsId')])).get(f.str('ActionsId'));
+    const actionsId = f.str('ActionsId');
+    const list = (await actionsOf(c).get(tenant, [actionsId])).get(actionsId);
     if (!list) throw new CgrError(NOT_FOUND);
-    const store = actionsOf(c);
-    if (ref && (await store.ran(tenant, account, f.str('ActionsId'), ref))) return 'OK';
-    await checkActions(c, tenant, account, list);
-    const base = `cgr:exec:${ref ? `${f.str('ActionsId')}:${ref}` : c.newId()}`;
-    const ordered = list.map((a, i) => ({ a, i })).sort((x, y) => y.a.weight - x.a.weight || x.i - y.i);
-    for (const { a, i } of ordered) await runAction(c, tenant, account, a, `${base}:${i}`);
-    if (ref) await store.recordRun(tenant, account, f.str('ActionsId'), ref);
+    await executeActions(c, { tenant, account, actionsId, reference: ref }, list);
     return 'OK';
   },
 };

@@ -17,6 +17,7 @@ import { expiryOf, fields, idList, requireFields, type Obj } from './params.js';
 import { BALANCE_TYPES } from './shapes.js';
 import { accountOf, ensureAccount, storeError } from './accounts.js';
 import { setBalanceTo } from './action-balance.js';
+import { oncePerReference, runKey } from './run-once.js';
 import type { CgrContext } from './context.js';
 
 export interface BalanceCall {
@@ -74,7 +75,13 @@ function givenOf(b: Obj, meta: BalanceCall['meta']): Partial<BalanceCall['meta']
 }
 
 /** A call as read, with what SetBalance's path needs beside it. */
-type SetCall = BalanceCall & { overwrite: boolean; reference: string };
+type SetCall = BalanceCall & {
+  overwrite: boolean;
+  reference: string;
+  method: string;
+  /** Balance.ExpiryTime as sent (a relative one is fingerprinted as such, not as an instant). */
+  expiry: string;
+};
 
 /** The caller's Reference (ActionExtraData.Reference), or '' for none. */
 export function referenceOf(extra: Obj): string {
@@ -116,6 +123,8 @@ function readCall(arg: Obj, struct: string, method: string, c: CgrContext): SetC
     given: givenOf(balance, meta),
     overwrite,
     reference: ref,
+    method,
+    expiry: b.str('ExpiryTime'),
   };
 }
 
@@ -175,20 +184,28 @@ async function removeBalances(c: CgrContext, k: BalanceCall): Promise<void> {
  */
 async function setBalance(c: CgrContext, k: SetCall): Promise<void> {
   if (k.amount < 0) throw notImplemented('a negative Value');
-  // Done once per Reference, recorded as ExecuteAction's runs are: a replay after the balance moved
-  // (spent, topped up) must not set it again.
-  const run = k.reference && c.actions ? { store: c.actions, as: k.opId.split(':', 2).join(':') } : null;
-  if (run && (await run.store.ran(k.tenant, k.account, run.as, k.reference))) return;
-  await ensureAccount(c, k.tenant, k.account);
-  const id = k.id || '*default';
-  const target = { id, unit: k.unit, meta: k.meta };
-  const created = await setBalanceTo(c, k.tenant, k.account, target, k.amount, k.opId);
-  if (!created && k.given && Object.keys(k.given).length) {
-    const r = await c.balances.updateBalance(k.tenant, k.account, id, k.given, `${k.opId}:meta`);
-    // CONFLICT: this op id ran before (a relative ExpiryTime computed again differs).
-    if (r.code !== 'OK' && r.code !== 'CONFLICT') throw storeError(r);
-  }
-  if (run) await run.store.recordRun(k.tenant, k.account, run.as, k.reference);
+  // Once per Reference (run-once.ts): a replay after the balance moved (spent, topped up) must not
+  // set it again, and another body under the Reference is EXISTS.
+  await oncePerReference(c, setRunKey(k), async () => {
+    await ensureAccount(c, k.tenant, k.account);
+    const id = k.id || '*default';
+    const target = { id, unit: k.unit, meta: k.meta };
+    const created = await setBalanceTo(c, k.tenant, k.account, target, k.amount, k.opId);
+    if (!created && k.given && Object.keys(k.given).length) {
+      const r = await c.balances.updateBalance(k.tenant, k.account, id, k.given, `${k.opId}:meta`);
+      // CONFLICT: this op id ran before (a relative ExpiryTime computed again differs).
+      if (r.code !== 'OK' && r.code !== 'CONFLICT') throw storeError(r);
+    }
+  });
+}
+
+/** SetBalance's run key: the body is what the call sets (the settings it names, the expiry as sent). */
+function setRunKey(k: SetCall) {
+  const meta = { ...k.meta, expiryMs: k.relativeExpiry ? k.expiry : k.meta.expiryMs };
+  const body = [k.unit, k.amount, k.id || '*default', meta, Object.keys(k.given ?? {}).sort()];
+  const kind = k.method === 'setbalance' ? 'setbalance' : 'addbalance';
+  const key = { tenant: k.tenant, account: k.account, actionsId: '', reference: k.reference };
+  return runKey(key, kind, body);
 }
 
 export const balanceMethods = {

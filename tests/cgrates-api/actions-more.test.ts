@@ -11,10 +11,13 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BalanceStore } from '../../src/balances/store.js';
 import { DEMO_KEYS } from '../../src/config.js';
+import { ensureCgratesSchema } from '../../src/cgrates-api/actions-store.js';
 import { ensureWebhooksSchema } from '../../src/webhooks/schema.js';
 import { testApp } from '../support/app.js';
 import { testPostgres } from '../support/postgres.js';
+import { dumpKeys } from '../support/redis-dump.js';
 import { testRedis } from '../support/redis.js';
+import { dumpTables } from './pg-dump.js';
 import { rpcClient } from './rpc.js';
 
 const { redis, prefix } = testRedis();
@@ -286,5 +289,56 @@ describe('more action types', () => {
       }),
       { numRuns: 150 },
     );
+  });
+});
+
+describe('ExecuteAction: one Reference, one body', () => {
+  it('another ActionsId under a Reference on the account: EXISTS, nothing changed', async () => {
+    await setActions('PLUS1', [
+      { Identifier: '*topup', BalanceId: 'main', BalanceType: '*monetary', Units: '1' },
+    ]);
+    await setActions('PLUS2', [
+      { Identifier: '*topup', BalanceId: 'main', BalanceType: '*monetary', Units: '2' },
+    ]);
+    await add('once1', '*monetary', 1, 'main');
+    expect((await exec('once1', 'PLUS1', 'once')).result).toBe('OK');
+    const before = [await dumpKeys(redis, prefix), await dumpTables(pool, schema)];
+    const r = await exec('once1', 'PLUS2', 'once');
+    expect(r.error).toMatch(/^EXISTS: the Reference was used for another request/);
+    expect([await dumpKeys(redis, prefix), await dumpTables(pool, schema)]).toEqual(before);
+    expect((await exec('once1', 'PLUS1', 'once')).result).toBe('OK');
+    expect(await values('once1', '*monetary')).toEqual({ main: 2 });
+    // The account is part of the key (an action plan runs a timing on each account under one
+    // Reference): the same Reference on another account runs there.
+    await add('once2', '*monetary', 1, 'main');
+    expect((await exec('once2', 'PLUS1', 'once')).result).toBe('OK');
+    expect(await values('once2', '*monetary')).toEqual({ main: 2 });
+  });
+
+  it('upgrades run records written before kinds: balance calls moved unless a profile has that id', async () => {
+    const old = `${schema}_runs_v1`;
+    await pool.query(`CREATE SCHEMA ${old}`);
+    try {
+      await pool.query(`
+CREATE TABLE ${old}.cgr_actions (tenant text NOT NULL, id text NOT NULL, actions jsonb NOT NULL,
+  updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (tenant, id));
+CREATE TABLE ${old}.cgr_action_runs (tenant text NOT NULL, account text NOT NULL,
+  actions_id text NOT NULL, reference text NOT NULL, done_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (tenant, account, actions_id, reference));
+INSERT INTO ${old}.cgr_actions VALUES ('acme', 'cgr:addbalance', '[]');
+INSERT INTO ${old}.cgr_action_runs (tenant, account, actions_id, reference) VALUES
+  ('acme', 'a', 'cgr:setbalance', 'r1'), ('acme', 'a', 'cgr:addbalance', 'r2'), ('acme', 'a', 'P', 'r3')`);
+      for (let i = 0; i < 2; i++) await ensureCgratesSchema(pool, old); // twice: idempotent
+      const rows = await pool.query(
+        `SELECT kind, actions_id, reference, fingerprint FROM ${old}.cgr_action_runs ORDER BY reference`,
+      );
+      expect(rows.rows).toEqual([
+        { kind: 'setbalance', actions_id: '', reference: 'r1', fingerprint: null },
+        { kind: 'exec', actions_id: 'cgr:addbalance', reference: 'r2', fingerprint: null },
+        { kind: 'exec', actions_id: 'P', reference: 'r3', fingerprint: null },
+      ]);
+    } finally {
+      await pool.query(`DROP SCHEMA ${old} CASCADE`);
+    }
   });
 });

@@ -13,6 +13,7 @@ import { testApp } from '../support/app.js';
 import { testPostgres } from '../support/postgres.js';
 import { dumpKeys } from '../support/redis-dump.js';
 import { testRedis } from '../support/redis.js';
+import { dumpTables } from './pg-dump.js';
 import { rpcClient, type RpcAnswer } from './rpc.js';
 
 const { redis, prefix } = testRedis();
@@ -42,13 +43,13 @@ async function ok(method: string, arg: object) {
   return r.result;
 }
 
-/** Runs a call that must be refused with `error` and checks Redis is untouched. */
+/** Runs a call that must be refused with `error` and checks Redis and PostgreSQL are untouched. */
 async function refusedUnchanged(error: RegExp, run: () => Promise<RpcAnswer>) {
-  const before = await dumpKeys(redis, prefix);
+  const before = [await dumpKeys(redis, prefix), await dumpTables(pool, schema)];
   const a = await run();
   expect(a.result).toBeNull();
   expect(a.error).toMatch(error);
-  expect(await dumpKeys(redis, prefix)).toEqual(before);
+  expect([await dumpKeys(redis, prefix), await dumpTables(pool, schema)]).toEqual(before);
 }
 
 interface Bal {
@@ -176,6 +177,77 @@ describe('AddBalance with Overwrite', () => {
     await refusedUnchanged(/^NOT_IMPLEMENTED: a negative Value/, () =>
       set('APIerSv1.AddBalance', 'o1', '*voice', -1, { Overwrite: true }),
     );
+  });
+});
+
+describe('a Reference reused with another body', () => {
+  it('SetBalance (v1, v2): EXISTS, nothing changed; the same body again is OK', async () => {
+    const first = { ...withRef('once'), Balance: { ID: 'main', Weight: 10, ExpiryTime: '+720h' } };
+    expect((await set('APIerSv1.SetBalance', 'x1', '*monetary', 5, first)).result).toBe('OK');
+    await add('x1', '*monetary', -1, 'main');
+    const others: [string, number, object][] = [
+      ['APIerSv1.SetBalance', 6, first],
+      ['APIerSv2.SetBalance', 6, first],
+      ['APIerSv1.SetBalance', 5, { ...first, Balance: { ID: 'main', Weight: 11, ExpiryTime: '+720h' } }],
+      ['APIerSv1.SetBalance', 5, { ...first, Balance: { ID: 'main', Weight: 10 } }],
+      ['APIerSv1.SetBalance', 5, { ...first, Balance: { ID: 'other', Weight: 10, ExpiryTime: '+720h' } }],
+    ];
+    for (const [method, v, over] of others)
+      await refusedUnchanged(/^EXISTS: the Reference was used for another request/, () =>
+        set(method, 'x1', '*monetary', v, over),
+      );
+    await refusedUnchanged(/^EXISTS/, () => set('APIerSv1.SetBalance', 'x1', '*sms', 5, first));
+    // The same body (v1 or v2, a relative expiry as sent): its first answer, nothing moved.
+    for (const method of ['APIerSv1.SetBalance', 'APIerSv2.SetBalance'])
+      expect((await set(method, 'x1', '*monetary', 5, first)).result).toBe('OK');
+    expect(await values('x1', '*monetary')).toEqual({ main: 4 });
+  });
+
+  it('AddBalance with Overwrite: EXISTS, nothing changed', async () => {
+    const over = { Overwrite: true, ...withRef('ow-x') };
+    expect((await set('APIerSv1.AddBalance', 'x2', '*voice', 300e9, over)).result).toBe('OK');
+    await refusedUnchanged(/^EXISTS: the Reference was used for another request/, () =>
+      set('APIerSv1.AddBalance', 'x2', '*voice', 200e9, over),
+    );
+    expect((await set('APIerSv1.AddBalance', 'x2', '*voice', 300e9, over)).result).toBe('OK');
+    expect(await values('x2', '*voice')).toEqual({ main: 300e9 });
+  });
+
+  it('a profile named as the balance calls once were shares no runs with them', async () => {
+    for (const id of ['cgr:setbalance', 'cgr:addbalance'])
+      await ok('APIerSv2.SetActions', {
+        ActionsId: id,
+        Actions: [{ Identifier: '*topup', BalanceId: 'main', BalanceType: '*monetary', Units: '1' }],
+      });
+    // The balance call first, then the profile under the same Reference: the profile runs.
+    expect((await set('APIerSv1.SetBalance', 'x3', '*monetary', 5, withRef('shared'))).result).toBe('OK');
+    expect(
+      (
+        await rpc(B, 'APIerSv1.ExecuteAction', {
+          Account: 'x3',
+          ActionsId: 'cgr:setbalance',
+          Reference: 'shared',
+        })
+      ).result,
+    ).toBe('OK');
+    expect(await values('x3', '*monetary')).toEqual({ main: 6 });
+    // The profile first, then the balance call: the balance is set.
+    expect(
+      (
+        await rpc(B, 'APIerSv1.ExecuteAction', {
+          Account: 'x3',
+          ActionsId: 'cgr:addbalance',
+          Reference: 'ow',
+        })
+      ).result,
+    ).toBe('OK');
+    expect(await values('x3', '*monetary')).toEqual({ main: 7 });
+    const over = { Overwrite: true, ...withRef('ow') };
+    expect((await set('APIerSv1.AddBalance', 'x3', '*monetary', 2, over)).result).toBe('OK');
+    expect(await values('x3', '*monetary')).toEqual({ main: 2 });
+    // SetBalance and AddBalance's Overwrite: their own namespaces too.
+    expect((await set('APIerSv1.SetBalance', 'x3', '*monetary', 3, withRef('ow'))).result).toBe('OK');
+    expect(await values('x3', '*monetary')).toEqual({ main: 3 });
   });
 });
 
