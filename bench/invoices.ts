@@ -2,9 +2,11 @@
  * The billing run (billing.md E.7) on N postpaid accounts with one fee and C rated CDRs each for a
  * month: the run's wall time (renewals, periods, cut-off and drafts, finalization with the postpaid
  * posting, no PDFs), a rerun of the same asOf, peak RSS, beside a ceiling measured in the same run:
- * the same aggregation as one bare SQL statement.
+ * the same aggregation as one bare SQL statement. Beside the run: the charging latency (one debit at
+ * a time, ~100/s, on accounts of another tenant) idle and while the run goes, and after it the PDFs
+ * of the run's invoices rendered per second on the engine's pool (createPdfRenderer).
  *
- *   npm run bench:invoices [-- --accounts 5000 --cdrs 100 --chunk 1000]
+ *   npm run bench:invoices [-- --accounts 5000 --cdrs 100 --chunk 1000 --pdfs 2000 --pdf-threads 1]
  *
  * The rows are written by SQL (INSERT … SELECT generate_series), not by the CDR pipeline: this
  * measures the run. Uses REDIS_URL / DATABASE_URL (defaults: local) under a private key prefix and
@@ -15,10 +17,13 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { createBalanceStore } from '../src/balances/store.js';
+import { spawn } from 'node:child_process';
+import { createPdfRenderer } from '../src/billing/documents/pdf-jobs.js';
 import { runBilling, type RunDeps } from '../src/billing/run/run.js';
 import { ensurePlansSchema } from '../src/billing/plans/schema.js';
 import { ensurePartitions } from '../src/cdr/store.js';
 import { ensureEngineSchema } from '../src/storage/schema.js';
+import { chargingProbe, probeAccounts } from './invoices-probe.js';
 
 const { values } = parseArgs({
   options: {
@@ -27,6 +32,9 @@ const { values } = parseArgs({
     chunk: { type: 'string', default: '1000' },
     /** Keep the schema (and Redis keys) after the run, to EXPLAIN its statements by hand. */
     keep: { type: 'boolean', default: false },
+    /** PDFs rendered after the run (0: none); threads of the pool (default: the engine's, cores - 1). */
+    pdfs: { type: 'string', default: '2000' },
+    'pdf-threads': { type: 'string' },
   },
 });
 const ACCOUNTS = Number(values.accounts);
@@ -119,6 +127,61 @@ async function rows(): Promise<void> {
   await pool.query(`ANALYZE ${s}.rated_cdrs`);
 }
 
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return Number((s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? 0).toFixed(2));
+};
+const latency = (xs: number[]) => ({ n: xs.length, p50: pct(xs, 50), p99: pct(xs, 99), max: pct(xs, 100) });
+
+/** The probe in a process of its own (invoices-probe.ts): stop() answers its latencies. */
+function childProbe(): { stop: () => Promise<number[]> } {
+  const child = spawn('node', ['--import', 'tsx', 'bench/invoices-probe.ts', prefix], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+  const exited = new Promise((r) => child.once('exit', r));
+  let stopped: Promise<number[]> | undefined;
+  return {
+    stop: () =>
+      (stopped ??= (async () => {
+        child.stdin.end('stop\n');
+        await exited;
+        return JSON.parse(out) as number[];
+      })()),
+  };
+}
+
+/** Both probes (in this process, in another) for `fn`'s time: their latencies. */
+async function probed<T>(fn: () => Promise<T>) {
+  const here = chargingProbe(balances, `here-${performance.now()}`);
+  const other = childProbe();
+  try {
+    return { value: await fn(), here: latency(await here.stop()), other: latency(await other.stop()) };
+  } finally {
+    await here.stop();
+    await other.stop().catch(() => undefined);
+  }
+}
+
+/** The run's PDFs rendered on the engine's pool: how many in how long (stops at `want`). */
+async function pdfs(want: number): Promise<{ rendered: number; seconds: number; threads: string }> {
+  const threads = values['pdf-threads'];
+  const r = createPdfRenderer({ pool, schema, ...(threads ? { threads: Number(threads) } : {}) });
+  const t = performance.now();
+  let rendered = 0;
+  try {
+    while (rendered < want) {
+      const n = await r.renderPending();
+      if (n === 0) break;
+      rendered += n;
+    }
+  } finally {
+    await r.close();
+  }
+  return { rendered, seconds: (performance.now() - t) / 1000, threads: threads ?? 'default' };
+}
+
 /** The ceiling: the run's usage aggregation as one bare SQL statement over the same rows. */
 async function ceiling(): Promise<number> {
   const r = await pool.query(
@@ -137,6 +200,7 @@ async function main(): Promise<void> {
   await ensurePlansSchema(pool, schema);
   await timed('setup (Redis accounts)', redisAccounts);
   await timed('setup (rows)', rows);
+  await probeAccounts(balances);
   // Without the reconciliation at the end (its own figure): the issue's run is renewals, drafts, finalization.
   const deps: RunDeps = {
     pool,
@@ -148,8 +212,15 @@ async function main(): Promise<void> {
   };
   const ceil = await timed('ceiling: one SQL aggregation', ceiling);
   const asOf = new Date('2026-12-01T00:00:00Z');
-  const run = await timed('run', () => runBilling(deps, { tenant: 'acme', asOf }));
+  const idle = await probed(() => new Promise((r) => setTimeout(r, 8000)));
+  const { value: run, ...during } = await probed(() =>
+    timed('run', () => runBilling(deps, { tenant: 'acme', asOf })),
+  );
+  process.stderr.write(
+    `charging p99 ms (this process / another): idle ${idle.here.p99} / ${idle.other.p99}, during the run ${during.here.p99} / ${during.other.p99}\n`,
+  );
   const rerun = await timed('rerun (same asOf)', () => runBilling(deps, { tenant: 'acme', asOf }));
+  const pdf = await timed('pdfs', () => pdfs(Number(values.pdfs)));
   const result = {
     date: new Date().toISOString(),
     accounts: ACCOUNTS,
@@ -168,6 +239,9 @@ async function main(): Promise<void> {
       Object.entries(rerun.value.timing).map(([k, v]) => [k, Number((v / 1000).toFixed(2))]),
     ),
     counters: run.value.counters,
+    rerunChunks: rerun.value.chunks,
+    chargingMs: { idle: { here: idle.here, other: idle.other }, duringRun: during },
+    pdf: { ...pdf.value, perSecond: Math.round(pdf.value.rendered / pdf.value.seconds) },
     status: run.value.status,
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
