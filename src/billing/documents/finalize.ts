@@ -130,7 +130,7 @@ export async function finalizeIn(
     schema,
     drafts.map((d) => d.id),
   );
-  const { done, entries, posted } = sealDrafts(tenant, series, drafts, lines, at, opts.actor ?? 'run');
+  const { done, entries, posted } = await sealDrafts(tenant, series, drafts, lines, at, opts.actor ?? 'run');
   if (done.length > 0)
     await client.query(
       `UPDATE ${schema}.invoices i SET status = 'finalized', number = u.number, issue_date = u.issue_date::date,

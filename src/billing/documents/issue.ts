@@ -124,7 +124,14 @@ export async function issueDrafts(
   const drafts = xs.map(sealDraftOf);
   const series = await lockAll(client, schema, tenant, drafts);
   const lines = new Map(xs.map((x) => [x.id, sealLinesOf(x)]));
-  const { done, entries, posted } = sealDrafts(tenant, series, drafts, lines, when, opts.actor ?? 'run');
+  const { done, entries, posted } = await sealDrafts(
+    tenant,
+    series,
+    drafts,
+    lines,
+    when,
+    opts.actor ?? 'run',
+  );
   await insertIssued(client, schema, xs, done, when);
   await insertLines(client, schema, xs);
   for (const s of series.values()) await saveSeries(client, schema, tenant, s);

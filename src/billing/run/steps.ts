@@ -10,6 +10,7 @@ import type { DocumentFigures } from '../core/document.js';
 import { insertDrafts } from '../documents/drafts.js';
 import { issuable, issueDrafts } from '../documents/issue.js';
 import type { DraftInput } from '../documents/model.js';
+import { nextTurn } from '../documents/seal.js';
 import { inTransaction } from '../documents/transaction.js';
 import { BILLABLE_SQL, park, type BillingAccount } from './accounts.js';
 import { closePeriods } from './bill-periods.js';
@@ -243,6 +244,9 @@ export async function draftStep(
   }
 }
 
+/** Bills drafted between two turns of the event loop. */
+const DRAFTS_PER_TURN = 100;
+
 /** The chunk's drafts computed from the run's stage (reads only: the run computes chunk k+1's while writing chunk k). */
 export async function draftFromStage(
   job: ChunkJob,
@@ -251,7 +255,13 @@ export async function draftFromStage(
 ): Promise<DraftOutcome[]> {
   if (job.accounts.length === 0) return [];
   const read = await readStage(stage, job.accounts);
-  return draftRead(read.bills, read.usage, read.charges, ctx);
+  // In slices with a turn of the event loop between them: the engine's charging waits no longer than one.
+  const out: DraftOutcome[] = [];
+  for (let i = 0; i < read.bills.length; i += DRAFTS_PER_TURN) {
+    if (i > 0) await nextTurn();
+    out.push(...draftRead(read.bills.slice(i, i + DRAFTS_PER_TURN), read.usage, read.charges, ctx));
+  }
+  return out;
 }
 
 /**
