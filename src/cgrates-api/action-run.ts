@@ -160,10 +160,15 @@ export async function executeActions(
 ) {
   const { tenant, account, actionsId, reference } = run;
   const key = runKey({ tenant, account, actionsId, reference }, 'exec', [actionsId]);
-  await oncePerReference(c, key, async () => {
+  await oncePerReference(c, key, async (wrote) => {
     await checkActions(c, tenant, account, list);
     const base = `cgr:exec:${reference ? `${actionsId}:${reference}` : c.newId()}`;
     const ordered = list.map((a, i) => ({ a, i })).sort((x, y) => y.a.weight - x.a.weight || x.i - y.i);
-    for (const { a, i } of ordered) await runAction(c, tenant, account, a, `${base}:${i}`);
+    for (const { a, i } of ordered) {
+      // An action refused (INSUFFICIENT_CREDIT on a *debit) checked before its write: only
+      // once one is done has the run written.
+      await runAction(c, tenant, account, a, `${base}:${i}`);
+      wrote();
+    }
   });
 }

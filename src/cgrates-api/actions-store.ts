@@ -61,6 +61,25 @@ DO $$ BEGIN
     ALTER TABLE ${schema}.cgr_action_runs DROP CONSTRAINT cgr_action_runs_pkey,
       ADD PRIMARY KEY (tenant, account, kind, reference, actions_id);
   END IF;
+END $$;
+${claimUpgrade(schema)}`;
+
+/**
+ * The claim (run-once.ts): one row per Reference (tenant, account, kind), whatever its profile id,
+ * so two bodies racing under one Reference cannot both claim it. Rows written before were finished
+ * runs ('done'); a Reference that already holds several (another ActionsId ran under it before
+ * fingerprints) keeps them as 'legacy': outside the unique key, and no new claim joins them.
+ */
+const claimUpgrade = (schema: string) => `
+ALTER TABLE ${schema}.cgr_action_runs ADD COLUMN IF NOT EXISTS status text NOT NULL DEFAULT 'done';
+DO $$ BEGIN
+  IF to_regclass('${schema}.cgr_action_runs_claim') IS NULL THEN
+    UPDATE ${schema}.cgr_action_runs r SET status = 'legacy' WHERE (SELECT count(*)
+      FROM ${schema}.cgr_action_runs o WHERE o.tenant = r.tenant AND o.account = r.account
+       AND o.kind = r.kind AND o.reference = r.reference) > 1;
+    CREATE UNIQUE INDEX cgr_action_runs_claim ON ${schema}.cgr_action_runs
+      (tenant, account, kind, reference) WHERE status <> 'legacy';
+  END IF;
 END $$`;
 
 export async function ensureCgratesSchema(pool: Pool, schema: string): Promise<void> {
@@ -77,6 +96,10 @@ ${runsUpgrade(schema)}`);
 export function cgrActionsStore(pool: Pool, schema: string) {
   let ready: Promise<void> | undefined;
   const table = `${schema}.cgr_actions`;
+  const runs = `${schema}.cgr_action_runs`;
+  const sameRef = 'tenant = $1 AND account = $2 AND kind = $3 AND reference = $4';
+  const mine = 'actions_id = $5 AND fingerprint = $6';
+  const runArgs = (k: RunKey) => [k.tenant, k.account, k.kind, k.reference, k.actionsId, k.fingerprint];
   /** Creates the table once per process; a failed try (an outage) is tried again next time. */
   const ensure = () =>
     (ready ??= ensureCgratesSchema(pool, schema).catch((err: unknown) => {
@@ -115,33 +138,52 @@ export function cgrActionsStore(pool: Pool, schema: string) {
     },
 
     /**
-     * A call's run under its Reference (ExecuteAction's, or a balance call's), recorded once all of
-     * it is done: a replay answers OK without reading the account again (a `*reset_account` replayed
-     * later must not zero balances added since). A run that stopped halfway is not recorded: its
-     * retry replays the writes done (their op ids) and does the rest. 'done': this body ran under the
-     * Reference; 'other': another body (another profile, other balance settings) did: EXISTS.
+     * Claims the call's Reference before its first write (run-once.ts): 'claimed' (this call's row
+     * now, status 'running'); else the row that holds it judged: 'done' (this body finished under
+     * it: a replay answers OK without reading the account again, so a `*reset_account` replayed
+     * later does not zero balances added since), 'resume' (this body's run stopped halfway: its
+     * retry replays the writes done, their op ids, and does the rest), 'other' (another body:
+     * EXISTS). A row from before fingerprints (null) is judged by its profile id alone.
      */
-    async runOf(k: RunKey): Promise<'new' | 'done' | 'other'> {
+    async claimRun(k: RunKey): Promise<'claimed' | 'resume' | 'done' | 'other'> {
       await ensure();
-      const r = await pool.query<{ actions_id: string; fingerprint: string | null }>(
-        `SELECT actions_id, fingerprint FROM ${schema}.cgr_action_runs
-          WHERE tenant = $1 AND account = $2 AND kind = $3 AND reference = $4`,
-        [k.tenant, k.account, k.kind, k.reference],
-      );
-      if (!r.rows.length) return 'new';
-      // A row from before fingerprints (null) is judged by its profile id alone.
-      const same = (row: (typeof r.rows)[number]) =>
-        row.actions_id === k.actionsId && (row.fingerprint === null || row.fingerprint === k.fingerprint);
-      return r.rows.some(same) ? 'done' : 'other';
+      // The holder may be released between the refused insert and the read: claim again.
+      for (;;) {
+        const ins = await pool.query(
+          `INSERT INTO ${runs} (tenant, account, kind, reference, actions_id, fingerprint, status)
+           SELECT $1, $2, $3, $4, $5, $6, 'running' WHERE NOT EXISTS (SELECT 1 FROM ${runs}
+            WHERE ${sameRef} AND status = 'legacy')
+           ON CONFLICT DO NOTHING`,
+          runArgs(k),
+        );
+        if (ins.rowCount) return 'claimed';
+        const r = await pool.query<{ actions_id: string; fingerprint: string | null; status: string }>(
+          `SELECT actions_id, fingerprint, status FROM ${runs} WHERE ${sameRef}`,
+          runArgs(k).slice(0, 4),
+        );
+        if (!r.rows.length) continue;
+        const same = r.rows.find(
+          (row) =>
+            row.actions_id === k.actionsId && (row.fingerprint === null || row.fingerprint === k.fingerprint),
+        );
+        if (!same) return 'other';
+        return same.status === 'running' ? 'resume' : 'done';
+      }
     },
 
-    async recordRun(k: RunKey): Promise<void> {
+    /** The run finished: its replays answer OK without running. */
+    async finishRun(k: RunKey): Promise<void> {
       await ensure();
       await pool.query(
-        `INSERT INTO ${schema}.cgr_action_runs (tenant, account, kind, actions_id, reference, fingerprint)
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
-        [k.tenant, k.account, k.kind, k.actionsId, k.reference, k.fingerprint],
+        `UPDATE ${runs} SET status = 'done', done_at = now() WHERE ${sameRef} AND ${mine}`,
+        runArgs(k),
       );
+    },
+
+    /** A claimed run refused before its first write gives the Reference back: it changed nothing. */
+    async releaseRun(k: RunKey): Promise<void> {
+      await ensure();
+      await pool.query(`DELETE FROM ${runs} WHERE ${sameRef} AND ${mine} AND status = 'running'`, runArgs(k));
     },
 
     /**

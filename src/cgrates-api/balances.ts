@@ -186,11 +186,14 @@ async function setBalance(c: CgrContext, k: SetCall): Promise<void> {
   if (k.amount < 0) throw notImplemented('a negative Value');
   // Once per Reference (run-once.ts): a replay after the balance moved (spent, topped up) must not
   // set it again, and another body under the Reference is EXISTS.
-  await oncePerReference(c, setRunKey(k), async () => {
+  await oncePerReference(c, setRunKey(k), async (wrote) => {
     await ensureAccount(c, k.tenant, k.account);
     const id = k.id || '*default';
     const target = { id, unit: k.unit, meta: k.meta };
+    // Refused (checkReset, a balance of another type) before it writes; the account created
+    // above is no part of the body (its op id is the account's own).
     const created = await setBalanceTo(c, k.tenant, k.account, target, k.amount, k.opId);
+    wrote();
     if (!created && k.given && Object.keys(k.given).length) {
       const r = await c.balances.updateBalance(k.tenant, k.account, id, k.given, `${k.opId}:meta`);
       // CONFLICT: this op id ran before (a relative ExpiryTime computed again differs).

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BalanceStore } from '../../src/balances/store.js';
 import { DEMO_KEYS } from '../../src/config.js';
 import { ensureCgratesSchema } from '../../src/cgrates-api/actions-store.js';
+import { runKey } from '../../src/cgrates-api/run-once.js';
 import { ensureWebhooksSchema } from '../../src/webhooks/schema.js';
 import { testApp } from '../support/app.js';
 import { testPostgres } from '../support/postgres.js';
@@ -292,6 +293,14 @@ describe('more action types', () => {
   });
 });
 
+/** PLUS1 and PLUS2: one top-up of 1 and of 2 on `main`, two bodies for one Reference. */
+const plusProfiles = async () => {
+  for (const n of [1, 2])
+    await setActions(`PLUS${n}`, [
+      { Identifier: '*topup', BalanceId: 'main', BalanceType: '*monetary', Units: String(n) },
+    ]);
+};
+
 describe('ExecuteAction: one Reference, one body', () => {
   it('another ActionsId under a Reference on the account: EXISTS, nothing changed', async () => {
     await setActions('PLUS1', [
@@ -315,6 +324,95 @@ describe('ExecuteAction: one Reference, one body', () => {
     expect(await values('once2', '*monetary')).toEqual({ main: 2 });
   });
 
+  it('two ActionsIds racing under one Reference: exactly one runs, the other is EXISTS', async () => {
+    await setActions('RACE1', [
+      { Identifier: '*topup', BalanceId: 'main', BalanceType: '*monetary', Units: '1' },
+    ]);
+    await setActions('RACE2', [
+      { Identifier: '*topup', BalanceId: 'main', BalanceType: '*monetary', Units: '2' },
+    ]);
+    const accounts = Array.from({ length: 20 }, (_, i) => `race${i}`);
+    for (const a of accounts) await add(a, '*monetary', 10, 'main');
+    const pairs = await Promise.all(
+      accounts.map((a) => Promise.all([exec(a, 'RACE1', 'race'), exec(a, 'RACE2', 'race')])),
+    );
+    for (const [i, pair] of pairs.entries()) {
+      const won = pair.findIndex((r) => r.result === 'OK');
+      expect(pair.map((r) => r.result ?? r.error).filter((x) => x === 'OK')).toHaveLength(1);
+      expect(pair[1 - won]!.error).toMatch(/^EXISTS: the Reference was used for another request/);
+      expect(await values(accounts[i]!, '*monetary')).toEqual({ main: 10 + won + 1 });
+    }
+    const rows = await pool.query(
+      `SELECT status, count(*)::int AS n FROM ${schema}.cgr_action_runs WHERE reference = 'race' GROUP BY status`,
+    );
+    expect(rows.rows).toEqual([{ status: 'done', n: 20 }]);
+  });
+
+  it('a run that stopped halfway: finished by its retry, another body refused meanwhile', async () => {
+    await setActions('HALF', [
+      { Identifier: '*topup', BalanceId: 'main', BalanceType: '*monetary', Units: '1', Weight: 20 },
+      { Identifier: '*debit', BalanceType: '*monetary', Units: '100', Weight: 10 },
+    ]);
+    await plusProfiles();
+    await add('half1', '*monetary', 1, 'main');
+    // The top-up is written, the debit refused: the run stops halfway and keeps its claim.
+    expect((await exec('half1', 'HALF', 'half')).error).toBe('INSUFFICIENT_CREDIT');
+    expect(await values('half1', '*monetary')).toEqual({ main: 2 });
+    const before = [await dumpKeys(redis, prefix), await dumpTables(pool, schema)];
+    expect((await exec('half1', 'PLUS1', 'half')).error).toMatch(/^EXISTS/);
+    expect([await dumpKeys(redis, prefix), await dumpTables(pool, schema)]).toEqual(before);
+    await add('half1', '*monetary', 200, 'main');
+    // The retry replays the top-up (its op id: nothing moves) and does the debit; then it is done.
+    expect((await exec('half1', 'HALF', 'half')).result).toBe('OK');
+    expect(await values('half1', '*monetary')).toEqual({ main: 102 });
+    expect((await exec('half1', 'HALF', 'half')).result).toBe('OK');
+    expect(await values('half1', '*monetary')).toEqual({ main: 102 });
+  });
+
+  it('a claim left running (a crash) is finished by the same body and refused to another', async () => {
+    await plusProfiles();
+    await add('crash1', '*monetary', 1, 'main');
+    // A run done under another Reference gives the key's tenant (the API key's).
+    expect((await exec('crash1', 'PLUS1', 'seed')).result).toBe('OK');
+    const seed = await pool.query<{ tenant: string }>(
+      `SELECT tenant FROM ${schema}.cgr_action_runs WHERE account = 'crash1' AND reference = 'seed'`,
+    );
+    const tenant = seed.rows[0]!.tenant;
+    const k = runKey({ tenant, account: 'crash1', actionsId: 'PLUS1', reference: 'crash' }, 'exec', [
+      'PLUS1',
+    ])!;
+    await pool.query(
+      `INSERT INTO ${schema}.cgr_action_runs (tenant, account, kind, actions_id, reference, fingerprint, status)
+       VALUES ($1, $2, 'exec', $3, $4, $5, 'running')`,
+      [tenant, k.account, k.actionsId, k.reference, k.fingerprint],
+    );
+    expect((await exec('crash1', 'PLUS2', 'crash')).error).toMatch(/^EXISTS/);
+    expect((await exec('crash1', 'PLUS1', 'crash')).result).toBe('OK');
+    expect((await exec('crash1', 'PLUS1', 'crash')).result).toBe('OK');
+    expect(await values('crash1', '*monetary')).toEqual({ main: 3 });
+    const row = await pool.query(
+      `SELECT status FROM ${schema}.cgr_action_runs WHERE account = 'crash1' AND reference = 'crash'`,
+    );
+    expect(row.rows).toEqual([{ status: 'done' }]);
+  });
+
+  it('a refused run leaves no claim: the Reference stays free for another body', async () => {
+    await setActions('BIGDEBIT', [{ Identifier: '*debit', BalanceType: '*monetary', Units: '100' }]);
+    await setActions('ALLOWNEG', [{ Identifier: '*allow_negative' }]);
+    await plusProfiles();
+    await add('free1', '*monetary', 1, 'main');
+    for (const [id, error] of [
+      ['BIGDEBIT', 'INSUFFICIENT_CREDIT'], // refused by the store, at the first write
+      ['ALLOWNEG', 'NOT_IMPLEMENTED: *allow_negative on a prepaid account'], // by the checks
+    ]) {
+      const before = [await dumpKeys(redis, prefix), await dumpTables(pool, schema)];
+      expect((await exec('free1', id!, 'free')).error).toContain(error);
+      expect([await dumpKeys(redis, prefix), await dumpTables(pool, schema)]).toEqual(before);
+    }
+    expect((await exec('free1', 'PLUS1', 'free')).result).toBe('OK');
+    expect(await values('free1', '*monetary')).toEqual({ main: 2 });
+  });
+
   it('upgrades run records written before kinds: balance calls moved unless a profile has that id', async () => {
     const old = `${schema}_runs_v1`;
     await pool.query(`CREATE SCHEMA ${old}`);
@@ -327,15 +425,19 @@ CREATE TABLE ${old}.cgr_action_runs (tenant text NOT NULL, account text NOT NULL
   PRIMARY KEY (tenant, account, actions_id, reference));
 INSERT INTO ${old}.cgr_actions VALUES ('acme', 'cgr:addbalance', '[]');
 INSERT INTO ${old}.cgr_action_runs (tenant, account, actions_id, reference) VALUES
-  ('acme', 'a', 'cgr:setbalance', 'r1'), ('acme', 'a', 'cgr:addbalance', 'r2'), ('acme', 'a', 'P', 'r3')`);
+  ('acme', 'a', 'cgr:setbalance', 'r1'), ('acme', 'a', 'cgr:addbalance', 'r2'), ('acme', 'a', 'P', 'r3'),
+  ('acme', 'a', 'Q', 'r3')`);
       for (let i = 0; i < 2; i++) await ensureCgratesSchema(pool, old); // twice: idempotent
       const rows = await pool.query(
-        `SELECT kind, actions_id, reference, fingerprint FROM ${old}.cgr_action_runs ORDER BY reference`,
+        `SELECT kind, actions_id, reference, fingerprint, status FROM ${old}.cgr_action_runs
+          ORDER BY reference, actions_id`,
       );
+      // Finished runs ('done'); two profiles run under one Reference before: 'legacy', kept.
       expect(rows.rows).toEqual([
-        { kind: 'setbalance', actions_id: '', reference: 'r1', fingerprint: null },
-        { kind: 'exec', actions_id: 'cgr:addbalance', reference: 'r2', fingerprint: null },
-        { kind: 'exec', actions_id: 'P', reference: 'r3', fingerprint: null },
+        { kind: 'setbalance', actions_id: '', reference: 'r1', fingerprint: null, status: 'done' },
+        { kind: 'exec', actions_id: 'cgr:addbalance', reference: 'r2', fingerprint: null, status: 'done' },
+        { kind: 'exec', actions_id: 'P', reference: 'r3', fingerprint: null, status: 'legacy' },
+        { kind: 'exec', actions_id: 'Q', reference: 'r3', fingerprint: null, status: 'legacy' },
       ]);
     } finally {
       await pool.query(`DROP SCHEMA ${old} CASCADE`);

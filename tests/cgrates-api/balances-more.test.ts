@@ -203,6 +203,30 @@ describe('a Reference reused with another body', () => {
     expect(await values('x1', '*monetary')).toEqual({ main: 4 });
   });
 
+  it('two SetBalance bodies racing under one Reference: exactly one sets, the other is EXISTS', async () => {
+    const accounts = Array.from({ length: 20 }, (_, i) => `xr${i}`);
+    const pairs = await Promise.all(
+      accounts.map((a) =>
+        Promise.all([5, 7].map((v) => set('APIerSv1.SetBalance', a, '*monetary', v, withRef('race')))),
+      ),
+    );
+    for (const [i, pair] of pairs.entries()) {
+      const won = pair.findIndex((r) => r.result === 'OK');
+      expect(pair.filter((r) => r.result === 'OK')).toHaveLength(1);
+      expect(pair[1 - won]!.error).toMatch(/^EXISTS: the Reference was used for another request/);
+      expect(await values(accounts[i]!, '*monetary')).toEqual({ main: [5, 7][won] });
+    }
+  });
+
+  it('a refused SetBalance under a Reference leaves no claim: another body may use it', async () => {
+    await add('xf', '*monetary', 2, 'main');
+    await refusedUnchanged(/^UNSUPPORTED_FORMAT: balance main is not of type sms/, () =>
+      set('APIerSv1.SetBalance', 'xf', '*sms', 5, withRef('free')),
+    );
+    expect((await set('APIerSv1.SetBalance', 'xf', '*monetary', 5, withRef('free'))).result).toBe('OK');
+    expect(await values('xf', '*monetary')).toEqual({ main: 5 });
+  });
+
   it('AddBalance with Overwrite: EXISTS, nothing changed', async () => {
     const over = { Overwrite: true, ...withRef('ow-x') };
     expect((await set('APIerSv1.AddBalance', 'x2', '*voice', 300e9, over)).result).toBe('OK');
