@@ -101,7 +101,6 @@ export interface StepTiming {
 
 export interface ChunkCounts {
   close: number;
-  stage: number;
   draft: number;
 }
 
@@ -228,17 +227,7 @@ async function stagedChunks(r: ChunkRun, ctx: DraftContext, total: number): Prom
       await step(r.timing, 'close', () => closeStep(r.deps, jobOf(r, chunk)));
       faultPoint('close', n);
     });
-  const walkStage = walker(r, 'stage');
-  const stage = await step(r.timing, 'stage', () =>
-    openStage(
-      pool,
-      schema,
-      tenant,
-      asOfMs,
-      (db, fn) => walkStage(db, (chunk) => fn(billable(chunk))),
-      accounts,
-    ),
-  );
+  const stage = await step(r.timing, 'stage', () => openStage(pool, schema, tenant, asOfMs, accounts));
   const issue = r.req.finalize !== false;
   // Nothing staged and no draft to finalize (a rerun of a done run): no walk over the chunks, whose
   // ~200 statements found nothing (3.2 of a 13.8 s rerun at 100,000 accounts).
@@ -314,7 +303,7 @@ export async function startRun(
   const done = (async (): Promise<RunSummary> => {
     const counters = zeroCounters();
     const timing: StepTiming = { renew: 0, close: 0, stage: 0, draft: 0, finalize: 0, reconcile: 0 };
-    const chunks: ChunkCounts = { close: 0, stage: 0, draft: 0 };
+    const chunks: ChunkCounts = { close: 0, draft: 0 };
     const summary = {
       runId,
       tenant: req.tenant,

@@ -4,7 +4,7 @@
  * sources have no per-account index (a btree would cost the CDR COPY 5-7x), so a chunk's read scans
  * the whole period: 100 chunks of 1,000 accounts over 10 M CDRs read 1 G rows; staged, 10 M once.
  *
- * In the snapshot taken at C: the due bills (dueBills, chunk by chunk) go to a temporary table, and
+ * In the snapshot taken at C: the due bills (dueBillsSql, one statement) go to a temporary table, and
  * the usage and charge sums of all of them (the same SQL as a chunk's read, membership.ts) to two
  * more, indexed by account. The snapshot then ends (it only read); the tables stay on the stage's
  * connection, where each chunk reads its accounts' rows. Billable rows are append-only and the
@@ -13,7 +13,7 @@
  * at its own C for the bills still closed.
  */
 import type { Pool, PoolClient } from 'pg';
-import type { BillingAccount } from './accounts.js';
+import { BILLABLE_SQL, type BillingAccount } from './accounts.js';
 import { cutOff } from './cutoff.js';
 import type { Bill } from './drafts.js';
 import {
@@ -27,7 +27,7 @@ import {
   type SumRow,
   type UsageSum,
 } from './membership.js';
-import { anyDue, dueBills } from './due-bills.js';
+import { dueBillsSql } from './due-bills.js';
 
 export interface Stage {
   /** The connection holding the temporary tables (until closeStage). */
@@ -37,60 +37,38 @@ export interface Stage {
   staged: number;
 }
 
-/** Calls `fn` with each chunk of billable accounts, in account_id order, reading through `db`. */
-export type ChunkWalk = (
-  db: Pick<PoolClient, 'query'>,
-  fn: (accounts: BillingAccount[]) => Promise<void>,
-) => Promise<void>;
-
 /** work_mem of the staging transaction only (SET LOCAL). */
 const STAGE_WORK_MEM = '256MB';
 
 const DROP = 'DROP TABLE IF EXISTS pg_temp.run_bills, pg_temp.run_usage, pg_temp.run_charges';
 
-/** The due bills of every chunk into pg_temp.run_bills: how many, and the scan's lower bound (see lowerBound). */
+/**
+ * The due bills of the run's billable accounts (`only`: the listed ones) into pg_temp.run_bills, in
+ * one statement (dueBillsSql, as a chunk reads them); how many, and the scan's lower bound: the
+ * earliest previous period's end, none when a first bill is due (its rows may be as old as any).
+ */
 async function stageBills(
   db: PoolClient,
   schema: string,
   tenant: string,
   asOfMs: number,
   cutoffAt: string,
-  walk: ChunkWalk,
   only?: string[],
 ): Promise<{ staged: number; lo: string | null }> {
-  await db.query(`CREATE TEMP TABLE run_bills (account_id text NOT NULL, seq int NOT NULL,
-    period_start timestamptz NOT NULL, period_end timestamptz NOT NULL, cutoff_at timestamptz NOT NULL,
-    prev_end timestamptz NULL, prev_cutoff timestamptz NULL)`);
-  let lo: string | null = null;
-  let unbounded = false;
-  let staged = 0;
-  // Nothing due (a rerun of a done run): no walk over the chunks, ~200 statements finding nothing.
-  if (await anyDue(db, schema, tenant, asOfMs, only))
-    await walk(db, async (accounts) => {
-      const bills = await dueBills(db, schema, tenant, accounts, asOfMs, cutoffAt);
-      if (bills.length === 0) return;
-      staged += bills.length;
-      for (const b of bills)
-        if (b.prevEnd === null) unbounded = true;
-        else if (lo === null || new Date(b.prevEnd) < new Date(lo)) lo = b.prevEnd;
-      const col = <T>(f: (b: Bill) => T) => bills.map(f);
-      await db.query(
-        `INSERT INTO pg_temp.run_bills SELECT * FROM unnest($1::text[], $2::int[], $3::timestamptz[],
-           $4::timestamptz[], $5::timestamptz[], $6::timestamptz[], $7::timestamptz[])`,
-        [
-          col((b) => b.accountId),
-          col((b) => b.seq),
-          col((b) => b.periodStart),
-          col((b) => b.periodEnd),
-          col((b) => b.cutoffAt),
-          col((b) => b.prevEnd),
-          col((b) => b.prevCutoff),
-        ],
-      );
-    });
+  const which = `${BILLABLE_SQL} AND ($2::text[] IS NULL OR a.account_id = ANY($2::text[]))`;
+  await db.query(
+    `CREATE TEMP TABLE run_bills AS SELECT account_id, seq, period_start, period_end, $4::timestamptz AS cutoff_at,
+       prev_end, prev_cutoff FROM (${dueBillsSql(schema, which)}) d`,
+    [tenant, only ?? null, new Date(asOfMs).toISOString(), cutoffAt],
+  );
   await db.query('CREATE INDEX ON pg_temp.run_bills (account_id)');
   await db.query('ANALYZE pg_temp.run_bills');
-  return { staged, lo: unbounded ? null : lo };
+  const r = await db.query<{ staged: number; lo: string | null; unbounded: boolean | null }>(
+    `SELECT count(*)::int AS staged, min(prev_end)::text AS lo, bool_or(prev_end IS NULL) AS unbounded
+       FROM pg_temp.run_bills`,
+  );
+  const x = r.rows[0]!;
+  return { staged: x.staged, lo: x.unbounded === true ? null : x.lo };
 }
 
 /**
@@ -121,7 +99,6 @@ export async function openStage(
   schema: string,
   tenant: string,
   asOfMs: number,
-  walk: ChunkWalk,
   only?: string[],
 ): Promise<Stage> {
   const cut = await cutOff(pool, schema, tenant);
@@ -135,7 +112,7 @@ export async function openStage(
     // the scan it would speed up is shorter than that even at 10 M rows.
     await db.query('SET LOCAL jit = off');
     await db.query(DROP);
-    const bills = await stageBills(db, schema, tenant, asOfMs, cut.cutoffAt, walk, only);
+    const bills = await stageBills(db, schema, tenant, asOfMs, cut.cutoffAt, only);
     await stageSums(db, schema, tenant, bills);
     await db.query('COMMIT');
     return { client: db, cutoffAt: cut.cutoffAt, staged: bills.staged };

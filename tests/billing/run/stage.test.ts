@@ -40,7 +40,7 @@ describe('a run over several chunks', () => {
     const s = await runBilling(deps, { tenant: 'acme', asOf });
     await late;
     expect(s).toMatchObject({ status: 'done', counters: { drafted: 5, finalized: 5 } });
-    expect(s.chunks).toEqual({ close: 3, stage: 3, draft: 3 });
+    expect(s.chunks).toEqual({ close: 3, draft: 3 });
 
     const periods = await pool.query<{ c: string }>(
       `SELECT DISTINCT cutoff_at::text AS c FROM ${schema}.bill_periods WHERE status = 'finalized'`,
@@ -64,7 +64,7 @@ describe('a run over several chunks', () => {
     expect(again).toMatchObject({
       status: 'done',
       counters: { periodsClosed: 0, drafted: 0, finalized: 0, skipped: 0, parked: 0 },
-      chunks: { close: 0, stage: 0, draft: 0 },
+      chunks: { close: 0, draft: 0 },
     });
     expect(
       (await pool.query(`SELECT id, status, document_hash FROM ${schema}.invoices ORDER BY id`)).rows,
@@ -78,6 +78,6 @@ describe('a run over several chunks', () => {
     await applyFee(base.balances, pool, schema, 's6', 'fee:s6', fee(6));
     const more = await runBilling(base, { tenant: 'acme', asOf });
     expect(more).toMatchObject({ status: 'done', counters: { periodsClosed: 1, drafted: 1, finalized: 1 } });
-    expect(more.chunks).toEqual({ close: 3, stage: 3, draft: 3 });
+    expect(more.chunks).toEqual({ close: 3, draft: 3 });
   });
 });
