@@ -22,6 +22,18 @@ type View = Awaited<ReturnType<typeof accountOf>>;
 /** The balance a reset names (CGRateS creates `*default` when the action names none). */
 export const resetId = (a: StoredAction) => a.balanceId || '*default';
 
+/** The balance settings an action names (weight, expiry, destinations, …), as the store takes them. */
+export function balanceMeta(c: CgrContext, a: StoredAction) {
+  return {
+    weight: a.balanceWeight,
+    expiryMs: expiryOf(a.expiry, c.now()),
+    destinations: a.destinations,
+    categories: a.categories,
+    ratingSubject: a.ratingSubject,
+    blocker: a.blocker,
+  };
+}
+
 /** The account's own balances `*reset_account` sets to zero (a shared group's are the group's). */
 export const ownBalances = (v: View) => v.balances.filter((b) => b.scope === 'a');
 
@@ -108,15 +120,14 @@ export async function resetBalance(
   target: number,
   opId: string,
 ) {
-  const meta = {
-    weight: a.balanceWeight,
-    expiryMs: expiryOf(a.expiry, c.now()),
-    destinations: a.destinations,
-    categories: a.categories,
-    ratingSubject: a.ratingSubject,
-    blocker: a.blocker,
-  };
-  await setBalanceTo(c, tenant, account, { id: resetId(a), unit: a.unit!, meta }, target, opId);
+  await setBalanceTo(
+    c,
+    tenant,
+    account,
+    { id: resetId(a), unit: a.unit!, meta: balanceMeta(c, a) },
+    target,
+    opId,
+  );
 }
 
 /**

@@ -20,11 +20,18 @@
  */
 import type { StoredAction } from './actions-store.js';
 import { accountOf, storeError } from './accounts.js';
-import { checkReset, ownBalances, resetAccount, resetBalance, resetId, setExpiry } from './action-balance.js';
+import {
+  balanceMeta,
+  checkReset,
+  ownBalances,
+  resetAccount,
+  resetBalance,
+  resetId,
+  setExpiry,
+} from './action-balance.js';
 import { takeMoney, topUp, type BalanceCall } from './balances.js';
 import type { CgrContext } from './context.js';
 import { notImplemented, unsupportedFormat } from './errors.js';
-import { expiryOf } from './params.js';
 import { nanoToDecimal } from '../rating/money.js';
 import { triggersOf } from './action-triggers-actions.js';
 import { oncePerReference, runKey } from './run-once.js';
@@ -99,14 +106,7 @@ function balanceCall(c: CgrContext, tenant: string, account: string, a: StoredAc
     unit: a.unit!,
     amount: a.amount,
     id: a.balanceId,
-    meta: {
-      weight: a.balanceWeight,
-      expiryMs: expiryOf(a.expiry, c.now()),
-      destinations: a.destinations,
-      categories: a.categories,
-      ratingSubject: a.ratingSubject,
-      blocker: a.blocker,
-    },
+    meta: balanceMeta(c, a),
     relativeExpiry: a.expiry.startsWith('+'),
     opId,
   } satisfies BalanceCall;
