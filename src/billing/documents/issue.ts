@@ -1,15 +1,19 @@
 /**
  * Issuing at once (issue 13, performance): the run's drafts of auto-finalized accounts become
- * finalized documents in the statements that write them — one INSERT of the invoices already
+ * finalized documents in the statements that write them — one COPY of the invoices already
  * numbered, dated, hashed, one of their lines — instead of a draft INSERT, then locking, reading
  * back and UPDATE-ing every row. Sealing is the same code as finalize.ts (seal.ts) over the values
  * exactly as PostgreSQL stores them, so a document issued here is hash-equal to the same draft
  * stored and finalized later. All in the caller's transaction: a rollback gives the numbers back.
  */
 import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { PoolClient } from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { copyField } from '../../cdr/rows.js';
 import { DEFAULT_SERIES, DocumentError, type DocumentHooks, type DraftInput } from './model.js';
-import { insertLines, invoiceColumns, rateText, taxSummaryOf, type Fresh } from './drafts.js';
+import { rateText, taxSummaryOf, type Fresh } from './drafts.js';
 import { lockAll, postAll, type FinalizeResult } from './finalize.js';
 import { journal } from './journal.js';
 import { sealDrafts, type SealDraft, type SealLine, type Sealed } from './seal.js';
@@ -71,39 +75,102 @@ function sealLinesOf(x: Fresh[number]): SealLine[] {
   }));
 }
 
-/** The invoices rows, finalized; all must be new (a bill period that has a document is a conflict). */
-async function insertIssued(client: PoolClient, schema: string, xs: Fresh, sealed: Sealed[], when: Date) {
-  const by = new Map(sealed.map((s) => [s.id, s]));
-  const col = <T>(f: (s: Sealed) => T) => xs.map((x) => f(by.get(x.id)!));
-  const r = await client.query(
-    `INSERT INTO ${schema}.invoices (id, tenant, account_id, bill_seq, document_type, status, series, timezone,
-       payment_terms_days, period_start, period_end, cutoff_at, currency, subtotal_nano, discount_nano, tax_nano,
-       total_nano, amount_due_nano, seller, buyer, tax_summary, needs_review, number, issue_date, due_date,
-       canonical_json, document_hash, prev_hash, finalized_at, pdf_status)
-     SELECT id, tenant, account_id, bill_seq, document_type, 'finalized', series, timezone, terms, period_start,
-            period_end, cutoff_at, currency, subtotal, discount, tax, total, total, seller, buyer, tax_summary,
-            needs_review, number, issue_date::date, due_date::date, json::jsonb, hash, prev, $27, 'pending'
-       FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::text[], $8::int[],
-                   $9::timestamptz[], $10::timestamptz[], $11::timestamptz[], $12::text[], $13::bigint[], $14::bigint[],
-                   $15::bigint[], $16::bigint[], $17::jsonb[], $18::jsonb[], $19::jsonb[], $20::text[], $21::text[],
-                   $22::text[], $23::text[], $24::text[], $25::text[], $26::text[])
-         AS u(id, tenant, account_id, bill_seq, document_type, series, timezone, terms, period_start, period_end,
-              cutoff_at, currency, subtotal, discount, tax, total, seller, buyer, tax_summary, needs_review,
-              number, issue_date, due_date, json, hash, prev)
-     ON CONFLICT (tenant, account_id, bill_seq) DO NOTHING`,
-    [
-      ...invoiceColumns(xs),
-      col((s) => s.number),
-      col((s) => s.issueDate),
-      col((s) => s.dueDate),
-      col((s) => s.json),
-      col((s) => s.hash),
-      col((s) => s.prev),
-      when,
-    ],
+const iso = (t: number | Date | undefined) => (t === undefined ? null : new Date(t).toISOString());
+/** A value of a COPY text row; null is `\\N`. */
+const cell = (v: string | number | null) => (v === null ? '\\N' : copyField(v));
+const row = (vs: (string | number | null)[]) => vs.map(cell).join('\t');
+
+const ISSUED_COLUMNS = `id, tenant, account_id, bill_seq, document_type, status, series, timezone, payment_terms_days,
+  period_start, period_end, cutoff_at, currency, subtotal_nano, discount_nano, tax_nano, total_nano, amount_due_nano,
+  seller, buyer, tax_summary, number, issue_date, due_date, canonical_json, document_hash, prev_hash, finalized_at,
+  pdf_status`;
+
+function issuedRow(x: Fresh[number], s: Sealed, when: string): string {
+  const d = x.d;
+  const total = d.figures.totalNano.toString();
+  return row([
+    x.id,
+    d.tenant,
+    d.accountId,
+    d.billSeq,
+    d.documentType,
+    'finalized',
+    d.series ?? DEFAULT_SERIES[d.documentType],
+    d.timezone ?? 'UTC',
+    d.paymentTermsDays ?? 14,
+    iso(d.periodStart),
+    iso(d.periodEnd),
+    iso(d.cutoffAt),
+    d.currency,
+    d.figures.subtotalNano.toString(),
+    d.figures.discountNano.toString(),
+    d.figures.taxNano.toString(),
+    total,
+    total,
+    JSON.stringify(d.seller),
+    JSON.stringify(d.buyer),
+    JSON.stringify(taxSummaryOf(d)),
+    s.number,
+    s.issueDate,
+    s.dueDate,
+    s.json,
+    s.hash,
+    s.prev,
+    when,
+    'pending',
+  ]);
+}
+
+const LINE_COLUMNS = `invoice_id, seq, kind, description, period_start, period_end, quantity, unit, amount_nano,
+  exact_nano, tax_code, tax_rate, tax_nano, source`;
+
+const lineRows = (x: Fresh[number]) =>
+  x.d.figures.lines.map((l) =>
+    row([
+      x.id,
+      l.seq,
+      l.kind,
+      l.description,
+      iso(l.periodStart),
+      iso(l.periodEnd),
+      l.quantity ?? null,
+      l.unit ?? null,
+      l.amountNano.toString(),
+      l.exactNano.toString(),
+      l.taxCode ?? null,
+      rateText(l.rateMicros),
+      l.taxNano.toString(),
+      l.source ? JSON.stringify(l.source) : null,
+    ]),
   );
-  if (r.rowCount !== xs.length)
-    throw new DocumentError('CONFLICT', 'a bill period of this batch already has a document');
+
+/** COPY text rows (each ending with a line break) into a table of the caller's transaction. */
+async function copyRows(client: PoolClient, sql: string, rows: string[]): Promise<void> {
+  if (rows.length === 0) return;
+  await pipeline(Readable.from([Buffer.from(`${rows.join('\n')}\n`)]), client.query(copyFrom(sql)));
+}
+
+/**
+ * The invoices rows, finalized, and their lines, by COPY: no text arrays for node-postgres to escape
+ * (1,000 canonical JSON strings a chunk) nor for PostgreSQL to parse and unnest. All must be new: a
+ * bill period that has a document is a conflict (COPY has no ON CONFLICT: the unique key refuses it,
+ * and the caller's transaction is rolled back as before). The lines trigger fires as for an INSERT.
+ */
+async function copyIssued(client: PoolClient, schema: string, xs: Fresh, sealed: Sealed[], when: Date) {
+  const by = new Map(sealed.map((s) => [s.id, s]));
+  const stamp = when.toISOString();
+  try {
+    await copyRows(
+      client,
+      `COPY ${schema}.invoices (${ISSUED_COLUMNS}) FROM STDIN`,
+      xs.map((x) => issuedRow(x, by.get(x.id)!, stamp)),
+    );
+  } catch (err) {
+    if ((err as { constraint?: string }).constraint === 'invoices_tenant_account_id_bill_seq_key')
+      throw new DocumentError('CONFLICT', 'a bill period of this batch already has a document');
+    throw err;
+  }
+  await copyRows(client, `COPY ${schema}.invoice_lines (${LINE_COLUMNS}) FROM STDIN`, xs.flatMap(lineRows));
 }
 
 /**
@@ -132,8 +199,7 @@ export async function issueDrafts(
     when,
     opts.actor ?? 'run',
   );
-  await insertIssued(client, schema, xs, done, when);
-  await insertLines(client, schema, xs);
+  await copyIssued(client, schema, xs, done, when);
   for (const s of series.values()) await saveSeries(client, schema, tenant, s);
   await journal(client, schema, entries);
   await postAll(client, posted, opts.hooks);

@@ -6,10 +6,13 @@
  */
 import type { Pool } from 'pg';
 import { describe, expect, it } from 'vitest';
+import { issueDrafts } from '../../../src/billing/documents/issue.js';
+import { inTransaction } from '../../../src/billing/documents/transaction.js';
 import { runBilling } from '../../../src/billing/run/run.js';
 import type { RedisClient as Redis } from '../../../src/infra/redis.js';
 import { testPostgres } from '../../support/postgres.js';
 import { testRedis } from '../../support/redis.js';
+import { draftOf } from '../documents/drafts.js';
 import { addAccount, addVat, applyFee, ensureAll, moneyOf, runDeps, storeRecord } from './support.js';
 
 const asOf = new Date('2026-12-01T00:00:00Z');
@@ -73,6 +76,10 @@ describe('a run that issues its documents at once', () => {
     const ids = ['a1', 'a2', 'a3', 'a4', 'a5'];
     await build(a, ids);
     await build(b, ids);
+    // Text COPY escapes (issue.ts writes by COPY): a tab, a line break and a backslash round-trip alike.
+    const odd = 'Plan fee\t"x"\nline \\ back';
+    for (const w of [a, b])
+      await w.pool.query(`UPDATE ${w.schema}.charges SET description = $1 WHERE account_id = 'a1'`, [odd]);
     // a: drafts first (--no-finalize), finalized from the table by the next run.
     const drafted = await runBilling(deps(a), { tenant: 'acme', asOf, finalize: false });
     expect(drafted).toMatchObject({ status: 'done', counters: { drafted: 5, finalized: 0 } });
@@ -86,6 +93,9 @@ describe('a run that issues its documents at once', () => {
     const got = await documents(b);
     expect(got).toEqual(await documents(a));
     expect(got.map((d) => d.number)).toEqual(numbers(5));
+    const line = `SELECT l.description FROM ${b.schema}.invoice_lines l JOIN ${b.schema}.invoices i ON i.id = l.invoice_id
+                   WHERE i.account_id = 'a1' AND l.kind = 'fee'`;
+    expect((await b.pool.query(line)).rows).toEqual([{ description: odd }]);
     for (const w of [a, b])
       for (const d of got) expect(await moneyOf(deps(w).balances, d.account_id)).toBe(-BigInt(d.due));
     const periods = await b.pool.query(
@@ -212,5 +222,29 @@ describe('a chunk issued at once', () => {
       [id],
     );
     expect(left.rows[0].n).toBe(0);
+  });
+
+  it('refuses a bill period that already has a document (CONFLICT) and keeps nothing of the batch', async () => {
+    const [w] = worlds as [World];
+    const issue = (ids: string[]) =>
+      inTransaction(w.pool, (c) =>
+        issueDrafts(
+          c,
+          w.schema,
+          'conflict',
+          ids.map((id) => draftOf('conflict', id, 1)),
+          asOf,
+        ),
+      );
+    await issue(['k1']);
+    await expect(issue(['k2', 'k1'])).rejects.toMatchObject({ code: 'CONFLICT' });
+    const r = await w.pool.query(
+      `SELECT account_id, number FROM ${w.schema}.invoices WHERE tenant = 'conflict' ORDER BY account_id`,
+    );
+    expect(r.rows).toEqual([{ account_id: 'k1', number: 'INV2026-000001' }]);
+    const series = await w.pool.query(
+      `SELECT next_number::int AS n FROM ${w.schema}.invoice_series WHERE tenant = 'conflict' AND code = 'INV'`,
+    );
+    expect(series.rows).toEqual([{ n: 2 }]);
   });
 });
