@@ -4,7 +4,7 @@
  */
 import type { OpResult } from '../balances/snapshot.js';
 import { CgrError, exists, INSUFFICIENT_CREDIT, NOT_FOUND, notImplemented, serverError } from './errors.js';
-import { fields, requireFields, type Obj } from './params.js';
+import { fields, requireFields, tenantAccount, type Obj } from './params.js';
 import { cgrAccount } from './shapes.js';
 import { setAccountTriggers } from './action-triggers-bind.js';
 import { cgrTrigger } from './action-triggers-read.js';
@@ -83,10 +83,7 @@ export const accountMethods = {
   },
 
   async 'APIerSv2.GetAccount'(arg: Obj, c: CgrContext) {
-    const f = fields(arg, 'AttrGetAccount');
-    const tenant = c.tenantOf(f.str('Tenant'));
-    requireFields(arg, ['Account']);
-    const account = f.str('Account');
+    const { tenant, account } = tenantAccount(arg, 'AttrGetAccount', c);
     c.assertOwn(account);
     const v = await accountOf(c, tenant, account);
     return cgrAccount(v, (await triggersByAccount(c, tenant, [account])).get(account));
@@ -122,10 +119,7 @@ export const accountMethods = {
 
   /** The account is closed (its history stays); reads then answer NOT_FOUND. */
   async 'APIerSv1.RemoveAccount'(arg: Obj, c: CgrContext) {
-    const f = fields(arg, 'AttrRemoveAccount');
-    const tenant = c.tenantOf(f.str('Tenant'));
-    requireFields(arg, ['Account']);
-    const account = f.str('Account');
+    const { tenant, account } = tenantAccount(arg, 'AttrRemoveAccount', c);
     await accountOf(c, tenant, account);
     const r = await c.balances.updateAccount(
       tenant,

@@ -22,7 +22,7 @@ import {
   notImplemented,
   unsupportedFormat,
 } from './errors.js';
-import { fields, requireFields, type Obj } from './params.js';
+import { fields, requireFields, tenantAccount, type Obj } from './params.js';
 
 type Method = (arg: Obj, c: CgrContext) => Promise<unknown>;
 
@@ -163,9 +163,7 @@ function withActionPlans(setAccount: Method, v1: boolean): Method {
   return async (arg, c) => {
     const named = namedPlans(arg, v1);
     if (!named) return setAccount(arg, c);
-    const tenant = c.tenantOf(fields(arg, 'AttrSetAccount').str('Tenant'));
-    requireFields(arg, ['Account']);
-    const account = fields(arg, 'AttrSetAccount').str('Account');
+    const { tenant, account } = tenantAccount(arg, 'AttrSetAccount', c);
     if (!isText(account)) throw unsupportedFormat(`bad account id "${account}"`);
     const plans = await plansNamed(c, tenant, named.ids);
     const { ActionPlanIDs: _v2, ActionPlanIds: _omni, ActionPlanID: _v1, ...rest } = arg;

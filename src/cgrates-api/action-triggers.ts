@@ -20,7 +20,7 @@ import {
 } from './action-triggers-read.js';
 import type { CgrContext } from './context.js';
 import { CgrError, NOT_FOUND, notImplemented } from './errors.js';
-import { fields, requireFields, type Obj } from './params.js';
+import { fields, requireFields, tenantAccount, type Obj } from './params.js';
 
 /** Groups have no Tenant field in CGRateS; one named anyway must be the key's. */
 const tenantNamed = (arg: Obj, c: CgrContext) => c.tenantOf(typeof arg.Tenant === 'string' ? arg.Tenant : '');
@@ -66,10 +66,7 @@ export const triggerMethods = nulChecked({
   },
 
   async 'APIerSv1.AddAccountActionTriggers'(arg: Obj, c: CgrContext) {
-    const f = fields(arg, 'AttrAddAccountActionTriggers');
-    const tenant = c.tenantOf(f.str('Tenant'));
-    requireFields(arg, ['Account']);
-    const account = f.str('Account');
+    const { f, tenant, account } = tenantAccount(arg, 'AttrAddAccountActionTriggers', c);
     if (f.bool('Executed')) throw notImplemented('Executed: triggers bound as already executed');
     checkActivation(f.str('ActivationDate'));
     await accountOf(c, tenant, account);
@@ -80,10 +77,7 @@ export const triggerMethods = nulChecked({
 
   /** Updates the account's matching triggers, or adds a new one (GroupID set, no match). */
   async 'APIerSv1.SetAccountActionTriggers'(arg: Obj, c: CgrContext) {
-    const f = fields(arg, 'AttrSetAccountActionTriggers');
-    const tenant = c.tenantOf(f.str('Tenant'));
-    requireFields(arg, ['Account']);
-    const account = f.str('Account');
+    const { f, tenant, account } = tenantAccount(arg, 'AttrSetAccountActionTriggers', c);
     const ids = { groupId: f.str('GroupID'), uniqueId: f.str('UniqueID') };
     const map = triggerMap(arg, 'AttrSetAccountActionTriggers');
     await accountOf(c, tenant, account);
@@ -105,10 +99,7 @@ export const triggerMethods = nulChecked({
 
   /** engine.ActionTriggers of the account ([] when none); Executed: fired and not re-armed. */
   async 'APIerSv1.GetAccountActionTriggers'(arg: Obj, c: CgrContext) {
-    const f = fields(arg, 'TenantAccount');
-    const tenant = c.tenantOf(f.str('Tenant'));
-    requireFields(arg, ['Account']);
-    const account = f.str('Account');
+    const { tenant, account } = tenantAccount(arg, 'TenantAccount', c);
     await accountOf(c, tenant, account);
     const list = await triggersOf(c).ofAccount(tenant, account);
     return list.map((x) => cgrTrigger(x.trigger, x.executed));
@@ -116,10 +107,7 @@ export const triggerMethods = nulChecked({
 
   /** The account's triggers matching GroupID and UniqueID (empty: every one), with their rules. */
   async 'APIerSv1.RemoveAccountActionTriggers'(arg: Obj, c: CgrContext) {
-    const f = fields(arg, 'AttrRemoveAccountActionTriggers');
-    const tenant = c.tenantOf(f.str('Tenant'));
-    requireFields(arg, ['Account']);
-    const account = f.str('Account');
+    const { f, tenant, account } = tenantAccount(arg, 'AttrRemoveAccountActionTriggers', c);
     await accountOf(c, tenant, account);
     await triggersOf(c).unbind(tenant, account, { groupId: f.str('GroupID'), uniqueId: f.str('UniqueID') });
     return 'OK';

@@ -41,6 +41,17 @@ export function requireFields(arg: Obj, names: string[]): void {
 }
 
 /**
+ * The prologue of every per-account method: the struct's fields, the tenant (the key's, or the one
+ * named if the key may use it) and the mandatory Account.
+ */
+export function tenantAccount(arg: Obj, struct: string, c: { tenantOf(named: string): string }) {
+  const f = fields(arg, struct);
+  const tenant = c.tenantOf(f.str('Tenant'));
+  requireFields(arg, ['Account']);
+  return { f, tenant, account: f.str('Account') };
+}
+
+/**
  * Go's time.ParseDuration in integer nanoseconds ("1h30m", "90s", "1.5s"); a bare integer is
  * nanoseconds, as utils.ParseDurationWithNanosecs reads it.
  */
