@@ -90,6 +90,16 @@ export const ERRORS = {
     diameter: 5012,
   },
   RUN_IN_PROGRESS: { status: 409, title: 'A billing run of this tenant is in progress', diameter: 5012 },
+  LATER_BILL_CUT_OFF: {
+    status: 409,
+    title: 'A later bill of the account is already cut off: refreshing this draft would bill its rows twice',
+    diameter: 5012,
+  },
+  ACCOUNT_NOT_BILLABLE: {
+    status: 409,
+    title: 'The account is parked or gets no documents (invoice mode none)',
+    diameter: 5012,
+  },
   AS_OF_IN_FUTURE: { status: 422, title: 'A billing run cannot be as of a future instant', diameter: 5012 },
   INVALID_PLAN: { status: 422, title: 'The plan was refused (every problem is listed)', diameter: 5012 },
   PLAN_NOT_FOUND: { status: 404, title: 'No such plan (or version)', diameter: 5012 },

@@ -1,6 +1,6 @@
 /**
- * Drafts: written by the run (B4) from the core's figures, deleted while still drafts. A draft is
- * idempotent on (tenant, account, bill period): writing it again returns the first one's id.
+ * Drafts: written by the run (B4) from the core's figures, rewritten by a refresh, deleted while still
+ * drafts. A draft is idempotent on (tenant, account, bill period): writing it again returns the first one's id.
  */
 import { randomUUID } from 'node:crypto';
 import type { PoolClient } from 'pg';
@@ -148,6 +148,36 @@ export async function insertLines(client: PoolClient, schema: string, xs: Fresh)
       col((l) => (l.source ? JSON.stringify(l.source) : null)),
     ],
   );
+}
+
+/**
+ * Rewrites a draft in place from a new build of its bill (a refresh): the header's figures, parties
+ * and cut-off, and all its lines; its id, bill period and `needs_review` stay. The caller has locked
+ * the row and checked it is a draft; the row guard would refuse an issued one anyway.
+ */
+export async function replaceDraft(
+  client: PoolClient,
+  schema: string,
+  id: string,
+  d: DraftInput,
+): Promise<void> {
+  const r = await client.query(
+    `UPDATE ${schema}.invoices i SET document_type = u.document_type, series = u.series, timezone = u.timezone,
+            payment_terms_days = u.terms, period_start = u.period_start, period_end = u.period_end,
+            cutoff_at = u.cutoff_at, currency = u.currency, subtotal_nano = u.subtotal, discount_nano = u.discount,
+            tax_nano = u.tax, total_nano = u.total, amount_due_nano = u.total, seller = u.seller, buyer = u.buyer,
+            tax_summary = u.tax_summary
+       FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::text[], $8::int[],
+                   $9::timestamptz[], $10::timestamptz[], $11::timestamptz[], $12::text[], $13::bigint[], $14::bigint[],
+                   $15::bigint[], $16::bigint[], $17::jsonb[], $18::jsonb[], $19::jsonb[], $20::text[])
+         AS u(id, tenant, account_id, bill_seq, document_type, series, timezone, terms, period_start, period_end,
+              cutoff_at, currency, subtotal, discount, tax, total, seller, buyer, tax_summary, needs_review)
+      WHERE i.id = u.id AND i.tenant = u.tenant AND i.status = 'draft'`,
+    invoiceColumns([{ d, id }]),
+  );
+  if (r.rowCount !== 1) throw new DocumentError('INVOICE_NOT_DRAFT', `invoice ${id} is not a draft`);
+  await client.query(`DELETE FROM ${schema}.invoice_lines WHERE invoice_id = $1`, [id]);
+  await insertLines(client, schema, [{ d, id }]);
 }
 
 /** Deletes a draft (its lines go with it); the trigger refuses any other status, this says why first. */

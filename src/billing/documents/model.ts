@@ -23,7 +23,12 @@ export type DocumentCode =
   | 'SERIES_IN_USE'
   | 'SERIES_NOT_FOUND'
   | 'SERIES_YEAR_CLOSED'
-  | 'INVALID_REQUEST';
+  | 'INVALID_REQUEST'
+  // The run's own refusals of a draft's refresh and of an off-cycle invoice (run/refresh.ts, run/off-cycle.ts).
+  | 'ACCOUNT_NOT_FOUND'
+  | 'RUN_IN_PROGRESS'
+  | 'LATER_BILL_CUT_OFF'
+  | 'ACCOUNT_NOT_BILLABLE';
 
 export class DocumentError extends Error {
   constructor(

@@ -99,7 +99,13 @@ const periodOf = (
   reason,
 });
 
-function draftInput(tenant: string, bill: Bill, figures: DocumentFigures, ctx: DraftContext): DraftInput {
+/** The draft the run writes for a bill (and a refresh rewrites): the account's profile as it is now. */
+export function draftInput(
+  tenant: string,
+  bill: Bill,
+  figures: DocumentFigures,
+  ctx: DraftContext,
+): DraftInput {
   const a = bill.account;
   return {
     tenant,

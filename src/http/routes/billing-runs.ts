@@ -1,7 +1,8 @@
 /**
  * Billing runs over HTTP (billing role; billing.md E.4): start a run as of an instant (202 with its
  * id; the same asOf again is the same run, resumed), read its counters and per-account outcomes,
- * resume it, unpark an account, preview an account's next invoice. A second run of the tenant while
+ * resume it, unpark an account, preview an account's next invoice, bill an account off-cycle now
+ * (its current period closed early, then a run for it). A second run of the tenant while
  * one is running is 409 RUN_IN_PROGRESS; an asOf in the future is 422 AS_OF_IN_FUTURE.
  */
 import type { FastifyInstance } from 'fastify';
@@ -19,7 +20,10 @@ import {
   type RunRequest,
 } from '../../billing/run/run.js';
 import type { DraftOutcome } from '../../billing/run/drafts.js';
+import { closeEarly, issueOffCycle } from '../../billing/run/off-cycle.js';
 import { AppError } from '../errors.js';
+import { Reference } from './account-schemas.js';
+import { writeOnce } from './document-service.js';
 
 const Instant = Type.String({ format: 'date-time', maxLength: 40 });
 const AccountId = Type.String({ minLength: 1, maxLength: 256, pattern: '^[A-Za-z0-9._:@+-]+$' });
@@ -183,6 +187,33 @@ export function billingRunRoutes(app: FastifyInstance, deps: RunDeps): void {
       if (!(await unpark(deps.pool, deps.schema, req.principal.tenant, req.params.id)))
         throw new AppError('ACCOUNT_NOT_FOUND', 'no billing profile for this account');
       return { accountId: req.params.id, parked: false };
+    },
+  );
+
+  r.post(
+    '/v1/accounts/:id/invoices',
+    {
+      config: { roles: ['billing'] },
+      schema: {
+        summary:
+          "An off-cycle invoice now: the account's current bill period closes at this instant and is billed by a run for that account",
+        tags: ['billing'],
+        params: Type.Object({ id: AccountId }),
+        body: Type.Object({ reference: Reference }, { additionalProperties: false }),
+      },
+    },
+    async (req, reply) => {
+      const tenant = req.principal.tenant;
+      const at = deps.now();
+      // The close commits with the reference (a replay closes nothing more); the run as of its
+      // instant comes after, and the same instant again resumes the same run.
+      const closed = (await writeOnce(deps, req, reply, req.body.reference, async (c) => ({
+        status: 201,
+        body: await closeEarly(c, deps.schema, tenant, req.params.id, at),
+      }))) as Awaited<ReturnType<typeof closeEarly>>;
+      const out = await issueOffCycle(deps, tenant, closed, req.principal.name ?? 'api');
+      if (!out.invoice) reply.status(202); // closed and due, not issued yet: a replay or the next run issues it
+      return out;
     },
   );
 

@@ -1,5 +1,5 @@
 /**
- * Invoices (issue 13, E.4): billing staff list, read, finalize, delete drafts, void and credit;
+ * Invoices (issue 13, E.4): billing staff list, read, refresh, finalize, delete drafts, void and credit;
  * customers (self-care) list, read and download their own, and another account's or tenant's
  * invoice is unknown (404). Every write takes a `reference`: a replay answers the first answer.
  */
@@ -10,6 +10,8 @@ import { deleteDraft } from '../../billing/documents/drafts.js';
 import { finalizeIn } from '../../billing/documents/finalize.js';
 import { getInvoice, listInvoices, parseCursor } from '../../billing/documents/read.js';
 import { creditNoteIn, voidIn } from '../../billing/documents/credit-notes.js';
+import { formatMoney } from '../../billing/core/currency.js';
+import { refreshDraft, type Refreshed } from '../../billing/run/refresh.js';
 import { AppError } from '../errors.js';
 import { Id, Reference, ReferenceQuery } from './account-schemas.js';
 import {
@@ -156,6 +158,27 @@ export function invoiceRoutes(app: FastifyInstance, deps: DocumentRouteDeps): vo
     },
   );
 
+  r.post(
+    '/v1/invoices/:id/refresh',
+    {
+      config: billing,
+      schema: {
+        summary:
+          'Rebuild a draft now with a new cut-off, as the billing run drafts (409 INVOICE_NOT_DRAFT once issued)',
+        tags,
+        params: InvoiceParams,
+        body: Type.Object({ reference: Reference }, { additionalProperties: false }),
+      },
+    },
+    (req, reply) =>
+      writeOnce(deps, req, reply, req.body.reference, async (c) => ({
+        status: 200,
+        body: presentRefresh(
+          await refreshDraft(deps, c, req.principal.tenant, req.params.id, req.principal.name ?? 'api'),
+        ),
+      })),
+  );
+
   r.delete(
     '/v1/invoices/:id',
     {
@@ -256,6 +279,28 @@ export function invoiceRoutes(app: FastifyInstance, deps: DocumentRouteDeps): vo
       return out;
     },
   );
+}
+
+/** A refreshed draft as the API shows documents: decimal strings with the currency's minor digits. */
+function presentRefresh(x: Refreshed) {
+  const f = x.outcome.figures;
+  const currency = x.outcome.bill.account.currency;
+  const m = (n: bigint) => formatMoney(n, currency);
+  return {
+    id: x.id,
+    status: 'draft',
+    accountId: x.accountId,
+    billSeq: x.billSeq,
+    previousCutoffAt: new Date(x.previousCutoffAt).toISOString(),
+    cutoffAt: new Date(x.cutoffAt).toISOString(),
+    currency,
+    lines: f.lines.length,
+    subtotal: m(f.subtotalNano),
+    discount: m(f.discountNano),
+    tax: m(f.taxNano),
+    total: m(f.totalNano),
+    links: { self: `/v1/invoices/${x.id}` },
+  };
 }
 
 function presentNote(n: {
