@@ -2,17 +2,18 @@
  * A draft refreshed and an off-cycle invoice (billing.md E.4, E.6 #10), over HTTP on real Redis and
  * PostgreSQL. `POST /v1/invoices/{id}/refresh`: a CDR of October stored after the draft's cut-off is on
  * the draft once refreshed, and not again on November's bill; a replay answers the first answer; the
- * same reference elsewhere, another tenant, a customer and a malformed body are refused; a draft whose
- * next bill is cut off, or a finalized invoice, is refused with nothing changed (rows diffed).
- * `POST /v1/accounts/{id}/invoices`: the current period ends at the request's instant, the next one
- * starts there, the bill is issued by a run for that account, and a replay closes nothing more.
+ * same reference elsewhere, another tenant, a customer, a malformed body and a run in progress are
+ * refused; a draft whose next bill is cut off, or a finalized invoice, is refused with nothing changed
+ * (rows diffed). `POST /v1/accounts/{id}/invoices`: the current period ends at the request's instant,
+ * the next one starts there, the bill is issued by a run for that account, a replay closes nothing
+ * more, and usage of before that instant stored after its cut-off is late usage on the next bill.
  */
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_KEYS } from '../../../src/config.js';
 import { nextAnchor } from '../../../src/billing/core/periods.js';
 import { documentHooks } from '../../../src/billing/run/posting.js';
-import { runBilling } from '../../../src/billing/run/run.js';
+import { runBilling, runLockKey } from '../../../src/billing/run/run.js';
 import { importCdrFile } from '../../../src/cdr/pipeline.js';
 import { createRatingPool } from '../../../src/cdr/pool.js';
 import { testApp } from '../../support/app.js';
@@ -106,6 +107,17 @@ async function state(account: string): Promise<string> {
     ),
   ].join('\n');
 }
+/** Runs `fn` while another session holds the tenant's run lock, as a running billing run does. */
+async function duringRun(fn: () => Promise<void>): Promise<void> {
+  const c = await pool.connect();
+  try {
+    await c.query('SELECT pg_advisory_lock(hashtext($1))', [runLockKey(schema, 'acme')]);
+    await fn();
+  } finally {
+    await c.query('SELECT pg_advisory_unlock(hashtext($1))', [runLockKey(schema, 'acme')]);
+    c.release();
+  }
+}
 const chargedOf = async (msisdnAccount: string) =>
   (
     await pool.query<{ n: string }>(
@@ -178,6 +190,10 @@ describe('POST /v1/invoices/{id}/refresh', () => {
       const bad = await post(url, body);
       expect([bad.statusCode, bad.json().cause]).toEqual([400, 'INVALID_REQUEST']);
     }
+    await duringRun(async () => {
+      const busy = await post(url, { reference: 'x5' });
+      expect([busy.statusCode, busy.json().cause]).toEqual([409, 'RUN_IN_PROGRESS']);
+    });
     const unknown = await post('/v1/invoices/00000000-0000-4000-8000-000000000000/refresh', {
       reference: 'x4',
     });
@@ -268,6 +284,10 @@ describe('POST /v1/accounts/{id}/invoices (off-cycle)', () => {
         .statusCode,
     ).toBe(403);
     expect((await post('/v1/accounts/oc/invoices', {})).statusCode).toBe(400);
+    await duringRun(async () => {
+      const busy = await post('/v1/accounts/oc/invoices', { reference: 'oc-final-3' });
+      expect([busy.statusCode, busy.json().cause]).toEqual([409, 'RUN_IN_PROGRESS']);
+    });
     await pool.query(
       `UPDATE ${schema}.billing_accounts SET parked_code = 'INTERNAL' WHERE account_id = 'oc'`,
     );
