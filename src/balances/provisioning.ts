@@ -60,8 +60,11 @@ export function createProvisioning(
    * for, which reaches the replicas after the first run did.
    */
   async function acknowledged(verb: Verb, keys: string[], argv: (string | number)[]): Promise<unknown> {
-    if (!replicaWait) return runScript(redis, verb, keys, argv);
     const opKey = keys[keys.length - 1]!;
+    // Nothing to wait for (no replica): one command, auto-pipelined with the other requests' commands
+    // of this tick instead of a pipeline of its own (a socket write per request).
+    if (!replicaWait || (await replicaWait.replicasFor(opKey)) === 0)
+      return runScript(redis, verb, keys, argv);
     const send = () =>
       replicaWait.write(
         opKey,

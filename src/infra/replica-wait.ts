@@ -107,6 +107,14 @@ export function createReplicaWait(redis: RedisClient, opts: ReplicaWaitOptions) 
 
   return {
     /**
+     * How many replicas a write to `key` waits for: 0 when its master has none (or none are asked
+     * for), and the write may then go as any other command (auto-pipelined with its neighbours).
+     */
+    async replicasFor(key: string): Promise<number> {
+      return Math.min(opts.replicas, await replicasOf(key));
+    },
+
+    /**
      * Sends `commands` (every key in `key`'s slot) and WAIT in one pipeline to the master of that
      * slot; resolves with each command's [error, result]. `matters(results)` says whether the
      * acknowledgement matters (a refusal wrote nothing: no need to wait for it); if it does and too

@@ -8,7 +8,8 @@
  * and marked delivered in the background; a plan voucher is claimed `redeeming`, assigned with that
  * reference, then `redeemed` with its event. Credit and assignment are idempotent, so finishing twice
  * (a retry, the repair after a crash) moves money once. Round trips of a money redemption: the
- * lockout and account reads together (Redis), the claim (PostgreSQL), the credit (Redis).
+ * lockout and account reads together (Redis), the claim (PostgreSQL: one statement with the claims of
+ * the redemptions running at the same time, claims.ts), the credit (Redis).
  */
 import { BalanceCode } from '../balances/codes.js';
 import type { AccountView } from '../balances/store.js';
@@ -19,6 +20,7 @@ import { inTransaction } from '../billing/documents/transaction.js';
 import { appendEvent } from '../webhooks/append.js';
 import { countFailure, failureKeys, lockedForSeconds, MAX_FAILURES, WINDOW_MS } from './attempts.js';
 import { presentValue, valueOf } from './batch-rows.js';
+import { claim } from './claims.js';
 import { deliveredSettled, markDeliveredSoon } from './delivered.js';
 import type { VoucherDeps } from './deps.js';
 import { invalid, VoucherError } from './errors.js';
@@ -172,7 +174,7 @@ export async function redeemVoucher(
   }
   let won: rows.VoucherWithValue | undefined;
   try {
-    won = await rows.claim(pool, schema, {
+    won = await claim(pool, schema, {
       tenant,
       accountId,
       hash,

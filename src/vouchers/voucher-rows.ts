@@ -83,39 +83,58 @@ export interface Claim {
   balanceId?: string | undefined;
 }
 
-/** Whether the claim redeems at once: a money voucher on an account with a money balance. */
-const AT_ONCE = `(b.plan_code IS NULL AND $7::text IS NOT NULL)`;
+/** Whether a claim redeems at once: a money voucher on an account with a money balance. */
+const AT_ONCE = `(b.plan_code IS NULL AND c.balance_id IS NOT NULL)`;
 
 /**
- * Claims the redeemable voucher of this PIN for the account, in one statement (one round trip, one
- * commit); undefined when there is none. The row lock decides between two claimers: the second
- * re-reads the row, finds it no longer `active`, and claims nothing.
+ * Claims the redeemable voucher of each PIN for its account, all in one statement (one round trip,
+ * one commit); answers, in the order given, the claimed row or undefined where there is none. The
+ * row lock decides between two claimers: the second re-reads the row, finds it no longer `active`,
+ * and claims nothing — in two statements, or within one (a row is updated once, by one of the claims
+ * naming it). A reference taken twice fails the whole statement (23505), which then changed nothing.
  */
-export async function claim(db: Db, schema: string, c: Claim) {
+export async function claimMany(db: Db, schema: string, claims: Claim[]) {
   const claimed = `UPDATE ${schema}.vouchers v SET status = CASE WHEN ${AT_ONCE} THEN 'redeemed' ELSE 'redeeming' END,
-         account_id = $3, reference = $4, claimed_at = now(),
+         account_id = c.account_id, reference = c.reference, claimed_at = now(),
          redeemed_at = CASE WHEN ${AT_ONCE} THEN now() END, value_pending = ${AT_ONCE}
-       FROM ${schema}.voucher_batches b
-      WHERE v.pin_hash = $1 AND v.tenant = $2 AND v.status = 'active' AND b.id = v.batch_id
-        AND b.status = 'active' AND b.valid_from <= $5 AND b.expires_at > $5
-        AND (b.currency IS NULL OR b.currency = $6)
-      RETURNING v.*, b.amount_nano, b.currency, b.plan_code, b.plan_version, b.valid_from, b.expires_at,
-        b.status AS batch_status, b.value_json`;
+       FROM ${schema}.voucher_batches b,
+            unnest($1::bytea[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[])
+              WITH ORDINALITY AS c(pin_hash, tenant, account_id, reference, at, currency, balance_id, n)
+      WHERE v.pin_hash = c.pin_hash AND v.tenant = c.tenant AND v.status = 'active' AND b.id = v.batch_id
+        AND b.status = 'active' AND b.valid_from <= c.at AND b.expires_at > c.at
+        AND (b.currency IS NULL OR b.currency = c.currency)
+      RETURNING c.n AS claim_n, c.balance_id AS claim_balance_id, v.*, b.amount_nano, b.currency,
+        b.plan_code, b.plan_version, b.valid_from, b.expires_at, b.status AS batch_status, b.value_json`;
   const event = insertEventsSql(
     schema,
     `SELECT 'voucher.redeemed:' || tenant || ':' || serial, tenant, 'voucher.redeemed', account_id, redeemed_at,
-            ${REDEEMED_PAYLOAD('value_json', "jsonb_build_object('balanceId', $7::text)")}
-       FROM claimed WHERE status = 'redeemed'`,
+            ${REDEEMED_PAYLOAD('value_json', "jsonb_build_object('balanceId', claim_balance_id)")}
+       FROM claimed WHERE status = 'redeemed' ORDER BY claim_n`,
   );
-  const r = await db.query<VoucherWithValue & { value_json?: unknown }>({
+  type Claimed = VoucherWithValue & { claim_n?: string; claim_balance_id?: unknown; value_json?: unknown };
+  const r = await db.query<Claimed>({
     // Named: PostgreSQL plans it once per connection (the claim is the hot path of a redemption).
-    name: `voucher-claim:${schema}`,
+    name: `voucher-claims:${schema}`,
     text: `WITH claimed AS (${claimed}), event AS (${event}) SELECT * FROM claimed`,
-    values: [c.hash, c.tenant, c.accountId, c.reference, c.at, c.currency, c.balanceId ?? null],
+    values: [
+      claims.map((c) => c.hash),
+      claims.map((c) => c.tenant),
+      claims.map((c) => c.accountId),
+      claims.map((c) => c.reference),
+      claims.map((c) => c.at),
+      claims.map((c) => c.currency),
+      claims.map((c) => c.balanceId ?? null),
+    ],
   });
-  const row = r.rows[0];
-  if (row) delete row.value_json;
-  return row;
+  const won: (VoucherWithValue | undefined)[] = claims.map(() => undefined);
+  for (const row of r.rows) {
+    const n = Number(row.claim_n) - 1;
+    delete row.claim_n;
+    delete row.claim_balance_id;
+    delete row.value_json;
+    won[n] = row;
+  }
+  return won;
 }
 
 /**
