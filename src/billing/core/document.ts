@@ -163,21 +163,45 @@ export function checkDocument(doc: DocumentFigures, opts: DocumentOptions): stri
  * money and time must be formatted by the caller (decimal strings, ISO dates) to be canonical.
  */
 export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value === 'boolean' || typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value)) throw new TypeError('canonicalJson: numbers must be finite');
-    return JSON.stringify(value);
-  }
-  if (Array.isArray(value)) {
-    return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
-  }
-  if (typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  // Plain loops and string concatenation: a run seals thousands of documents a second, and the
+  // entries/filter/sort/map/join of each object were most of the sealing's time.
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value);
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'number':
+      if (!Number.isFinite(value)) throw new TypeError('canonicalJson: numbers must be finite');
+      return JSON.stringify(value);
+    case 'object':
+      if (value === null) return 'null';
+      if (Array.isArray(value)) return canonicalArray(value);
+      if (Object.getPrototypeOf(value) === Object.prototype)
+        return canonicalObject(value as Record<string, unknown>);
   }
   throw new TypeError(`canonicalJson: ${typeof value} is not plain JSON data (format it first)`);
+}
+
+function canonicalArray(xs: unknown[]): string {
+  let out = '[';
+  for (let i = 0; i < xs.length; i++) {
+    if (i > 0) out += ',';
+    out += xs[i] === undefined ? 'null' : canonicalJson(xs[i]);
+  }
+  return out + ']';
+}
+
+function canonicalObject(o: Record<string, unknown>): string {
+  // sort() without a comparator orders strings by UTF-16 code units, as RFC 8785 asks.
+  const keys = Object.keys(o).sort();
+  let out = '{';
+  for (const k of keys) {
+    const v = o[k];
+    if (v === undefined) continue;
+    if (out.length > 1) out += ',';
+    out += JSON.stringify(k) + ':' + canonicalJson(v);
+  }
+  return out + '}';
 }
 
 /** SHA-256 of the UTF-8 text, lowercase hex. */

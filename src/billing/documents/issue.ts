@@ -14,7 +14,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { copyField } from '../../cdr/rows.js';
 import { DEFAULT_SERIES, DocumentError, type DocumentHooks, type DraftInput } from './model.js';
 import { rateText, taxSummaryOf, type Fresh } from './drafts.js';
-import { lockAll, postAll, type FinalizeResult } from './finalize.js';
+import { lockAll, writeWhilePosting, type FinalizeResult } from './finalize.js';
 import { journal } from './journal.js';
 import { sealDrafts, type SealDraft, type SealLine, type Sealed } from './seal.js';
 import { saveSeries } from './series.js';
@@ -176,7 +176,7 @@ async function copyIssued(client: PoolClient, schema: string, xs: Fresh, sealed:
 /**
  * Issues these drafts (all `issuable`) in the caller's transaction: series locked, numbers taken in
  * (series, year, account) order, documents and lines written, series saved, the journal and the
- * postings (the hook) — as finalizeIn does for stored drafts. Returns each draft's id, in order.
+ * postings (the hook, while the rows are written) — as finalizeIn does for stored drafts. Returns each draft's id, in order.
  */
 export async function issueDrafts(
   client: PoolClient,
@@ -199,9 +199,11 @@ export async function issueDrafts(
     when,
     opts.actor ?? 'run',
   );
-  await copyIssued(client, schema, xs, done, when);
-  for (const s of series.values()) await saveSeries(client, schema, tenant, s);
-  await journal(client, schema, entries);
-  await postAll(client, posted, opts.hooks);
+  const write = async () => {
+    await copyIssued(client, schema, xs, done, when);
+    for (const s of series.values()) await saveSeries(client, schema, tenant, s);
+    await journal(client, schema, entries);
+  };
+  await writeWhilePosting(write, client, posted, opts.hooks);
   return { ids: xs.map((x) => x.id), finalized: done.map(({ id, number, hash }) => ({ id, number, hash })) };
 }

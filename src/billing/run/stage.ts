@@ -85,7 +85,12 @@ async function stageSums(
   const w = 'pg_temp.run_bills w';
   const usage = USAGE_SOURCES.map((src) => usageSql(schema, src, w, '$2::timestamptz')).join(' UNION ALL ');
   const data = b.staged > 0 ? 'WITH DATA' : 'WITH NO DATA';
+  // The join's row estimate is ~10x low, so the planner sorts the joined rows (1 M at 10,000
+  // accounts, text keys compared by collation: 2 of the statement's 3.5 s) for a GroupAggregate;
+  // hashing them into the few groups per bill is what fits (EXPLAIN ANALYZE: 3.5 -> 2.5 s).
+  await db.query('SET LOCAL enable_sort = off');
   await db.query(`CREATE TEMP TABLE run_usage AS ${usage} ${data}`, [tenant, b.lo]);
+  await db.query('SET LOCAL enable_sort = on');
   const charges = chargesSql(schema, w, '$2::timestamptz');
   await db.query(`CREATE TEMP TABLE run_charges AS ${charges} ${data}`, [tenant, b.lo]);
   await db.query('CREATE INDEX ON pg_temp.run_usage (account_id)');
