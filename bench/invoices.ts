@@ -13,6 +13,7 @@
  * schema, removed after.
  */
 import { randomBytes } from 'node:crypto';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import pg from 'pg';
@@ -156,8 +157,15 @@ function childProbe(): { stop: () => Promise<number[]> } {
 async function probed<T>(fn: () => Promise<T>) {
   const here = chargingProbe(balances, `here-${performance.now()}`);
   const other = childProbe();
+  // How long this process's event loop was held (the in-process probe waits at least that).
+  const loop = monitorEventLoopDelay({ resolution: 5 });
+  loop.enable();
   try {
-    return { value: await fn(), here: latency(await here.stop()), other: latency(await other.stop()) };
+    const value = await fn();
+    loop.disable();
+    const ms = (ns: number) => Number((ns / 1e6).toFixed(1));
+    const loopDelay = { p99: ms(loop.percentile(99)), max: ms(loop.max) };
+    return { value, here: latency(await here.stop()), other: latency(await other.stop()), loopDelay };
   } finally {
     await here.stop();
     await other.stop().catch(() => undefined);
@@ -217,7 +225,7 @@ async function main(): Promise<void> {
     timed('run', () => runBilling(deps, { tenant: 'acme', asOf })),
   );
   process.stderr.write(
-    `charging p99 ms (this process / another): idle ${idle.here.p99} / ${idle.other.p99}, during the run ${during.here.p99} / ${during.other.p99}\n`,
+    `charging p99 ms (this process / another): idle ${idle.here.p99} / ${idle.other.p99}, during the run ${during.here.p99} / ${during.other.p99}; this process's event loop held p99 ${during.loopDelay.p99} ms, max ${during.loopDelay.max} ms (idle ${idle.loopDelay.p99} / ${idle.loopDelay.max})\n`,
   );
   const rerun = await timed('rerun (same asOf)', () => runBilling(deps, { tenant: 'acme', asOf }));
   const pdf = await timed('pdfs', () => pdfs(Number(values.pdfs)));

@@ -89,8 +89,12 @@ function refuseOrSkip(rows: (DraftRow & { status: string })[], ids: string[], op
   return { skipped, drafts: rows.filter((r) => r.status === 'draft' && r.needsReview === null) };
 }
 
-/** Postings at once per batch (one Redis pipeline, not a round trip each), so bounded. */
-const POSTINGS_AT_ONCE = 1000;
+/**
+ * Postings at once per batch (one Redis pipeline, not a round trip each), so bounded: a charging
+ * command sent meanwhile on the same connection waits behind at most this many scripts (1,000 held
+ * an in-process debit ~250 ms on a slow box).
+ */
+const POSTINGS_AT_ONCE = 100;
 
 /**
  * The finalize hook for every invoice, many in flight: each is idempotent by its op id, so one that

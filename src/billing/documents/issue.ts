@@ -16,6 +16,7 @@ import { DEFAULT_SERIES, DocumentError, type DocumentHooks, type DraftInput } fr
 import { rateText, taxSummaryOf, type Fresh } from './drafts.js';
 import { lockAll, writeWhilePosting, type FinalizeResult } from './finalize.js';
 import { journal } from './journal.js';
+import { mapInTurns } from '../../infra/turns.js';
 import { sealDrafts, type SealDraft, type SealLine, type Sealed } from './seal.js';
 import { saveSeries } from './series.js';
 
@@ -35,8 +36,20 @@ export function issuable(d: DraftInput): boolean {
 
 const at = (t: number | Date | undefined) => (t === undefined ? null : new Date(new Date(t).toISOString()));
 
+/**
+ * A JSON value as stored and read back (what a draft finalized later seals), copied once per object:
+ * a chunk's 1,000 drafts share their seller.
+ */
+function plainCopies(): (v: unknown) => unknown {
+  const copies = new Map<unknown, unknown>();
+  return (v) => {
+    if (!copies.has(v)) copies.set(v, JSON.parse(JSON.stringify(v)) as unknown);
+    return copies.get(v);
+  };
+}
+
 /** The draft as finalize.ts would read it from its row (jsonb round trip of the parties included). */
-function sealDraftOf(x: Fresh[number]): SealDraft {
+function sealDraftOf(x: Fresh[number], plain: (v: unknown) => unknown): SealDraft {
   const d = x.d;
   return {
     id: x.id,
@@ -52,7 +65,7 @@ function sealDraftOf(x: Fresh[number]): SealDraft {
     discountNano: d.figures.discountNano.toString(),
     taxNano: d.figures.taxNano.toString(),
     totalNano: d.figures.totalNano.toString(),
-    seller: JSON.parse(JSON.stringify(d.seller)) as unknown,
+    seller: plain(d.seller),
     buyer: JSON.parse(JSON.stringify(d.buyer)) as unknown,
     taxSummary: taxSummaryOf(d),
   };
@@ -163,14 +176,15 @@ async function copyIssued(client: PoolClient, schema: string, xs: Fresh, sealed:
     await copyRows(
       client,
       `COPY ${schema}.invoices (${ISSUED_COLUMNS}) FROM STDIN`,
-      xs.map((x) => issuedRow(x, by.get(x.id)!, stamp)),
+      await mapInTurns(xs, (x) => issuedRow(x, by.get(x.id)!, stamp)),
     );
   } catch (err) {
     if ((err as { constraint?: string }).constraint === 'invoices_tenant_account_id_bill_seq_key')
       throw new DocumentError('CONFLICT', 'a bill period of this batch already has a document');
     throw err;
   }
-  await copyRows(client, `COPY ${schema}.invoice_lines (${LINE_COLUMNS}) FROM STDIN`, xs.flatMap(lineRows));
+  const lines = (await mapInTurns(xs, lineRows)).flat();
+  await copyRows(client, `COPY ${schema}.invoice_lines (${LINE_COLUMNS}) FROM STDIN`, lines);
 }
 
 /**
@@ -188,9 +202,10 @@ export async function issueDrafts(
 ): Promise<{ ids: string[]; finalized: FinalizeResult['finalized'] }> {
   if (ds.length === 0) return { ids: [], finalized: [] };
   const xs: Fresh = ds.map((d) => ({ d, id: randomUUID() }));
-  const drafts = xs.map(sealDraftOf);
+  const plain = plainCopies();
+  const drafts = await mapInTurns(xs, (x) => sealDraftOf(x, plain));
   const series = await lockAll(client, schema, tenant, drafts);
-  const lines = new Map(xs.map((x) => [x.id, sealLinesOf(x)]));
+  const lines = new Map(await mapInTurns(xs, (x) => [x.id, sealLinesOf(x)] as const));
   const { done, entries, posted } = await sealDrafts(
     tenant,
     series,

@@ -8,6 +8,7 @@ import { daysFromCivil, isoDate, localDate } from '../core/local-time.js';
 import { canonicalInvoice, type LineForCanonical } from './canonical.js';
 import type { JournalEntry } from './journal.js';
 import { DocumentError, type FinalizedInvoice } from './model.js';
+import { nextTurn } from '../../infra/turns.js';
 import { takeNumber, type SeriesState } from './series.js';
 
 export interface SealDraft {
@@ -98,10 +99,7 @@ function sealOne(d: SealDraft, ls: SealLine[], issueDate: string, s: SeriesState
 }
 
 /** Documents sealed between two turns of the event loop (a run's chunk seals 1,000: ~0.1-0.3 s). */
-const SEALS_PER_TURN = 50;
-
-/** Lets the event loop serve what waits (the engine's charging requests) before going on. */
-export const nextTurn = () => new Promise<void>((r) => setImmediate(r));
+const SEALS_PER_TURN = 20;
 
 /**
  * Seals the drafts (their series locked by the caller, in `series`), advancing the series state in

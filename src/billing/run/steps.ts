@@ -10,7 +10,7 @@ import type { DocumentFigures } from '../core/document.js';
 import { insertDrafts } from '../documents/drafts.js';
 import { issuable, issueDrafts } from '../documents/issue.js';
 import type { DraftInput } from '../documents/model.js';
-import { nextTurn } from '../documents/seal.js';
+import { nextTurn } from '../../infra/turns.js';
 import { inTransaction } from '../documents/transaction.js';
 import { BILLABLE_SQL, park, type BillingAccount } from './accounts.js';
 import { closePeriods } from './bill-periods.js';
@@ -251,7 +251,7 @@ export async function draftStep(
 }
 
 /** Bills drafted between two turns of the event loop. */
-const DRAFTS_PER_TURN = 100;
+const DRAFTS_PER_TURN = 25;
 
 /** The chunk's drafts computed from the run's stage (reads only: the run computes chunk k+1's while writing chunk k). */
 export async function draftFromStage(
