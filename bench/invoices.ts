@@ -6,7 +6,7 @@
  * a time, ~100/s, on accounts of another tenant) idle and while the run goes, and after it the PDFs
  * of the run's invoices rendered per second on the engine's pool (createPdfRenderer).
  *
- *   npm run bench:invoices [-- --accounts 5000 --cdrs 100 --chunk 1000 --pdfs 2000 --pdf-threads 1]
+ *   npm run bench:invoices [-- --accounts 5000 --cdrs 100 --chunk 1000 --pdfs 2000 --pdf-threads 1 --same-thread]
  *
  * The rows are written by SQL (INSERT … SELECT generate_series), not by the CDR pipeline: this
  * measures the run. Uses REDIS_URL / DATABASE_URL (defaults: local) under a private key prefix and
@@ -21,6 +21,7 @@ import { createBalanceStore } from '../src/balances/store.js';
 import { spawn } from 'node:child_process';
 import { createPdfRenderer } from '../src/billing/documents/pdf-jobs.js';
 import { runBilling, type RunDeps } from '../src/billing/run/run.js';
+import { createRunThread, storesOf } from '../src/billing/run/run-threads.js';
 import { ensurePlansSchema } from '../src/billing/plans/schema.js';
 import { ensurePartitions } from '../src/cdr/store.js';
 import { ensureEngineSchema } from '../src/storage/schema.js';
@@ -36,6 +37,8 @@ const { values } = parseArgs({
     /** PDFs rendered after the run (0: none); threads of the pool (default: the engine's, cores - 1). */
     pdfs: { type: 'string', default: '2000' },
     'pdf-threads': { type: 'string' },
+    /** The run in this process's thread (as the CLI runs it), not in a thread of its own (as the engine). */
+    'same-thread': { type: 'boolean', default: false },
   },
 });
 const ACCOUNTS = Number(values.accounts);
@@ -218,6 +221,18 @@ async function main(): Promise<void> {
     chunkSize: Number(values.chunk),
     reconcile: false,
   };
+  // As the engine runs them: in a thread of their own (--same-thread: in this one, as the CLI does).
+  const thread = values['same-thread']
+    ? undefined
+    : createRunThread({
+        ...storesOf(pool, redis),
+        commandTimeoutMs: 5000,
+        keyPrefix: prefix,
+        schema,
+        chunkSize: Number(values.chunk),
+        reconcile: false,
+      });
+  if (thread) deps.elsewhere = thread.start;
   const ceil = await timed('ceiling: one SQL aggregation', ceiling);
   const asOf = new Date('2026-12-01T00:00:00Z');
   const idle = await probed(() => new Promise((r) => setTimeout(r, 8000)));
@@ -228,6 +243,7 @@ async function main(): Promise<void> {
     `charging p99 ms (this process / another): idle ${idle.here.p99} / ${idle.other.p99}, during the run ${during.here.p99} / ${during.other.p99}; this process's event loop held p99 ${during.loopDelay.p99} ms, max ${during.loopDelay.max} ms (idle ${idle.loopDelay.p99} / ${idle.loopDelay.max})\n`,
   );
   const rerun = await timed('rerun (same asOf)', () => runBilling(deps, { tenant: 'acme', asOf }));
+  await thread?.close();
   const pdf = await timed('pdfs', () => pdfs(Number(values.pdfs)));
   const result = {
     date: new Date().toISOString(),

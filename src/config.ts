@@ -64,7 +64,8 @@ export interface Config {
   /** The port of the embedded PostgreSQL. */
   embeddedPostgresPort: number;
   /** Billing runs: the scheduler's period (BILLING_RUN_EVERY seconds, 0 = off), accounts per chunk, zero invoices. */
-  billing: { runEverySeconds: number; chunk: number; zeroInvoices: boolean };
+  /** `thread`: runs in a worker thread of their own (BILLING_RUN_THREAD, default true), off the thread that answers charging. */
+  billing: { runEverySeconds: number; chunk: number; zeroInvoices: boolean; thread: boolean };
   /**
    * Webhooks (docs/EVENTS.md): the key sealing endpoint secrets (WEBHOOK_SECRET_KEY; else a dev key
    * in DATA_DIR), http:// and private targets (off unless WEBHOOK_ALLOW_HTTP / WEBHOOK_ALLOW_PRIVATE),
@@ -247,6 +248,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, readFile: (path: string) => s
       runEverySeconds: int(env, 'BILLING_RUN_EVERY', 3600, 0, 31_536_000),
       chunk: int(env, 'BILLING_CHUNK', 1000, 1, 100_000),
       zeroInvoices: env.BILLING_ZERO_INVOICES === 'true',
+      thread: (env.BILLING_RUN_THREAD ?? '') === '' || flag(env, 'BILLING_RUN_THREAD'),
     },
     webhooks: {
       secretKey: env.WEBHOOK_SECRET_KEY || undefined,

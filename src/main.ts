@@ -28,6 +28,7 @@ import { loadWebhookKey } from './webhooks/secret-key.js';
 import { createPdfRenderer } from './billing/documents/pdf-jobs.js';
 import { openActiveTariff } from './tariffs/active.js';
 import type { RunDeps } from './billing/run/run.js';
+import { createRunThread, storesOf } from './billing/run/run-threads.js';
 import { scheduledRuns } from './billing/run/scheduler.js';
 import { scheduledStatements } from './billing/statements/scheduler.js';
 import { renewDue } from './billing/plans/renewals.js';
@@ -115,6 +116,19 @@ async function main(): Promise<void> {
     renew: (tenant, asOfMs) =>
       renewDue({ pool: pgHandle.pool, schema, balances, now: Date.now }, tenant, asOfMs),
   };
+  // Runs in a thread of their own: a run's CPU work must not hold the thread that answers charging.
+  const runThread = config.billing.thread
+    ? createRunThread({
+        ...storesOf(pgHandle.pool, redisHandle.redis, config.redisCluster),
+        commandTimeoutMs: config.redisCommandTimeoutMs,
+        keyPrefix: config.keyPrefix,
+        schema,
+        replicaWait: config.redisWait,
+        chunkSize: config.billing.chunk,
+        zeroInvoices: config.billing.zeroInvoices,
+      })
+    : undefined;
+  if (runThread) billingRuns.elsewhere = runThread.start;
   if (config.redisCluster && !config.webhooks.secretKey)
     // Several engines each with a key of its own would disagree on webhook secrets and voucher PINs.
     say(
@@ -265,6 +279,7 @@ async function main(): Promise<void> {
       await stopNotifications();
       await cdrJobs.close(); // a job cut short would only be resumed; let the ones in flight finish
       await pdfRenderer.close();
+      await runThread?.close();
       await ratingPool?.close();
       const last = await drainThread.stop();
       if ('stored' in last) app.log.info({ stored: last.stored }, 'final drain to PostgreSQL done');

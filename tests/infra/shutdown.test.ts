@@ -2,7 +2,8 @@
  * SIGTERM to an engine that started its own storage (a private redis-server and the embedded
  * PostgreSQL): it finishes requests, drains the outboxes one last time and only then stops the
  * servers it started, exiting 0. Before, the embedded PostgreSQL's own signal handler stopped it
- * first and ended the process (exit 143, "the database system is shutting down").
+ * first and ended the process (exit 143, "the database system is shutting down"). A billing run
+ * started before goes to the engine's runs thread on those same stores and ends `done`.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, rmSync } from 'node:fs';
@@ -51,6 +52,27 @@ describe('shutdown', () => {
     });
     expect(engine.output()).toContain('a private redis-server this engine started');
     expect(engine.output()).toContain('an embedded PostgreSQL this engine started');
+    // A billing run goes to the engine's runs thread, which reaches these same embedded stores
+    // (Redis on a unix socket); its refusals come back as the API's.
+    const runs = (body: object) =>
+      fetch(`${engine!.baseUrl}/v1/billing/runs`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer demo-billing', 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    expect((await runs({ asOf: '2099-01-01T00:00:00Z' })).status).toBe(422);
+    const started = await runs({ asOf: '2026-11-01T00:00:00Z' });
+    expect(started.status).toBe(202);
+    const { runId } = (await started.json()) as { runId: string };
+    let status = 'running';
+    for (let i = 0; i < 300 && status === 'running'; i++) {
+      await new Promise((ok) => setTimeout(ok, 100));
+      const r = await fetch(`${engine!.baseUrl}/v1/billing/runs/${runId}`, {
+        headers: { authorization: 'Bearer demo-billing' },
+      });
+      status = ((await r.json()) as { status: string }).status;
+    }
+    expect(status).toBe('done');
     // A burst, then SIGTERM at once: the last events are still in Redis for the final drain.
     await Promise.all(Array.from({ length: EVENTS }, (_, i) => chargeSms(`sd-${i}`)));
     engine.child.kill('SIGTERM');

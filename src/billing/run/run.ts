@@ -54,6 +54,11 @@ export interface RunDeps {
   log?: RunReconciliationDeps['log'];
   /** false: no reconciliation after the run (benchmarks); the summary says `skipped`. Default on. */
   reconcile?: boolean;
+  /**
+   * Where runs go instead of this thread (the engine's: a worker thread of their own, run-threads.ts,
+   * so a run never holds the event loop that answers charging). `onProgress` is not called then.
+   */
+  elsewhere?: (req: RunRequest) => Promise<{ runId: string; done: Promise<RunSummary> }>;
 }
 
 export interface RunProgress {
@@ -289,6 +294,7 @@ export async function startRun(
   deps: RunDeps,
   req: RunRequest,
 ): Promise<{ runId: string; done: Promise<RunSummary> }> {
+  if (deps.elsewhere) return deps.elsewhere(req);
   if (req.asOf.getTime() > deps.now())
     throw new AsOfInFutureError(`asOf ${req.asOf.toISOString()} is in the future`);
   const dryRun = req.dryRun === true;
