@@ -113,23 +113,6 @@ export async function postAll(client: PoolClient, posted: FinalizedInvoice[], ho
   }
 }
 
-/**
- * The documents' writes (PostgreSQL) and their postings (Redis) at once: both inside the caller's
- * transaction, which commits only once both are done (both are settled before either's error is
- * thrown). A posting whose transaction then rolls back replays under its op id when the documents
- * are issued again (the same documents, the same amounts).
- */
-export async function writeWhilePosting(
-  write: () => Promise<void>,
-  client: PoolClient,
-  posted: FinalizedInvoice[],
-  hooks?: DocumentHooks,
-): Promise<void> {
-  const [w, p] = await Promise.allSettled([write(), postAll(client, posted, hooks)]);
-  if (w.status === 'rejected') throw w.reason;
-  if (p.status === 'rejected') throw p.reason;
-}
-
 /** Finalizes within the caller's transaction (the API's reference bookkeeping shares it). */
 export async function finalizeIn(
   client: PoolClient,
@@ -152,30 +135,29 @@ export async function finalizeIn(
     drafts.map((d) => d.id),
   );
   const { done, entries, posted } = await sealDrafts(tenant, series, drafts, lines, at, opts.actor ?? 'run');
-  const write = async () => {
-    if (done.length > 0)
-      await client.query(
-        `UPDATE ${schema}.invoices i SET status = 'finalized', number = u.number, issue_date = u.issue_date::date,
-                due_date = u.due_date::date, canonical_json = u.json::jsonb, document_hash = u.hash, prev_hash = u.prev,
-                finalized_at = $2, pdf_status = 'pending', amount_due_nano = i.total_nano
-           FROM unnest($1::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
-                AS u(id, number, issue_date, due_date, json, hash, prev)
-          WHERE i.id = u.id`,
-        [
-          done.map((x) => x.id),
-          at,
-          done.map((x) => x.number),
-          done.map((x) => x.issueDate),
-          done.map((x) => x.dueDate),
-          done.map((x) => x.json),
-          done.map((x) => x.hash),
-          done.map((x) => x.prev),
-        ],
-      );
-    for (const s of series.values()) await saveSeries(client, schema, tenant, s);
-    await journal(client, schema, entries);
-  };
-  await writeWhilePosting(write, client, posted, opts.hooks);
+  if (done.length > 0)
+    await client.query(
+      `UPDATE ${schema}.invoices i SET status = 'finalized', number = u.number, issue_date = u.issue_date::date,
+              due_date = u.due_date::date, canonical_json = u.json::jsonb, document_hash = u.hash, prev_hash = u.prev,
+              finalized_at = $2, pdf_status = 'pending', amount_due_nano = i.total_nano
+         FROM unnest($1::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
+              AS u(id, number, issue_date, due_date, json, hash, prev)
+        WHERE i.id = u.id`,
+      [
+        done.map((x) => x.id),
+        at,
+        done.map((x) => x.number),
+        done.map((x) => x.issueDate),
+        done.map((x) => x.dueDate),
+        done.map((x) => x.json),
+        done.map((x) => x.hash),
+        done.map((x) => x.prev),
+      ],
+    );
+  for (const s of series.values()) await saveSeries(client, schema, tenant, s);
+  await journal(client, schema, entries);
+  // The postings last: a write that fails leaves no money moved.
+  await postAll(client, posted, opts.hooks);
   return { finalized: done.map(({ id, number, hash }) => ({ id, number, hash })), skipped };
 }
 

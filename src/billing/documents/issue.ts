@@ -6,7 +6,7 @@
  * exactly as PostgreSQL stores them, so a document issued here is hash-equal to the same draft
  * stored and finalized later. All in the caller's transaction: a rollback gives the numbers back.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { PoolClient } from 'pg';
@@ -14,7 +14,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { copyField } from '../../cdr/rows.js';
 import { DEFAULT_SERIES, DocumentError, type DocumentHooks, type DraftInput } from './model.js';
 import { rateText, taxSummaryOf, type Fresh } from './drafts.js';
-import { lockAll, writeWhilePosting, type FinalizeResult } from './finalize.js';
+import { lockAll, postAll, type FinalizeResult } from './finalize.js';
 import { journal } from './journal.js';
 import { mapInTurns } from '../../infra/turns.js';
 import { sealDrafts, type SealDraft, type SealLine, type Sealed } from './seal.js';
@@ -179,7 +179,9 @@ async function copyIssued(client: PoolClient, schema: string, xs: Fresh, sealed:
       await mapInTurns(xs, (x) => issuedRow(x, by.get(x.id)!, stamp)),
     );
   } catch (err) {
-    if ((err as { constraint?: string }).constraint === 'invoices_tenant_account_id_bill_seq_key')
+    const constraint = (err as { constraint?: string }).constraint;
+    // The bill's id (issuedId) or the bill itself already has a document.
+    if (constraint === 'invoices_tenant_account_id_bill_seq_key' || constraint === 'invoices_pkey')
       throw new DocumentError('CONFLICT', 'a bill period of this batch already has a document');
     throw err;
   }
@@ -188,9 +190,25 @@ async function copyIssued(client: PoolClient, schema: string, xs: Fresh, sealed:
 }
 
 /**
+ * The id of a document issued at once follows from its bill (tenant, account, bill period): a chunk
+ * rolled back after some of its postings landed (a later posting failed, the commit did not happen)
+ * gets the same ids when it is issued again, so those postings (`invoice:{id}`) replay instead of
+ * moving the money a second time. A bill has one document at most (the unique key), so the id is
+ * unique; a document with no bill period gets a random one.
+ */
+function issuedId(tenant: string, d: DraftInput): string {
+  if (d.billSeq === null) return randomUUID();
+  const h = createHash('sha256').update(`invoice\0${tenant}\0${d.accountId}\0${d.billSeq}`).digest();
+  h[6] = (h[6]! & 0x0f) | 0x80; // version 8: an id made by the application
+  h[8] = (h[8]! & 0x3f) | 0x80; // the RFC 9562 variant
+  const x = h.subarray(0, 16).toString('hex');
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
+}
+
+/**
  * Issues these drafts (all `issuable`) in the caller's transaction: series locked, numbers taken in
  * (series, year, account) order, documents and lines written, series saved, the journal and the
- * postings (the hook, while the rows are written) — as finalizeIn does for stored drafts. Returns each draft's id, in order.
+ * postings (the hook) — as finalizeIn does for stored drafts. Returns each draft's id, in order.
  */
 export async function issueDrafts(
   client: PoolClient,
@@ -201,7 +219,7 @@ export async function issueDrafts(
   opts: { hooks?: DocumentHooks; actor?: string } = {},
 ): Promise<{ ids: string[]; finalized: FinalizeResult['finalized'] }> {
   if (ds.length === 0) return { ids: [], finalized: [] };
-  const xs: Fresh = ds.map((d) => ({ d, id: randomUUID() }));
+  const xs: Fresh = ds.map((d) => ({ d, id: issuedId(tenant, d) }));
   const plain = plainCopies();
   const drafts = await mapInTurns(xs, (x) => sealDraftOf(x, plain));
   const series = await lockAll(client, schema, tenant, drafts);
@@ -214,11 +232,11 @@ export async function issueDrafts(
     when,
     opts.actor ?? 'run',
   );
-  const write = async () => {
-    await copyIssued(client, schema, xs, done, when);
-    for (const s of series.values()) await saveSeries(client, schema, tenant, s);
-    await journal(client, schema, entries);
-  };
-  await writeWhilePosting(write, client, posted, opts.hooks);
+  await copyIssued(client, schema, xs, done, when);
+  for (const s of series.values()) await saveSeries(client, schema, tenant, s);
+  await journal(client, schema, entries);
+  // The postings last: a write that fails leaves no money moved (and a commit that fails after them
+  // is issued again with the same ids: issuedId).
+  await postAll(client, posted, opts.hooks);
   return { ids: xs.map((x) => x.id), finalized: done.map(({ id, number, hash }) => ({ id, number, hash })) };
 }

@@ -182,6 +182,45 @@ describe('a chunk issued at once', () => {
     expect(await moneyOf(balances, 'd2')).toBe(-4_000_000_000n);
   });
 
+  it('posts once a chunk rolled back after some of its postings landed, when it is issued again', async () => {
+    const [, w] = worlds as [World, World];
+    const { balances } = deps(w);
+    // e1's posting lands, e2's fails (no account in Redis): the chunk rolls back with e1 posted.
+    await addAccount(balances, w.pool, w.schema, {
+      id: 'e1',
+      createdAt: '2026-11-01T00:00:00Z',
+      taxProfile: 'uk',
+    });
+    await applyFee(balances, w.pool, w.schema, 'e1', 'fee:e1', 20_000_000_000);
+    await w.pool.query(
+      `INSERT INTO ${w.schema}.billing_accounts (tenant, account_id, account_type, currency, timezone, bill_cycle_day,
+         invoice_mode, tax_profile, grace_hours, created_at)
+       VALUES ('acme', 'e2', 'postpaid', 'GBP', 'UTC', 1, 'invoice', 'uk', 0, '2026-11-01T00:00:00Z')`,
+    );
+    await w.pool.query(
+      `INSERT INTO ${w.schema}.charges (tenant, account_id, op_id, kind, description, amount_nano, currency, event_time, status, stored_at)
+       VALUES ('acme', 'e2', 'fee:e2', 'fee', 'Plan fee', 20000000000, 'GBP', '2026-11-01T00:00:00Z', 'applied', now())`,
+    );
+    expect((await runBilling(deps(w, 1000), { tenant: 'acme', asOf })).status).toBe('failed');
+    await balances.createAccount(
+      {
+        tenant: 'acme',
+        id: 'e2',
+        type: 'postpaid',
+        currency: 'GBP',
+        subject: 'e2',
+        subscriptions: [],
+        creditLimitNano: 1e12,
+      },
+      'create-e2',
+    );
+    await balances.addBalance('acme', 'e2', { id: 'main', unit: 'money', value: 0 }, 'main-e2');
+    expect(await runBilling(deps(w, 1000), { tenant: 'acme', asOf })).toMatchObject({ status: 'done' });
+    // The fee (20.00) moved when charged, the tax (4.00) at issue — once, though issued twice.
+    expect(await moneyOf(balances, 'e1')).toBe(-24_000_000_000n);
+    expect(await moneyOf(balances, 'e2')).toBe(-4_000_000_000n);
+  });
+
   it('leaves issued invoices closed to new lines, even in a transaction that touched them', async () => {
     const [w] = worlds as [World];
     const id = (await w.pool.query(`SELECT id FROM ${w.schema}.invoices WHERE account_id = 'c1'`)).rows[0].id;
