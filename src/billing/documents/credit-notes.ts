@@ -5,10 +5,10 @@
  * one it becomes account credit. The postCredit hook credits the postpaid balance in the same
  * transaction.
  */
-import { randomUUID } from 'node:crypto';
 import type { PoolClient } from 'pg';
 import { formatMoney } from '../core/currency.js';
 import { localDate } from '../core/local-time.js';
+import { derivedId } from './ids.js';
 import { canonicalCreditNote } from './canonical.js';
 import {
   creditAll,
@@ -134,7 +134,9 @@ async function writeNote(
     },
     series.lastHash,
   );
-  const id = randomUUID();
+  // From the caller's reference (unique per tenant): a note whose commit failed after its credit
+  // landed, asked again with that reference, credits nothing twice (credit-note:{id} replays).
+  const id = derivedId('credit-note', tenant, req.reference);
   await client.query(
     `INSERT INTO ${schema}.credit_notes (id, tenant, invoice_id, series, number, issue_date, reason, kind, subtotal_nano,
        tax_nano, total_nano, effect, canonical_json, document_hash, prev_hash, reference, created_at)

@@ -6,7 +6,7 @@
  * exactly as PostgreSQL stores them, so a document issued here is hash-equal to the same draft
  * stored and finalized later. All in the caller's transaction: a rollback gives the numbers back.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { PoolClient } from 'pg';
@@ -17,6 +17,7 @@ import { rateText, taxSummaryOf, type Fresh } from './drafts.js';
 import { lockAll, postAll, type FinalizeResult } from './finalize.js';
 import { journal } from './journal.js';
 import { mapInTurns } from '../../infra/turns.js';
+import { derivedId } from './ids.js';
 import { sealDrafts, type SealDraft, type SealLine, type Sealed } from './seal.js';
 import { saveSeries } from './series.js';
 
@@ -197,12 +198,7 @@ async function copyIssued(client: PoolClient, schema: string, xs: Fresh, sealed:
  * unique; a document with no bill period gets a random one.
  */
 function issuedId(tenant: string, d: DraftInput): string {
-  if (d.billSeq === null) return randomUUID();
-  const h = createHash('sha256').update(`invoice\0${tenant}\0${d.accountId}\0${d.billSeq}`).digest();
-  h[6] = (h[6]! & 0x0f) | 0x80; // version 8: an id made by the application
-  h[8] = (h[8]! & 0x3f) | 0x80; // the RFC 9562 variant
-  const x = h.subarray(0, 16).toString('hex');
-  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
+  return d.billSeq === null ? randomUUID() : derivedId('invoice', tenant, d.accountId, d.billSeq);
 }
 
 /**
