@@ -10,13 +10,37 @@ import { setAccountTriggers } from './action-triggers-bind.js';
 import { cgrTrigger } from './action-triggers-read.js';
 import type { CgrContext } from './context.js';
 
-/** What a store refusal is called in CGRateS (utils/errors.go). */
+/**
+ * What a store refusal is called in CGRateS (utils/errors.go). A refusal because of what the caller
+ * asked or the state of the account (a balance held by a session's reservation, one that exists
+ * already…) is never SERVER_ERROR, which says the engine failed and invites a retry.
+ */
 export function storeError(r: OpResult): CgrError {
-  if (r.code === 'ACCOUNT_NOT_FOUND' || r.code === 'BALANCE_NOT_FOUND') return new CgrError(NOT_FOUND);
-  if (r.code === 'INSUFFICIENT') return new CgrError(INSUFFICIENT_CREDIT);
-  if (r.code === 'ACCOUNT_INACTIVE') return new CgrError('ACCOUNT_DISABLED');
-  if (r.code === 'CONFLICT') return exists('the Reference was used for another request');
-  return serverError(`${r.code}${r.detail ? `: ${r.detail}` : ''}`);
+  const detail = r.detail ? `: ${r.detail}` : '';
+  switch (r.code) {
+    case 'ACCOUNT_NOT_FOUND':
+    case 'BALANCE_NOT_FOUND':
+    case 'RESERVATION_NOT_FOUND':
+      return new CgrError(NOT_FOUND);
+    case 'INSUFFICIENT':
+      return new CgrError(INSUFFICIENT_CREDIT);
+    case 'ACCOUNT_INACTIVE':
+      return new CgrError('ACCOUNT_DISABLED');
+    case 'CONFLICT':
+      return exists('the Reference was used for another request');
+    case 'ACCOUNT_EXISTS':
+    case 'BALANCE_EXISTS':
+    case 'SUBSCRIPTION_TAKEN':
+      return exists(`${r.code}${detail}`);
+    case 'RESERVATION_EXISTS':
+    case 'BALANCE_INACTIVE':
+      // utils.ErrResourceUnavailable: held by a session's reservation, or expired / not yet active.
+      return new CgrError(`RESOURCE_UNAVAILABLE: ${r.code}${detail}`);
+    case 'RESERVATION_EXCEEDED':
+      return new CgrError(`MAX_USAGE_EXCEEDED${detail}`);
+    default:
+      return serverError(`${r.code}${detail}`);
+  }
 }
 
 /** The account, or NOT_FOUND (a closed account is a removed one). */

@@ -155,6 +155,14 @@ describe('SetBalance on an existing balance', () => {
     );
     expect((await set('APIerSv1.SetBalance', 'held2', '*monetary', 20, withRef('high'))).result).toBe('OK');
     expect(await values('held2', '*monetary')).toEqual({ main: 20 });
+    // Removing it while the session holds part of it: refused as the caller's doing, not SERVER_ERROR.
+    await refusedUnchanged(/^RESOURCE_UNAVAILABLE: RESERVATION_EXISTS/, () =>
+      rpc('demo-billing', 'APIerSv1.RemoveBalances', {
+        Account: 'held2',
+        BalanceType: '*monetary',
+        Balance: { ID: 'main' },
+      }),
+    );
   });
 });
 
