@@ -113,6 +113,49 @@ describe('a run that issues its documents at once', () => {
   });
 });
 
+/**
+ * `posted` billed and in Redis with a 20.00 fee; `unposted` billed in PostgreSQL (the same fee) but
+ * with no account in Redis yet: its posting fails, and its chunk rolls back.
+ */
+async function billedPair(w: World, posted: string, unposted: string) {
+  const { balances } = deps(w);
+  await addAccount(balances, w.pool, w.schema, {
+    id: posted,
+    createdAt: '2026-11-01T00:00:00Z',
+    taxProfile: 'uk',
+  });
+  await applyFee(balances, w.pool, w.schema, posted, `fee:${posted}`, 20_000_000_000);
+  await w.pool.query(
+    `INSERT INTO ${w.schema}.billing_accounts (tenant, account_id, account_type, currency, timezone, bill_cycle_day,
+       invoice_mode, tax_profile, grace_hours, created_at)
+     VALUES ('acme', $1, 'postpaid', 'GBP', 'UTC', 1, 'invoice', 'uk', 0, '2026-11-01T00:00:00Z')`,
+    [unposted],
+  );
+  await w.pool.query(
+    `INSERT INTO ${w.schema}.charges (tenant, account_id, op_id, kind, description, amount_nano, currency, event_time, status, stored_at)
+     VALUES ('acme', $1, $2, 'fee', 'Plan fee', 20000000000, 'GBP', '2026-11-01T00:00:00Z', 'applied', now())`,
+    [unposted, `fee:${unposted}`],
+  );
+}
+
+/** The unposted account of billedPair made in Redis (its postings can land now). */
+async function inRedis(w: World, id: string) {
+  const { balances } = deps(w);
+  await balances.createAccount(
+    {
+      tenant: 'acme',
+      id,
+      type: 'postpaid',
+      currency: 'GBP',
+      subject: id,
+      subscriptions: [],
+      creditLimitNano: 1e12,
+    },
+    `create-${id}`,
+  );
+  await balances.addBalance('acme', id, { id: 'main', unit: 'money', value: 0 }, `main-${id}`);
+}
+
 describe('a chunk issued at once', () => {
   it('parks a failing account and numbers the others of its chunk without a gap', async () => {
     const [w] = worlds as [World];
@@ -136,21 +179,7 @@ describe('a chunk issued at once', () => {
     const [, w] = worlds as [World, World];
     const { balances } = deps(w);
     // d2 is billed in PostgreSQL but has no account in Redis: its posting fails, its chunk rolls back.
-    await addAccount(balances, w.pool, w.schema, {
-      id: 'd1',
-      createdAt: '2026-11-01T00:00:00Z',
-      taxProfile: 'uk',
-    });
-    await applyFee(balances, w.pool, w.schema, 'd1', 'fee:d1', 20_000_000_000);
-    await w.pool.query(
-      `INSERT INTO ${w.schema}.billing_accounts (tenant, account_id, account_type, currency, timezone, bill_cycle_day,
-         invoice_mode, tax_profile, grace_hours, created_at)
-       VALUES ('acme', 'd2', 'postpaid', 'GBP', 'UTC', 1, 'invoice', 'uk', 0, '2026-11-01T00:00:00Z')`,
-    );
-    await w.pool.query(
-      `INSERT INTO ${w.schema}.charges (tenant, account_id, op_id, kind, description, amount_nano, currency, event_time, status, stored_at)
-       VALUES ('acme', 'd2', 'fee:d2', 'fee', 'Plan fee', 20000000000, 'GBP', '2026-11-01T00:00:00Z', 'applied', now())`,
-    );
+    await billedPair(w, 'd1', 'd2');
     const failed = await runBilling(deps(w, 1), { tenant: 'acme', asOf });
     expect(failed.status).toBe('failed');
     const mine = async () =>
@@ -159,19 +188,7 @@ describe('a chunk issued at once', () => {
     const series = `SELECT next_number::int AS n FROM ${w.schema}.invoice_series WHERE code = 'INV'`;
     expect((await w.pool.query(series)).rows[0].n).toBe(7);
 
-    await balances.createAccount(
-      {
-        tenant: 'acme',
-        id: 'd2',
-        type: 'postpaid',
-        currency: 'GBP',
-        subject: 'd2',
-        subscriptions: [],
-        creditLimitNano: 1e12,
-      },
-      'create-d2',
-    );
-    await balances.addBalance('acme', 'd2', { id: 'main', unit: 'money', value: 0 }, 'main-d2');
+    await inRedis(w, 'd2');
     const again = await runBilling(deps(w, 1), { tenant: 'acme', asOf });
     expect(again).toMatchObject({ status: 'done', counters: { finalized: 1 } });
     expect(await mine()).toEqual([
@@ -186,35 +203,9 @@ describe('a chunk issued at once', () => {
     const [, w] = worlds as [World, World];
     const { balances } = deps(w);
     // e1's posting lands, e2's fails (no account in Redis): the chunk rolls back with e1 posted.
-    await addAccount(balances, w.pool, w.schema, {
-      id: 'e1',
-      createdAt: '2026-11-01T00:00:00Z',
-      taxProfile: 'uk',
-    });
-    await applyFee(balances, w.pool, w.schema, 'e1', 'fee:e1', 20_000_000_000);
-    await w.pool.query(
-      `INSERT INTO ${w.schema}.billing_accounts (tenant, account_id, account_type, currency, timezone, bill_cycle_day,
-         invoice_mode, tax_profile, grace_hours, created_at)
-       VALUES ('acme', 'e2', 'postpaid', 'GBP', 'UTC', 1, 'invoice', 'uk', 0, '2026-11-01T00:00:00Z')`,
-    );
-    await w.pool.query(
-      `INSERT INTO ${w.schema}.charges (tenant, account_id, op_id, kind, description, amount_nano, currency, event_time, status, stored_at)
-       VALUES ('acme', 'e2', 'fee:e2', 'fee', 'Plan fee', 20000000000, 'GBP', '2026-11-01T00:00:00Z', 'applied', now())`,
-    );
+    await billedPair(w, 'e1', 'e2');
     expect((await runBilling(deps(w, 1000), { tenant: 'acme', asOf })).status).toBe('failed');
-    await balances.createAccount(
-      {
-        tenant: 'acme',
-        id: 'e2',
-        type: 'postpaid',
-        currency: 'GBP',
-        subject: 'e2',
-        subscriptions: [],
-        creditLimitNano: 1e12,
-      },
-      'create-e2',
-    );
-    await balances.addBalance('acme', 'e2', { id: 'main', unit: 'money', value: 0 }, 'main-e2');
+    await inRedis(w, 'e2');
     expect(await runBilling(deps(w, 1000), { tenant: 'acme', asOf })).toMatchObject({ status: 'done' });
     // The fee (20.00) moved when charged, the tax (4.00) at issue — once, though issued twice.
     expect(await moneyOf(balances, 'e1')).toBe(-24_000_000_000n);
