@@ -115,6 +115,11 @@ export const ERRORS = {
     title: 'Billing of this account has started: its first bill period is fixed',
     diameter: 5012,
   },
+  CHANGE_PENDING: {
+    status: 409,
+    title: 'An earlier write on this assignment did not finish: retry it (its reference) first',
+    diameter: 5012,
+  },
   TAX_RATE_OVERLAP: {
     status: 422,
     title: 'The tax code already has a rate in that date range',

@@ -14,7 +14,8 @@ import { getPlan, markInUse, type PlanVersion } from './catalog.js';
 import { debitFee, insertCharges, settleCharges, type NewCharge } from './charges.js';
 import { redeem, takeCoupons } from './coupons.js';
 import { lockCutShared } from '../run/cutoff.js';
-import { inTransaction, requestHash, type PlansDeps } from './db.js';
+import { requestHash, type PlansDeps } from './db.js';
+import { withMoment } from './intents.js';
 import { PlansError } from './errors.js';
 import { grantBundles } from './plan-bundles.js';
 import { anchorDayFor, firstPeriod, isoOf, type PlanClock } from './plan-periods.js';
@@ -155,7 +156,8 @@ export async function assignPlan(
 ): Promise<{ assignment: AssignmentRow; replayed: boolean }> {
   const { schema } = deps;
   const hash = requestHash({ accountId, ...req });
-  return inTransaction(deps.pool, async (c) => {
+  const intent = { subject: `assign:${accountId}`, reference: req.reference, hash };
+  return withMoment(deps, tenant, intent, async (c, nowMs, moved) => {
     await lockCutShared(c, deps.schema, [tenant]); // first: the applied fee's stored_at must fall on one side of a cut-off
     const prior = await byReference(c, schema, tenant, req.reference);
     if (prior) {
@@ -167,7 +169,6 @@ export async function assignPlan(
     const plan = await getPlan(c, schema, tenant, req.plan, req.version);
     priceOf(plan, profile.currency);
     const id = assignmentId(tenant, req.reference);
-    const nowMs = deps.now();
     for (const code of req.coupons)
       await redeem(c, schema, {
         tenant,
@@ -223,6 +224,7 @@ export async function assignPlan(
     if (paid.code === 'ACCOUNT_NOT_FOUND')
       throw new PlansError('ACCOUNT_NOT_FOUND', `no account ${accountId}`);
     if (paid.code !== 'OK') throw new PlansError('CONFLICT', `the fee was refused: ${paid.code}`);
+    moved();
     await grantBundles(
       deps.balances,
       { tenant, accountId, id, seq, quantity: req.quantity },

@@ -21,7 +21,8 @@ export type PlansCode =
   | 'COUPON_EXHAUSTED'
   | 'COUPON_ALREADY_REDEEMED'
   | 'COUPON_NOT_APPLICABLE'
-  | 'BILLING_STARTED';
+  | 'BILLING_STARTED'
+  | 'CHANGE_PENDING';
 
 export class PlansError extends Error {
   constructor(

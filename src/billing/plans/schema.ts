@@ -44,6 +44,9 @@ CREATE TABLE IF NOT EXISTS ${s}.account_plans (
   UNIQUE (tenant, reference), UNIQUE (tenant, account_id, seq));
 CREATE INDEX IF NOT EXISTS account_plans_due ON ${s}.account_plans (tenant, current_period_end)
   WHERE status IN ('active','unpaid');
+CREATE TABLE IF NOT EXISTS ${s}.plan_intents (
+  tenant text NOT NULL, subject text NOT NULL, reference text NOT NULL, request_hash text NOT NULL,
+  at timestamptz NOT NULL, PRIMARY KEY (tenant, subject, reference));
 CREATE TABLE IF NOT EXISTS ${s}.charges (
   id bigserial PRIMARY KEY, tenant text NOT NULL, account_id text NOT NULL, op_id text NOT NULL,
   kind text NOT NULL CHECK (kind IN ('fee','setup','one_off','proration','discount','adjustment')),

@@ -45,6 +45,7 @@ async function tables(): Promise<Record<string, unknown[]>> {
     'billing_accounts',
     'plans',
     'account_plans',
+    'plan_intents',
     'charges',
     'coupons',
     'coupon_redemptions',
