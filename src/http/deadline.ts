@@ -13,6 +13,7 @@ import {
   type FastifyReply,
   type onRequestHookHandler,
   type onResponseHookHandler,
+  type RouteHandlerMethod,
   type RouteOptions,
 } from 'fastify';
 import { AppError } from './errors.js';
@@ -169,9 +170,26 @@ export function registerDeadlines(app: FastifyInstance, d: Deadlines): void {
       req.deadline = null;
       done();
     };
+    route.handler = warnWhenLate(route.handler);
     route.onRequest = [start, ...asList(route.onRequest)];
     route.onResponse = [settle, ...asList(route.onResponse)];
   });
+}
+
+/**
+ * A handler whose work fails after its deadline was answered (the runs thread still booting when
+ * PostgreSQL went away, say): the caller already has its 503 and retries, so the failure is a
+ * warning, not fastify's error-level "Promise errored, but reply.sent = true was set".
+ */
+function warnWhenLate(handler: RouteHandlerMethod): RouteHandlerMethod {
+  return function (this: FastifyInstance, req, reply) {
+    const out: unknown = handler.call(this, req, reply);
+    if (!(out instanceof Promise)) return out;
+    return out.catch((err: unknown) => {
+      if (!reply.sent) throw err;
+      req.log.warn({ err }, 'the request failed after its deadline was answered');
+    });
+  };
 }
 
 function asList<T>(hooks: T | T[] | undefined): T[] {

@@ -86,6 +86,30 @@ describe('registerDeadlines', () => {
     await late.app.close();
   });
 
+  it('takes a failure after the deadline answered as a warning, not an error', async () => {
+    const logged: { level: number; msg: string }[] = [];
+    const stream = {
+      write: (line: string) => void logged.push(JSON.parse(line) as { level: number; msg: string }),
+    };
+    const app = Fastify({ logger: { level: 'info', stream } });
+    app.setErrorHandler(errorHandler);
+    registerDeadlines(app, D);
+    let failed = false;
+    app.post('/v1/events/:id', async () => {
+      await new Promise((ok) => setTimeout(ok, 200));
+      failed = true;
+      throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    });
+    const r = await app.inject({ method: 'POST', url: '/v1/events/x' });
+    expect(r.statusCode).toBe(503);
+    await new Promise((ok) => setTimeout(ok, 250));
+    expect(failed).toBe(true);
+    expect(logged.filter((l) => l.level >= 50)).toEqual([]);
+    expect(logged.filter((l) => l.level === 40).map((l) => l.msg)).toEqual([
+      'the request failed after its deadline was answered',
+    ]);
+  });
+
   it('never starts a request already past its deadline', async () => {
     const { app, ran } = await appWith({ handlerMs: 5, beforeMs: 150 });
     const r = await app.inject({ method: 'POST', url: '/v1/events/x' });

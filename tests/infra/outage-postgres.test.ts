@@ -191,6 +191,15 @@ describe('PostgreSQL stopped at once and restarted under charging load', () => {
     const usage = await timed(`/v1/accounts/${ACCOUNTS[0]}/usage`, { headers: BILLING });
     expect(usage.status).toBe(503);
     expect((await timed('/health/ready', {})).status).toBe(503);
+    // A billing run asked for now (its own thread, its own pool) is answered, not left hanging.
+    const run = () =>
+      timed('/v1/billing/runs', {
+        method: 'POST',
+        headers: { ...BILLING, 'content-type': 'application/json' },
+        body: JSON.stringify({ asOf: '2026-12-01T00:00:00Z' }),
+      });
+    const refused = await run();
+    expect([refused.status, refused.headers.get('retry-after')]).toEqual([503, '1']);
     await new Promise((ok) => setTimeout(ok, 3000)); // several drain ticks with PostgreSQL away
     const chargedWhileDown = tally.charged.length;
 
@@ -214,6 +223,18 @@ describe('PostgreSQL stopped at once and restarted under charging load', () => {
       await new Promise((ok) => setTimeout(ok, 200));
     }
     expect(ACCOUNTS.map((a) => ledger?.get(a))).toEqual(after);
+
+    // The run asked again is started, and ends, in the thread that met the outage.
+    const started = await run();
+    expect(started.status).toBe(202);
+    const { runId } = (await started.json()) as { runId: string };
+    let status = '';
+    for (let i = 0; i < 150 && !['done', 'failed'].includes(status); i++) {
+      await new Promise((ok) => setTimeout(ok, 200));
+      const r = await timed(`/v1/billing/runs/${runId}`, { headers: BILLING });
+      status = ((await r.json()) as { status: string }).status;
+    }
+    expect(status).toBe('done');
 
     // The reads work again, the engine is up and said "drain failing" once for this outage.
     expect((await timed(`/v1/events/${tally.charged[0]}/trail`, { headers: BILLING })).status).toBe(200);
