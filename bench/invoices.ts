@@ -39,11 +39,13 @@ const { values } = parseArgs({
     'pdf-threads': { type: 'string' },
     /** The run in this process's thread (as the CLI runs it), not in a thread of its own (as the engine). */
     'same-thread': { type: 'boolean', default: false },
+    /** Internal: the setup of run {id}, in a process of its own (its garbage is not the run's memory). */
+    'setup-only': { type: 'string' },
   },
 });
 const ACCOUNTS = Number(values.accounts);
 const CDRS = Number(values.cdrs);
-const id = randomBytes(3).toString('hex');
+const id = values['setup-only'] ?? randomBytes(3).toString('hex');
 const prefix = `bench-inv-${id}:`;
 const schema = `bench_inv_${id}`;
 const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { enableAutoPipelining: true });
@@ -203,15 +205,30 @@ async function ceiling(): Promise<number> {
   return r.rowCount ?? 0;
 }
 
+/** Accounts and rows made by a child process, so that the peak RSS printed is the run's. */
+async function setupElsewhere(): Promise<void> {
+  const args = ['--import', 'tsx', 'bench/invoices.ts', '--setup-only', id];
+  const child = spawn(process.execPath, [...args, '--accounts', String(ACCOUNTS), '--cdrs', String(CDRS)], {
+    stdio: 'inherit',
+  });
+  const code = await new Promise((ok) => child.once('exit', ok));
+  if (code !== 0) throw new Error(`the setup exited with ${String(code)}`);
+}
+
+async function setup(): Promise<void> {
+  await timed('setup (Redis accounts)', redisAccounts);
+  await timed('setup (rows)', rows);
+}
+
 async function main(): Promise<void> {
   process.stderr.write(
     `${f(ACCOUNTS)} postpaid accounts, ${f(ACCOUNTS * CDRS)} rated CDRs, chunk ${values.chunk}\n`,
   );
   await ensureEngineSchema(pool, schema);
   await ensurePlansSchema(pool, schema);
-  await timed('setup (Redis accounts)', redisAccounts);
-  await timed('setup (rows)', rows);
+  await setupElsewhere();
   await probeAccounts(balances);
+  const startRss = process.memoryUsage().rss;
   // Without the reconciliation at the end (its own figure): the issue's run is renewals, drafts, finalization.
   const deps: RunDeps = {
     pool,
@@ -243,6 +260,7 @@ async function main(): Promise<void> {
     `charging p99 ms (this process / another): idle ${idle.here.p99} / ${idle.other.p99}, during the run ${during.here.p99} / ${during.other.p99}; this process's event loop held p99 ${during.loopDelay.p99} ms, max ${during.loopDelay.max} ms (idle ${idle.loopDelay.p99} / ${idle.loopDelay.max})\n`,
   );
   const rerun = await timed('rerun (same asOf)', () => runBilling(deps, { tenant: 'acme', asOf }));
+  const runPeakRss = peakRss;
   await thread?.close();
   const pdf = await timed('pdfs', () => pdfs(Number(values.pdfs)));
   const result = {
@@ -255,6 +273,10 @@ async function main(): Promise<void> {
     rerunSeconds: Number(rerun.s.toFixed(2)),
     rerunShare: Number((rerun.s / run.s).toFixed(3)),
     peakRssMiB: Math.round(peakRss / 2 ** 20),
+    /** Up to the end of the rerun: the run and its thread (the PDFs' pool after). */
+    runPeakRssMiB: Math.round(runPeakRss / 2 ** 20),
+    /** Before the run: this process's own baseline (the setup ran in a child). */
+    startRssMiB: Math.round(startRss / 2 ** 20),
     projected100kSeconds: Math.round((run.s / ACCOUNTS) * 100_000),
     stepSeconds: Object.fromEntries(
       Object.entries(run.value.timing).map(([k, v]) => [k, Number((v / 1000).toFixed(2))]),
@@ -272,11 +294,12 @@ async function main(): Promise<void> {
 }
 
 try {
-  await main();
+  await (values['setup-only'] ? setup() : main());
 } finally {
   clearInterval(sampler);
-  if (values.keep) process.stderr.write(`kept schema ${schema}, key prefix ${prefix}\n`);
-  else await cleanUp();
+  const setupOnly = values['setup-only'] !== undefined; // the parent keeps or cleans up
+  if (values.keep && !setupOnly) process.stderr.write(`kept schema ${schema}, key prefix ${prefix}\n`);
+  else if (!setupOnly) await cleanUp();
   await pool.end();
   redis.disconnect();
 }

@@ -9,6 +9,7 @@ import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import type { Pool } from 'pg';
 import type { PdfTask } from './pdf-worker.js';
+import { inTransaction } from './transaction.js';
 
 export const MAX_PDF_ATTEMPTS = 5;
 /** Documents read per pass and table: a pass holds at most this many canonical documents. */
@@ -25,6 +26,23 @@ export interface PdfRenderer {
   /** Starts a pass soon unless one runs; never throws. */
   kick(): void;
   close(): Promise<void>;
+}
+
+/**
+ * The next documents to render, by the pending index in id order. Without `enable_sort = off`,
+ * right after a run (its rows not yet in the table's statistics) PostgreSQL read every pending
+ * document and sorted them for each batch of 100: 30 ms a batch at 20,000 invoices, 0.5 ms by the
+ * index, and PDFs/s at 100,000 varied 125-275 with whether autovacuum had analyzed the table yet.
+ */
+function pendingBatch(pool: Pool, schema: string, table: string) {
+  return inTransaction(pool, async (c) => {
+    await c.query('SET LOCAL enable_sort = off');
+    const r = await c.query<{ id: string; document: Record<string, unknown>; hash: string }>(
+      `SELECT id, canonical_json AS document, document_hash AS hash FROM ${schema}.${table}
+        WHERE pdf_status = 'pending' ORDER BY id LIMIT ${BATCH}`,
+    );
+    return r;
+  });
 }
 
 export function createPdfRenderer(opts: {
@@ -79,10 +97,7 @@ export function createPdfRenderer(opts: {
   async function pass(): Promise<number> {
     let stored = 0;
     for (const { table, event } of TABLES) {
-      const r = await pool.query<{ id: string; document: Record<string, unknown>; hash: string }>(
-        `SELECT id, canonical_json AS document, document_hash AS hash FROM ${schema}.${table}
-          WHERE pdf_status = 'pending' ORDER BY id LIMIT ${BATCH}`,
-      );
+      const r = await pendingBatch(pool, schema, table);
       // As many at once as the pool runs and queues, never more (a full queue refuses a task).
       for (let i = 0; i < r.rows.length; i += threads * 4) {
         const window = r.rows.slice(i, i + threads * 4);

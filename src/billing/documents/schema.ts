@@ -30,7 +30,8 @@ CREATE TABLE IF NOT EXISTS ${s}.invoices (
   created_at timestamptz NOT NULL DEFAULT now(), finalized_at timestamptz NULL, voided_at timestamptz NULL,
   UNIQUE (tenant, account_id, bill_seq), UNIQUE (tenant, series, number));
 CREATE INDEX IF NOT EXISTS invoices_list ON ${s}.invoices (tenant, created_at, id);
-CREATE INDEX IF NOT EXISTS invoices_pdf_pending ON ${s}.invoices (tenant) WHERE pdf_status = 'pending';
+DROP INDEX IF EXISTS ${s}.invoices_pdf_pending;
+CREATE INDEX IF NOT EXISTS invoices_pdf_queue ON ${s}.invoices (id) WHERE pdf_status = 'pending';
 CREATE TABLE IF NOT EXISTS ${s}.invoice_lines (
   invoice_id uuid NOT NULL, seq int NOT NULL,
   kind text NOT NULL CHECK (kind IN ('fee','setup','proration','usage','usage_included','one_off',
@@ -51,6 +52,7 @@ CREATE TABLE IF NOT EXISTS ${s}.credit_notes (
   created_at timestamptz NOT NULL DEFAULT now(),
   UNIQUE (tenant, series, number), UNIQUE (tenant, reference));
 CREATE INDEX IF NOT EXISTS credit_notes_invoice ON ${s}.credit_notes (invoice_id);
+CREATE INDEX IF NOT EXISTS credit_notes_pdf_queue ON ${s}.credit_notes (id) WHERE pdf_status = 'pending';
 CREATE TABLE IF NOT EXISTS ${s}.credit_note_lines (
   credit_note_id uuid NOT NULL REFERENCES ${s}.credit_notes (id), seq int NOT NULL,
   invoice_line_seq int NOT NULL, amount_nano bigint NOT NULL, tax_nano bigint NOT NULL,
