@@ -46,11 +46,14 @@ export async function holdMoment(
     throw new PlansError('CHANGE_PENDING', `the write ${other.reference} did not finish: retry it first`, {
       reference: other.reference,
     });
-  await c.query(
-    `INSERT INTO ${schema}.plan_intents (tenant, subject, reference, request_hash, at) VALUES ($1, $2, $3, $4, $5)`,
+  // The same request at the same instant (a client's double send): the first one's moment.
+  const put = await c.query(
+    `INSERT INTO ${schema}.plan_intents (tenant, subject, reference, request_hash, at) VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT DO NOTHING`,
     [tenant, i.subject, i.reference, i.hash, new Date(nowMs)],
   );
-  return nowMs;
+  if (put.rowCount === 1) return nowMs;
+  return holdMoment(c, schema, tenant, i, nowMs);
 }
 
 /** The write landed (in its transaction), or was refused before any money moved (on its own). */
@@ -79,6 +82,11 @@ export async function withMoment<T>(
   let moved = false;
   try {
     return await inTransaction(pool, async (c) => {
+      // One at a time per request: a double send's second waits for the first, then replays it.
+      await c.query(
+        `SELECT 1 FROM ${schema}.plan_intents WHERE tenant = $1 AND subject = $2 AND reference = $3 FOR UPDATE`,
+        [tenant, i.subject, i.reference],
+      );
       const out = await write(c, atMs, () => (moved = true));
       await dropMoment(c, schema, tenant, i);
       return out;

@@ -159,6 +159,24 @@ describe('a write whose commit failed after the money moved, retried the next da
   });
 });
 
+describe('the same request sent twice at once', () => {
+  it('assigns once and charges once; the other answer is the replay', async () => {
+    clock = Date.UTC(2026, 10, 1);
+    await account('twice', 40);
+    const req = { plan: 'basic', quantity: 1, coupons: [], reference: 'twice-1' };
+    const answers = await Promise.all([
+      assignPlan(deps, 't', 'twice', req),
+      assignPlan(deps, 't', 'twice', req),
+      assignPlan(deps, 't', 'twice', req),
+    ]);
+    expect(answers.map((a) => a.replayed).sort()).toEqual([false, true, true]);
+    expect(new Set(answers.map((a) => a.assignment.id)).size).toBe(1);
+    expect(await main('twice')).toBe(GBP(25));
+    expect(await charges('twice')).toEqual([['fee', 15, 'applied']]);
+    expect(await intents()).toEqual([]);
+  });
+});
+
 describe('a refused write', () => {
   it('leaves no moment behind, and a corrected retry under the same reference is charged at its own time', async () => {
     clock = Date.UTC(2026, 10, 17);
