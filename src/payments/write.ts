@@ -44,8 +44,23 @@ const REFUSAL_TEXT = {
   DUPLICATE_INVOICE: 'is named twice',
 } as const;
 
+/**
+ * Takes the reference for this transaction: a request with the same reference at the same moment
+ * waits here, then finds the row the first wrote (true: the caller replays it) — before any check of
+ * the invoices or the payment the first one already moved, which would refuse the replay.
+ */
+async function referenceTaken(c: PoolClient, schema: string, tenant: string, reference: string) {
+  await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`payment:${schema}:${tenant}:${reference}`]);
+  const r = await c.query(`SELECT 1 FROM ${schema}.payments WHERE tenant = $1 AND reference = $2`, [
+    tenant,
+    reference,
+  ]);
+  return r.rowCount !== 0;
+}
+
 /** Writes the payment `pending` and allocates it; null when its reference was taken meanwhile. */
 export async function insertPayment(c: PoolClient, schema: string, p: NewPayment): Promise<string | null> {
+  if (await referenceTaken(c, schema, p.tenant, p.reference)) return null;
   const open = await lockOpenInvoices(c, schema, p.tenant, p.accountId);
   const result = allocate(p.amountNano, open, p.allocations);
   if (!result.ok) {
@@ -124,6 +139,7 @@ export interface NewRefund {
 
 /** Writes the refund `pending` and takes it from the payment's unapplied credit. */
 export async function insertRefund(c: PoolClient, schema: string, r: NewRefund): Promise<string | null> {
+  if (await referenceTaken(c, schema, r.tenant, r.reference)) return null;
   const p = await paymentById(c, schema, r.tenant, r.paymentId, true);
   if (!p || p.kind !== 'payment') throw new PaymentError('NOT_FOUND', `no payment ${r.paymentId}`);
   const left = p.unappliedNano - p.refundedNano;

@@ -119,6 +119,23 @@ describe('money moves once', () => {
     ).toBe(1);
   });
 
+  it('POST /v1/payments/{id}/refunds of all that is left', async () => {
+    await newAccount(h.balances, 'acme', 'pay4');
+    const paid = await h.call('acme-billing', 'POST', '/v1/accounts/pay4/payments', {
+      reference: 'ds-pay-4',
+      amount: '25.00',
+      currency: 'GBP',
+    });
+    expect(paid.statusCode).toBe(201);
+    const answers = await thrice('acme-billing', 'POST', `/v1/payments/${paid.json().id}/refunds`, {
+      reference: 'ds-refund-4',
+      amount: '25.00',
+    });
+    expectOneAnswer(answers);
+    expect(await mainNano(h.balances, 'acme', 'pay4')).toBe(0);
+    expect(await eventsOf('pay4', 'payment.refunded')).toBe(1);
+  });
+
   it('POST /v1/accounts/{id}/credits and /debits', async () => {
     await newAccount(h.balances, 'acme', 'adj1', { type: 'prepaid' });
     const credits = await thrice('acme-billing', 'POST', '/v1/accounts/adj1/credits', {
@@ -305,6 +322,94 @@ describe('settings are saved once', () => {
       maxPerMonth: 10,
     });
     expectOneAnswer(answers);
+  });
+});
+
+describe('postings and allocations move money once', () => {
+  it('POST /v1/accounts/{id}/payments with allocations', async () => {
+    await newAccount(h.balances, 'acme', 'pay3');
+    const a = await openInvoice(pool, schema, 'acme', 'pay3', 1, 30n * GBP, '2026-10-15');
+    const b = await openInvoice(pool, schema, 'acme', 'pay3', 2, 40n * GBP, '2026-11-15');
+    const answers = await thrice('acme-billing', 'POST', '/v1/accounts/pay3/payments', {
+      reference: 'ds-pay-3',
+      amount: '50.00',
+      currency: 'GBP',
+      allocations: [
+        { invoiceId: a, amount: '30.00' },
+        { invoiceId: b, amount: '20.00' },
+      ],
+    });
+    expectOneAnswer(answers);
+    expect(await mainNano(h.balances, 'acme', 'pay3')).toBe(Number(50n * GBP));
+    const due = await pool.query<{ d: string }>(
+      `SELECT sum(amount_due_nano)::text AS d FROM ${schema}.invoices WHERE id = ANY($1::uuid[])`,
+      [[a, b]],
+    );
+    expect(due.rows[0]!.d).toBe((20n * GBP).toString());
+  });
+
+  it('finalize, credit note (account credit) and void of a postpaid account post once', async () => {
+    // post1 gets each write three times at once, post2 (the control) once: their balances agree.
+    const main = async () => [
+      await mainNano(h.balances, 'acme', 'post1'),
+      await mainNano(h.balances, 'acme', 'post2'),
+    ];
+    const drafts = async (n: number) => {
+      const [one, two] = await Promise.all(
+        ['post1', 'post2'].map((acct) => addDraft(pool, schema, draftOf('acme', acct, n))),
+      );
+      return { one: one!, two: two! };
+    };
+    for (const acct of ['post1', 'post2'])
+      await addAccount(run.balances, pool, schema, { id: acct, createdAt: '2026-10-01T00:00:00Z' });
+    const fin = (id: string, ref: string, n: number) =>
+      n === 3
+        ? thrice('acme-billing', 'POST', `/v1/invoices/${id}/finalize`, { reference: ref })
+        : h.call('acme-billing', 'POST', `/v1/invoices/${id}/finalize`, { reference: ref }).then((r) => [r]);
+    const first = await drafts(900);
+    expectOneAnswer(await fin(first.one, 'ds-fin-p1', 3));
+    expectOneAnswer(await fin(first.two, 'ds-fin-p2', 1));
+    let [p1, p2] = await main();
+    expect(p1).not.toBe(0);
+    expect(p1).toBe(p2);
+    const note = (id: string, ref: string) => ({
+      url: `/v1/invoices/${id}/credit-notes`,
+      body: { amount: '1.00', reason: 'goodwill', effect: 'account_credit', reference: ref },
+    });
+    const n1 = note(first.one, 'ds-cn-p1');
+    const n2 = note(first.two, 'ds-cn-p2');
+    expectOneAnswer(await thrice('acme-billing', 'POST', n1.url, n1.body));
+    expectOneAnswer([await h.call('acme-billing', 'POST', n2.url, n2.body)]);
+    [p1, p2] = await main();
+    expect(p1).toBe(p2);
+    const second = await drafts(901);
+    expectOneAnswer(await fin(second.one, 'ds-fin-p3', 3));
+    expectOneAnswer(await fin(second.two, 'ds-fin-p4', 1));
+    const body = (ref: string) => ({ reason: 'wrong', reference: ref });
+    expectOneAnswer(
+      await thrice('acme-billing', 'POST', `/v1/invoices/${second.one}/void`, body('ds-void-p1')),
+    );
+    expectOneAnswer([
+      await h.call('acme-billing', 'POST', `/v1/invoices/${second.two}/void`, body('ds-void-p2')),
+    ]);
+    [p1, p2] = await main();
+    expect(p1).toBe(p2);
+  });
+
+  it('POST /v1/accounts/{id}/vouchers/redeem without a reference (the PIN is the id)', async () => {
+    await newAccount(h.balances, 'acme', 'vch3', { type: 'prepaid' });
+    const { pins } = await batchWithPins(h, 'acme', {
+      reference: 'ds-batch-noref',
+      count: 1,
+      value: { amount: '6.00', currency: 'GBP' },
+    });
+    const answers = await thrice('acme-billing', 'POST', '/v1/accounts/vch3/vouchers/redeem', {
+      pin: pins[0]![1],
+    });
+    expectOneAnswer(answers);
+    for (let i = 0; i < 100 && (await mainNano(h.balances, 'acme', 'vch3')) === 0; i++)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(await mainNano(h.balances, 'acme', 'vch3')).toBe(Number(6n * GBP));
   });
 });
 
