@@ -151,6 +151,14 @@ describe('money moves once', () => {
     });
     expectOneAnswer(debits);
     expect(await mainNano(h.balances, 'acme', 'adj1')).toBe(Number(5n * GBP));
+    // All that is left: the replays must not be refused for the money the first took.
+    expectOneAnswer(
+      await thrice('acme-billing', 'POST', '/v1/accounts/adj1/debits', {
+        amount: '5.00',
+        reference: 'ds-debit-2',
+      }),
+    );
+    expect(await mainNano(h.balances, 'acme', 'adj1')).toBe(0);
   });
 
   it('POST /v1/accounts/{id}/vouchers/redeem', async () => {
@@ -410,6 +418,36 @@ describe('postings and allocations move money once', () => {
     for (let i = 0; i < 100 && (await mainNano(h.balances, 'acme', 'vch3')) === 0; i++)
       await new Promise((r) => setTimeout(r, 20));
     expect(await mainNano(h.balances, 'acme', 'vch3')).toBe(Number(6n * GBP));
+  });
+});
+
+describe('auto top-up results are counted once', () => {
+  it('POST /v1/accounts/{id}/auto-topup/results', async () => {
+    await newAccount(h.balances, 'acme', 'atu2', { type: 'prepaid' });
+    const set = await h.call('acme-billing', 'PUT', '/v1/accounts/atu2/auto-topup', {
+      reference: 'ds-atu-2',
+      threshold: '2.00',
+      amount: '10.00',
+      maxPerDay: 2,
+      maxPerMonth: 10,
+    });
+    expect(set.statusCode).toBe(200);
+    const requestId = '6d4c8f0e-0b7a-4a51-9d8e-1f2a3b4c5d6e';
+    await pool.query(
+      `INSERT INTO ${schema}.auto_topup_requests (id, tenant, account_id, amount_nano, status, requested_at)
+       VALUES ($1, 'acme', 'atu2', $2, 'requested', now())`,
+      [requestId, (10n * GBP).toString()],
+    );
+    const answers = await thrice('acme-billing', 'POST', '/v1/accounts/atu2/auto-topup/results', {
+      requestId,
+      outcome: 'failed',
+      reference: 'ds-psp-1',
+    });
+    expectOneAnswer(answers);
+    const rule = await pool.query<{ n: number }>(
+      `SELECT consecutive_failures AS n FROM ${schema}.auto_topup_rules WHERE tenant = 'acme' AND account_id = 'atu2'`,
+    );
+    expect(rule.rows[0]!.n).toBe(1);
   });
 });
 
