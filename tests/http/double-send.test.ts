@@ -567,6 +567,58 @@ describe('vouchers of a plan and a customer’s own redemption', () => {
   });
 });
 
+describe('plan assignments, changes and cancellations charge once', () => {
+  it('POST, PATCH and DELETE /v1/accounts/{id}/plans against a control account', async () => {
+    await h.call('acme-billing', 'PUT', '/v1/taxes/DSVAT', { rate: '0.20', validFrom: '2020-01-01' });
+    for (const [code, price] of [
+      ['dsp1', '3.00'],
+      ['dsp2', '7.00'],
+    ] as const)
+      expect(
+        (
+          await h.call('acme-billing', 'PUT', `/v1/plans/${code}`, {
+            period: 'month',
+            prices: { GBP: price },
+            taxCode: 'DSVAT',
+          })
+        ).statusCode,
+      ).toBeLessThan(300);
+    for (const acct of ['pl1', 'pl2'])
+      await newAccount(h.balances, 'acme', acct, { type: 'prepaid', mainNano: Number(100n * GBP) });
+    // pl1 gets each request three times at once, pl2 once: the same money must have moved.
+    const send = async (
+      method: 'POST' | 'PATCH' | 'DELETE',
+      url: (acct: string) => string,
+      body: ((acct: string) => object) | undefined,
+    ) => {
+      const many = await thrice('acme-billing', method, url('pl1'), body?.('pl1'));
+      expectOneAnswer(many);
+      const one = await h.call('acme-billing', method, url('pl2'), body?.('pl2'));
+      expect(one.statusCode, one.body).toBeLessThan(300);
+      expect(await mainNano(h.balances, 'acme', 'pl1')).toBe(await mainNano(h.balances, 'acme', 'pl2'));
+      return [many[0]!.json<{ id: string }>(), one.json<{ id: string }>()] as const;
+    };
+    const [a1, a2] = await send(
+      'POST',
+      (acct) => `/v1/accounts/${acct}/plans`,
+      (acct) => ({ plan: 'dsp1', reference: `ds-assign-${acct}` }),
+    );
+    expect(await mainNano(h.balances, 'acme', 'pl1')).toBeLessThan(Number(100n * GBP));
+    const ids: Record<string, string> = { pl1: a1.id, pl2: a2.id };
+    await send(
+      'PATCH',
+      (acct) => `/v1/accounts/${acct}/plans/${ids[acct]}`,
+      (acct) => ({ plan: 'dsp2', effective: 'now', reference: `ds-change-${acct}` }),
+    );
+    await send(
+      'DELETE',
+      (acct) =>
+        `/v1/accounts/${acct}/plans/${ids[acct]}?reference=ds-cancel-${acct}&effective=now&refundUnused=true`,
+      undefined,
+    );
+  });
+});
+
 describe('provisioning with a caller id is done once', () => {
   it('POST /v1/accounts, its balances and subscriptions', async () => {
     expectOneAnswer(
