@@ -194,11 +194,9 @@ describe('money moves once', () => {
     ).toBe(1);
   });
 
-  // Fails on the current code: two of three answer 409 COUPON_ALREADY_REDEEMED. redeem()
-  // (src/billing/plans/coupons.ts) reads the reference before it locks the coupon; the second, once
-  // the first committed, finds the account's redemption and refuses instead of replaying. Not fixed
-  // here (src/billing/plans/ was out of this change): unskip with the fix.
-  it.skip('POST /v1/accounts/{id}/coupons', async () => {
+  // Two of three answered 409 COUPON_ALREADY_REDEEMED: redeem() read the reference before it locked
+  // the coupon, so the second, once the first committed, refused instead of replaying.
+  it('POST /v1/accounts/{id}/coupons', async () => {
     await newAccount(h.balances, 'acme', 'cpn1');
     const put = await h.call('acme-billing', 'PUT', '/v1/coupons/DSTEN', {
       kind: 'percent',

@@ -86,6 +86,11 @@ export async function redeem(
   r: { tenant: string; accountId: string; currency: string; code: string; reference: string; nowMs: number },
 ): Promise<Redemption> {
   const hash = requestHash({ accountId: r.accountId, code: r.code });
+  // A double send waits here for the first, then reads its redemption and replays it (without the
+  // lock it locked the coupon after reading no prior and refused COUPON_ALREADY_REDEEMED).
+  await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [
+    `coupon-redemption:${schema}:${r.tenant}:${r.reference}`,
+  ]);
   const prior = await c.query<{
     code: string;
     account_id: string;
