@@ -90,11 +90,13 @@ function refuseOrSkip(rows: (DraftRow & { status: string })[], ids: string[], op
 }
 
 /**
- * Postings at once per batch (one Redis pipeline, not a round trip each), so bounded: a charging
- * command sent meanwhile on the same connection waits behind at most this many scripts (1,000 held
- * an in-process debit ~250 ms on a slow box).
+ * Postings at once per batch (one Redis pipeline, not a round trip each), so bounded: Redis runs a
+ * client's pipelined scripts back to back, so a charging command from any client waits behind at
+ * most this many (1,000 held an in-process debit ~250 ms on a slow box). 20 rather than 100: at
+ * 20,000 accounts charging p99 during a run was 1.6-2.0 × idle against 2.0-3.2 ×, the run no slower
+ * (bench/RESULTS.md 2026-12-08).
  */
-const POSTINGS_AT_ONCE = 100;
+const POSTINGS_AT_ONCE = 20;
 
 /**
  * The finalize hook for every invoice, many in flight: each is idempotent by its op id, so one that
