@@ -13,7 +13,6 @@ import {
   type FastifyReply,
   type onRequestHookHandler,
   type onResponseHookHandler,
-  type RouteHandlerMethod,
   type RouteOptions,
 } from 'fastify';
 import { AppError } from './errors.js';
@@ -112,6 +111,21 @@ interface Pending {
 }
 
 /**
+ * A request answered at its deadline whose work fails later (the runs thread still booting when
+ * PostgreSQL went away, say): the caller already has its 503 and retries, so that failure is a
+ * warning, not fastify's error-level "Promise errored, but reply.sent = true was set". Only the late
+ * reply's logger changes, at the deadline: nothing is added to a request answered in time.
+ */
+function warnWhenLate(reply: FastifyReply): void {
+  const log = reply.log;
+  reply.log = Object.create(log, {
+    error: {
+      value: (obj: unknown) => log.warn(obj, 'the request failed after its deadline was answered'),
+    },
+  }) as FastifyReply['log'];
+}
+
+/**
  * Past its deadline and not answered: 503 UNAVAILABLE, as fastify's handlerTimeout answers; but a
  * request whose body has not all arrived is the client's delay, not Redis's or PostgreSQL's: 408
  * REQUEST_TIMEOUT, and the connection closes (the rest of its body is never read).
@@ -125,6 +139,7 @@ function answerLate(ms: number, p: Pending): void {
       .send(new AppError('REQUEST_TIMEOUT', `the request body did not all arrive within ${ms} ms`));
     return;
   }
+  warnWhenLate(reply);
   const err = new errorCodes.FST_ERR_HANDLER_TIMEOUT(ms, p.url);
   // Already writing its answer (a stream): nothing else can be said on this connection.
   if (reply.raw.headersSent) reply.raw.destroy(err);
@@ -170,26 +185,9 @@ export function registerDeadlines(app: FastifyInstance, d: Deadlines): void {
       req.deadline = null;
       done();
     };
-    route.handler = warnWhenLate(route.handler);
     route.onRequest = [start, ...asList(route.onRequest)];
     route.onResponse = [settle, ...asList(route.onResponse)];
   });
-}
-
-/**
- * A handler whose work fails after its deadline was answered (the runs thread still booting when
- * PostgreSQL went away, say): the caller already has its 503 and retries, so the failure is a
- * warning, not fastify's error-level "Promise errored, but reply.sent = true was set".
- */
-function warnWhenLate(handler: RouteHandlerMethod): RouteHandlerMethod {
-  return function (this: FastifyInstance, req, reply) {
-    const out: unknown = handler.call(this, req, reply);
-    if (!(out instanceof Promise)) return out;
-    return out.catch((err: unknown) => {
-      if (!reply.sent) throw err;
-      req.log.warn({ err }, 'the request failed after its deadline was answered');
-    });
-  };
 }
 
 function asList<T>(hooks: T | T[] | undefined): T[] {
