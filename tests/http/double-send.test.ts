@@ -72,6 +72,35 @@ function expectOneAnswer(answers: Response[], asOfNow: string[] = []) {
   for (const b of bodies.slice(1)) expect(b).toEqual(bodies[0]);
 }
 
+/**
+ * A money voucher of `gbp` pounds, redeemed three times at once with `key` at `url` (into `account`):
+ * one answer, and the account credited once.
+ */
+async function voucherRedeemedThrice(o: {
+  key: string;
+  url: string;
+  account: string;
+  gbp: bigint;
+  batch: string;
+  reference?: string;
+}) {
+  await newAccount(h.balances, 'acme', o.account, { type: 'prepaid' });
+  const { pins } = await batchWithPins(h, 'acme', {
+    reference: o.batch,
+    count: 1,
+    value: { amount: `${o.gbp}.00`, currency: 'GBP' },
+  });
+  const answers = await thrice(o.key, 'POST', o.url, {
+    pin: pins[0]![1],
+    ...(o.reference ? { reference: o.reference } : {}),
+  });
+  expectOneAnswer(answers);
+  // The credit is made in the background after the claim: wait for it, then once only.
+  for (let i = 0; i < 100 && (await mainNano(h.balances, 'acme', o.account)) === 0; i++)
+    await new Promise((r) => setTimeout(r, 20));
+  expect(await mainNano(h.balances, 'acme', o.account)).toBe(Number(o.gbp * GBP));
+}
+
 /** Events of an account by type prefix (one per effect). */
 const eventsOf = async (account: string, type: string) =>
   count(`FROM ${schema}.events WHERE tenant = 'acme' AND account_id = $1 AND type LIKE $2`, [
@@ -162,21 +191,14 @@ describe('money moves once', () => {
   });
 
   it('POST /v1/accounts/{id}/vouchers/redeem', async () => {
-    await newAccount(h.balances, 'acme', 'vch1', { type: 'prepaid' });
-    const { pins } = await batchWithPins(h, 'acme', {
-      reference: 'ds-batch-redeem',
-      count: 1,
-      value: { amount: '10.00', currency: 'GBP' },
-    });
-    const answers = await thrice('acme-billing', 'POST', '/v1/accounts/vch1/vouchers/redeem', {
-      pin: pins[0]![1],
+    await voucherRedeemedThrice({
+      key: 'acme-billing',
+      url: '/v1/accounts/vch1/vouchers/redeem',
+      account: 'vch1',
+      gbp: 10n,
+      batch: 'ds-batch-redeem',
       reference: 'ds-redeem-1',
     });
-    expectOneAnswer(answers);
-    // The credit is made in the background after the claim: wait for it, then once only.
-    for (let i = 0; i < 100 && (await mainNano(h.balances, 'acme', 'vch1')) === 0; i++)
-      await new Promise((r) => setTimeout(r, 20));
-    expect(await mainNano(h.balances, 'acme', 'vch1')).toBe(Number(10n * GBP));
   });
 
   it('POST /v1/voucher-batches', async () => {
@@ -403,19 +425,13 @@ describe('postings and allocations move money once', () => {
   });
 
   it('POST /v1/accounts/{id}/vouchers/redeem without a reference (the PIN is the id)', async () => {
-    await newAccount(h.balances, 'acme', 'vch3', { type: 'prepaid' });
-    const { pins } = await batchWithPins(h, 'acme', {
-      reference: 'ds-batch-noref',
-      count: 1,
-      value: { amount: '6.00', currency: 'GBP' },
+    await voucherRedeemedThrice({
+      key: 'acme-billing',
+      url: '/v1/accounts/vch3/vouchers/redeem',
+      account: 'vch3',
+      gbp: 6n,
+      batch: 'ds-batch-noref',
     });
-    const answers = await thrice('acme-billing', 'POST', '/v1/accounts/vch3/vouchers/redeem', {
-      pin: pins[0]![1],
-    });
-    expectOneAnswer(answers);
-    for (let i = 0; i < 100 && (await mainNano(h.balances, 'acme', 'vch3')) === 0; i++)
-      await new Promise((r) => setTimeout(r, 20));
-    expect(await mainNano(h.balances, 'acme', 'vch3')).toBe(Number(6n * GBP));
   });
 });
 
@@ -524,20 +540,14 @@ describe('catalog writes by code are made once', () => {
 
 describe('vouchers of a plan and a customer’s own redemption', () => {
   it('POST /v1/me/vouchers/redeem', async () => {
-    await newAccount(h.balances, 'acme', 'alice', { type: 'prepaid' });
-    const { pins } = await batchWithPins(h, 'acme', {
-      reference: 'ds-batch-me',
-      count: 1,
-      value: { amount: '4.00', currency: 'GBP' },
-    });
-    const answers = await thrice('acme-alice', 'POST', '/v1/me/vouchers/redeem', {
-      pin: pins[0]![1],
+    await voucherRedeemedThrice({
+      key: 'acme-alice',
+      url: '/v1/me/vouchers/redeem',
+      account: 'alice',
+      gbp: 4n,
+      batch: 'ds-batch-me',
       reference: 'ds-redeem-me',
     });
-    expectOneAnswer(answers);
-    for (let i = 0; i < 100 && (await mainNano(h.balances, 'acme', 'alice')) === 0; i++)
-      await new Promise((r) => setTimeout(r, 20));
-    expect(await mainNano(h.balances, 'acme', 'alice')).toBe(Number(4n * GBP));
   });
 
   it('POST /v1/accounts/{id}/vouchers/redeem of a plan voucher', async () => {

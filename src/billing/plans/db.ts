@@ -1,6 +1,6 @@
-/** What the plans services are given (src/main.ts builds it), and one transaction helper. */
+/** What the plans services are given (src/main.ts builds it), and the transaction helper they share with documents. */
 import { createHash } from 'node:crypto';
-import type { Pool, PoolClient } from 'pg';
+import type { Pool } from 'pg';
 import type { BalanceStore } from '../../balances/store.js';
 
 export interface PlansDeps {
@@ -12,21 +12,7 @@ export interface PlansDeps {
 }
 
 /** One transaction on a connection of its own; a throw rolls it back (a refusal writes nothing). */
-export async function inTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  let broken: Error | undefined;
-  try {
-    await client.query('BEGIN');
-    const out = await fn(client);
-    await client.query('COMMIT');
-    return out;
-  } catch (err) {
-    await client.query('ROLLBACK').catch((e: Error) => (broken = e));
-    throw err;
-  } finally {
-    client.release(broken);
-  }
-}
+export { inTransaction } from '../documents/transaction.js';
 
 function sorted(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(sorted);

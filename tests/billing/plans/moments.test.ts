@@ -24,12 +24,12 @@ const balances = createBalanceStore({ redis, keyPrefix: prefix, now: () => clock
 const deps = { pool, schema, balances, now: () => clock };
 const GBP = (x: number) => x * 1e9;
 
-/** The store, but its bundle writes fail once: the step after the money moved (an outage, say). */
-function bundlesFailOnce(store: BalanceStore): BalanceStore {
+/** The store, but `method` fails once: a step after the money moved (an outage, say). */
+function failsOnce(store: BalanceStore, method: keyof BalanceStore): BalanceStore {
   let armed = true;
   return new Proxy(store, {
     get(target, key, receiver) {
-      if (key === 'renewBundle' && armed)
+      if (key === method && armed)
         return () => {
           armed = false;
           return Promise.reject(new Error('connection lost'));
@@ -46,6 +46,19 @@ async function account(id: string, money: number) {
   );
   await balances.addBalance('t', id, { id: 'main', unit: 'money', value: GBP(money) }, `m:${id}`);
   await putProfile(deps, 't', id, { billCycleDay: 1, timezone: 'Europe/London' });
+}
+
+/** A prepaid account with `money` pounds on plan `basic` from 1 November (15.00 paid). */
+async function assignedOn1November(id: string, money: number) {
+  clock = Date.UTC(2026, 10, 1);
+  await account(id, money);
+  const r = await assignPlan(deps, 't', id, {
+    plan: 'basic',
+    quantity: 1,
+    coupons: [],
+    reference: `${id}-1`,
+  });
+  return r.assignment;
 }
 
 const main = async (id: string) =>
@@ -79,7 +92,7 @@ describe('a write whose commit failed after the money moved, retried the next da
     clock = Date.UTC(2026, 10, 17);
     const req = { plan: 'basic', quantity: 1, coupons: [], reference: 'as-1' };
     await expect(
-      assignPlan({ ...deps, balances: bundlesFailOnce(balances) }, 't', 'as', req),
+      assignPlan({ ...deps, balances: failsOnce(balances, 'renewBundle') }, 't', 'as', req),
     ).rejects.toThrow('connection lost');
     expect(await main('as')).toBe(GBP(13)); // the fee left; nothing in PostgreSQL says so yet
     expect(await intents()).toEqual([{ subject: 'assign:as', reference: 'as-1' }]);
@@ -94,18 +107,11 @@ describe('a write whose commit failed after the money moved, retried the next da
   });
 
   it('change now: 7.50 more on 16 November (15 of 30 days), once; another write waits for it', async () => {
-    clock = Date.UTC(2026, 10, 1);
-    await account('ch', 40);
-    const { assignment: a } = await assignPlan(deps, 't', 'ch', {
-      plan: 'basic',
-      quantity: 1,
-      coupons: [],
-      reference: 'ch-1',
-    });
+    const a = await assignedOn1November('ch', 40);
     clock = Date.UTC(2026, 10, 16);
     const req = { plan: 'big', effective: 'now' as const, reference: 'ch-up' };
     await expect(
-      changeAssignment({ ...deps, balances: bundlesFailOnce(balances) }, 't', 'ch', a.id, req),
+      changeAssignment({ ...deps, balances: failsOnce(balances, 'renewBundle') }, 't', 'ch', a.id, req),
     ).rejects.toThrow('connection lost');
     expect(await main('ch')).toBe(GBP(17.5));
     clock += DAY;
@@ -129,21 +135,9 @@ describe('a write whose commit failed after the money moved, retried the next da
   });
 
   it('cancellation with refund: the refund of the first moment (5.00 on 21 November), once', async () => {
-    clock = Date.UTC(2026, 10, 1);
-    await account('cx', 20);
-    const { assignment: a } = await assignPlan(deps, 't', 'cx', {
-      plan: 'basic',
-      quantity: 1,
-      coupons: [],
-      reference: 'cx-1',
-    });
+    const a = await assignedOn1November('cx', 20);
     clock = Date.UTC(2026, 10, 21);
-    const failing = new Proxy(balances, {
-      get(target, key, receiver) {
-        if (key === 'removeBalance') return () => Promise.reject(new Error('connection lost'));
-        return Reflect.get(target, key, receiver) as unknown;
-      },
-    });
+    const failing = failsOnce(balances, 'removeBalance');
     await expect(
       cancelAssignment({ ...deps, balances: failing }, 't', 'cx', a.id, 'now', true),
     ).rejects.toThrow('connection lost');
