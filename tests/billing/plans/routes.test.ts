@@ -409,6 +409,29 @@ describe('E.6 #20: bad input answers its own cause and changes nothing', () => {
   });
 });
 
+describe('a write left unfinished on an assignment', () => {
+  it('makes another change answer 409 CHANGE_PENDING naming it, changing nothing', async () => {
+    // As a change whose money moved and whose commit failed leaves it (tests/billing/plans/moments.test.ts).
+    await pool.query(
+      `INSERT INTO ${schema}.plan_intents (tenant, subject, reference, request_hash, at) VALUES ('acme', $1, 'lost-1', 'h', now())`,
+      [aliceAssignment],
+    );
+    const pgBefore = await tables();
+    const redisBefore = await dumpKeys(redis, prefix);
+    const res = await acme('PATCH', `/v1/accounts/alice/plans/${aliceAssignment}`, {
+      quantity: 2,
+      effective: 'now',
+      reference: 'p2',
+    });
+    expect(res.statusCode, res.body).toBe(409);
+    expect(res.headers['content-type']).toContain('application/problem+json');
+    expect(res.json()).toMatchObject({ cause: 'CHANGE_PENDING', reference: 'lost-1' });
+    expect(await tables()).toEqual(pgBefore);
+    expect(await dumpKeys(redis, prefix)).toEqual(redisBefore);
+    await pool.query(`DELETE FROM ${schema}.plan_intents WHERE reference = 'lost-1'`);
+  });
+});
+
 describe('roles and tenants', () => {
   it('another tenant sees none of acme; a customer reads only its own; the network role calls none', async () => {
     const acmeAlice = (await acme('GET', '/v1/accounts/alice/plans')).json().assignments;
